@@ -1,0 +1,58 @@
+// Package semevent captures, moves, routes, filters, coordinates, reacts to
+// and analyses semantic events around a file system: a file was created,
+// written or renamed, a vector was inserted, a rule fired.
+//
+// Events are observed at three boundaries — the kernel (fanotify/inotify),
+// a FUSE server and userspace code calling the API — plus the remote nodes
+// of a cluster. This root package holds what every other package shares:
+// the [Event] value with its [Kind], [Boundary], time-ordered [ID], W3C
+// [TraceContext], cause and attributes; the [Handler] that receives events;
+// and the shared errors.
+//
+// # Packages
+//
+//	semevent              the Event value, IDs, trace context, Handler, errors
+//	filter                Filter: predicates over events
+//	propagation           Propagator: the in-process bus (backpressure, order, dedup, stats)
+//	propagation/propagationtest  a recording fake Propagator and a conformance suite
+//	examples/quickstart   a runnable tour: go run ./examples/quickstart
+//
+// # Usage
+//
+//	bus, err := propagation.New(nil) // zero-config defaults
+//	if err != nil {
+//		return err
+//	}
+//	defer bus.Close(context.Background())
+//
+//	writes := filter.Func(func(ev *semevent.Event) bool {
+//		return ev.Kind == semevent.KindFileWrite
+//	})
+//	_, err = bus.Subscribe(semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) error {
+//		fmt.Println(ev.Path, ev.Size, ev.Trace.TraceID)
+//		return nil
+//	}), &propagation.SubscribeOptions{Name: "indexer", Filter: writes})
+//	if err != nil {
+//		return err
+//	}
+//
+//	err = bus.Publish(ctx, &semevent.Event{
+//		Kind:     semevent.KindFileWrite,
+//		Boundary: semevent.FUSE,
+//		Path:     "/data/a.txt",
+//		Size:     4096,
+//	})
+//
+// # Ownership
+//
+// Events travel by pointer, without copies: publishing hands the event over,
+// and handlers must treat it as read-only because all subscribers share it.
+// [Event.Clone] makes a private copy.
+//
+// # Errors
+//
+// Every package wraps the shared sentinels ([ErrClosed], [ErrNilEvent],
+// [ErrNilHandler], [ErrInvalidEvent]) with %w, so errors.Is works across
+// packages. Bad input yields a typed error that says what and where:
+// [EventError] names the field, [ParseError] the byte position.
+package semevent

@@ -1,0 +1,61 @@
+package semevent
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors shared by every semevent package. Packages wrap them with %w so that
+// errors.Is works across package boundaries.
+var (
+	// ErrClosed is returned by operations on a closed component (a bus after
+	// Close, a subscription after Unsubscribe, a journal after Close).
+	ErrClosed = errors.New("semevent: closed")
+	// ErrNilEvent is returned when a nil *Event is passed where one is needed.
+	ErrNilEvent = errors.New("semevent: nil event")
+	// ErrNilHandler is returned when a nil Handler is passed to Subscribe.
+	ErrNilHandler = errors.New("semevent: nil handler")
+	// ErrInvalidEvent is wrapped by *EventError when an event fails Validate.
+	ErrInvalidEvent = errors.New("semevent: invalid event")
+)
+
+// EventError reports an event that failed validation: which field, and why.
+type EventError struct {
+	ID    ID     // the event's ID, zero if it had none yet
+	Field string // the offending field, e.g. "Kind" or "Attrs[3].Key"
+	Msg   string
+}
+
+func (e *EventError) Error() string {
+	if e.ID.IsZero() {
+		return fmt.Sprintf("semevent: invalid event: %s: %s", e.Field, e.Msg)
+	}
+	return fmt.Sprintf("semevent: invalid event %s: %s: %s", e.ID, e.Field, e.Msg)
+}
+
+// Unwrap returns [ErrInvalidEvent].
+func (e *EventError) Unwrap() error { return ErrInvalidEvent }
+
+// ParseError reports text that could not be parsed as a semevent value: what
+// type, the input, and the byte position of the problem.
+type ParseError struct {
+	Type  string // "ID", "Kind", "TraceContext", …
+	Input string
+	Pos   int
+	Msg   string
+}
+
+func (e *ParseError) Error() string {
+	return fmt.Sprintf("semevent: parse %s %q at byte %d: %s", e.Type, e.Input, e.Pos, e.Msg)
+}
+
+// PanicError carries a value recovered from a panicking handler, with the
+// name of the component that recovered it.
+type PanicError struct {
+	Where string // e.g. `subscriber "indexer"`
+	Value any
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("semevent: panic in %s: %v", e.Where, e.Value)
+}

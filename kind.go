@@ -1,0 +1,121 @@
+package semevent
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind says what happened. The zero value is [KindUnknown]; kinds beyond the
+// predefined ones use [KindCustom] with a [Event.Topic] that names them.
+type Kind uint8
+
+// The predefined kinds. File-system kinds come first, then directory kinds,
+// then the semantic kinds that semevent's own packages emit.
+const (
+	KindUnknown Kind = iota
+	KindFileCreate
+	KindFileOpen
+	KindFileRead
+	KindFileWrite
+	KindFileClose
+	KindFileTruncate
+	KindFileRename
+	KindFileDelete
+	KindFileChmod
+	KindFileXattr
+	KindDirCreate
+	KindDirDelete
+	KindVectorInsert
+	KindGraphEdge
+	KindRuleFired
+	KindWorkflowStep
+	KindPatternMatched
+	KindCustom
+
+	kindCount // number of kinds; keep last
+)
+
+// kindNames holds each kind's short name and the topic derived from it.
+var kindNames = [kindCount]struct{ name, topic string }{
+	KindUnknown:        {"unknown", "unknown"},
+	KindFileCreate:     {"create", "fs.file.create"},
+	KindFileOpen:       {"open", "fs.file.open"},
+	KindFileRead:       {"read", "fs.file.read"},
+	KindFileWrite:      {"write", "fs.file.write"},
+	KindFileClose:      {"close", "fs.file.close"},
+	KindFileTruncate:   {"truncate", "fs.file.truncate"},
+	KindFileRename:     {"rename", "fs.file.rename"},
+	KindFileDelete:     {"delete", "fs.file.delete"},
+	KindFileChmod:      {"chmod", "fs.file.chmod"},
+	KindFileXattr:      {"xattr", "fs.file.xattr"},
+	KindDirCreate:      {"mkdir", "fs.dir.create"},
+	KindDirDelete:      {"rmdir", "fs.dir.delete"},
+	KindVectorInsert:   {"vector_insert", "semantic.vector.insert"},
+	KindGraphEdge:      {"graph_edge", "semantic.graph.edge"},
+	KindRuleFired:      {"rule_fired", "automation.rule.fired"},
+	KindWorkflowStep:   {"workflow_step", "automation.workflow.step"},
+	KindPatternMatched: {"pattern_matched", "automation.pattern.matched"},
+	KindCustom:         {"custom", "custom"},
+}
+
+// String returns the kind's short name ("write", "mkdir", …), the name used
+// in expr conditions and by [ParseKind].
+func (k Kind) String() string {
+	if k < kindCount {
+		return kindNames[k].name
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Topic returns the dot-separated subject derived from the kind, such as
+// "fs.file.write". It is the topic of an event whose [Event.Topic] is empty.
+func (k Kind) Topic() string {
+	if k < kindCount {
+		return kindNames[k].topic
+	}
+	return "unknown"
+}
+
+// Valid reports whether k is one of the predefined kinds.
+func (k Kind) Valid() bool { return k < kindCount }
+
+// IsFile reports whether k is a file or directory operation.
+func (k Kind) IsFile() bool { return k >= KindFileCreate && k <= KindDirDelete }
+
+// Kinds returns every predefined kind in order.
+func Kinds() []Kind {
+	ks := make([]Kind, kindCount)
+	for i := range ks {
+		ks[i] = Kind(i)
+	}
+	return ks
+}
+
+// ParseKind returns the kind whose short name or topic is s, ignoring case.
+// An unknown name yields a *[ParseError].
+func ParseKind(s string) (Kind, error) {
+	for i, n := range kindNames {
+		if strings.EqualFold(s, n.name) || strings.EqualFold(s, n.topic) {
+			return Kind(i), nil
+		}
+	}
+	return KindUnknown, &ParseError{Type: "Kind", Input: s, Pos: 0, Msg: "unknown kind"}
+}
+
+// MarshalText implements encoding.TextMarshaler with the kind's short name.
+func (k Kind) MarshalText() ([]byte, error) {
+	if !k.Valid() {
+		return nil, &ParseError{Type: "Kind", Input: k.String(), Msg: "kind out of range"}
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler; see [ParseKind].
+func (k *Kind) UnmarshalText(b []byte) error {
+	v, err := ParseKind(string(b))
+	if err != nil {
+		return err
+	}
+	*k = v
+	return nil
+}

@@ -1,0 +1,229 @@
+package propagation
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/filter"
+)
+
+// Options configure a [Bus]. The zero value, and a nil *Options, mean
+// defaults; New fills in every zero field with its default.
+type Options struct {
+	// Node is the node number stamped into the IDs the bus assigns.
+	// Zero picks a random one.
+	Node uint32
+
+	// QueueSize is the capacity of each boundary's inbound queue. Publishers
+	// at a boundary block when its queue is full. Default 4096.
+	QueueSize int
+
+	// Quantum is how many events the dispatcher takes from one boundary's
+	// queue before it serves the next boundary, so that a flood at one
+	// boundary cannot starve the others. Default 64.
+	Quantum int
+
+	// Dedup, when non-nil, folds observations of the same operation at
+	// different boundaries into one event. See [DedupOptions].
+	Dedup *DedupOptions
+
+	// LatencySample times one in LatencySample events whose ID and Time
+	// were already set by the publisher (events the bus stamps are always
+	// timed, since the bus reads the clock for them anyway). Default 16;
+	// 1 times every event.
+	LatencySample int
+
+	// OnError, when set, receives every error a handler returns and every
+	// recovered handler panic (as *semevent.PanicError), wrapped in a
+	// *HandlerError. It is called from the subscription's goroutine and
+	// must not block for long.
+	OnError func(err error)
+}
+
+// DedupOptions configure deduplication: an event observed at one of
+// Boundaries is held for at most Window, waiting for the same operation to
+// be observed at the other boundaries of the set. When it is (or the window
+// ends) one event is delivered, with Seen listing every boundary that
+// observed it and Observed the other sightings. The kept event is the
+// sighting from the boundary that carries the most context: FUSE, then
+// Userspace, then Remote, then Kernel. Events from other boundaries, and
+// events whose key is 0, pass without delay.
+//
+// Holding keeps order: events from the deduplicated boundaries leave in the
+// order they arrived, so an event that waits for its twin also delays the
+// events behind it by at most Window.
+type DedupOptions struct {
+	// Window bounds how long an event waits for its twin. Default 10ms.
+	Window time.Duration
+	// Boundaries that observe the same operations. Default Kernel and FUSE.
+	Boundaries semevent.BoundarySet
+	// Key returns the identity of an operation: two events with the same
+	// non-zero key from different boundaries are the same operation.
+	// Default [OperationKey].
+	Key func(ev *semevent.Event) uint64
+	// MaxPending caps the events held at once; past it the oldest is
+	// released early, unpaired. Default 65536.
+	MaxPending int
+}
+
+// Policy says what a subscription does when its buffer is full.
+type Policy uint8
+
+const (
+	// Block makes delivery wait for room, which in turn blocks publishers
+	// once the boundary queues fill. Nothing is dropped. The default.
+	Block Policy = iota
+	// DropNewest discards the event that does not fit.
+	DropNewest
+	// DropOldest discards the oldest buffered event to make room.
+	DropOldest
+)
+
+func (p Policy) String() string {
+	switch p {
+	case Block:
+		return "block"
+	case DropNewest:
+		return "drop-newest"
+	case DropOldest:
+		return "drop-oldest"
+	}
+	return fmt.Sprintf("Policy(%d)", uint8(p))
+}
+
+// SubscribeOptions configure one subscription. A nil *SubscribeOptions
+// means defaults: every event, one worker, a 1024-event buffer, Block.
+type SubscribeOptions struct {
+	// Name identifies the subscription in statistics and errors.
+	// Default "sub-N".
+	Name string
+	// Filter selects the events delivered; nil selects all.
+	Filter filter.Filter
+	// Tenant, when set, restricts delivery to events of that tenant.
+	Tenant string
+	// Buffer is the capacity of each worker's buffer. Default 1024.
+	Buffer int
+	// Policy applies when a worker's buffer is full. Default Block.
+	Policy Policy
+	// Workers is the number of goroutines calling the handler. With more
+	// than one, events are spread by Key and order holds per key.
+	// Default 1.
+	Workers int
+	// Key spreads events over workers; default [PathKey].
+	Key func(ev *semevent.Event) uint64
+}
+
+// Defaults.
+const (
+	DefaultQueueSize     = 4096
+	DefaultQuantum       = 64
+	DefaultLatencySample = 16
+	DefaultBuffer        = 1024
+	DefaultDedupWindow   = 10 * time.Millisecond
+	DefaultMaxPending    = 65536
+)
+
+// withDefaults returns a copy of o (nil allowed) with every zero field set.
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.Quantum == 0 {
+		c.Quantum = DefaultQuantum
+	}
+	if c.LatencySample == 0 {
+		c.LatencySample = DefaultLatencySample
+	}
+	if c.Dedup != nil {
+		d := *c.Dedup
+		if d.Window == 0 {
+			d.Window = DefaultDedupWindow
+		}
+		if d.Boundaries == 0 {
+			d.Boundaries = semevent.Boundaries(semevent.Kernel, semevent.FUSE)
+		}
+		if d.Key == nil {
+			d.Key = OperationKey
+		}
+		if d.MaxPending == 0 {
+			d.MaxPending = DefaultMaxPending
+		}
+		c.Dedup = &d
+	}
+	return c
+}
+
+// Validate reports every problem with o (after defaults), joined.
+func (o *Options) Validate() error {
+	c := o.withDefaults()
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.QueueSize < 2 {
+		bad("QueueSize", "%d, want at least 2", c.QueueSize)
+	}
+	if c.Quantum < 1 {
+		bad("Quantum", "%d, want at least 1", c.Quantum)
+	}
+	if c.LatencySample < 1 {
+		bad("LatencySample", "%d, want at least 1", c.LatencySample)
+	}
+	if d := c.Dedup; d != nil {
+		if d.Window < 0 {
+			bad("Dedup.Window", "%v is negative", d.Window)
+		}
+		if d.Boundaries.Len() < 2 {
+			bad("Dedup.Boundaries", "%v: deduplication needs at least two boundaries", d.Boundaries)
+		}
+		if d.MaxPending < 1 {
+			bad("Dedup.MaxPending", "%d, want at least 1", d.MaxPending)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (o *SubscribeOptions) withDefaults(n uint64) SubscribeOptions {
+	var c SubscribeOptions
+	if o != nil {
+		c = *o
+	}
+	if c.Name == "" {
+		c.Name = fmt.Sprintf("sub-%d", n)
+	}
+	if c.Buffer == 0 {
+		c.Buffer = DefaultBuffer
+	}
+	if c.Workers == 0 {
+		c.Workers = 1
+	}
+	if c.Key == nil {
+		c.Key = PathKey
+	}
+	return c
+}
+
+// Validate reports every problem with o (after defaults), joined.
+func (o *SubscribeOptions) Validate() error {
+	c := o.withDefaults(0)
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Buffer < 1 {
+		bad("Buffer", "%d, want at least 1", c.Buffer)
+	}
+	if c.Workers < 1 || c.Workers > 1024 {
+		bad("Workers", "%d, want 1 to 1024", c.Workers)
+	}
+	if c.Policy > DropOldest {
+		bad("Policy", "unknown policy %d", uint8(c.Policy))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,67 @@
+package propagation
+
+import (
+	"time"
+
+	"github.com/vexfs/semevent"
+)
+
+// Stats is a snapshot of a bus's counters. Counters only grow; a snapshot
+// taken while events flow is consistent per counter, not across counters.
+type Stats struct {
+	Published    uint64 // events accepted by Publish
+	Matched      uint64 // (event, subscription) pairs that passed the filter
+	Delivered    uint64 // handler calls that returned (with or without error)
+	Deduplicated uint64 // sightings folded into another event by dedup
+	Dropped      DropStats
+	Errors       uint64 // handler calls that returned an error
+	Panics       uint64 // handler calls that panicked (recovered)
+
+	Boundaries    [semevent.NumBoundaries]BoundaryStats
+	Subscriptions []SubscriptionStats
+	Latency       LatencyStats // publish → handler start, all subscriptions
+}
+
+// DropStats counts every event a subscription did not get, by reason.
+type DropStats struct {
+	Full         uint64 // DropNewest: the buffer was full
+	Evicted      uint64 // DropOldest: pushed out by a newer event
+	Unsubscribed uint64 // still buffered when the subscription ended
+	Closed       uint64 // still queued when Close gave up (its ctx ended)
+}
+
+// Total returns the sum of all reasons.
+func (d DropStats) Total() uint64 { return d.Full + d.Evicted + d.Unsubscribed + d.Closed }
+
+func (d *DropStats) add(o DropStats) {
+	d.Full += o.Full
+	d.Evicted += o.Evicted
+	d.Unsubscribed += o.Unsubscribed
+	d.Closed += o.Closed
+}
+
+// BoundaryStats describe one boundary's inbound queue.
+type BoundaryStats struct {
+	Published uint64 // events taken from the queue by the dispatcher
+	Depth     int    // events waiting now
+}
+
+// SubscriptionStats describe one live subscription.
+type SubscriptionStats struct {
+	Name      string
+	Matched   uint64
+	Delivered uint64
+	Dropped   DropStats
+	Errors    uint64
+	Panics    uint64
+	Depth     int // events buffered now, all workers
+	Latency   LatencyStats
+}
+
+// LatencyStats summarise publish → handler-start latency of the timed
+// events (see Options.LatencySample). Quantiles are upper bounds of
+// histogram buckets, within 1/16 (6.25%) of the true value.
+type LatencyStats struct {
+	Count              uint64
+	P50, P90, P99, Max time.Duration
+}
