@@ -1,0 +1,97 @@
+// Package park lets a goroutine sleep until there is work, and lets the
+// goroutines that make work wake it cheaply: a waker pays one atomic load
+// when nobody sleeps.
+package park
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Parker puts one consumer goroutine to sleep until a producer calls Wake.
+// Any number of goroutines may call Wake; one goroutine at a time may use
+// Prepare/Cancel/Wait.
+//
+// The consumer's protocol: Prepare, check again for work, then Cancel if
+// there is some or Wait if there is none. A producer makes its work visible
+// before calling Wake, so either the consumer's check sees the work or the
+// producer sees the consumer sleeping.
+type Parker struct {
+	sleeping atomic.Bool
+	ch       chan struct{}
+}
+
+// New returns a Parker.
+func New() *Parker { return &Parker{ch: make(chan struct{}, 1)} }
+
+// Wake wakes the consumer if it is sleeping or about to.
+func (p *Parker) Wake() {
+	if p.sleeping.Load() {
+		select {
+		case p.ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Prepare announces that the consumer is about to sleep.
+func (p *Parker) Prepare() { p.sleeping.Store(true) }
+
+// Cancel withdraws Prepare when the re-check found work.
+func (p *Parker) Cancel() { p.sleeping.Store(false) }
+
+// Wait sleeps until Wake, a receive on stop or extra, or the timer t fires
+// (nil channels and a nil timer never fire). It may return spuriously.
+func (p *Parker) Wait(stop, extra <-chan struct{}, t *time.Timer) {
+	var tc <-chan time.Time
+	if t != nil {
+		tc = t.C
+	}
+	select {
+	case <-p.ch:
+	case <-stop:
+	case <-extra:
+	case <-tc:
+	}
+	p.sleeping.Store(false)
+}
+
+// Signal wakes every goroutine waiting for a condition (room in a queue)
+// when the condition may have changed. Broadcast costs one atomic load when
+// nobody waits.
+type Signal struct {
+	waiters atomic.Int32
+	mu      sync.Mutex    // guards ch
+	ch      chan struct{} // closed by Broadcast; nil when nobody waits
+}
+
+// Enter registers a waiter and returns the channel that Broadcast closes.
+// The waiter must check its condition again after Enter, then either wait
+// on the channel or not, and call Leave in both cases.
+func (s *Signal) Enter() <-chan struct{} {
+	s.waiters.Add(1)
+	s.mu.Lock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	ch := s.ch
+	s.mu.Unlock()
+	return ch
+}
+
+// Leave unregisters a waiter.
+func (s *Signal) Leave() { s.waiters.Add(-1) }
+
+// Broadcast wakes every registered waiter.
+func (s *Signal) Broadcast() {
+	if s.waiters.Load() == 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+	s.mu.Unlock()
+}

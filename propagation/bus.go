@@ -1,0 +1,363 @@
+package propagation
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/puzpuzpuz/xsync/v3"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/park"
+)
+
+// Bus is the default [Propagator]: an in-process event bus with one inbound
+// queue per boundary, a dispatcher that serves the queues fairly, filters
+// events per subscription and hands them to each subscription's workers
+// through bounded buffers. Its methods may be called concurrently.
+type Bus struct {
+	opts    Options
+	ids     *semevent.IDGenerator
+	inbound [semevent.NumBoundaries]inbound
+	wake    *park.Parker // the dispatcher sleeps on it
+
+	// gate: publishers hold it for reading while they enqueue, Close takes
+	// it for writing to know that no publish is half done.
+	gate    *xsync.RBMutex
+	closed  bool          // guarded by gate
+	closing chan struct{} // closed when Close starts; wakes blocked publishers
+
+	subMu   sync.Mutex                      // guards writes to subs, and all and nextSub
+	subs    atomic.Pointer[[]*subscription] // copy on write; the dispatcher reads it per event
+	all     map[*subscription]struct{}      // subscriptions whose workers still run
+	nextSub uint64
+
+	// epoch is odd while the dispatcher is dispatching a batch, even
+	// between batches; quiesce waits on it.
+	epoch atomic.Uint64
+
+	draining chan struct{} // closed after the last publish: dispatcher drains
+	aborting chan struct{} // closed when Close's ctx ends: stop delivering
+	drained  chan struct{} // closed when the dispatcher has exited
+	closeMu  sync.Mutex    // serialises Close
+	closeErr error         // guarded by closeMu
+
+	dropClosed   atomic.Uint64 // inbound events dropped when Close gave up
+	deduplicated atomic.Uint64
+	finished     statsSum // totals of subscriptions that ended
+}
+
+// inbound is one boundary's queue.
+type inbound struct {
+	q        *xsync.MPMCQueueOf[envelope]
+	space    park.Signal // publishers wait on it when q is full
+	accepted atomic.Uint64
+	taken    atomic.Uint64 // by the dispatcher
+}
+
+// envelope is what queues hold: the event and, when timed, the process
+// clock reading at publish (0 otherwise). Queues store envelopes by value,
+// so passing an event allocates nothing.
+type envelope struct {
+	ev *semevent.Event
+	t  int64
+}
+
+var (
+	_ Propagator    = (*Bus)(nil)
+	_ Batcher       = (*Bus)(nil)
+	_ StatsReporter = (*Bus)(nil)
+)
+
+// New returns a running bus. A nil *Options means defaults. It fails only
+// when the options are invalid.
+func New(opts *Options) (*Bus, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	node := o.Node
+	if node == 0 {
+		node = rand.Uint32() | 1
+	}
+	b := &Bus{
+		opts:     o,
+		ids:      semevent.NewIDGenerator(node),
+		wake:     park.New(),
+		gate:     xsync.NewRBMutex(),
+		closing:  make(chan struct{}),
+		draining: make(chan struct{}),
+		aborting: make(chan struct{}),
+		drained:  make(chan struct{}),
+		all:      make(map[*subscription]struct{}),
+	}
+	b.subs.Store(new([]*subscription))
+	for i := range b.inbound {
+		b.inbound[i].q = xsync.NewMPMCQueueOf[envelope](o.QueueSize)
+	}
+	d := newDispatcher(b)
+	go d.run()
+	return b, nil
+}
+
+// Publish hands ev to the bus; see [Propagator.Publish]. Publish assigns
+// ev.ID and ev.Time when they are zero and adds ev.Boundary to ev.Seen; the
+// caller must not modify ev afterwards. ctx matters only when Publish has to
+// wait for room. Events from one goroutine at one boundary are delivered in
+// publish order.
+func (b *Bus) Publish(ctx context.Context, ev *semevent.Event) error {
+	env, err := b.stamp(ev)
+	if err != nil {
+		return err
+	}
+	t := b.gate.RLock()
+	defer b.gate.RUnlock(t)
+	if b.closed {
+		return fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)
+	}
+	if err := b.enqueueRLocked(ctx, env); err != nil {
+		return err
+	}
+	b.wake.Wake()
+	return nil
+}
+
+// PublishBatch publishes evs in order; see [PublishBatch]. It validates the
+// whole batch first, so an invalid event rejects the batch before any is
+// accepted.
+func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
+	for i, ev := range evs {
+		if err := ev.Validate(); err != nil {
+			return &BatchError{Accepted: 0, Err: fmt.Errorf("event %d: %w", i, err)}
+		}
+	}
+	t := b.gate.RLock()
+	defer b.gate.RUnlock(t)
+	if b.closed {
+		return &BatchError{Err: fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)}
+	}
+	for i, ev := range evs {
+		env, _ := b.stamp(ev) // validated above
+		if err := b.enqueueRLocked(ctx, env); err != nil {
+			b.wake.Wake()
+			return &BatchError{Accepted: i, Err: err}
+		}
+	}
+	b.wake.Wake()
+	return nil
+}
+
+// stamp validates ev and fills in what the bus assigns.
+func (b *Bus) stamp(ev *semevent.Event) (envelope, error) {
+	if err := ev.Validate(); err != nil {
+		return envelope{}, err
+	}
+	env := envelope{ev: ev}
+	if ev.Time == 0 || ev.ID.IsZero() {
+		now := semevent.Now()
+		if ev.Time == 0 {
+			ev.Time = now
+		}
+		if ev.ID.IsZero() {
+			ev.ID = b.ids.NextAt(now)
+		}
+		env.t = now
+	} else if b.opts.LatencySample == 1 || rand.Uint32()%uint32(b.opts.LatencySample) == 0 {
+		env.t = semevent.Now()
+	}
+	if !ev.Seen.Has(ev.Boundary) {
+		ev.Seen = ev.Seen.With(ev.Boundary)
+	}
+	return env, nil
+}
+
+// enqueueRLocked puts env on its boundary's queue, waiting for room while
+// ctx allows. The caller holds the gate for reading.
+func (b *Bus) enqueueRLocked(ctx context.Context, env envelope) error {
+	in := &b.inbound[env.ev.Boundary]
+	if !in.q.TryEnqueue(env) {
+		if err := b.waitEnqueue(ctx, in, env); err != nil {
+			return err
+		}
+	}
+	in.accepted.Add(1)
+	return nil
+}
+
+func (b *Bus) waitEnqueue(ctx context.Context, in *inbound, env envelope) error {
+	for {
+		ch := in.space.Enter()
+		if in.q.TryEnqueue(env) {
+			in.space.Leave()
+			return nil
+		}
+		b.wake.Wake() // the dispatcher may be asleep with a full queue
+		select {
+		case <-ch:
+			in.space.Leave()
+		case <-ctx.Done():
+			in.space.Leave()
+			return fmt.Errorf("propagation: publish: waiting for room at the %s queue: %w", env.ev.Boundary, ctx.Err())
+		case <-b.closing:
+			in.space.Leave()
+			return fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)
+		}
+		if in.q.TryEnqueue(env) {
+			return nil
+		}
+	}
+}
+
+// Subscribe registers h; see [Propagator.Subscribe]. Events published after
+// Subscribe returns are offered to the new subscription.
+func (b *Bus) Subscribe(h semevent.Handler, opts *SubscribeOptions) (Subscription, error) {
+	if h == nil {
+		return nil, fmt.Errorf("propagation: subscribe: %w", semevent.ErrNilHandler)
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	select {
+	case <-b.closing:
+		return nil, fmt.Errorf("propagation: subscribe: %w", semevent.ErrClosed)
+	default:
+	}
+	b.nextSub++
+	s := newSubscription(b, h, opts.withDefaults(b.nextSub))
+	old := *b.subs.Load()
+	next := make([]*subscription, len(old), len(old)+1)
+	copy(next, old)
+	next = append(next, s)
+	b.subs.Store(&next)
+	b.all[s] = struct{}{}
+	s.start()
+	return s, nil
+}
+
+// remove takes s out of the list the dispatcher reads.
+func (b *Bus) remove(s *subscription) {
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	old := *b.subs.Load()
+	next := make([]*subscription, 0, len(old))
+	for _, o := range old {
+		if o != s {
+			next = append(next, o)
+		}
+	}
+	b.subs.Store(&next)
+}
+
+// retire folds the totals of a subscription whose workers have all exited
+// into the bus's, so that counters never go down.
+func (b *Bus) retire(s *subscription) {
+	var lat latencySum
+	ss := s.stats(&lat)
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	b.finished.add(ss, &lat.s)
+	delete(b.all, s)
+}
+
+// quiesce returns once the dispatcher is between batches (or gone), so that
+// a subscription removed from the list before the call gets no more events.
+func (b *Bus) quiesce() {
+	e := b.epoch.Load()
+	if e%2 == 0 {
+		return
+	}
+	for b.epoch.Load() == e {
+		select {
+		case <-b.drained:
+			return
+		default:
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+}
+
+// Close stops the bus; see [Propagator.Close]. Publishers blocked waiting
+// for room get an error wrapping semevent.ErrClosed; everything accepted
+// before is delivered unless ctx ends first.
+func (b *Bus) Close(ctx context.Context) error {
+	b.closeMu.Lock()
+	defer b.closeMu.Unlock()
+	select {
+	case <-b.closing:
+		return nil // closed before; its result was returned then
+	default:
+	}
+	b.subMu.Lock()
+	close(b.closing)
+	b.subMu.Unlock()
+
+	b.gate.Lock() // waits out in-flight publishes, which cannot block now
+	b.closed = true
+	b.gate.Unlock()
+	close(b.draining)
+	b.wake.Wake()
+
+	b.subMu.Lock()
+	subs := make([]*subscription, 0, len(b.all))
+	for s := range b.all {
+		subs = append(subs, s)
+	}
+	b.subMu.Unlock()
+	wait := func() bool {
+		select {
+		case <-b.drained:
+		case <-ctx.Done():
+			return false
+		}
+		for _, s := range subs {
+			select {
+			case <-s.done:
+			case <-ctx.Done():
+				return false
+			}
+		}
+		return true
+	}
+	if !wait() {
+		close(b.aborting)
+		for _, s := range subs {
+			s.abort()
+		}
+		return fmt.Errorf("propagation: close: %w", ctx.Err())
+	}
+	return nil
+}
+
+// Stats returns a snapshot of the bus's counters.
+func (b *Bus) Stats() Stats {
+	var st Stats
+	for i := range b.inbound {
+		in := &b.inbound[i]
+		taken := in.taken.Load()
+		acc := in.accepted.Load()
+		st.Boundaries[i] = BoundaryStats{Published: taken, Depth: int(max(int64(acc)-int64(taken), 0))}
+		st.Published += acc
+	}
+	st.Deduplicated = b.deduplicated.Load()
+	st.Dropped.Closed = b.dropClosed.Load()
+	var lat latencySum
+	b.subMu.Lock()
+	defer b.subMu.Unlock()
+	b.finished.addTo(&st, &lat)
+	for s := range b.all {
+		ss := s.stats(&lat)
+		st.Subscriptions = append(st.Subscriptions, ss)
+		st.Matched += ss.Matched
+		st.Delivered += ss.Delivered
+		st.Dropped.add(ss.Dropped)
+		st.Errors += ss.Errors
+		st.Panics += ss.Panics
+	}
+	st.Latency = lat.stats()
+	return st
+}

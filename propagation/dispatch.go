@@ -1,0 +1,210 @@
+package propagation
+
+import (
+	"time"
+
+	"github.com/vexfs/semevent"
+)
+
+// dispatcher is the goroutine that takes events from the boundary queues,
+// passes them through deduplication and offers each to the subscriptions
+// whose filters match.
+type dispatcher struct {
+	b     *Bus
+	dedup *deduper // nil when deduplication is off
+	timer *time.Timer
+}
+
+func newDispatcher(b *Bus) *dispatcher {
+	d := &dispatcher{b: b}
+	if b.opts.Dedup != nil {
+		d.dedup = newDeduper(b.opts.Dedup)
+	}
+	return d
+}
+
+func (d *dispatcher) run() {
+	b := d.b
+	defer close(b.drained)
+	if d.timer != nil {
+		defer d.timer.Stop()
+	}
+	for {
+		n, ok := d.round()
+		if !ok {
+			d.abort()
+			return
+		}
+		if d.dedup != nil && !d.releaseDue() {
+			d.abort()
+			return
+		}
+		if n > 0 {
+			continue
+		}
+		// Nothing queued: finish if Close has begun, else sleep.
+		select {
+		case <-b.draining:
+			if d.empty() {
+				if d.dedup != nil && !d.releaseAll() {
+					d.abort()
+				}
+				return
+			}
+			continue
+		default:
+		}
+		b.wake.Prepare()
+		if !d.empty() {
+			b.wake.Cancel()
+			continue
+		}
+		b.wake.Wait(b.draining, b.aborting, d.dedupTimer())
+	}
+}
+
+// round takes up to Quantum events from each boundary queue in turn and
+// dispatches them. It returns how many it took, and false if Close gave up.
+func (d *dispatcher) round() (int, bool) {
+	b := d.b
+	select {
+	case <-b.aborting:
+		return 0, false
+	default:
+	}
+	total := 0
+	for i := range b.inbound {
+		in := &b.inbound[i]
+		n := 0
+		b.epoch.Add(1) // odd: dispatching
+		for n < b.opts.Quantum {
+			env, ok := in.q.TryDequeue()
+			if !ok {
+				break
+			}
+			n++
+			in.space.Broadcast()
+			if !d.accept(env) {
+				in.taken.Add(uint64(n))
+				b.epoch.Add(1)
+				return total + n, false
+			}
+		}
+		b.epoch.Add(1) // even: between batches
+		if n > 0 {
+			in.taken.Add(uint64(n))
+			total += n
+		}
+	}
+	return total, true
+}
+
+// accept routes one event through dedup or straight to the subscriptions.
+func (d *dispatcher) accept(env envelope) bool {
+	if d.dedup != nil && d.dedup.opts.Boundaries.Has(env.ev.Boundary) {
+		if d.dedup.offer(env, d.b) {
+			return true // folded into a held event
+		}
+		if d.dedup.full() {
+			return d.fanout(d.dedup.pop())
+		}
+		return true
+	}
+	return d.fanout(env)
+}
+
+// fanout offers env to every matching subscription. It returns false if
+// Close gave up while a subscription was full.
+func (d *dispatcher) fanout(env envelope) bool {
+	for _, s := range *d.b.subs.Load() {
+		if !s.matches(env.ev) {
+			continue
+		}
+		s.matched.Add(1)
+		if !s.worker(env.ev).offer(env) {
+			return false
+		}
+	}
+	return true
+}
+
+// releaseDue delivers the held events that are complete or whose window
+// ended, oldest first.
+func (d *dispatcher) releaseDue() bool {
+	if d.dedup.len() == 0 {
+		return true
+	}
+	d.b.epoch.Add(1)
+	defer d.b.epoch.Add(1)
+	now := semevent.Now()
+	for d.dedup.len() > 0 && d.dedup.headDue(now) {
+		if !d.fanout(d.dedup.pop()) {
+			return false
+		}
+	}
+	return true
+}
+
+// releaseAll delivers every held event; Close uses it.
+func (d *dispatcher) releaseAll() bool {
+	d.b.epoch.Add(1)
+	defer d.b.epoch.Add(1)
+	for d.dedup.len() > 0 {
+		if !d.fanout(d.dedup.pop()) {
+			return false
+		}
+	}
+	return true
+}
+
+// dedupTimer arms the timer for the oldest held event, or returns nil.
+func (d *dispatcher) dedupTimer() *time.Timer {
+	if d.dedup == nil || d.dedup.len() == 0 {
+		return nil
+	}
+	wait := time.Duration(d.dedup.headDeadline() - semevent.Now())
+	wait = max(wait, time.Microsecond)
+	if d.timer == nil {
+		d.timer = time.NewTimer(wait)
+	} else {
+		d.timer.Reset(wait)
+	}
+	return d.timer
+}
+
+// empty reports whether every boundary queue is empty (as far as the
+// counters tell: accepted events not yet taken).
+func (d *dispatcher) empty() bool {
+	for i := range d.b.inbound {
+		in := &d.b.inbound[i]
+		if in.accepted.Load() != in.taken.Load() {
+			return false
+		}
+	}
+	return true
+}
+
+// abort counts everything still queued or held as dropped because Close
+// gave up.
+func (d *dispatcher) abort() {
+	b := d.b
+	var n uint64
+	for i := range b.inbound {
+		in := &b.inbound[i]
+		for {
+			if _, ok := in.q.TryDequeue(); !ok {
+				break
+			}
+			in.taken.Add(1)
+			in.space.Broadcast()
+			n++
+		}
+	}
+	if d.dedup != nil {
+		n += uint64(d.dedup.len())
+		for d.dedup.len() > 0 {
+			d.dedup.pop()
+		}
+	}
+	b.dropClosed.Add(n)
+}

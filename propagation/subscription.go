@@ -1,0 +1,326 @@
+package propagation
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/puzpuzpuz/xsync/v3"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/hist"
+	"github.com/vexfs/semevent/internal/park"
+)
+
+// subscription is the bus's side of a Subscribe call.
+type subscription struct {
+	bus     *Bus
+	h       semevent.Handler
+	opts    SubscribeOptions
+	workers []*worker
+
+	ctx    context.Context // handlers' context
+	cancel context.CancelFunc
+
+	unsub   atomic.Bool
+	stop    chan struct{} // closed by Unsubscribe
+	halt    chan struct{} // closed by abort: stop calling the handler
+	once    sync.Once     // guards closing halt
+	live    atomic.Int32  // workers still running
+	done    chan struct{} // closed when the last worker exits
+	matched atomic.Uint64 // written by the dispatcher
+}
+
+// worker is one goroutine calling the handler, fed through a bounded queue.
+type worker struct {
+	sub   *subscription
+	q     *xsync.MPMCQueueOf[envelope]
+	wake  *park.Parker // the worker sleeps on it
+	space park.Signal  // the dispatcher waits on it under Block
+
+	enq atomic.Uint64 // by the dispatcher
+	_   [56]byte      // keeps the dispatcher's and the worker's counters on separate cache lines
+	deq atomic.Uint64 // by the worker (and the dispatcher when it evicts)
+
+	delivered atomic.Uint64
+	errors    atomic.Uint64
+	panics    atomic.Uint64
+	drops     dropCounters
+	lat       hist.Histogram
+}
+
+type dropCounters struct {
+	full, evicted, unsubscribed, closed atomic.Uint64
+}
+
+func (d *dropCounters) load() DropStats {
+	return DropStats{Full: d.full.Load(), Evicted: d.evicted.Load(), Unsubscribed: d.unsubscribed.Load(), Closed: d.closed.Load()}
+}
+
+func newSubscription(b *Bus, h semevent.Handler, o SubscribeOptions) *subscription {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &subscription{
+		bus:    b,
+		h:      h,
+		opts:   o,
+		ctx:    ctx,
+		cancel: cancel,
+		stop:   make(chan struct{}),
+		halt:   make(chan struct{}),
+		done:   make(chan struct{}),
+	}
+	s.workers = make([]*worker, o.Workers)
+	for i := range s.workers {
+		s.workers[i] = &worker{sub: s, q: xsync.NewMPMCQueueOf[envelope](o.Buffer), wake: park.New()}
+	}
+	return s
+}
+
+func (s *subscription) start() {
+	s.live.Store(int32(len(s.workers)))
+	for _, w := range s.workers {
+		go w.run()
+	}
+}
+
+func (s *subscription) Name() string          { return s.opts.Name }
+func (s *subscription) Done() <-chan struct{} { return s.done }
+
+func (s *subscription) Unsubscribe() {
+	if s.unsub.Swap(true) {
+		return
+	}
+	s.bus.remove(s)
+	close(s.stop)
+	s.cancel()
+}
+
+// abort makes the workers stop calling the handler; Close uses it when its
+// context ends.
+func (s *subscription) abort() {
+	s.once.Do(func() { close(s.halt) })
+	s.cancel()
+}
+
+// matches reports whether ev goes to s. A panicking filter counts as a
+// handler panic of s and does not match.
+func (s *subscription) matches(ev *semevent.Event) (ok bool) {
+	if s.opts.Tenant != "" && s.opts.Tenant != ev.Tenant {
+		return false
+	}
+	if s.opts.Filter == nil {
+		return true
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			s.workers[0].panics.Add(1)
+			s.report(ev, &semevent.PanicError{Where: fmt.Sprintf("filter of subscription %q", s.opts.Name), Value: r})
+			ok = false
+		}
+	}()
+	return s.opts.Filter.Match(ev)
+}
+
+func (s *subscription) report(ev *semevent.Event, err error) {
+	if f := s.bus.opts.OnError; f != nil {
+		f(&HandlerError{Subscription: s.opts.Name, EventID: ev.ID, Err: err})
+	}
+}
+
+// worker picks the worker for ev: by key when there are several.
+func (s *subscription) worker(ev *semevent.Event) *worker {
+	if len(s.workers) == 1 {
+		return s.workers[0]
+	}
+	return s.workers[s.opts.Key(ev)%uint64(len(s.workers))]
+}
+
+// offer puts env in w's buffer under the subscription's policy. It runs on
+// the dispatcher goroutine and returns false only when the bus is aborting.
+func (w *worker) offer(env envelope) bool {
+	s := w.sub
+	for !w.q.TryEnqueue(env) {
+		switch s.opts.Policy {
+		case DropNewest:
+			w.drops.full.Add(1)
+			return true
+		case DropOldest:
+			if _, ok := w.q.TryDequeue(); ok {
+				w.deq.Add(1)
+				w.drops.evicted.Add(1)
+				w.space.Broadcast()
+			}
+			continue
+		}
+		// Block: wait for the worker to make room.
+		ch := w.space.Enter()
+		if w.q.TryEnqueue(env) {
+			w.space.Leave()
+			break
+		}
+		w.wake.Wake()
+		select {
+		case <-ch:
+		case <-s.stop:
+		case <-s.halt:
+		case <-s.bus.aborting:
+			w.space.Leave()
+			return false
+		}
+		w.space.Leave()
+		if s.unsub.Load() {
+			return true // not for s any more
+		}
+	}
+	w.enq.Add(1)
+	w.wake.Wake()
+	return true
+}
+
+// run is the worker goroutine.
+func (w *worker) run() {
+	s := w.sub
+	defer w.exit()
+	for {
+		if s.unsub.Load() {
+			w.finish(&w.drops.unsubscribed)
+			return
+		}
+		select {
+		case <-s.halt:
+			w.finish(&w.drops.closed)
+			return
+		default:
+		}
+		env, ok := w.q.TryDequeue()
+		if !ok {
+			w.wake.Prepare()
+			if env, ok = w.q.TryDequeue(); !ok {
+				select {
+				case <-s.bus.drained:
+					w.wake.Cancel()
+					return // nothing buffered and nothing more will come
+				default:
+				}
+				w.wake.Wait(s.stop, s.bus.drained, nil)
+				continue
+			}
+			w.wake.Cancel()
+		}
+		w.deq.Add(1)
+		w.space.Broadcast()
+		w.deliver(env)
+	}
+}
+
+// finish counts what is still buffered as dropped for reason c, once the
+// dispatcher can no longer add to the buffer.
+func (w *worker) finish(c *atomic.Uint64) {
+	w.sub.bus.quiesce()
+	for {
+		if _, ok := w.q.TryDequeue(); !ok {
+			return
+		}
+		w.deq.Add(1)
+		c.Add(1)
+		w.space.Broadcast()
+	}
+}
+
+func (w *worker) exit() {
+	s := w.sub
+	if s.live.Add(-1) == 0 {
+		s.cancel()
+		s.bus.retire(s)
+		close(s.done)
+	}
+}
+
+// deliver calls the handler for env, recovering a panic.
+func (w *worker) deliver(env envelope) {
+	s := w.sub
+	if env.t != 0 {
+		w.lat.Record(semevent.Now() - env.t)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			w.panics.Add(1)
+			w.delivered.Add(1)
+			s.report(env.ev, &semevent.PanicError{Where: fmt.Sprintf("handler of subscription %q", s.opts.Name), Value: r})
+		}
+	}()
+	err := s.h.Handle(s.ctx, env.ev)
+	w.delivered.Add(1)
+	if err != nil {
+		w.errors.Add(1)
+		s.report(env.ev, err)
+	}
+}
+
+// stats snapshots s and adds its latency counts into lat.
+func (s *subscription) stats(lat *latencySum) SubscriptionStats {
+	st := SubscriptionStats{Name: s.opts.Name, Matched: s.matched.Load()}
+	var own latencySum
+	for _, w := range s.workers {
+		st.Delivered += w.delivered.Load()
+		st.Errors += w.errors.Load()
+		st.Panics += w.panics.Load()
+		st.Dropped.add(w.drops.load())
+		st.Depth += int(max(int64(w.enq.Load())-int64(w.deq.Load()), 0))
+		w.lat.AddTo(&own.s)
+		w.lat.AddTo(&lat.s)
+	}
+	st.Latency = own.stats()
+	return st
+}
+
+// latencySum merges histograms for a snapshot.
+type latencySum struct{ s hist.Snapshot }
+
+func (l *latencySum) stats() LatencyStats {
+	return LatencyStats{
+		Count: l.s.Total,
+		P50:   time.Duration(l.s.Quantile(0.50)),
+		P90:   time.Duration(l.s.Quantile(0.90)),
+		P99:   time.Duration(l.s.Quantile(0.99)),
+		Max:   time.Duration(l.s.Max()),
+	}
+}
+
+// statsSum keeps the totals of subscriptions that have ended, so that the
+// bus's counters never go down.
+type statsSum struct {
+	mu  sync.Mutex // guards all fields
+	st  Stats
+	lat hist.Snapshot
+}
+
+func (f *statsSum) add(ss SubscriptionStats, lat *hist.Snapshot) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.st.Matched += ss.Matched
+	f.st.Delivered += ss.Delivered
+	f.st.Dropped.add(ss.Dropped)
+	f.st.Errors += ss.Errors
+	f.st.Panics += ss.Panics
+	for i, c := range lat.Counts {
+		f.lat.Counts[i] += c
+	}
+	f.lat.Total += lat.Total
+}
+
+func (f *statsSum) addTo(st *Stats, lat *latencySum) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st.Matched += f.st.Matched
+	st.Delivered += f.st.Delivered
+	st.Dropped.add(f.st.Dropped)
+	st.Errors += f.st.Errors
+	st.Panics += f.st.Panics
+	for i, c := range f.lat.Counts {
+		lat.s.Counts[i] += c
+	}
+	lat.s.Total += f.lat.Total
+}
