@@ -3,11 +3,11 @@
 //
 // Syntax, per '/'-separated segment:
 //
-//	*       any run of characters except '/'
-//	?       one character except '/'
-//	[abc]   one character in the set; [a-z] ranges; [!a] or [^a] negates
-//	\x      the character x, literally
-//	**      as a whole segment: zero or more whole segments
+//   - any run of characters except '/'
+//     ?       one character except '/'
+//     [abc]   one character in the set; [a-z] ranges; [!a] or [^a] negates
+//     \x      the character x, literally
+//     **      as a whole segment: zero or more whole segments
 //
 // "**" inside a segment ("a**", "**b") is an error, as are an unterminated
 // class, an empty class, a reversed range and a trailing backslash. Errors

@@ -1,0 +1,199 @@
+package filter
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/vexfs/semevent"
+)
+
+// ExprOptions configure [Compile]. A nil *ExprOptions means defaults.
+type ExprOptions struct {
+	// VMOnly skips the closure compiler and always runs the expr VM. Tests
+	// and benchmarks use it to compare the two paths.
+	VMOnly bool
+	// MaxNodes bounds the size of the expression's syntax tree.
+	// Default 1000.
+	MaxNodes int
+}
+
+// DefaultMaxNodes is the default [ExprOptions.MaxNodes].
+const DefaultMaxNodes = 1000
+
+// Validate lists every problem in o.
+func (o *ExprOptions) Validate() error {
+	p := problems{name: "ExprOptions"}
+	if o != nil && o.MaxNodes < 0 {
+		p.addf("MaxNodes %d is negative", o.MaxNodes)
+	}
+	return p.err()
+}
+
+// Expr is a compiled expr condition. It is immutable and safe for
+// concurrent use.
+type Expr struct {
+	src     string
+	prog    *vm.Program
+	fn      func(ev *semevent.Event) bool // nil: run the VM
+	fields  FieldSet
+	vmState sync.Pool // of *vmState
+}
+
+type vmState struct {
+	vm  vm.VM
+	env Env
+}
+
+var _ Filter = (*Expr)(nil)
+
+// Compile compiles an expr condition over [Env], the event's fields by name,
+// such as
+//
+//	Kind == "write" && Size > 4096 && Path startsWith "/data/"
+//
+// Conditions made of field comparisons, boolean logic, startsWith,
+// endsWith, contains, matches (with a constant pattern), in (with a
+// constant list), len, integer + - * and Attr/HasAttr are compiled into
+// plain Go closures; anything else runs on the expr VM. A syntax or type
+// error, and an expression that does not return bool, yield an
+// *[ExprError] with its position; Compile never panics.
+func Compile(src string, opts *ExprOptions) (x *Expr, err error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	var o ExprOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxNodes == 0 {
+		o.MaxNodes = DefaultMaxNodes
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			x, err = nil, &ExprError{Expr: src, Line: 1, Column: 1, Msg: fmt.Sprintf("compiler panic: %v", r)}
+		}
+	}()
+	envOpt := expr.Env(&Env{})
+	tree, err := expr.Compile(src, envOpt, expr.Optimize(false), expr.MaxNodes(uint(o.MaxNodes)))
+	if err != nil {
+		return nil, exprError(src, err)
+	}
+	root := tree.Node()
+	if t := root.Type(); t == nil || t.Kind() != reflect.Bool {
+		return nil, &ExprError{Expr: src, Line: 1, Column: 1, Msg: fmt.Sprintf("returns %v, want bool", t), Err: ErrNotBool}
+	}
+	prog, err := expr.Compile(src, envOpt, expr.AsBool(), expr.MaxNodes(uint(o.MaxNodes)))
+	if err != nil {
+		return nil, exprError(src, err)
+	}
+	x = &Expr{src: src, prog: prog, fields: readFields(root)}
+	x.vmState.New = func() any { return new(vmState) }
+	if !o.VMOnly {
+		if fn, ok := compileBool(root); ok {
+			x.fn = fn
+		}
+	}
+	return x, nil
+}
+
+// MustCompile is Compile for conditions known to be valid; it panics on
+// error.
+func MustCompile(src string) *Expr {
+	x, err := Compile(src, nil)
+	if err != nil {
+		panic(err)
+	}
+	return x
+}
+
+// exprError converts an error from the expr compiler into an *ExprError.
+func exprError(src string, err error) error {
+	e := &ExprError{Expr: src, Line: 1, Column: 1, Msg: err.Error()}
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		e.Msg = fe.Message
+		e.Line = max(fe.Line, 1)
+		e.Column = fe.Column + 1
+		e.Pos = runeToByte(src, fe.From)
+	}
+	return e
+}
+
+func runeToByte(s string, r int) int {
+	n := 0
+	for i := range s {
+		if n == r {
+			return i
+		}
+		n++
+	}
+	_ = utf8.RuneLen
+	return len(s)
+}
+
+// Match reports whether ev satisfies the condition. A run-time error on the
+// VM path (there are none on the closure path) counts as false.
+func (x *Expr) Match(ev *semevent.Event) bool {
+	if x.fn != nil {
+		return x.fn(ev)
+	}
+	return x.runVM(ev)
+}
+
+func (x *Expr) runVM(ev *semevent.Event) bool {
+	s := x.vmState.Get().(*vmState)
+	s.env.set(ev)
+	out, err := s.vm.Run(x.prog, &s.env)
+	s.env = Env{}
+	x.vmState.Put(s)
+	b, _ := out.(bool)
+	return err == nil && b
+}
+
+// MatchVM evaluates the condition on the expr VM even when it was compiled
+// to closures; the differential tests compare it with Match.
+func (x *Expr) MatchVM(ev *semevent.Event) bool { return x.runVM(ev) }
+
+// Closure reports whether the condition runs as compiled Go closures rather
+// than on the expr VM.
+func (x *Expr) Closure() bool { return x.fn != nil }
+
+// String returns the source of the condition.
+func (x *Expr) String() string { return x.src }
+
+// Program returns the expr program the VM path runs, for tools and
+// benchmarks that call expr.Run themselves.
+func (x *Expr) Program() *vm.Program { return x.prog }
+
+// Fields returns the fields of the event the condition reads.
+func (x *Expr) Fields() FieldSet { return x.fields }
+
+type fieldVisitor struct{ s FieldSet }
+
+func (v *fieldVisitor) Visit(n *ast.Node) {
+	id, ok := (*n).(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if f, ok := intFields[id.Value]; ok {
+		v.s |= f.bit
+	} else if f, ok := strFields[id.Value]; ok {
+		v.s |= f.bit
+	} else if id.Value == "Attr" || id.Value == "HasAttr" {
+		v.s |= FieldAttrs
+	}
+}
+
+func readFields(root ast.Node) FieldSet {
+	v := &fieldVisitor{}
+	ast.Walk(&root, v)
+	return v.s
+}

@@ -1,0 +1,153 @@
+package filter
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/puzpuzpuz/xsync/v3"
+
+	"github.com/vexfs/semevent"
+)
+
+// RateOptions configure [NewRateLimit].
+type RateOptions struct {
+	// Rate is how many events per second each key may pass in the long
+	// run. Required.
+	Rate float64
+	// Burst is how many events a key may pass at once. Default 1 or
+	// ceil(Rate), whichever is larger.
+	Burst int
+	// Key buckets events; nil puts every event in one bucket.
+	// [TenantKey] and [PathKey] are common choices.
+	Key func(ev *semevent.Event) string
+	// MaxKeys bounds the buckets kept; when it is reached all buckets are
+	// forgotten (and refill). Default 65536.
+	MaxKeys int
+	// Now is the clock, in Unix nanoseconds; default the wall clock. Tests
+	// pass a fake.
+	Now func() int64
+}
+
+// DefaultMaxKeys is the default [RateOptions.MaxKeys].
+const DefaultMaxKeys = 65536
+
+// Validate lists every problem in o.
+func (o *RateOptions) Validate() error {
+	p := problems{name: "RateOptions"}
+	if o == nil {
+		p.addf("Rate is required")
+		return p.err()
+	}
+	if !(o.Rate > 0) {
+		p.addf("Rate %v must be positive", o.Rate)
+	}
+	if o.Burst < 0 {
+		p.addf("Burst %d is negative", o.Burst)
+	}
+	if o.MaxKeys < 0 {
+		p.addf("MaxKeys %d is negative", o.MaxKeys)
+	}
+	return p.err()
+}
+
+// TenantKey returns ev.Tenant; PathKey returns ev.Path.
+func TenantKey(ev *semevent.Event) string { return ev.Tenant }
+
+// PathKey returns ev.Path.
+func PathKey(ev *semevent.Event) string { return ev.Path }
+
+// RateLimit passes events while their key's token bucket has tokens. It is
+// stateful: every Match that returns true spends a token.
+type RateLimit struct {
+	opts    RateOptions
+	perNano float64
+	single  bucket
+	mu      sync.Mutex // guards resets of buckets
+	buckets *xsync.MapOf[string, *bucket]
+	nkeys   atomic.Int64
+}
+
+type bucket struct {
+	mu     sync.Mutex // guards tokens and last
+	tokens float64
+	last   int64
+}
+
+// NewRateLimit returns a token-bucket rate limit.
+func NewRateLimit(opts *RateOptions) (*RateLimit, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := *opts
+	if o.Burst == 0 {
+		o.Burst = max(1, int(o.Rate+0.999999))
+	}
+	if o.MaxKeys == 0 {
+		o.MaxKeys = DefaultMaxKeys
+	}
+	if o.Now == nil {
+		o.Now = func() int64 { return time.Now().UnixNano() }
+	}
+	r := &RateLimit{opts: o, perNano: o.Rate / 1e9, buckets: xsync.NewMapOf[string, *bucket]()}
+	r.single.tokens = float64(o.Burst)
+	r.single.last = o.Now()
+	return r, nil
+}
+
+// Match spends a token from the event's bucket and reports whether there
+// was one.
+func (r *RateLimit) Match(ev *semevent.Event) bool {
+	if r.opts.Key == nil {
+		return r.take(&r.single)
+	}
+	k := r.opts.Key(ev)
+	b, ok := r.buckets.Load(k)
+	if !ok {
+		if r.nkeys.Load() >= int64(r.opts.MaxKeys) {
+			r.mu.Lock()
+			if r.nkeys.Load() >= int64(r.opts.MaxKeys) {
+				r.buckets.Clear()
+				r.nkeys.Store(0)
+			}
+			r.mu.Unlock()
+		}
+		var loaded bool
+		b, loaded = r.buckets.LoadOrCompute(k, func() *bucket {
+			return &bucket{tokens: float64(r.opts.Burst), last: r.opts.Now()}
+		})
+		if !loaded {
+			r.nkeys.Add(1)
+		}
+	}
+	return r.take(b)
+}
+
+func (r *RateLimit) take(b *bucket) bool {
+	now := r.opts.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now > b.last {
+		b.tokens = min(float64(r.opts.Burst), b.tokens+float64(now-b.last)*r.perNano)
+		b.last = now
+	}
+	if b.tokens >= 1 {
+		b.tokens--
+		return true
+	}
+	return false
+}
+
+// Sample passes one event in every n, counting across all callers. It is
+// stateful.
+type Sample struct {
+	n uint64
+	c atomic.Uint64
+}
+
+// NewSample returns a 1-in-n sampler; n ≤ 1 passes everything. The first
+// event passes.
+func NewSample(n int) *Sample { return &Sample{n: uint64(max(n, 1))} }
+
+// Match reports whether ev is the one in n that passes.
+func (s *Sample) Match(*semevent.Event) bool { return (s.c.Add(1)-1)%s.n == 0 }
