@@ -116,16 +116,21 @@ func (d *dispatcher) accept(env envelope) bool {
 // fanout offers env to every matching subscription. It returns false if
 // Close gave up while a subscription was full.
 func (d *dispatcher) fanout(env envelope) bool {
+	ok := true
 	for _, s := range *d.b.subs.Load() {
 		if !s.matches(env.ev) {
 			continue
 		}
 		s.matched.Add(1)
-		if !s.worker(env.ev).offer(env) {
-			return false
+		w := s.worker(env.ev)
+		switch {
+		case !ok:
+			w.drops.closed.Add(1) // Close gave up part way through the fan-out
+		case !w.offer(env):
+			ok = false
 		}
 	}
-	return true
+	return ok
 }
 
 // releaseDue delivers the held events that are complete or whose window

@@ -24,7 +24,8 @@ type subscription struct {
 	ctx    context.Context // handlers' context
 	cancel context.CancelFunc
 
-	unsub   atomic.Bool
+	leaving atomic.Bool   // Unsubscribe was called
+	unsub   atomic.Bool   // s is out of the dispatcher's list
 	stop    chan struct{} // closed by Unsubscribe
 	halt    chan struct{} // closed by abort: stop calling the handler
 	once    sync.Once     // guards closing halt
@@ -89,10 +90,14 @@ func (s *subscription) Name() string          { return s.opts.Name }
 func (s *subscription) Done() <-chan struct{} { return s.done }
 
 func (s *subscription) Unsubscribe() {
-	if s.unsub.Swap(true) {
+	if s.leaving.Swap(true) {
 		return
 	}
+	// Out of the dispatcher's list first: a worker that sees unsub then
+	// waits for the dispatcher's current batch, after which no batch can
+	// reach s.
 	s.bus.remove(s)
+	s.unsub.Store(true)
 	close(s.stop)
 	s.cancel()
 }
@@ -137,8 +142,9 @@ func (s *subscription) worker(ev *semevent.Event) *worker {
 	return s.workers[s.opts.Key(ev)%uint64(len(s.workers))]
 }
 
-// offer puts env in w's buffer under the subscription's policy. It runs on
-// the dispatcher goroutine and returns false only when the bus is aborting.
+// offer puts env in w's buffer under the subscription's policy, counting
+// it as dropped if it does not get there. It runs on the dispatcher
+// goroutine and returns false only when Close gave up while it waited.
 func (w *worker) offer(env envelope) bool {
 	s := w.sub
 	for !w.q.TryEnqueue(env) {
@@ -167,11 +173,13 @@ func (w *worker) offer(env envelope) bool {
 		case <-s.halt:
 		case <-s.bus.aborting:
 			w.space.Leave()
+			w.drops.closed.Add(1)
 			return false
 		}
 		w.space.Leave()
 		if s.unsub.Load() {
-			return true // not for s any more
+			w.drops.unsubscribed.Add(1)
+			return true
 		}
 	}
 	w.enq.Add(1)
