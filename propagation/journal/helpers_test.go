@@ -1,0 +1,160 @@
+package journal_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/propagation/journal"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(crashChildEnv) != "" {
+		os.Exit(m.Run()) // the crash child is killed, never checked for leaks
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// genEvent returns the event number n of stream s: every field set, all
+// derived from (s, n), so a test can regenerate what it appended.
+func genEvent(s, n uint64) *semevent.Event {
+	r := rand.New(rand.NewPCG(s, n))
+	str := func(prefix string) string { return fmt.Sprintf("%s-%d-%d-%x", prefix, s, n, r.Uint32()) }
+	ev := &semevent.Event{
+		ID:       semevent.MakeID(r.Uint64(), r.Uint32(), r.Uint32()|1),
+		Kind:     semevent.Kind(r.UintN(19)),
+		Boundary: semevent.Boundary(r.UintN(4)),
+		Priority: semevent.Priority(int8(r.UintN(256))),
+		Topic:    "fs.file.write",
+		Tenant:   str("tenant"),
+		Path:     "/data/" + str("path"),
+		OldPath:  str("old"),
+		Inode:    r.Uint64(),
+		PID:      r.Uint32(),
+		UID:      r.Uint32(),
+		GID:      r.Uint32(),
+		Offset:   int64(r.Uint64()),
+		Size:     int64(r.Uint64()),
+		Time:     int64(r.Uint64()),
+		Cause:    semevent.MakeID(r.Uint64(), 1, 2),
+		Attrs:    []semevent.Attr{{Key: "k", Value: str("v")}, {Key: "n", Value: fmt.Sprint(n)}},
+		Seen:     semevent.BoundarySet(r.UintN(16)),
+		Observed: []semevent.Observation{{ID: semevent.MakeID(r.Uint64(), 3, 4), Boundary: semevent.Kernel, Time: int64(r.Uint64()), PID: r.Uint32()}},
+		Data:     make([]byte, 64+r.IntN(64)),
+	}
+	binary.LittleEndian.PutUint64(ev.Trace.TraceID[:], r.Uint64())
+	binary.LittleEndian.PutUint64(ev.Trace.TraceID[8:], r.Uint64())
+	binary.LittleEndian.PutUint64(ev.Trace.SpanID[:], r.Uint64())
+	ev.Trace.Flags = semevent.FlagSampled
+	for i := range ev.Data {
+		ev.Data[i] = byte(r.Uint32())
+	}
+	return ev
+}
+
+func open(t testing.TB, dir string, opts *journal.Options) *journal.Journal {
+	t.Helper()
+	j, err := journal.Open(dir, opts)
+	require.NoError(t, err)
+	return j
+}
+
+// appendN appends genEvent(s, 0..n-1) and checks the offsets.
+func appendN(t testing.TB, j *journal.Journal, s uint64, n int) {
+	t.Helper()
+	ctx := context.Background()
+	start := j.NextOffset()
+	for i := 0; i < n; {
+		if i%3 == 0 && i+5 <= n { // a batch
+			batch := make([]*semevent.Event, 5)
+			for k := range batch {
+				batch[k] = genEvent(s, uint64(i+k))
+			}
+			off, err := j.AppendBatch(ctx, batch)
+			require.NoError(t, err)
+			require.Equal(t, start+uint64(i), off)
+			i += 5
+			continue
+		}
+		off, err := j.Append(ctx, genEvent(s, uint64(i)))
+		require.NoError(t, err)
+		require.Equal(t, start+uint64(i), off)
+		i++
+	}
+}
+
+// readAll reads every record from offset from to the end.
+func readAll(t testing.TB, j *journal.Journal, from uint64) ([]uint64, []*semevent.Event, error) {
+	t.Helper()
+	r, err := j.NewReader(from)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer r.Close()
+	var offs []uint64
+	var evs []*semevent.Event
+	for {
+		ev := new(semevent.Event)
+		off, err := r.Next(ev)
+		if err == io.EOF {
+			return offs, evs, nil
+		}
+		if err != nil {
+			return offs, evs, err
+		}
+		offs = append(offs, off)
+		evs = append(evs, ev)
+	}
+}
+
+// checkEvents checks that evs are genEvent(s, first..) at offsets base+first...
+func checkEvents(t testing.TB, s, first, base uint64, offs []uint64, evs []*semevent.Event) {
+	t.Helper()
+	for i, ev := range evs {
+		n := first + uint64(i)
+		require.Equal(t, base+n, offs[i], "offset of record %d", i)
+		require.Empty(t, semevent.Diff(genEvent(s, n), ev), "record at offset %d differs", offs[i])
+	}
+}
+
+func segments(t testing.TB, dir string) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+	require.NoError(t, err)
+	slices.Sort(m)
+	return m
+}
+
+// copyDir copies the journal's segment files to a new temporary directory.
+func copyDir(t testing.TB, dir string) string {
+	t.Helper()
+	dst := t.TempDir()
+	for _, p := range segments(t, dir) {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dst, filepath.Base(p)), b, 0o644))
+	}
+	return dst
+}
+
+func key(b byte) []byte { return []byte(strings.Repeat(string(rune('a'+b%26)), 32)) }
+
+func requireCorrupt(t testing.TB, err error) *journal.CorruptError {
+	t.Helper()
+	var ce *journal.CorruptError
+	require.True(t, errors.As(err, &ce), "want *journal.CorruptError, have %v", err)
+	require.ErrorIs(t, err, journal.ErrCorrupt)
+	return ce
+}

@@ -1,0 +1,361 @@
+package journal_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/propagation/journal"
+)
+
+func TestRoundTripPolicies(t *testing.T) {
+	enc := &journal.Encryption{KeyID: "k1", Keys: map[string][]byte{"k1": key(1)}}
+	for _, tc := range []struct {
+		name string
+		opts journal.Options
+	}{
+		{"always", journal.Options{}},
+		{"interval", journal.Options{Sync: journal.SyncInterval(5 * time.Millisecond)}},
+		{"never", journal.Options{Sync: journal.SyncNever}},
+		{"always small segments", journal.Options{SegmentSize: 4096}},
+		{"interval small buffer", journal.Options{Sync: journal.SyncInterval(time.Second), BufferSize: 1000, SegmentSize: 8192}},
+		{"encrypted", journal.Options{Encryption: enc, SegmentSize: 4096}},
+		{"encrypted never", journal.Options{Encryption: enc, Sync: journal.SyncNever}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			opts := tc.opts
+			j := open(t, dir, &opts)
+			appendN(t, j, 1, 300)
+			require.NoError(t, j.Close())
+			require.ErrorIs(t, j.Close(), nil)
+
+			j = open(t, dir, &opts)
+			defer j.Close()
+			require.Nil(t, j.Recovery())
+			require.Equal(t, uint64(300), j.NextOffset())
+			offs, evs, err := readAll(t, j, 0)
+			require.NoError(t, err)
+			require.Len(t, evs, 300)
+			checkEvents(t, 1, 0, 0, offs, evs)
+			for _, from := range []uint64{1, 99, 150, 299, 300} {
+				offs, evs, err := readAll(t, j, from)
+				require.NoError(t, err)
+				require.Len(t, evs, 300-int(from), "from %d", from)
+				checkEvents(t, 1, from, 0, offs, evs)
+			}
+			// Appends after reopening continue the offsets.
+			appendN(t, j, 2, 10)
+			offs, evs, err = readAll(t, j, 300)
+			require.NoError(t, err)
+			checkEvents(t, 2, 0, 300, offs, evs)
+		})
+	}
+}
+
+func TestReaderOffsetErrors(t *testing.T) {
+	j := open(t, t.TempDir(), nil)
+	defer j.Close()
+	appendN(t, j, 1, 3)
+	_, err := j.NewReader(4)
+	var oe *journal.OffsetError
+	require.ErrorAs(t, err, &oe)
+	require.ErrorIs(t, err, journal.ErrOutOfRange)
+	require.Equal(t, journal.OffsetError{Offset: 4, First: 0, Next: 3}, *oe)
+}
+
+func TestConcurrentAppendersGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, &journal.Options{SegmentSize: 16 << 10})
+	const writers, each = 8, 100
+	offs := make([][]uint64, writers)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for n := range each {
+				off, err := j.Append(context.Background(), genEvent(uint64(10+w), uint64(n)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				offs[w] = append(offs[w], off)
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, j.Close())
+	j = open(t, dir, nil)
+	defer j.Close()
+	got, evs, err := readAll(t, j, 0)
+	require.NoError(t, err)
+	require.Len(t, evs, writers*each)
+	byOff := map[uint64]*semevent.Event{}
+	for i, off := range got {
+		byOff[off] = evs[i]
+	}
+	for w := range writers {
+		for n, off := range offs[w] {
+			require.Empty(t, semevent.Diff(genEvent(uint64(10+w), uint64(n)), byOff[off]), "writer %d event %d", w, n)
+			if n > 0 {
+				require.Greater(t, off, offs[w][n-1], "offsets of one writer increase")
+			}
+		}
+	}
+}
+
+func TestTailFollowsLiveAppends(t *testing.T) {
+	for _, policy := range []journal.SyncPolicy{journal.SyncAlways, journal.SyncInterval(time.Millisecond), journal.SyncNever} {
+		t.Run(policy.String(), func(t *testing.T) {
+			j := open(t, t.TempDir(), &journal.Options{Sync: policy, SegmentSize: 8192, FlushInterval: time.Millisecond})
+			appendN(t, j, 1, 50)
+			var offs []uint64
+			var evs []*semevent.Event
+			done := make(chan error, 1)
+			go func() {
+				done <- j.Tail(context.Background(), 20, func(off uint64, ev *semevent.Event) error {
+					offs = append(offs, off)
+					evs = append(evs, ev)
+					return nil
+				})
+			}()
+			for i := range 200 {
+				_, err := j.Append(context.Background(), genEvent(1, uint64(50+i)))
+				require.NoError(t, err)
+			}
+			require.NoError(t, j.Close())
+			require.ErrorIs(t, <-done, journal.ErrClosed)
+			require.Len(t, evs, 230)
+			checkEvents(t, 1, 20, 0, offs, evs)
+		})
+	}
+}
+
+func TestTailContextAndHandlerError(t *testing.T) {
+	j := open(t, t.TempDir(), nil)
+	defer j.Close()
+	appendN(t, j, 1, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		cancel()
+	}()
+	n := 0
+	err := j.Tail(ctx, 0, func(uint64, *semevent.Event) error { n++; return nil })
+	require.ErrorIs(t, err, context.Canceled)
+	require.Equal(t, 10, n)
+
+	stop := errors.New("stop")
+	err = j.Tail(context.Background(), 0, func(off uint64, _ *semevent.Event) error {
+		if off == 4 {
+			return stop
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, stop)
+}
+
+func TestConsumeAtLeastOnce(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, &journal.Options{SegmentSize: 4096})
+	appendN(t, j, 1, 100)
+	_, ok, err := j.CommittedOffset("indexer")
+	require.NoError(t, err)
+	require.False(t, ok)
+
+	boom := errors.New("boom")
+	var seen []uint64
+	err = j.Consume(context.Background(), "indexer", func(off uint64, ev *semevent.Event) error {
+		if off == 60 {
+			return boom
+		}
+		require.Empty(t, semevent.Diff(genEvent(1, off), ev))
+		seen = append(seen, off)
+		return nil
+	})
+	require.ErrorIs(t, err, boom)
+	next, ok, err := j.CommittedOffset("indexer")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, uint64(60), next, "the failed record is not committed")
+	require.NoError(t, j.Close())
+
+	// Reopen: the consumer resumes at the failed record and follows appends.
+	j = open(t, dir, &journal.Options{SegmentSize: 4096})
+	defer j.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	err = j.Consume(ctx, "indexer", func(off uint64, ev *semevent.Event) error {
+		require.Empty(t, semevent.Diff(genEvent(1, off), ev))
+		seen = append(seen, off)
+		if off == 99 {
+			cancel()
+		}
+		return nil
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	for i, off := range seen {
+		require.Equal(t, uint64(i), off)
+	}
+	next, _, err = j.CommittedOffset("indexer")
+	require.NoError(t, err)
+	require.Equal(t, uint64(100), next)
+
+	require.Error(t, j.CommitOffset("../x", 1))
+	require.ErrorIs(t, j.CommitOffset("x", 101), journal.ErrOutOfRange)
+}
+
+func TestRetention(t *testing.T) {
+	t.Run("bytes", func(t *testing.T) {
+		dir := t.TempDir()
+		j := open(t, dir, &journal.Options{SegmentSize: 4096, RetentionBytes: 3 * 4096})
+		appendN(t, j, 1, 500)
+		require.LessOrEqual(t, len(segments(t, dir)), 5)
+		first := j.FirstOffset()
+		require.Greater(t, first, uint64(0))
+		_, err := j.NewReader(0)
+		require.ErrorIs(t, err, journal.ErrOutOfRange)
+		offs, evs, err := readAll(t, j, first)
+		require.NoError(t, err)
+		checkEvents(t, 1, first, 0, offs, evs)
+		require.NoError(t, j.Close())
+	})
+	t.Run("age", func(t *testing.T) {
+		dir := t.TempDir()
+		now := time.Now()
+		var mu sync.Mutex
+		clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+		j := open(t, dir, &journal.Options{SegmentSize: 4096, RetentionAge: time.Hour, Now: clock})
+		appendN(t, j, 1, 200)
+		segs := len(segments(t, dir))
+		require.Greater(t, segs, 2)
+		mu.Lock()
+		now = now.Add(2 * time.Hour)
+		mu.Unlock()
+		require.NoError(t, j.Close())
+		j = open(t, dir, &journal.Options{SegmentSize: 4096, RetentionAge: time.Hour, Now: clock})
+		defer j.Close()
+		require.Len(t, segments(t, dir), 1, "only the newest segment is kept")
+		require.Equal(t, uint64(200), j.NextOffset())
+		offs, evs, err := readAll(t, j, j.FirstOffset())
+		require.NoError(t, err)
+		checkEvents(t, 1, j.FirstOffset(), 0, offs, evs)
+	})
+}
+
+func TestLocked(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, nil)
+	_, err := journal.Open(dir, nil)
+	require.ErrorIs(t, err, journal.ErrLocked)
+	require.NoError(t, j.Close())
+	j = open(t, dir, nil)
+	require.NoError(t, j.Close())
+}
+
+func TestClosed(t *testing.T) {
+	j := open(t, t.TempDir(), nil)
+	require.NoError(t, j.Close())
+	_, err := j.Append(context.Background(), genEvent(1, 1))
+	require.ErrorIs(t, err, journal.ErrClosed)
+	require.ErrorIs(t, err, semevent.ErrClosed)
+	_, err = j.NewReader(0)
+	require.ErrorIs(t, err, journal.ErrClosed)
+	require.ErrorIs(t, j.Sync(context.Background()), journal.ErrClosed)
+	_, err = j.Append(context.Background(), nil)
+	require.ErrorIs(t, err, semevent.ErrNilEvent)
+}
+
+func TestTooLarge(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, &journal.Options{MaxRecordSize: 1024})
+	ev := genEvent(1, 0)
+	ev.Data = make([]byte, 2000)
+	_, err := j.AppendBatch(context.Background(), []*semevent.Event{genEvent(1, 0), ev})
+	require.ErrorIs(t, err, journal.ErrTooLarge)
+	appendN(t, j, 1, 3)
+	require.NoError(t, j.Close())
+	j = open(t, dir, nil)
+	defer j.Close()
+	offs, evs, err := readAll(t, j, 0)
+	require.NoError(t, err)
+	require.Len(t, evs, 3)
+	checkEvents(t, 1, 0, 0, offs, evs)
+}
+
+func TestOptionsValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		opts   *journal.Options
+		fields []string
+	}{
+		{"nil", nil, nil},
+		{"zero", &journal.Options{}, nil},
+		{"interval", &journal.Options{Sync: journal.SyncInterval(time.Millisecond)}, nil},
+		{"bad sync", &journal.Options{Sync: -2}, []string{"Sync"}},
+		{"many", &journal.Options{SegmentSize: 10, MaxRecordSize: 1, RetentionBytes: -1, RetentionAge: -1, BufferSize: -1, FlushInterval: -1},
+			[]string{"FlushInterval", "BufferSize", "SegmentSize", "MaxRecordSize", "RetentionBytes", "RetentionAge"}},
+		{"encryption", &journal.Options{Encryption: &journal.Encryption{KeyID: "a b", Keys: map[string][]byte{"k": {1}}}},
+			[]string{"Encryption.KeyID", "Encryption.Keys[k]"}},
+		{"key missing", &journal.Options{Encryption: &journal.Encryption{KeyID: "k"}}, []string{"Encryption.Keys"}},
+	} {
+		err := tc.opts.Validate()
+		var fields []string
+		if err != nil {
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				var oe *journal.OptionError
+				require.ErrorAs(t, e, &oe)
+				fields = append(fields, oe.Field)
+			}
+		}
+		if !equalStrings(fields, tc.fields) {
+			t.Errorf("%s: Validate() fields = %q, want %q (%v)", tc.name, fields, tc.fields, err)
+		}
+		if err != nil {
+			_, oerr := journal.Open(t.TempDir(), tc.opts)
+			require.Error(t, oerr)
+		}
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSyncIntervalSync(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, &journal.Options{Sync: journal.SyncInterval(time.Hour)})
+	appendN(t, j, 1, 20)
+	require.NoError(t, j.Sync(context.Background()))
+	// Without Close, the synced records are on disk: read them through a
+	// second handle on the files.
+	b, err := os.ReadFile(segments(t, dir)[0])
+	require.NoError(t, err)
+	require.Greater(t, len(b), 20*100)
+	r, err := j.NewReader(0)
+	require.NoError(t, err)
+	n := 0
+	for {
+		var ev semevent.Event
+		if _, err := r.Next(&ev); err == io.EOF {
+			break
+		}
+		n++
+	}
+	require.Equal(t, 20, n)
+	require.NoError(t, r.Close())
+	require.NoError(t, j.Close())
+}

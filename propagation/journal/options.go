@@ -1,0 +1,180 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// SyncPolicy says when appended records are fsynced. The zero value is
+// [SyncAlways].
+type SyncPolicy time.Duration
+
+const (
+	// SyncAlways fsyncs before Append returns. Concurrent appenders share
+	// one write and one fsync (group commit).
+	SyncAlways SyncPolicy = 0
+	// SyncNever leaves fsync to the operating system: records are written
+	// every [Options.FlushInterval] and fsynced only at segment rollover,
+	// [Journal.Sync] and [Journal.Close].
+	SyncNever SyncPolicy = -1
+)
+
+// SyncInterval buffers appended records and writes and fsyncs them at least
+// every d (and whenever [Options.BufferSize] bytes are waiting). Append
+// returns once the record is buffered: a crash loses at most the last d of
+// acknowledged records. d must be positive.
+func SyncInterval(d time.Duration) SyncPolicy { return SyncPolicy(d) }
+
+func (p SyncPolicy) String() string {
+	switch {
+	case p == SyncAlways:
+		return "always"
+	case p == SyncNever:
+		return "never"
+	case p > 0:
+		return "interval " + time.Duration(p).String()
+	}
+	return fmt.Sprintf("SyncPolicy(%d)", int64(p))
+}
+
+// Options configure [Open]. The zero value, and a nil *Options, mean
+// defaults.
+type Options struct {
+	// FS is the file system the journal reads and writes through.
+	// Default [OSFS]. Tests inject faults with journaltest.FaultFS.
+	FS FS
+
+	// Sync is the fsync policy. Default [SyncAlways].
+	Sync SyncPolicy
+
+	// FlushInterval is how often buffered records are written out under
+	// [SyncNever]. Default 10ms.
+	FlushInterval time.Duration
+
+	// BufferSize is how many bytes of buffered records make an Append
+	// write them out at once under SyncInterval or SyncNever. Default 1 MiB.
+	BufferSize int
+
+	// SegmentSize is the size at which a segment is sealed and a new one
+	// started. A record never spans segments; a record larger than
+	// SegmentSize gets a segment of its own. Default 64 MiB.
+	SegmentSize int64
+
+	// MaxRecordSize bounds one encoded record (event plus framing).
+	// Append rejects larger events and readers treat larger lengths as
+	// corruption. Default 16 MiB.
+	MaxRecordSize int
+
+	// RetentionBytes, when positive, deletes the oldest sealed segments
+	// while the sealed segments together exceed it.
+	RetentionBytes int64
+
+	// RetentionAge, when positive, deletes sealed segments whose last
+	// write is older than it. Checked at rollover, at Open, and every
+	// RetentionAge/10 (at most every minute).
+	RetentionAge time.Duration
+
+	// Encryption, when non-nil, encrypts new segments with AES-256-GCM.
+	Encryption *Encryption
+
+	// Now returns the current time; default time.Now. Used for retention.
+	Now func() time.Time
+}
+
+// Encryption configures encryption at rest. Each segment records the id of
+// the key it was written with; to rotate keys, reopen with a new KeyID and
+// keep the old keys in Keys for as long as segments written with them are
+// retained.
+type Encryption struct {
+	// KeyID names the key new segments are written with: 1 to 64 bytes of
+	// letters, digits, '.', '_' or '-'.
+	KeyID string
+	// Keys holds every key, by id, that reading may need, including KeyID.
+	// Each key is 32 bytes (AES-256).
+	Keys map[string][]byte
+}
+
+// Defaults.
+const (
+	DefaultFlushInterval = 10 * time.Millisecond
+	DefaultBufferSize    = 1 << 20
+	DefaultSegmentSize   = 64 << 20
+	DefaultMaxRecordSize = 16 << 20
+	maxMaxRecordSize     = 1 << 30
+)
+
+var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.FS == nil {
+		c.FS = OSFS
+	}
+	if c.FlushInterval == 0 {
+		c.FlushInterval = DefaultFlushInterval
+	}
+	if c.BufferSize == 0 {
+		c.BufferSize = DefaultBufferSize
+	}
+	if c.SegmentSize == 0 {
+		c.SegmentSize = DefaultSegmentSize
+	}
+	if c.MaxRecordSize == 0 {
+		c.MaxRecordSize = DefaultMaxRecordSize
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate reports every problem with o (after defaults), joined.
+func (o *Options) Validate() error {
+	c := o.withDefaults()
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Sync < SyncNever {
+		bad("Sync", "%v: want SyncAlways, SyncNever or SyncInterval(d) with d > 0", c.Sync)
+	}
+	if c.FlushInterval < 0 {
+		bad("FlushInterval", "%v is negative", c.FlushInterval)
+	}
+	if c.BufferSize < 0 {
+		bad("BufferSize", "%d is negative", c.BufferSize)
+	}
+	if c.SegmentSize < 1024 {
+		bad("SegmentSize", "%d, want at least 1024", c.SegmentSize)
+	}
+	if c.MaxRecordSize < 64 || c.MaxRecordSize > maxMaxRecordSize {
+		bad("MaxRecordSize", "%d, want 64 to %d", c.MaxRecordSize, maxMaxRecordSize)
+	}
+	if c.RetentionBytes < 0 {
+		bad("RetentionBytes", "%d is negative", c.RetentionBytes)
+	}
+	if c.RetentionAge < 0 {
+		bad("RetentionAge", "%v is negative", c.RetentionAge)
+	}
+	if e := c.Encryption; e != nil {
+		if !keyIDPattern.MatchString(e.KeyID) {
+			bad("Encryption.KeyID", "%q: want 1 to 64 letters, digits, '.', '_' or '-'", e.KeyID)
+		} else if _, ok := e.Keys[e.KeyID]; !ok {
+			bad("Encryption.Keys", "no key for KeyID %q", e.KeyID)
+		}
+		for id, k := range e.Keys {
+			if !keyIDPattern.MatchString(id) {
+				bad("Encryption.Keys", "key id %q: want 1 to 64 letters, digits, '.', '_' or '-'", id)
+			}
+			if len(k) != 32 {
+				bad("Encryption.Keys["+id+"]", "%d bytes, want 32 (AES-256)", len(k))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
