@@ -1,0 +1,115 @@
+package journal_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/propagation/journal"
+	"github.com/vexfs/semevent/propagation/journal/journaltest"
+)
+
+func TestFaultsStopAcknowledging(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		inject func(f *journaltest.FaultFS)
+		errno  syscall.Errno
+		op     string
+		opts   journal.Options
+	}{
+		{"write EIO", func(f *journaltest.FaultFS) { f.FailWrites(0, syscall.EIO) }, syscall.EIO, "write", journal.Options{}},
+		{"write ENOSPC", func(f *journaltest.FaultFS) { f.FailWrites(0, syscall.ENOSPC) }, syscall.ENOSPC, "write", journal.Options{}},
+		{"fsync EIO", func(f *journaltest.FaultFS) { f.FailSyncs(0, syscall.EIO) }, syscall.EIO, "fsync", journal.Options{}},
+		{"fsync ENOSPC", func(f *journaltest.FaultFS) { f.FailSyncs(0, syscall.ENOSPC) }, syscall.ENOSPC, "fsync", journal.Options{}},
+		// With 2 KiB segments every few appends roll over: the failing
+		// fsync may be the old segment's, the new one's or the directory's.
+		{"fsync EIO at rollover", func(f *journaltest.FaultFS) { f.FailSyncs(1, syscall.EIO) }, syscall.EIO, "", journal.Options{SegmentSize: 2048}},
+		{"write ENOSPC interval", func(f *journaltest.FaultFS) { f.FailWrites(0, syscall.ENOSPC) }, syscall.ENOSPC, "write",
+			journal.Options{Sync: journal.SyncInterval(time.Millisecond)}},
+		{"fsync EIO interval", func(f *journaltest.FaultFS) { f.FailSyncs(0, syscall.EIO) }, syscall.EIO, "fsync",
+			journal.Options{Sync: journal.SyncInterval(time.Millisecond)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ffs := journaltest.NewFaultFS(nil)
+			opts := tc.opts
+			opts.FS = ffs
+			j := open(t, dir, &opts)
+			appendN(t, j, 1, 10)
+			require.NoError(t, j.Sync(context.Background()))
+			tc.inject(ffs)
+
+			// Appenders see the failure: at once under SyncAlways, within
+			// a flush interval otherwise.
+			var err error
+			deadline := time.Now().Add(10 * time.Second)
+			for err == nil && time.Now().Before(deadline) {
+				_, err = j.Append(context.Background(), genEvent(2, 0))
+				if err == nil && opts.Sync != journal.SyncAlways {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			var we *journal.WriteError
+			require.ErrorAs(t, err, &we)
+			require.ErrorIs(t, err, journal.ErrFailed)
+			require.ErrorIs(t, err, tc.errno)
+			if tc.op != "" {
+				require.Equal(t, tc.op, we.Op)
+			}
+			_, syncs, _ := ffs.Counts()
+
+			// The disk recovers; the journal does not: no retried fsync,
+			// nothing acknowledged.
+			ffs.FailWrites(0, nil)
+			ffs.FailSyncs(0, nil)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Go(func() {
+					_, err := j.Append(context.Background(), genEvent(3, 0))
+					if !errors.Is(err, journal.ErrFailed) {
+						t.Errorf("Append after failure = %v, want ErrFailed", err)
+					}
+				})
+			}
+			wg.Wait()
+			_, err = j.AppendBatch(context.Background(), []*semevent.Event{genEvent(3, 1)})
+			require.ErrorIs(t, err, journal.ErrFailed)
+			require.ErrorIs(t, j.Sync(context.Background()), journal.ErrFailed)
+			require.ErrorIs(t, j.Tail(context.Background(), 0, func(uint64, *semevent.Event) error { return nil }), journal.ErrFailed)
+			_, syncs2, _ := ffs.Counts()
+			require.Equal(t, syncs, syncs2, "no fsync after the failure")
+			require.ErrorIs(t, j.Close(), journal.ErrFailed)
+
+			// Reopen on a good disk: every acknowledged record is there.
+			j = open(t, dir, nil)
+			defer j.Close()
+			offs, evs, err := readAll(t, j, 0)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, len(evs), 10)
+			checkEvents(t, 1, 0, 0, offs[:10], evs[:10])
+		})
+	}
+}
+
+func TestFaultOnOpen(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, nil)
+	appendN(t, j, 1, 3)
+	require.NoError(t, j.Close())
+	// The next segment's creation fails at the directory fsync: nothing in
+	// it is acknowledged.
+	ffs := journaltest.NewFaultFS(nil)
+	j = open(t, dir, &journal.Options{FS: ffs})
+	ffs.FailSyncs(1, syscall.EIO) // the new segment's own fsync passes, the directory's fails
+	_, err := j.Append(context.Background(), genEvent(2, 0))
+	var we *journal.WriteError
+	require.ErrorAs(t, err, &we)
+	require.Equal(t, "sync dir", we.Op)
+	require.ErrorIs(t, j.Close(), journal.ErrFailed)
+}
