@@ -1,0 +1,102 @@
+package routing_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/routing"
+)
+
+// benchRules builds a realistic mixed rule set of n rules over n/10
+// tenants: per tenant, subject-only rules, subject+path rules, a path-only
+// rule, a content rule every other tenant and an expr rule every fifth,
+// plus a few global wildcard rules.
+func benchRuleSet(n int) *routing.RuleSet {
+	rs := &routing.RuleSet{Groups: []routing.Group{{Name: "indexers", Members: []string{"idx-1", "idx-2", "idx-3"}, Strategy: routing.Hash}}}
+	add := func(r routing.Rule) { rs.Rules = append(rs.Rules, r) }
+	add(routing.Rule{Name: "all-deletes", Subject: "tenant.*.fs.file.delete", To: []string{"audit"}})
+	add(routing.Rule{Name: "all-fs", Subject: "tenant.*.fs.>", When: "Priority >= 20", To: []string{"pager"}})
+	for t := 0; len(rs.Rules) < n; t++ {
+		tn := fmt.Sprintf("t%d", t)
+		add(routing.Rule{Subject: "tenant." + tn + ".fs.file.write", To: []string{"writes-" + tn}})
+		add(routing.Rule{Subject: "tenant." + tn + ".fs.>", To: []string{"tenant-" + tn}})
+		add(routing.Rule{Subject: "tenant." + tn + ".fs.file.*", Path: "/data/" + tn + "/**/*.log", To: []string{"indexers"}})
+		add(routing.Rule{Subject: "tenant." + tn + ".fs.file.write", Path: "/data/" + tn + "/db/*", To: []string{"db-" + tn}})
+		add(routing.Rule{Path: "/srv/" + tn + "/**", To: []string{"srv-" + tn}})
+		add(routing.Rule{Subject: "tenant." + tn + ".fs.dir.*", To: []string{"dirs-" + tn}})
+		add(routing.Rule{Subject: "tenant." + tn + ".semantic.>", To: []string{"vectors-" + tn}})
+		if t%2 == 0 {
+			add(routing.Rule{Subject: "tenant." + tn + ".fs.file.write", Contains: []string{"secret-" + tn}, In: []string{"data"}, To: []string{"dlp"}})
+		} else {
+			add(routing.Rule{Subject: "tenant." + tn + ".fs.file.create", To: []string{"creates-" + tn}})
+		}
+		if t%5 == 0 {
+			add(routing.Rule{Subject: "tenant." + tn + ".fs.file.write", When: `Size > 1048576 && Path endsWith ".bin"`, To: []string{"big-" + tn}})
+		} else {
+			add(routing.Rule{Subject: "tenant." + tn + ".fs.file.truncate", To: []string{"trunc-" + tn}})
+		}
+		add(routing.Rule{Subject: "tenant." + tn + ".fs.file.rename", Path: "/data/" + tn + "/**", To: []string{"renames-" + tn}})
+	}
+	rs.Rules = rs.Rules[:n]
+	return rs
+}
+
+func benchTable(tb testing.TB, n int) *routing.Table {
+	tab, err := routing.New(benchRuleSet(n), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tab
+}
+
+// benchEvents returns m events for the tenants of an n-rule set: writes,
+// reads, creates under /data/<tenant>/ and /srv/<tenant>/.
+func benchEvents(n, m int) []*semevent.Event {
+	r := rand.New(rand.NewPCG(1, 2))
+	tenants := max(n/10, 1)
+	kinds := []semevent.Kind{semevent.KindFileWrite, semevent.KindFileWrite, semevent.KindFileRead, semevent.KindFileCreate, semevent.KindFileClose}
+	files := []string{"logs/app.log", "db/index", "logs/2026/11/x.log", "tmp/a.txt"}
+	evs := make([]*semevent.Event, m)
+	for i := range evs {
+		tn := fmt.Sprintf("t%d", r.IntN(tenants))
+		k := kinds[r.IntN(len(kinds))]
+		root := "/data/"
+		if r.IntN(4) == 0 {
+			root = "/srv/"
+		}
+		evs[i] = &semevent.Event{
+			Kind: k, Tenant: tn, Topic: "tenant." + tn + "." + k.Topic(),
+			Path: root + tn + "/" + files[r.IntN(len(files))],
+			Size: r.Int64N(1 << 16), Data: []byte("payload without anything"),
+		}
+	}
+	return evs
+}
+
+var sinkDests []string
+
+func BenchmarkRoute(b *testing.B) {
+	for _, n := range []int{1000, 10000, 100000} {
+		b.Run(fmt.Sprintf("rules=%dk", n/1000), func(b *testing.B) {
+			tab := benchTable(b, n)
+			evs := benchEvents(n, 4096)
+			buf := make([]string, 0, 16)
+			dests := 0
+			for _, ev := range evs { // warm the decision cache
+				buf = tab.Route(ev, buf[:0])
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			i := 0
+			for b.Loop() {
+				buf = tab.Route(evs[i&4095], buf[:0])
+				dests += len(buf)
+				i++
+			}
+			b.ReportMetric(float64(dests)/float64(i), "dests/op")
+			sinkDests = buf
+		})
+	}
+}
