@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -33,6 +35,7 @@ type Bus struct {
 	subMu   sync.Mutex                      // guards writes to subs, and all and nextSub
 	subs    atomic.Pointer[[]*subscription] // copy on write; the dispatcher reads it per event
 	all     map[*subscription]struct{}      // subscriptions whose workers still run
+	ended   []SubscriptionStats             // final stats of subscriptions ended by Close
 	nextSub uint64
 
 	// epoch is odd while the dispatcher is dispatching a batch, even
@@ -260,8 +263,11 @@ func (b *Bus) retire(s *subscription) {
 	ss := s.stats(&lat)
 	b.subMu.Lock()
 	defer b.subMu.Unlock()
-	b.finished.add(ss, &lat.s)
 	delete(b.all, s)
+	if !s.leaving.Load() {
+		b.ended = append(b.ended, ss) // ended by Close: still listed
+	}
+	b.finished.add(ss, &lat.s)
 }
 
 // quiesce returns once the dispatcher is between batches (or gone), so that
@@ -358,6 +364,8 @@ func (b *Bus) Stats() Stats {
 		st.Errors += ss.Errors
 		st.Panics += ss.Panics
 	}
+	st.Subscriptions = append(st.Subscriptions, b.ended...)
+	slices.SortFunc(st.Subscriptions, func(a, b SubscriptionStats) int { return strings.Compare(a.Name, b.Name) })
 	st.Latency = lat.stats()
 	return st
 }

@@ -429,7 +429,11 @@ func TestPanickingFilterAndHandlerErrorsAreReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	publishAll(t, b, &semevent.Event{Path: "/bad"}, &semevent.Event{Path: "/good"})
-	eventually(t, "reports", func() bool { mu.Lock(); defer mu.Unlock(); return len(reported) == 3 })
+	eventually(t, "reports and delivery", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(reported) == 3 && b.Stats().Delivered == 3
+	})
 	if got := g.got(); len(got) != 1 {
 		t.Errorf("picky handled %d events, want 1 (/good)", len(got))
 	}
@@ -573,5 +577,30 @@ func TestConcurrentPublishSubscribeUnsubscribeClose(t *testing.T) {
 	st := b.Stats()
 	if st.Delivered+st.Dropped.Total() != st.Matched {
 		t.Fatalf("matched %d != delivered %d + dropped %+v: a drop went uncounted", st.Matched, st.Delivered, st.Dropped)
+	}
+}
+
+func TestDedupHeldKernelEventDoesNotHoldBackFUSE(t *testing.T) {
+	b := newBus(t, &propagation.Options{Dedup: &propagation.DedupOptions{Window: time.Hour}})
+	g := newGated()
+	close(g.release)
+	if _, err := b.Subscribe(g, nil); err != nil {
+		t.Fatal(err)
+	}
+	// A kernel-only event waits for a twin that never comes; the pair after
+	// it is complete and leaves at once, since it is a FUSE event and the
+	// FUSE order has nothing waiting ahead of it.
+	k := write(semevent.Kernel, 1)
+	k.Path = "/backing-only"
+	publishAll(t, b, k, write(semevent.FUSE, 2), write(semevent.Kernel, 2))
+	eventually(t, "the pair", func() bool { return len(g.got()) == 1 })
+	if got := g.got(); got[0] != 2 {
+		t.Fatalf("handled %v, want the folded pair (offset 2) first", got)
+	}
+	if err := b.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.got(); fmt.Sprint(got) != "[2 1]" {
+		t.Fatalf("handled %v, want [2 1]: Close releases the held kernel event", got)
 	}
 }

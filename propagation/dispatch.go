@@ -13,6 +13,8 @@ type dispatcher struct {
 	b     *Bus
 	dedup *deduper // nil when deduplication is off
 	timer *time.Timer
+	now   int64      // process clock, read once per round when dedup is on
+	due   []envelope // reused by releaseDue
 }
 
 func newDispatcher(b *Bus) *dispatcher {
@@ -72,6 +74,9 @@ func (d *dispatcher) round() (int, bool) {
 		return 0, false
 	default:
 	}
+	if d.dedup != nil {
+		d.now = semevent.Now()
+	}
 	total := 0
 	for i := range b.inbound {
 		in := &b.inbound[i]
@@ -102,13 +107,10 @@ func (d *dispatcher) round() (int, bool) {
 // accept routes one event through dedup or straight to the subscriptions.
 func (d *dispatcher) accept(env envelope) bool {
 	if d.dedup != nil && d.dedup.opts.Boundaries.Has(env.ev.Boundary) {
-		if d.dedup.offer(env, d.b) {
-			return true // folded into a held event
+		if d.dedup.offer(env, d.now, d.b) || !d.dedup.full() {
+			return true // folded into a held event, or held
 		}
-		if d.dedup.full() {
-			return d.fanout(d.dedup.pop())
-		}
-		return true
+		return d.fanout(d.dedup.popOldest())
 	}
 	return d.fanout(env)
 }
@@ -134,16 +136,17 @@ func (d *dispatcher) fanout(env envelope) bool {
 }
 
 // releaseDue delivers the held events that are complete or whose window
-// ended, oldest first.
+// ended, in order per boundary.
 func (d *dispatcher) releaseDue() bool {
 	if d.dedup.len() == 0 {
 		return true
 	}
 	d.b.epoch.Add(1)
 	defer d.b.epoch.Add(1)
-	now := semevent.Now()
-	for d.dedup.len() > 0 && d.dedup.headDue(now) {
-		if !d.fanout(d.dedup.pop()) {
+	d.due = d.dedup.popDue(semevent.Now(), d.due[:0])
+	for i, env := range d.due {
+		if !d.fanout(env) {
+			d.b.dropClosed.Add(uint64(len(d.due) - i - 1))
 			return false
 		}
 	}
@@ -155,19 +158,19 @@ func (d *dispatcher) releaseAll() bool {
 	d.b.epoch.Add(1)
 	defer d.b.epoch.Add(1)
 	for d.dedup.len() > 0 {
-		if !d.fanout(d.dedup.pop()) {
+		if !d.fanout(d.dedup.popOldest()) {
 			return false
 		}
 	}
 	return true
 }
 
-// dedupTimer arms the timer for the oldest held event, or returns nil.
+// dedupTimer arms the timer for the earliest held deadline, or returns nil.
 func (d *dispatcher) dedupTimer() *time.Timer {
 	if d.dedup == nil || d.dedup.len() == 0 {
 		return nil
 	}
-	wait := time.Duration(d.dedup.headDeadline() - semevent.Now())
+	wait := time.Duration(d.dedup.nextDeadline() - semevent.Now())
 	wait = max(wait, time.Microsecond)
 	if d.timer == nil {
 		d.timer = time.NewTimer(wait)
@@ -208,7 +211,7 @@ func (d *dispatcher) abort() {
 	if d.dedup != nil {
 		n += uint64(d.dedup.len())
 		for d.dedup.len() > 0 {
-			d.dedup.pop()
+			d.dedup.popOldest()
 		}
 	}
 	b.dropClosed.Add(n)

@@ -17,7 +17,10 @@ type Stats struct {
 	Errors       uint64 // handler calls that returned an error
 	Panics       uint64 // handler calls that panicked (recovered)
 
-	Boundaries    [semevent.NumBoundaries]BoundaryStats
+	Boundaries [semevent.NumBoundaries]BoundaryStats
+	// Subscriptions lists the live subscriptions and those that Close
+	// ended, by name; totals of unsubscribed ones stay in the counters
+	// above.
 	Subscriptions []SubscriptionStats
 	Latency       LatencyStats // publish → handler start, all subscriptions
 }
@@ -46,7 +49,7 @@ type BoundaryStats struct {
 	Depth     int    // events waiting now
 }
 
-// SubscriptionStats describe one live subscription.
+// SubscriptionStats describe one subscription.
 type SubscriptionStats struct {
 	Name      string
 	Matched   uint64
