@@ -437,9 +437,9 @@ func TestDifferential(t *testing.T) {
 	odd := []string{"", "a..b", ".fs", "fs.", "fs.file.write.extra"}
 	decisions, nonEmpty := 0, 0
 	for round := range 120 {
-		n := 5 + r.IntN(150)
-		if round%10 == 0 {
-			n = 600
+		n := 5 + r.IntN(100)
+		if round%20 == 0 {
+			n = 400
 		}
 		rs := randomRuleSet(r, n)
 		tab, err := routing.New(rs, &routing.Options{CacheSize: 1 + r.IntN(64)})
