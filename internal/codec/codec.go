@@ -143,11 +143,9 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
-// decoder reads a record. Strings are sliced from one string conversion of
-// the whole record, so decoding allocates once for all of them.
+// decoder reads a record.
 type decoder struct {
 	b   []byte
-	s   string // string(b), made lazily
 	pos int
 	err error
 }
@@ -239,23 +237,27 @@ func (d *decoder) length(what string) int {
 	return int(v)
 }
 
-func (d *decoder) string(what string) string {
+// string reads a length-prefixed string. When it equals prev (the value
+// the same field had in the event being overwritten) it returns prev, so
+// replaying events that repeat a topic, tenant or path allocates nothing.
+func (d *decoder) string(what, prev string) string {
 	n := d.length(what)
 	if d.err != nil || n == 0 {
 		return ""
 	}
-	if d.s == "" {
-		d.s = string(d.b)
-	}
-	s := d.s[d.pos : d.pos+n]
+	p := d.b[d.pos : d.pos+n]
 	d.pos += n
-	return s
+	if string(p) == prev {
+		return prev
+	}
+	return string(p)
 }
 
 // Decode decodes one record that [Append] (of this or an earlier version)
 // wrote into ev, overwriting every field. ev.Attrs, ev.Observed and ev.Data
 // are reused when they have capacity, so callers that keep an event must not
-// pass it again. Strings share one allocation per record. Decode rejects
+// pass it again. A string equal to the one the same field held before is
+// kept rather than allocated again. Decode rejects
 // trailing bytes, unknown versions and unknown flags with a *[Error].
 func Decode(b []byte, ev *semevent.Event) error {
 	d := decoder{b: b}
@@ -274,16 +276,17 @@ func Decode(b []byte, ev *semevent.Event) error {
 		return d.err
 	}
 	attrs, observed, data := ev.Attrs[:0], ev.Observed[:0], ev.Data[:0]
+	prev := [4]string{ev.Topic, ev.Tenant, ev.Path, ev.OldPath}
 	*ev = semevent.Event{}
 	ev.ID = d.id("ID")
 	ev.Kind = semevent.Kind(d.byte1("Kind"))
 	ev.Boundary = semevent.Boundary(d.byte1("Boundary"))
 	ev.Priority = semevent.Priority(int8(d.byte1("Priority")))
 	ev.Seen = semevent.BoundarySet(d.byte1("Seen"))
-	ev.Topic = d.string("Topic")
-	ev.Tenant = d.string("Tenant")
-	ev.Path = d.string("Path")
-	ev.OldPath = d.string("OldPath")
+	ev.Topic = d.string("Topic", prev[0])
+	ev.Tenant = d.string("Tenant", prev[1])
+	ev.Path = d.string("Path", prev[2])
+	ev.OldPath = d.string("OldPath", prev[3])
 	ev.Inode = d.uvarint("Inode")
 	ev.PID = d.uint32("PID")
 	ev.UID = d.uint32("UID")
@@ -303,9 +306,13 @@ func Decode(b []byte, ev *semevent.Event) error {
 	}
 	if flags&flagAttrs != 0 {
 		n := d.count("Attrs", 2)
-		for range n {
-			k := d.string("Attrs.Key")
-			v := d.string("Attrs.Value")
+		for i := range n {
+			var old semevent.Attr
+			if i < cap(attrs) {
+				old = attrs[:i+1][i]
+			}
+			k := d.string("Attrs.Key", old.Key)
+			v := d.string("Attrs.Value", old.Value)
 			attrs = append(attrs, semevent.Attr{Key: k, Value: v})
 		}
 		if d.err == nil {

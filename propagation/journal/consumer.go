@@ -154,5 +154,8 @@ func (j *Journal) Consume(ctx context.Context, name string, fn func(off uint64, 
 		}
 		return nil
 	}, commit)
-	return errors.Join(err, commit())
+	if cerr := commit(); cerr != nil {
+		return errors.Join(err, cerr)
+	}
+	return err
 }

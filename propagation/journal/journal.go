@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -55,8 +56,14 @@ type Journal struct {
 	dirty    bool   // written but not fsynced
 	pendEnd  uint64 // offset after the last record written to file
 
-	synced   atomic.Uint64 // offsets below are written and fsynced
-	finished atomic.Bool   // Close has written out every record
+	synced    atomic.Uint64 // offsets below are written and fsynced
+	unflushed atomic.Int64  // records enqueued and not yet taken by a flush
+	lastGroup atomic.Int64  // records the last flush took (group commit size)
+
+	commitMu   sync.Mutex  // guards leading; commitCond's lock
+	commitCond *sync.Cond  // broadcast when a leader's flush ends
+	leading    bool        // an appender is writing out and fsyncing
+	finished   atomic.Bool // Close has written out every record
 
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced when records become readable
@@ -112,6 +119,7 @@ func Open(dir string, opts *Options) (*Journal, error) {
 		}
 		return nil, err
 	}
+	j.commitCond = sync.NewCond(&j.commitMu)
 	j.synced.Store(j.next)
 	j.pendEnd = j.next
 	j.applyRetention()
@@ -369,25 +377,75 @@ func (j *Journal) AppendBatch(ctx context.Context, evs []*semevent.Event) (uint6
 	return first, err
 }
 
-// commit waits until offsets below end are fsynced, writing and fsyncing
-// them itself when no other appender is (group commit: whoever holds
-// flushMu writes out everything enqueued so far, with one fsync).
+// commit waits until offsets below end are fsynced. Group commit: one
+// appender at a time leads, writing out everything enqueued so far and
+// fsyncing once; the others wait on commitCond and return as soon as the
+// leader's fsync covers their records, without queueing on flushMu.
 func (j *Journal) commit(end uint64) error {
-	if j.synced.Load() >= end {
-		return nil
+	j.commitMu.Lock()
+	for {
+		if j.synced.Load() >= end {
+			j.commitMu.Unlock()
+			return nil
+		}
+		if err := j.failure(); err != nil {
+			j.commitMu.Unlock()
+			return err
+		}
+		if !j.leading {
+			break
+		}
+		j.commitCond.Wait()
 	}
+	j.leading = true
+	j.commitMu.Unlock()
+
+	j.gather()
 	j.flushMu.Lock()
-	defer j.flushMu.Unlock()
-	if j.synced.Load() >= end {
-		return nil
-	}
-	if err := j.flushLocked(true); err != nil {
+	err := j.flushLocked(true)
+	j.flushMu.Unlock()
+
+	j.commitMu.Lock()
+	j.leading = false
+	j.commitCond.Broadcast()
+	j.commitMu.Unlock()
+	if err != nil {
 		return err
 	}
-	if j.synced.Load() < end { // closed before our records were written
+	if j.synced.Load() < end { // cannot happen: Close writes out what was enqueued
 		return ErrClosed
 	}
 	return nil
+}
+
+// gatherYields bounds how long a leader waits for its group (see gather).
+const (
+	gatherYields = 64
+	gatherMax    = 100 * time.Microsecond
+)
+
+// gather lets a new leader wait, briefly, until as many records are queued
+// as the previous group commit carried: the appenders that commit just
+// released are about to append again, and waiting for them lets one fsync
+// carry them all instead of splitting them into alternate groups.
+func (j *Journal) gather() {
+	want := j.lastGroup.Load()
+	if want <= 1 {
+		return
+	}
+	deadline := time.Now().Add(gatherMax)
+	for i := 1; j.unflushed.Load() < want && i <= gatherYields; i++ {
+		runtime.Gosched()
+		if i%8 == 0 && time.Now().After(deadline) {
+			return
+		}
+	}
+}
+
+func (j *Journal) failure() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.err
 }
 
 // Sync writes and fsyncs every record appended so far.
@@ -443,6 +501,7 @@ func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, err error) 
 				c.data = c.data[:markLen]
 				c.end = first
 			}
+			j.unflushed.Add(-int64(j.next - first))
 			j.next = first
 			j.tail = nil // recompute the projected segment sizes: start a fresh segment
 			return 0, 0, err
@@ -490,6 +549,7 @@ func (j *Journal) enqueueLocked(ev *semevent.Event) error {
 	binary.LittleEndian.PutUint64(rec[8:], off)
 	binary.LittleEndian.PutUint32(rec[4:], recordCRC(rec[:recHeader], rec[recHeader:]))
 	j.next++
+	j.unflushed.Add(1)
 	c.end = j.next
 	j.tailSize += int64(len(rec))
 	j.tailRecords++
@@ -539,6 +599,9 @@ func (j *Journal) flushLocked(doSync bool) error {
 	chunks := j.chunks
 	j.chunks = nil
 	j.bufBytes = 0
+	if n := j.unflushed.Swap(0); n > 0 {
+		j.lastGroup.Store(n)
+	}
 	j.mu.Unlock()
 
 	doSync = doSync || j.always

@@ -1,0 +1,144 @@
+package journal_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/propagation/journal"
+	"github.com/vexfs/semevent/propagation/journal/journaltest"
+)
+
+// benchEvent is a small event with a 64-byte payload.
+func benchEvent(i int) *semevent.Event {
+	return &semevent.Event{
+		ID:       semevent.MakeID(uint64(i+1), 1, 1),
+		Kind:     semevent.KindFileWrite,
+		Boundary: semevent.FUSE,
+		Path:     "/data/bench/file.txt",
+		Size:     64,
+		Time:     int64(i),
+		Data:     make([]byte, 64),
+	}
+}
+
+func reportRate(b *testing.B, events int) {
+	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+}
+
+func BenchmarkJournalAppend(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		batch int
+	}{{"single", 1}, {"batch16", 16}, {"batch256", 256}} {
+		b.Run(bc.name+"/SyncInterval", func(b *testing.B) {
+			j, err := journal.Open(b.TempDir(), &journal.Options{Sync: journal.SyncInterval(10 * time.Millisecond)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			batch := make([]*semevent.Event, bc.batch)
+			for i := range batch {
+				batch[i] = benchEvent(i)
+			}
+			ctx := context.Background()
+			n := 0
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := j.AppendBatch(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				n += len(batch)
+			}
+			if err := j.Close(); err != nil { // the final write and fsync count
+				b.Fatal(err)
+			}
+			reportRate(b, n)
+		})
+	}
+}
+
+func BenchmarkJournalReplay(b *testing.B) {
+	dir := b.TempDir()
+	j, err := journal.Open(dir, &journal.Options{Sync: journal.SyncNever})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const n = 200_000
+	batch := make([]*semevent.Event, 1000)
+	for i := range batch {
+		batch[i] = benchEvent(i)
+	}
+	for range n / len(batch) {
+		if _, err := j.AppendBatch(context.Background(), batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := j.Sync(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	var ev semevent.Event
+	read := 0
+	b.ResetTimer()
+	for b.Loop() {
+		r, err := j.NewReader(0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for {
+			if _, err := r.Next(&ev); err != nil {
+				break
+			}
+			read++
+		}
+		r.Close()
+	}
+	if read%n != 0 {
+		b.Fatalf("read %d records, want a multiple of %d", read, n)
+	}
+	reportRate(b, read)
+}
+
+// BenchmarkJournalSyncAlways appends with SyncAlways from 1 and from 16
+// goroutines: with 16, appenders share fsyncs (group commit).
+func BenchmarkJournalSyncAlways(b *testing.B) {
+	for _, appenders := range []int{1, 16} {
+		b.Run("appenders="+itoa(appenders), func(b *testing.B) {
+			ffs := journaltest.NewFaultFS(nil) // counts fsyncs
+			j, err := journal.Open(b.TempDir(), &journal.Options{FS: ffs})
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, syncs0, _ := ffs.Counts()
+			per := max(b.N/appenders, 1)
+			b.ResetTimer()
+			var wg sync.WaitGroup
+			for range appenders {
+				wg.Go(func() {
+					ev := benchEvent(0)
+					for range per {
+						if _, err := j.Append(context.Background(), ev); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			b.StopTimer()
+			_, syncs, _ := ffs.Counts()
+			reportRate(b, per*appenders)
+			b.ReportMetric(float64(per*appenders)/float64(max(syncs-syncs0, 1)), "events/fsync")
+			j.Close()
+		})
+	}
+}
+
+func itoa(n int) string {
+	if n < 10 {
+		return string(rune('0' + n))
+	}
+	return itoa(n/10) + string(rune('0'+n%10))
+}
