@@ -3,6 +3,7 @@ package propagation
 import (
 	"context"
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -21,15 +22,13 @@ import (
 // events per subscription and hands them to each subscription's workers
 // through bounded buffers. Its methods may be called concurrently.
 type Bus struct {
-	opts    Options
-	ids     *semevent.IDGenerator
-	inbound [semevent.NumBoundaries]inbound
-	wake    *park.Parker // the dispatcher sleeps on it
+	opts       Options
+	sampleMask uint32 // LatencySample rounded up to a power of two, minus 1
+	ids        *semevent.IDGenerator
+	inbound    [semevent.NumBoundaries]inbound
+	wake       *park.Parker // the dispatcher sleeps on it
 
-	// gate: publishers hold it for reading while they enqueue, Close takes
-	// it for writing to know that no publish is half done.
-	gate    *xsync.RBMutex
-	closed  bool          // guarded by gate
+	closed  atomic.Bool   // set by Close: Publish refuses new events
 	closing chan struct{} // closed when Close starts; wakes blocked publishers
 
 	subMu   sync.Mutex                      // guards writes to subs, and all and nextSub
@@ -55,10 +54,28 @@ type Bus struct {
 
 // inbound is one boundary's queue.
 type inbound struct {
-	q        *xsync.MPMCQueueOf[envelope]
-	space    park.Signal // publishers wait on it when q is full
-	accepted atomic.Uint64
-	taken    atomic.Uint64 // by the dispatcher
+	q *xsync.MPMCQueueOf[envelope]
+	// state counts publishes at this boundary in one word, so that a
+	// publish costs two atomic adds: the low 24 bits are publishes in
+	// flight, which Close waits out, and the high 40 bits the events
+	// accepted, modulo 2^40 (the dispatcher's taken count is exact; the
+	// difference is the queue depth).
+	state atomic.Uint64
+	_     [56]byte // the dispatcher's fields on their own cache line
+	taken atomic.Uint64
+	space park.Signal // publishers wait on it when q is full
+}
+
+const (
+	inflightBits = 24
+	inflightMask = 1<<inflightBits - 1
+	acceptedMask = 1<<(64-inflightBits) - 1
+	acceptOne    = 1 << inflightBits // add to count one accepted event
+)
+
+// depth returns the number of accepted events not yet taken.
+func (in *inbound) depth() uint64 {
+	return (in.state.Load()>>inflightBits - in.taken.Load()) & acceptedMask
 }
 
 // envelope is what queues hold: the event and, when timed, the process
@@ -87,15 +104,15 @@ func New(opts *Options) (*Bus, error) {
 		node = rand.Uint32() | 1
 	}
 	b := &Bus{
-		opts:     o,
-		ids:      semevent.NewIDGenerator(node),
-		wake:     park.New(),
-		gate:     xsync.NewRBMutex(),
-		closing:  make(chan struct{}),
-		draining: make(chan struct{}),
-		aborting: make(chan struct{}),
-		drained:  make(chan struct{}),
-		all:      make(map[*subscription]struct{}),
+		opts:       o,
+		ids:        semevent.NewIDGenerator(node),
+		wake:       park.New(),
+		sampleMask: uint32(1)<<bits.Len32(uint32(o.LatencySample-1)) - 1,
+		closing:    make(chan struct{}),
+		draining:   make(chan struct{}),
+		aborting:   make(chan struct{}),
+		drained:    make(chan struct{}),
+		all:        make(map[*subscription]struct{}),
 	}
 	b.subs.Store(new([]*subscription))
 	for i := range b.inbound {
@@ -116,14 +133,19 @@ func (b *Bus) Publish(ctx context.Context, ev *semevent.Event) error {
 	if err != nil {
 		return err
 	}
-	t := b.gate.RLock()
-	defer b.gate.RUnlock(t)
-	if b.closed {
+	in := &b.inbound[ev.Boundary]
+	in.state.Add(1) // in flight: Close waits for us from here
+	if b.closed.Load() {
+		in.state.Add(^uint64(0))
 		return fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)
 	}
-	if err := b.enqueueRLocked(ctx, env); err != nil {
-		return err
+	if !in.q.TryEnqueue(env) {
+		if err := b.waitEnqueue(ctx, in, env); err != nil {
+			in.state.Add(^uint64(0))
+			return err
+		}
 	}
+	in.state.Add(acceptOne - 1) // accepted, no longer in flight
 	b.wake.Wake()
 	return nil
 }
@@ -137,19 +159,11 @@ func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 			return &BatchError{Accepted: 0, Err: fmt.Errorf("event %d: %w", i, err)}
 		}
 	}
-	t := b.gate.RLock()
-	defer b.gate.RUnlock(t)
-	if b.closed {
-		return &BatchError{Err: fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)}
-	}
 	for i, ev := range evs {
-		env, _ := b.stamp(ev) // validated above
-		if err := b.enqueueRLocked(ctx, env); err != nil {
-			b.wake.Wake()
+		if err := b.Publish(ctx, ev); err != nil {
 			return &BatchError{Accepted: i, Err: err}
 		}
 	}
-	b.wake.Wake()
 	return nil
 }
 
@@ -168,26 +182,13 @@ func (b *Bus) stamp(ev *semevent.Event) (envelope, error) {
 			ev.ID = b.ids.NextAt(now)
 		}
 		env.t = now
-	} else if b.opts.LatencySample == 1 || rand.Uint32()%uint32(b.opts.LatencySample) == 0 {
+	} else if rand.Uint32()&b.sampleMask == 0 {
 		env.t = semevent.Now()
 	}
 	if !ev.Seen.Has(ev.Boundary) {
 		ev.Seen = ev.Seen.With(ev.Boundary)
 	}
 	return env, nil
-}
-
-// enqueueRLocked puts env on its boundary's queue, waiting for room while
-// ctx allows. The caller holds the gate for reading.
-func (b *Bus) enqueueRLocked(ctx context.Context, env envelope) error {
-	in := &b.inbound[env.ev.Boundary]
-	if !in.q.TryEnqueue(env) {
-		if err := b.waitEnqueue(ctx, in, env); err != nil {
-			return err
-		}
-	}
-	in.accepted.Add(1)
-	return nil
 }
 
 func (b *Bus) waitEnqueue(ctx context.Context, in *inbound, env envelope) error {
@@ -302,9 +303,12 @@ func (b *Bus) Close(ctx context.Context) error {
 	close(b.closing)
 	b.subMu.Unlock()
 
-	b.gate.Lock() // waits out in-flight publishes, which cannot block now
-	b.closed = true
-	b.gate.Unlock()
+	b.closed.Store(true)
+	for i := range b.inbound { // wait out publishes in flight; none can block now
+		for b.inbound[i].state.Load()&inflightMask != 0 {
+			time.Sleep(10 * time.Microsecond)
+		}
+	}
 	close(b.draining)
 	b.wake.Wake()
 
@@ -334,6 +338,9 @@ func (b *Bus) Close(ctx context.Context) error {
 		for _, s := range subs {
 			s.abort()
 		}
+		// The dispatcher calls no handler once aborting, so this wait is
+		// short: it counts what is still queued as dropped and exits.
+		<-b.drained
 		return fmt.Errorf("propagation: close: %w", ctx.Err())
 	}
 	return nil
@@ -344,10 +351,9 @@ func (b *Bus) Stats() Stats {
 	var st Stats
 	for i := range b.inbound {
 		in := &b.inbound[i]
-		taken := in.taken.Load()
-		acc := in.accepted.Load()
-		st.Boundaries[i] = BoundaryStats{Published: taken, Depth: int(max(int64(acc)-int64(taken), 0))}
-		st.Published += acc
+		depth := in.depth()
+		st.Boundaries[i] = BoundaryStats{Published: in.taken.Load() + depth, Depth: int(depth)}
+		st.Published += st.Boundaries[i].Published
 	}
 	st.Deduplicated = b.deduplicated.Load()
 	st.Dropped.Closed = b.dropClosed.Load()

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/park"
 )
 
 // dispatcher is the goroutine that takes events from the boundary queues,
@@ -15,10 +16,11 @@ type dispatcher struct {
 	timer *time.Timer
 	now   int64      // process clock, read once per round when dedup is on
 	due   []envelope // reused by releaseDue
+	spin  park.Spinner
 }
 
 func newDispatcher(b *Bus) *dispatcher {
-	d := &dispatcher{b: b}
+	d := &dispatcher{b: b, spin: park.NewSpinner(b.opts.Spin)}
 	if b.opts.Dedup != nil {
 		d.dedup = newDeduper(b.opts.Dedup)
 	}
@@ -56,6 +58,9 @@ func (d *dispatcher) run() {
 			continue
 		default:
 		}
+		if d.spinUntilWork() {
+			continue
+		}
 		b.wake.Prepare()
 		if !d.empty() {
 			b.wake.Cancel()
@@ -63,6 +68,18 @@ func (d *dispatcher) run() {
 		}
 		b.wake.Wait(b.draining, b.aborting, d.dedupTimer())
 	}
+}
+
+// spinUntilWork polls the queues for up to Options.Spin before the
+// dispatcher parks, and reports whether work (or Close) arrived.
+func (d *dispatcher) spinUntilWork() bool {
+	d.spin.Reset()
+	for d.spin.Spin() {
+		if !d.empty() || (d.dedup != nil && d.dedup.len() > 0) || d.b.closed.Load() {
+			return true
+		}
+	}
+	return false
 }
 
 // round takes up to Quantum events from each boundary queue in turn and
@@ -185,7 +202,7 @@ func (d *dispatcher) dedupTimer() *time.Timer {
 func (d *dispatcher) empty() bool {
 	for i := range d.b.inbound {
 		in := &d.b.inbound[i]
-		if in.accepted.Load() != in.taken.Load() {
+		if in.depth() != 0 {
 			return false
 		}
 	}

@@ -29,11 +29,17 @@ type Options struct {
 	// different boundaries into one event. See [DedupOptions].
 	Dedup *DedupOptions
 
-	// LatencySample times one in LatencySample events whose ID and Time
-	// were already set by the publisher (events the bus stamps are always
-	// timed, since the bus reads the clock for them anyway). Default 16;
-	// 1 times every event.
+	// LatencySample times about one in LatencySample events whose ID and
+	// Time were already set by the publisher (events the bus stamps are
+	// always timed, since the bus reads the clock for them anyway). It is
+	// rounded up to a power of two. Default 16; 1 times every event.
 	LatencySample int
+
+	// Spin is how long the dispatcher and each worker keep polling for
+	// work, yielding the processor between polls, before they park. Waking
+	// a parked goroutine costs microseconds; a spinning one picks up an
+	// event within one yield. Default 20µs; negative never spins.
+	Spin time.Duration
 
 	// OnError, when set, receives every error a handler returns and every
 	// recovered handler panic (as *semevent.PanicError), wrapped in a
@@ -120,6 +126,7 @@ const (
 	DefaultQueueSize     = 4096
 	DefaultQuantum       = 64
 	DefaultLatencySample = 16
+	DefaultSpin          = 20 * time.Microsecond
 	DefaultBuffer        = 1024
 	DefaultDedupWindow   = 10 * time.Millisecond
 	DefaultMaxPending    = 65536
@@ -139,6 +146,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.LatencySample == 0 {
 		c.LatencySample = DefaultLatencySample
+	}
+	if c.Spin == 0 {
+		c.Spin = DefaultSpin
 	}
 	if c.Dedup != nil {
 		d := *c.Dedup

@@ -45,8 +45,8 @@ func (d *DropStats) add(o DropStats) {
 
 // BoundaryStats describe one boundary's inbound queue.
 type BoundaryStats struct {
-	Published uint64 // events taken from the queue by the dispatcher
-	Depth     int    // events waiting now
+	Published uint64 // events accepted at this boundary
+	Depth     int    // events waiting in its queue now
 }
 
 // SubscriptionStats describe one subscription.

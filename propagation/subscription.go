@@ -28,6 +28,7 @@ type subscription struct {
 	unsub   atomic.Bool   // s is out of the dispatcher's list
 	stop    chan struct{} // closed by Unsubscribe
 	halt    chan struct{} // closed by abort: stop calling the handler
+	halted  atomic.Bool   // halt is closed; cheaper to check per event
 	once    sync.Once     // guards closing halt
 	live    atomic.Int32  // workers still running
 	done    chan struct{} // closed when the last worker exits
@@ -37,9 +38,10 @@ type subscription struct {
 // worker is one goroutine calling the handler, fed through a bounded queue.
 type worker struct {
 	sub   *subscription
-	q     *xsync.MPMCQueueOf[envelope]
+	q     buffer
 	wake  *park.Parker // the worker sleeps on it
-	space park.Signal  // the dispatcher waits on it under Block
+	spin  park.Spinner
+	space park.Signal // the dispatcher waits on it under Block
 
 	enq atomic.Uint64 // by the dispatcher
 	_   [56]byte      // keeps the dispatcher's and the worker's counters on separate cache lines
@@ -74,7 +76,7 @@ func newSubscription(b *Bus, h semevent.Handler, o SubscribeOptions) *subscripti
 	}
 	s.workers = make([]*worker, o.Workers)
 	for i := range s.workers {
-		s.workers[i] = &worker{sub: s, q: xsync.NewMPMCQueueOf[envelope](o.Buffer), wake: park.New()}
+		s.workers[i] = &worker{sub: s, q: newBuffer(o.Buffer, o.Policy), wake: park.New(), spin: park.NewSpinner(b.opts.Spin)}
 	}
 	return s
 }
@@ -105,7 +107,10 @@ func (s *subscription) Unsubscribe() {
 // abort makes the workers stop calling the handler; Close uses it when its
 // context ends.
 func (s *subscription) abort() {
-	s.once.Do(func() { close(s.halt) })
+	s.once.Do(func() {
+		s.halted.Store(true)
+		close(s.halt)
+	})
 	s.cancel()
 }
 
@@ -147,13 +152,13 @@ func (s *subscription) worker(ev *semevent.Event) *worker {
 // goroutine and returns false only when Close gave up while it waited.
 func (w *worker) offer(env envelope) bool {
 	s := w.sub
-	for !w.q.TryEnqueue(env) {
+	for !w.q.tryEnqueue(env) {
 		switch s.opts.Policy {
 		case DropNewest:
 			w.drops.full.Add(1)
 			return true
 		case DropOldest:
-			if _, ok := w.q.TryDequeue(); ok {
+			if _, ok := w.q.evict(); ok {
 				w.deq.Add(1)
 				w.drops.evicted.Add(1)
 				w.space.Broadcast()
@@ -162,7 +167,7 @@ func (w *worker) offer(env envelope) bool {
 		}
 		// Block: wait for the worker to make room.
 		ch := w.space.Enter()
-		if w.q.TryEnqueue(env) {
+		if w.q.tryEnqueue(env) {
 			w.space.Leave()
 			break
 		}
@@ -196,16 +201,17 @@ func (w *worker) run() {
 			w.finish(&w.drops.unsubscribed)
 			return
 		}
-		select {
-		case <-s.halt:
+		if s.halted.Load() {
 			w.finish(&w.drops.closed)
 			return
-		default:
 		}
-		env, ok := w.q.TryDequeue()
+		env, ok := w.q.tryDequeue()
+		if !ok {
+			env, ok = w.spinUntilWork()
+		}
 		if !ok {
 			w.wake.Prepare()
-			if env, ok = w.q.TryDequeue(); !ok {
+			if env, ok = w.q.tryDequeue(); !ok {
 				select {
 				case <-s.bus.drained:
 					w.wake.Cancel()
@@ -223,12 +229,28 @@ func (w *worker) run() {
 	}
 }
 
+// spinUntilWork polls the buffer for up to Options.Spin before the worker
+// parks; it gives up early when the subscription or the bus ends.
+func (w *worker) spinUntilWork() (envelope, bool) {
+	s := w.sub
+	w.spin.Reset()
+	for w.spin.Spin() {
+		if env, ok := w.q.tryDequeue(); ok {
+			return env, true
+		}
+		if s.unsub.Load() || s.halted.Load() || s.bus.closed.Load() {
+			break
+		}
+	}
+	return envelope{}, false
+}
+
 // finish counts what is still buffered as dropped for reason c, once the
 // dispatcher can no longer add to the buffer.
 func (w *worker) finish(c *atomic.Uint64) {
 	w.sub.bus.quiesce()
 	for {
-		if _, ok := w.q.TryDequeue(); !ok {
+		if _, ok := w.q.tryDequeue(); !ok {
 			return
 		}
 		w.deq.Add(1)
@@ -332,3 +354,35 @@ func (f *statsSum) addTo(st *Stats, lat *latencySum) {
 	}
 	lat.s.Total += f.lat.Total
 }
+
+// buffer is a worker's bounded queue: single-producer single-consumer (the
+// dispatcher and the worker) under Block and DropNewest, multi-consumer
+// under DropOldest, where the dispatcher also takes the oldest out.
+type buffer struct {
+	spsc *xsync.SPSCQueueOf[envelope]
+	mpmc *xsync.MPMCQueueOf[envelope]
+}
+
+func newBuffer(size int, p Policy) buffer {
+	if p == DropOldest {
+		return buffer{mpmc: xsync.NewMPMCQueueOf[envelope](size)}
+	}
+	return buffer{spsc: xsync.NewSPSCQueueOf[envelope](size)}
+}
+
+func (b *buffer) tryEnqueue(env envelope) bool {
+	if b.spsc != nil {
+		return b.spsc.TryEnqueue(env)
+	}
+	return b.mpmc.TryEnqueue(env)
+}
+
+func (b *buffer) tryDequeue() (envelope, bool) {
+	if b.spsc != nil {
+		return b.spsc.TryDequeue()
+	}
+	return b.mpmc.TryDequeue()
+}
+
+// evict takes the oldest event out from the producer side (DropOldest).
+func (b *buffer) evict() (envelope, bool) { return b.mpmc.TryDequeue() }

@@ -4,6 +4,7 @@
 package park
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -94,4 +95,38 @@ func (s *Signal) Broadcast() {
 		s.ch = nil
 	}
 	s.mu.Unlock()
+}
+
+// Spinner bounds a polling loop in time: a consumer that finds no work
+// polls again for a while, yielding the processor between polls, before it
+// parks. Waking a parked goroutine costs microseconds (and tens of them
+// when the waker's processor is busy); a spinning one sees new work within
+// one yield.
+type Spinner struct {
+	limit time.Duration
+	start time.Time
+	n     int
+}
+
+// NewSpinner returns a Spinner that spins for up to limit; a limit of zero
+// or less never spins.
+func NewSpinner(limit time.Duration) Spinner { return Spinner{limit: limit} }
+
+// Reset starts a new spin.
+func (s *Spinner) Reset() { s.n = 0 }
+
+// Spin yields the processor and reports whether the caller may poll again;
+// false means the limit passed and the caller should park.
+func (s *Spinner) Spin() bool {
+	if s.limit <= 0 {
+		return false
+	}
+	if s.n == 0 {
+		s.start = time.Now()
+	} else if s.n&7 == 0 && time.Since(s.start) > s.limit {
+		return false
+	}
+	s.n++
+	runtime.Gosched()
+	return true
 }
