@@ -43,8 +43,8 @@ func benchRuleSet(n int) *routing.RuleSet {
 	return rs
 }
 
-func benchTable(tb testing.TB, n int) *routing.Table {
-	tab, err := routing.New(benchRuleSet(n), nil)
+func benchTable(tb testing.TB, n int, opts *routing.Options) *routing.Table {
+	tab, err := routing.New(benchRuleSet(n), opts)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -77,10 +77,26 @@ func benchEvents(n, m int) []*semevent.Event {
 
 var sinkDests []string
 
+// BenchmarkRoute routes a cycle of 4096 events with random tenants, so that
+// the working set does not sit in the CPU caches. rules=N uses the decision
+// cache (the default); rules=N/indexes disables it, so every event goes
+// through the subject entry and the path and content indexes.
 func BenchmarkRoute(b *testing.B) {
-	for _, n := range []int{1000, 10000, 100000} {
-		b.Run(fmt.Sprintf("rules=%dk", n/1000), func(b *testing.B) {
-			tab := benchTable(b, n)
+	for _, bc := range []struct {
+		n    int
+		name string
+		opts *routing.Options
+	}{
+		{1000, "rules=1k", nil},
+		{10000, "rules=10k", nil},
+		{100000, "rules=100k", nil},
+		{1000, "rules=1k/indexes", &routing.Options{NoDecisionCache: true}},
+		{10000, "rules=10k/indexes", &routing.Options{NoDecisionCache: true}},
+		{100000, "rules=100k/indexes", &routing.Options{NoDecisionCache: true}},
+	} {
+		n := bc.n
+		b.Run(bc.name, func(b *testing.B) {
+			tab := benchTable(b, n, bc.opts)
 			evs := benchEvents(n, 4096)
 			buf := make([]string, 0, 16)
 			dests := 0

@@ -1,7 +1,10 @@
 package routing
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/maphash"
+	"math/bits"
 	"fmt"
 	"slices"
 	"sort"
@@ -85,6 +88,12 @@ type compiled struct {
 	depths   []int               // prefix depths (segments) present in paths
 	ac       *matchac.Automaton
 	patRules [][]uint32 // pattern id -> rules (byMatch)
+
+	anySubjSet *roaring.Bitmap
+
+	decisions    []atomic.Pointer[decision] // nil when disabled
+	decisionMask uint64
+	seed         maphash.Seed
 
 	cache    *xsync.MapOf[string, *entry]
 	cacheN   atomic.Int64
@@ -291,6 +300,13 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 		return nil, &RuleSetError{Errors: errs}
 	}
 	slices.Sort(c.depths)
+	c.anySubjSet = roaring.BitmapOf(c.anySubj...)
+	c.seed = maphash.MakeSeed()
+	if !o.NoDecisionCache {
+		size := 1 << bits.Len(uint(o.DecisionCacheSize-1))
+		c.decisions = make([]atomic.Pointer[decision], size)
+		c.decisionMask = uint64(size - 1)
+	}
 	c.ac = matchac.New(pats)
 	c.load = make([]atomic.Int64, len(c.dests))
 	return c, nil
@@ -357,11 +373,16 @@ func keyFunc(key string) (func(ev *semevent.Event) uint64, error) {
 	return nil, fmt.Errorf("unknown key %q (want path, tenant, topic, inode or attr:NAME)", key)
 }
 
+// fnv hashes s deterministically (the same in every process, so that
+// consistent hashing agrees across nodes), eight bytes at a time.
 func fnv(s string) uint64 {
-	h := uint64(14695981039346656037)
+	h := uint64(14695981039346656037) ^ uint64(len(s))
+	for ; len(s) >= 8; s = s[8:] {
+		h = (h ^ binary.LittleEndian.Uint64([]byte(s[:8]))) * 0x9E3779B97F4A7C15
+		h ^= h >> 29
+	}
 	for i := 0; i < len(s); i++ {
-		h ^= uint64(s[i])
-		h *= 1099511628211
+		h = (h ^ uint64(s[i])) * 1099511628211
 	}
 	return mix(h)
 }

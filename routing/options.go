@@ -7,6 +7,15 @@ type Options struct {
 	// CacheSize bounds the routing decisions cached per distinct subject.
 	// When full, the cache is emptied and refills. Default 16384.
 	CacheSize int
+	// DecisionCacheSize is the number of (topic, path) routing decisions
+	// cached, rounded up to a power of two. A hit costs two string hashes
+	// and a comparison; a miss computes the decision from the indexes and
+	// allocates it. Default 65536.
+	DecisionCacheSize int
+	// NoDecisionCache disables the decision cache: every event is routed
+	// through the indexes, without allocating, whatever the variety of
+	// paths.
+	NoDecisionCache bool
 	// Load reports a destination's current load for LeastLoaded groups
 	// (a queue depth, in-flight requests). It is called from Route and
 	// must be fast and safe for concurrent use. Default: the table's own
@@ -17,6 +26,9 @@ type Options struct {
 // DefaultCacheSize is the default [Options.CacheSize].
 const DefaultCacheSize = 16384
 
+// DefaultDecisionCacheSize is the default [Options.DecisionCacheSize].
+const DefaultDecisionCacheSize = 65536
+
 // Validate lists every problem in o.
 func (o *Options) Validate() error {
 	if o == nil {
@@ -25,6 +37,9 @@ func (o *Options) Validate() error {
 	var ps []string
 	if o.CacheSize < 0 {
 		ps = append(ps, fmt.Sprintf("CacheSize %d is negative", o.CacheSize))
+	}
+	if o.DecisionCacheSize < 0 || o.DecisionCacheSize > 1<<24 {
+		ps = append(ps, fmt.Sprintf("DecisionCacheSize %d outside [0, 1<<24]", o.DecisionCacheSize))
 	}
 	if len(ps) > 0 {
 		return &OptionsError{Options: "Options", Problems: ps}
@@ -39,6 +54,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = DefaultCacheSize
+	}
+	if c.DecisionCacheSize == 0 {
+		c.DecisionCacheSize = DefaultDecisionCacheSize
 	}
 	return c
 }

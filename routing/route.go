@@ -1,8 +1,9 @@
 package routing
 
 import (
-	"sort"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -14,13 +15,13 @@ import (
 // targets that depend on the subject alone, and the candidates left to
 // check. Entries are immutable.
 type entry struct {
-	static    []target
-	verify    []uint32
-	path      *roaring.Bitmap // byPath rules matching the subject; nil if none
-	pathAll   bool            // path holds every byPath rule: skip membership tests
-	content   *roaring.Bitmap // byMatch rules matching the subject; nil if none
-	contentIn uint8           // fields the content rules look in
-	matchAll  bool
+	static     []target
+	verify     []uint32 // rules to check one by one, sorted
+	usePath    bool     // probe the path index
+	pathSubj   []uint32 // byPath rules with a subject pattern that matches, sorted
+	useContent bool     // scan with the content automaton
+	matchSubj  []uint32 // byMatch rules with a subject pattern that matches, sorted
+	contentIn  uint8    // fields the content rules look in
 }
 
 // entryFor returns the cached entry for subject, building it on a miss.
@@ -59,21 +60,35 @@ func (c *compiled) build(subject string) *entry {
 		if p.GetCardinality() <= smallSet {
 			e.verify = append(e.verify, p.ToArray()...)
 		} else {
-			p.RunOptimize()
-			e.path, e.pathAll = p, p.GetCardinality() == c.byPath.GetCardinality()
+			e.usePath = true
+			e.pathSubj = roaring.AndNot(p, c.anySubjSet).ToArray()
 		}
 	}
 	if m := roaring.And(s, c.byMatch); !m.IsEmpty() {
 		if m.GetCardinality() <= smallSet {
 			e.verify = append(e.verify, m.ToArray()...)
 		} else {
-			m.RunOptimize()
-			e.content, e.matchAll = m, m.GetCardinality() == c.byMatch.GetCardinality()
+			e.useContent = true
+			e.matchSubj = roaring.AndNot(m, c.anySubjSet).ToArray()
 			m.Iterate(func(id uint32) bool { e.contentIn |= c.rules[id].in; return true })
 		}
 	}
-	sort.Slice(e.verify, func(a, b int) bool { return e.verify[a] < e.verify[b] })
+	slices.Sort(e.verify)
 	return e
+}
+
+// member reports whether id is in the sorted list ids.
+func member(ids []uint32, id uint32) bool {
+	if len(ids) <= 16 {
+		for _, x := range ids {
+			if x == id {
+				return true
+			}
+		}
+		return false
+	}
+	_, ok := slices.BinarySearch(ids, id)
+	return ok
 }
 
 // router holds the per-call state of one routing decision.
@@ -82,13 +97,32 @@ type router struct {
 	ev    *semevent.Event
 	dst   []string
 	start int
-	seen  [32]target
+	seen  [8]target // groups already resolved
 	nseen int
+	ids   [32]int32 // destinations already appended
+	nids  int
 }
 
 func (c *compiled) route(ev *semevent.Event, dst []string) []string {
-	e := c.entryFor(ev.TopicOrKind())
+	topic := ev.TopicOrKind()
 	r := router{c: c, ev: ev, dst: dst, start: len(dst)}
+	var slot *atomic.Pointer[decision]
+	var h uint64
+	if c.decisions != nil {
+		h = c.decisionHash(topic, ev.Path)
+		slot = &c.decisions[h&c.decisionMask]
+		if d := slot.Load(); d != nil && d.is(h, topic, ev.Path) {
+			r.fromDecision(d)
+			return r.dst
+		}
+	}
+	e := c.entryFor(topic)
+	if slot != nil && !e.useContent {
+		d := c.decide(e, h, topic, ev.Path)
+		slot.Store(d)
+		r.fromDecision(d)
+		return r.dst
+	}
 	for _, t := range e.static {
 		r.add(t)
 	}
@@ -97,20 +131,14 @@ func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 			r.addRule(id)
 		}
 	}
-	if e.path != nil {
-		for _, n := range c.depths {
-			p, ok := glob.PathPrefix(ev.Path, n)
-			if !ok {
-				break
+	if e.usePath {
+		c.probePaths(ev.Path, func(id uint32) {
+			if (c.rules[id].subj == nil || member(e.pathSubj, id)) && c.match(id, ev) {
+				r.addRule(id)
 			}
-			for _, id := range c.paths[p] {
-				if (e.pathAll || e.path.Contains(id)) && c.match(id, ev) {
-					r.addRule(id)
-				}
-			}
-		}
+		})
 	}
-	if e.content != nil {
+	if e.useContent {
 		if e.contentIn&inPath != 0 {
 			r.scan(e, ev.Path, inPath)
 		}
@@ -126,6 +154,20 @@ func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 	return r.dst
 }
 
+// probePaths calls fn with every byPath rule indexed under a prefix of
+// path.
+func (c *compiled) probePaths(path string, fn func(id uint32)) {
+	for _, n := range c.depths {
+		p, ok := glob.PathPrefix(path, n)
+		if !ok {
+			break
+		}
+		for _, id := range c.paths[p] {
+			fn(id)
+		}
+	}
+}
+
 // scan runs the content automaton over text and checks the rules of e
 // whose patterns occur in it.
 func (r *router) scan(e *entry, text string, field uint8) {
@@ -135,7 +177,7 @@ func (r *router) scan(e *entry, text string, field uint8) {
 		s = c.ac.Step(s, text[i])
 		for _, p := range c.ac.Matches(s) {
 			for _, id := range c.patRules[p] {
-				if c.rules[id].in&field != 0 && (e.matchAll || e.content.Contains(id)) && c.match(id, r.ev) {
+				if c.rules[id].in&field != 0 && (c.rules[id].subj == nil || member(e.matchSubj, id)) && c.match(id, r.ev) {
 					r.addRule(id)
 				}
 			}
@@ -180,28 +222,38 @@ func (r *router) addRule(id uint32) {
 	}
 }
 
-// add resolves target t to a destination name and appends it unless it is
-// already there. A group is resolved once per decision.
+// add resolves target t to a destination and appends its name unless it
+// is already there. A group is resolved once per decision.
 func (r *router) add(t target) {
-	for _, s := range r.seen[:r.nseen] {
-		if s == t {
+	id := t
+	if t < 0 {
+		for _, s := range r.seen[:r.nseen] {
+			if s == t {
+				return
+			}
+		}
+		if r.nseen < len(r.seen) {
+			r.seen[r.nseen] = t
+			r.nseen++
+		}
+		id = r.c.pick(r.c.groups[-t-1], r.ev)
+	}
+	for _, s := range r.ids[:r.nids] {
+		if s == id {
 			return
 		}
 	}
-	if r.nseen < len(r.seen) {
-		r.seen[r.nseen] = t
-		r.nseen++
-	}
-	var name string
-	if t >= 0 {
-		name = r.c.dests[t]
+	if r.nids < len(r.ids) {
+		r.ids[r.nids] = id
+		r.nids++
 	} else {
-		name = r.c.dests[r.c.pick(r.c.groups[-t-1], r.ev)]
-	}
-	for _, d := range r.dst[r.start:] {
-		if d == name {
-			return
+		// More distinct destinations than ids holds: compare names.
+		name := r.c.dests[id]
+		for _, d := range r.dst[r.start:] {
+			if d == name {
+				return
+			}
 		}
 	}
-	r.dst = append(r.dst, name)
+	r.dst = append(r.dst, r.c.dests[id])
 }

@@ -263,18 +263,37 @@ func TestBalancing(t *testing.T) {
 }
 
 func TestRouteZeroAllocs(t *testing.T) {
-	tab := benchTable(t, 1000)
-	evs := benchEvents(1000, 64)
+	for _, opts := range []*routing.Options{nil, {NoDecisionCache: true}} {
+		tab := benchTable(t, 1000, opts)
+		evs := benchEvents(1000, 64)
+		buf := make([]string, 0, 16)
+		for _, ev := range evs {
+			buf = tab.Route(ev, buf[:0])
+		}
+		i := 0
+		if n := testing.AllocsPerRun(1000, func() {
+			buf = tab.Route(evs[i%len(evs)], buf[:0])
+			i++
+		}); n != 0 {
+			t.Errorf("Options %+v: Route allocates %v times per decision", opts, n)
+		}
+	}
+	// Without the decision cache, even never-seen paths do not allocate.
+	tab := benchTable(t, 1000, &routing.Options{NoDecisionCache: true})
+	ev := &semevent.Event{Topic: "tenant.t1.fs.file.write", Path: "/data/t1/logs/x.log", Data: []byte("secret-t0")}
+	tab.Route(ev, nil)
 	buf := make([]string, 0, 16)
-	for _, ev := range evs {
-		buf = tab.Route(ev, buf[:0])
+	paths := make([]string, 1100)
+	for i := range paths {
+		paths[i] = fmt.Sprintf("/data/t1/logs/%d.log", i)
 	}
 	i := 0
 	if n := testing.AllocsPerRun(1000, func() {
-		buf = tab.Route(evs[i%len(evs)], buf[:0])
+		ev.Path = paths[i]
+		buf = tab.Route(ev, buf[:0])
 		i++
 	}); n != 0 {
-		t.Errorf("Route allocates %v times per decision", n)
+		t.Errorf("NoDecisionCache: Route allocates %v times per decision on new paths", n)
 	}
 }
 
@@ -442,7 +461,7 @@ func TestDifferential(t *testing.T) {
 			n = 400
 		}
 		rs := randomRuleSet(r, n)
-		tab, err := routing.New(rs, &routing.Options{CacheSize: 1 + r.IntN(64)})
+		tab, err := routing.New(rs, &routing.Options{CacheSize: 1 + r.IntN(64), DecisionCacheSize: 1 + r.IntN(256), NoDecisionCache: round%3 == 0})
 		if err != nil {
 			t.Fatalf("round %d: %v", round, err)
 		}

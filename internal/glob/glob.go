@@ -74,7 +74,22 @@ type Glob struct {
 	prefixN   int    // how many segments prefix holds
 	literal   bool   // every segment literal: the glob matches one path
 	hasDouble bool
+
+	// Fast paths for the common shapes, decided by Compile.
+	fast        fastKind
+	prefixSlash string // prefix + "/"
+	suffix      string // the literal after the '*' of the last segment
 }
+
+type fastKind uint8
+
+const (
+	fastNone     fastKind = iota
+	fastLiteral           // prefix
+	fastTree              // prefix/**
+	fastTreeStar          // prefix/**/*suffix
+	fastDirStar           // prefix/*suffix
+)
 
 // Compile parses pattern.
 func Compile(pattern string) (*Glob, error) {
@@ -120,7 +135,41 @@ func Compile(pattern string) (*Glob, error) {
 		start = end + 1
 	}
 	g.prefix = prefix.String()
+	g.prefixSlash = g.prefix + "/"
+	g.setFast()
 	return g, nil
+}
+
+// setFast recognises the shapes Match can decide with a few string
+// comparisons.
+func (g *Glob) setFast() {
+	rest := g.segs[g.prefixN:]
+	starSuffix := func(s seg) (string, bool) {
+		if s.kind != segPattern || len(s.toks) == 0 || len(s.toks) > 2 || s.toks[0].kind != tokStar {
+			return "", false
+		}
+		if len(s.toks) == 1 {
+			return "", true
+		}
+		if s.toks[1].kind != tokLit {
+			return "", false
+		}
+		return s.toks[1].lit, true
+	}
+	switch {
+	case g.literal:
+		g.fast = fastLiteral
+	case len(rest) == 1 && rest[0].kind == segDouble:
+		g.fast = fastTree
+	case len(rest) == 2 && rest[0].kind == segDouble:
+		if sfx, ok := starSuffix(rest[1]); ok {
+			g.fast, g.suffix = fastTreeStar, sfx
+		}
+	case len(rest) == 1:
+		if sfx, ok := starSuffix(rest[0]); ok {
+			g.fast, g.suffix = fastDirStar, sfx
+		}
+	}
 }
 
 // MustCompile is Compile for patterns known to be valid; it panics on error.
@@ -318,6 +367,33 @@ func PathPrefix(path string, n int) (string, bool) {
 
 // Match reports whether path matches the glob. It does not allocate.
 func (g *Glob) Match(path string) bool {
+	switch g.fast {
+	case fastLiteral:
+		return path == g.prefix
+	case fastTree:
+		if g.prefixN == 0 {
+			return true
+		}
+		return path == g.prefix || strings.HasPrefix(path, g.prefixSlash)
+	case fastTreeStar:
+		if g.prefixN > 0 && !strings.HasPrefix(path, g.prefixSlash) {
+			return false
+		}
+		return strings.HasSuffix(path[strings.LastIndexByte(path, '/')+1:], g.suffix)
+	case fastDirStar:
+		rest := path
+		if g.prefixN > 0 {
+			if !strings.HasPrefix(path, g.prefixSlash) {
+				return false
+			}
+			rest = path[len(g.prefixSlash):]
+		}
+		return strings.IndexByte(rest, '/') < 0 && strings.HasSuffix(rest, g.suffix)
+	}
+	return g.match(path)
+}
+
+func (g *Glob) match(path string) bool {
 	segs := g.segs
 	pi := 0
 	pos := 0 // start of the current path segment; > len(path) when none left

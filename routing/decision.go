@@ -1,0 +1,94 @@
+package routing
+
+import (
+	"hash/maphash"
+
+	"github.com/vexfs/semevent"
+)
+
+// decision is the cached outcome of routing one (topic, path) pair: the
+// targets that follow from the topic and path alone, and the rules whose
+// remaining conditions (content patterns, expr conditions, filters) read
+// other fields and are checked per event. Decisions are immutable.
+type decision struct {
+	hash     uint64
+	key      string // topic + "\x00" + path, one allocation
+	ntopic   int
+	targets  []target
+	residual []uint32
+	inline   [6]target // holds targets when they fit
+}
+
+// is reports whether d is the decision for topic and path.
+func (d *decision) is(h uint64, topic, path string) bool {
+	return d.hash == h && len(d.key) == len(topic)+1+len(path) && d.ntopic == len(topic) &&
+		d.key[:len(topic)] == topic && d.key[len(topic)+1:] == path
+}
+
+func (c *compiled) decisionHash(topic, path string) uint64 {
+	return mix(maphash.String(c.seed, topic)*31 ^ maphash.String(c.seed, path))
+}
+
+// decide builds the decision for topic and path from the topic's entry,
+// which must not use the content automaton.
+func (c *compiled) decide(e *entry, h uint64, topic, path string) *decision {
+	d := &decision{hash: h, key: topic + "\x00" + path, ntopic: len(topic)}
+	d.targets = append(d.inline[:0], e.static...)
+	consider := func(id uint32) {
+		r := &c.rules[id]
+		if r.glob != nil && !r.glob.Match(path) {
+			return
+		}
+		if len(r.pats) > 0 || r.cond != nil {
+			d.residual = append(d.residual, id)
+			return
+		}
+		for _, t := range r.to {
+			if !containsTarget(d.targets, t) {
+				d.targets = append(d.targets, t)
+			}
+		}
+	}
+	for _, id := range e.verify {
+		consider(id)
+	}
+	if e.usePath {
+		c.probePaths(path, func(id uint32) {
+			if c.rules[id].subj == nil || member(e.pathSubj, id) {
+				consider(id)
+			}
+		})
+	}
+	return d
+}
+
+func containsTarget(ts []target, t target) bool {
+	for _, x := range ts {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// fromDecision routes by a cached decision.
+func (r *router) fromDecision(d *decision) {
+	for _, t := range d.targets {
+		r.add(t)
+	}
+	for _, id := range d.residual {
+		if r.c.matchRest(id, r.ev) {
+			r.addRule(id)
+		}
+	}
+}
+
+// matchRest checks the conditions of rule id that read more than the topic
+// and path.
+func (c *compiled) matchRest(id uint32, ev *semevent.Event) bool {
+	r := &c.rules[id]
+	if len(r.pats) > 0 && !contentMatch(r, ev) {
+		return false
+	}
+	return r.cond == nil || r.cond.Match(ev)
+}
