@@ -26,13 +26,18 @@ func (o *ChainOptions) Validate() error { return nil }
 // Chain combines filters, sequentially or in parallel. It is safe for
 // concurrent use when its filters are.
 type Chain struct {
-	fs   []Filter
-	opts ChainOptions
+	fs     []Filter
+	opts   ChainOptions
+	fields FieldSet
 }
+
+// Fields returns the union of the fields the chain's filters read, or
+// [FieldsUnknown].
+func (c *Chain) Fields() FieldSet { return c.fields }
 
 // NewChain returns a chain over fs, which must hold no nil filter. The
 // chain is a [FieldReader] when every filter in it is.
-func NewChain(fs []Filter, opts *ChainOptions) (Filter, error) {
+func NewChain(fs []Filter, opts *ChainOptions) (*Chain, error) {
 	p := problems{name: "ChainOptions"}
 	for i, f := range fs {
 		if f == nil {
@@ -46,7 +51,8 @@ func NewChain(fs []Filter, opts *ChainOptions) (Filter, error) {
 	if opts != nil {
 		c.opts = *opts
 	}
-	return withFields(c, fs), nil
+	c.fields = fieldsOf(fs)
+	return c, nil
 }
 
 // Match evaluates the chain.

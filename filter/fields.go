@@ -30,6 +30,11 @@ const (
 // FieldsAll holds every field.
 const FieldsAll = fieldEnd - 1
 
+// FieldsUnknown is what a combinator's Fields returns when one of its
+// operands does not declare the fields it reads (or is stateful): [Fields]
+// then reports false.
+const FieldsUnknown FieldSet = 1 << 31
+
 var fieldNames = []string{"Kind", "Boundary", "Priority", "Topic", "Tenant", "Path", "OldPath",
 	"Inode", "PID", "UID", "GID", "Offset", "Size", "Time", "Attrs", "Data"}
 
@@ -50,15 +55,19 @@ func (s FieldSet) String() string {
 // FieldReader is implemented by deterministic filters that can say which
 // fields of the event their result depends on: two events equal in those
 // fields get the same answer. [NewCache] keys its entries by them. Stateful
-// filters (rate limits, sampling) must not implement it.
+// filters (rate limits, sampling) must not implement it, and a filter that
+// wraps others returns [FieldsUnknown] when one of them does not.
 type FieldReader interface {
 	Fields() FieldSet
 }
 
-// Fields returns the fields f reads and true when f is a [FieldReader].
+// Fields returns the fields f reads and true when f is a [FieldReader]
+// that knows them.
 func Fields(f Filter) (FieldSet, bool) {
 	if r, ok := f.(FieldReader); ok {
-		return r.Fields(), true
+		if s := r.Fields(); s&FieldsUnknown == 0 {
+			return s, true
+		}
 	}
 	return 0, false
 }

@@ -150,9 +150,9 @@ func And(fs ...Filter) Filter {
 	case 1:
 		return fs[0]
 	case 2:
-		return withFields(and2{fs[0], fs[1]}, fs)
+		return and2{fs[0], fs[1], fieldsOf(fs)}
 	}
-	return withFields(and(append([]Filter(nil), fs...)), fs)
+	return and{append([]Filter(nil), fs...), fieldsOf(fs)}
 }
 
 // Or matches events that some f matches, evaluated in order and stopping at
@@ -164,65 +164,78 @@ func Or(fs ...Filter) Filter {
 	case 1:
 		return fs[0]
 	case 2:
-		return withFields(or2{fs[0], fs[1]}, fs)
+		return or2{fs[0], fs[1], fieldsOf(fs)}
 	}
-	return withFields(or(append([]Filter(nil), fs...)), fs)
+	return or{append([]Filter(nil), fs...), fieldsOf(fs)}
 }
 
 // Not matches events f does not match.
-func Not(f Filter) Filter { return withFields(not{f}, []Filter{f}) }
+func Not(f Filter) Filter { return not{f, fieldsOf([]Filter{f})} }
 
-type and []Filter
+type and struct {
+	fs     []Filter
+	fields FieldSet
+}
 
 func (a and) Match(ev *semevent.Event) bool {
-	for _, f := range a {
+	for _, f := range a.fs {
 		if !f.Match(ev) {
 			return false
 		}
 	}
 	return true
 }
+func (a and) Fields() FieldSet { return a.fields }
 
-type and2 struct{ a, b Filter }
+type and2 struct {
+	a, b   Filter
+	fields FieldSet
+}
 
 func (a and2) Match(ev *semevent.Event) bool { return a.a.Match(ev) && a.b.Match(ev) }
+func (a and2) Fields() FieldSet              { return a.fields }
 
-type or []Filter
+type or struct {
+	fs     []Filter
+	fields FieldSet
+}
 
 func (o or) Match(ev *semevent.Event) bool {
-	for _, f := range o {
+	for _, f := range o.fs {
 		if f.Match(ev) {
 			return true
 		}
 	}
 	return false
 }
+func (o or) Fields() FieldSet { return o.fields }
 
-type or2 struct{ a, b Filter }
-
-func (o or2) Match(ev *semevent.Event) bool { return o.a.Match(ev) || o.b.Match(ev) }
-
-type not struct{ f Filter }
-
-func (n not) Match(ev *semevent.Event) bool { return !n.f.Match(ev) }
-
-// fieldsOf wraps a combinator so that it is a FieldReader when all its
-// operands are.
-type fieldsOf struct {
-	Filter
+type or2 struct {
+	a, b   Filter
 	fields FieldSet
 }
 
-func (f fieldsOf) Fields() FieldSet { return f.fields }
+func (o or2) Match(ev *semevent.Event) bool { return o.a.Match(ev) || o.b.Match(ev) }
+func (o or2) Fields() FieldSet              { return o.fields }
 
-func withFields(f Filter, operands []Filter) Filter {
+type not struct {
+	f      Filter
+	fields FieldSet
+}
+
+func (n not) Match(ev *semevent.Event) bool { return !n.f.Match(ev) }
+func (n not) Fields() FieldSet              { return n.fields }
+
+// fieldsOf returns the union of the operands' fields, or FieldsUnknown
+// when one of them does not declare its fields.
+func fieldsOf(operands []Filter) FieldSet {
 	var all FieldSet
 	for _, o := range operands {
 		s, ok := Fields(o)
 		if !ok {
-			return f
+			return FieldsUnknown
 		}
 		all |= s
 	}
-	return fieldsOf{f, all}
+	return all
 }

@@ -3,9 +3,9 @@ package routing
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"math/bits"
-	"fmt"
 	"slices"
 	"sort"
 	"strconv"
