@@ -31,10 +31,10 @@ type Bus struct {
 	closed  atomic.Bool   // set by Close: Publish refuses new events
 	closing chan struct{} // closed when Close starts; wakes blocked publishers
 
-	subMu   sync.Mutex                      // guards writes to subs, and all and nextSub
-	subs    atomic.Pointer[[]*subscription] // copy on write; the dispatcher reads it per event
-	all     map[*subscription]struct{}      // subscriptions whose workers still run
-	ended   []SubscriptionStats             // final stats of subscriptions ended by Close
+	subMu   sync.Mutex                 // guards writes to subs, and all, ended and nextSub
+	subs    atomic.Pointer[subSet]     // copy on write; the dispatcher reads it per event
+	all     map[*subscription]struct{} // subscriptions whose workers still run
+	ended   []SubscriptionStats        // final stats of subscriptions ended by Close
 	nextSub uint64
 
 	// epoch is odd while the dispatcher is dispatching a batch, even
@@ -48,6 +48,7 @@ type Bus struct {
 	closeErr error         // guarded by closeMu
 
 	dropClosed   atomic.Uint64 // inbound events dropped when Close gave up
+	routerPanics atomic.Uint64
 	deduplicated atomic.Uint64
 	finished     statsSum // totals of subscriptions that ended
 }
@@ -114,7 +115,7 @@ func New(opts *Options) (*Bus, error) {
 		drained:    make(chan struct{}),
 		all:        make(map[*subscription]struct{}),
 	}
-	b.subs.Store(new([]*subscription))
+	b.subs.Store(&subSet{})
 	for i := range b.inbound {
 		b.inbound[i].q = xsync.NewMPMCQueueOf[envelope](o.QueueSize)
 	}
@@ -139,6 +140,18 @@ func (b *Bus) Publish(ctx context.Context, ev *semevent.Event) error {
 		in.state.Add(^uint64(0))
 		return fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)
 	}
+	if b.opts.Journal != nil && b.durable(ctx) {
+		if _, err := b.opts.Journal.Append(ctx, ev); err != nil {
+			in.state.Add(^uint64(0))
+			return fmt.Errorf("propagation: publish: journal: %w", err)
+		}
+	}
+	return b.enqueueInFlight(ctx, in, env)
+}
+
+// enqueueInFlight puts env on its boundary's queue, waiting for room while
+// ctx allows, and ends the publish that the caller counted in flight.
+func (b *Bus) enqueueInFlight(ctx context.Context, in *inbound, env envelope) error {
 	if !in.q.TryEnqueue(env) {
 		if err := b.waitEnqueue(ctx, in, env); err != nil {
 			in.state.Add(^uint64(0))
@@ -152,15 +165,45 @@ func (b *Bus) Publish(ctx context.Context, ev *semevent.Event) error {
 
 // PublishBatch publishes evs in order; see [PublishBatch]. It validates the
 // whole batch first, so an invalid event rejects the batch before any is
-// accepted.
+// accepted. A durable batch is committed to the journal with one append
+// before any of it is offered to subscriptions; if that offer then fails
+// (ctx ended while waiting for room), the *BatchError's Accepted counts
+// the events offered, and all of them stay in the journal.
 func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 	for i, ev := range evs {
 		if err := ev.Validate(); err != nil {
 			return &BatchError{Accepted: 0, Err: fmt.Errorf("event %d: %w", i, err)}
 		}
 	}
+	if !b.durable(ctx) {
+		for i, ev := range evs {
+			if err := b.Publish(ctx, ev); err != nil {
+				return &BatchError{Accepted: i, Err: err}
+			}
+		}
+		return nil
+	}
+	envs := make([]envelope, len(evs))
 	for i, ev := range evs {
-		if err := b.Publish(ctx, ev); err != nil {
+		envs[i], _ = b.stamp(ev) // validated above
+		b.inbound[ev.Boundary].state.Add(1)
+	}
+	endFrom := func(i int) {
+		for _, ev := range evs[i:] {
+			b.inbound[ev.Boundary].state.Add(^uint64(0))
+		}
+	}
+	if b.closed.Load() {
+		endFrom(0)
+		return &BatchError{Err: fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)}
+	}
+	if _, err := b.opts.Journal.AppendBatch(ctx, evs); err != nil {
+		endFrom(0)
+		return &BatchError{Err: fmt.Errorf("propagation: publish: journal: %w", err)}
+	}
+	for i, env := range envs {
+		if err := b.enqueueInFlight(ctx, &b.inbound[env.ev.Boundary], env); err != nil {
+			endFrom(i + 1)
 			return &BatchError{Accepted: i, Err: err}
 		}
 	}
@@ -231,30 +274,48 @@ func (b *Bus) Subscribe(h semevent.Handler, opts *SubscribeOptions) (Subscriptio
 		return nil, fmt.Errorf("propagation: subscribe: %w", semevent.ErrClosed)
 	default:
 	}
+	o := opts.withDefaults(b.nextSub + 1)
+	if o.Replay != nil && b.opts.Journal == nil {
+		return nil, fmt.Errorf("propagation: subscribe %q: %w", o.Name, ErrNoJournal)
+	}
 	b.nextSub++
-	s := newSubscription(b, h, opts.withDefaults(b.nextSub))
-	old := *b.subs.Load()
-	next := make([]*subscription, len(old), len(old)+1)
-	copy(next, old)
-	next = append(next, s)
-	b.subs.Store(&next)
+	s := newSubscription(b, h, o)
+	if o.Replay == nil {
+		b.subs.Store(b.subs.Load().with(s))
+	}
 	b.all[s] = struct{}{}
 	s.start()
 	return s, nil
 }
 
-// remove takes s out of the list the dispatcher reads.
+// remove takes s out of the set the dispatcher reads.
 func (b *Bus) remove(s *subscription) {
 	b.subMu.Lock()
 	defer b.subMu.Unlock()
-	old := *b.subs.Load()
-	next := make([]*subscription, 0, len(old))
-	for _, o := range old {
-		if o != s {
-			next = append(next, o)
-		}
+	b.subs.Store(b.subs.Load().without(s))
+}
+
+// subSet is an immutable snapshot of the live-stream subscriptions, in
+// order and, for routing, by name.
+type subSet struct {
+	list   []*subscription
+	byName map[string][]*subscription
+}
+
+func (ss *subSet) with(s *subscription) *subSet {
+	return newSubSet(append(slices.Clip(ss.list), s))
+}
+
+func (ss *subSet) without(s *subscription) *subSet {
+	return newSubSet(slices.DeleteFunc(slices.Clone(ss.list), func(o *subscription) bool { return o == s }))
+}
+
+func newSubSet(list []*subscription) *subSet {
+	ss := &subSet{list: list, byName: make(map[string][]*subscription, len(list))}
+	for _, s := range list {
+		ss.byName[s.opts.Name] = append(ss.byName[s.opts.Name], s)
 	}
-	b.subs.Store(&next)
+	return ss
 }
 
 // retire folds the totals of a subscription whose workers have all exited
@@ -325,6 +386,11 @@ func (b *Bus) Close(ctx context.Context) error {
 			return false
 		}
 		for _, s := range subs {
+			if s.opts.Replay != nil {
+				s.cancel() // a replay follows the journal forever: end it
+			}
+		}
+		for _, s := range subs {
 			select {
 			case <-s.done:
 			case <-ctx.Done():
@@ -357,6 +423,7 @@ func (b *Bus) Stats() Stats {
 	}
 	st.Deduplicated = b.deduplicated.Load()
 	st.Dropped.Closed = b.dropClosed.Load()
+	st.Panics = b.routerPanics.Load()
 	var lat latencySum
 	b.subMu.Lock()
 	defer b.subMu.Unlock()

@@ -17,6 +17,7 @@ type dispatcher struct {
 	now   int64      // process clock, read once per round when dedup is on
 	due   []envelope // reused by releaseDue
 	spin  park.Spinner
+	dests []string // reused for the router's decisions
 }
 
 func newDispatcher(b *Bus) *dispatcher {
@@ -135,21 +136,54 @@ func (d *dispatcher) accept(env envelope) bool {
 // fanout offers env to every matching subscription. It returns false if
 // Close gave up while a subscription was full.
 func (d *dispatcher) fanout(env envelope) bool {
+	set := d.b.subs.Load()
 	ok := true
-	for _, s := range *d.b.subs.Load() {
-		if !s.matches(env.ev) {
-			continue
+	if d.b.opts.Router == nil {
+		for _, s := range set.list {
+			ok = d.offer(s, env, ok)
 		}
-		s.matched.Add(1)
-		w := s.worker(env.ev)
-		switch {
-		case !ok:
-			w.drops.closed.Add(1) // Close gave up part way through the fan-out
-		case !w.offer(env):
-			ok = false
+		return ok
+	}
+	d.dests = d.route(env.ev, d.dests[:0])
+	for _, name := range d.dests {
+		for _, s := range set.byName[name] {
+			ok = d.offer(s, env, ok)
 		}
 	}
 	return ok
+}
+
+// offer gives env to s if s's tenant and filter accept it. ok false means
+// Close gave up earlier in this fan-out: the event is counted as dropped.
+func (d *dispatcher) offer(s *subscription, env envelope, ok bool) bool {
+	if !s.matches(env.ev) {
+		return ok
+	}
+	s.matched.Add(1)
+	w := s.worker(env.ev)
+	switch {
+	case !ok:
+		w.drops.closed.Add(1)
+		return false
+	case !w.offer(env):
+		return false
+	}
+	return true
+}
+
+// route asks the router for ev's destinations; a panicking router counts
+// as a bus panic and routes ev nowhere.
+func (d *dispatcher) route(ev *semevent.Event, dst []string) (out []string) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.b.routerPanics.Add(1)
+			if f := d.b.opts.OnError; f != nil {
+				f(&HandlerError{EventID: ev.ID, Err: &semevent.PanicError{Where: "router", Value: r}})
+			}
+			out = dst[:0]
+		}
+	}()
+	return d.b.opts.Router.Route(ev, dst)
 }
 
 // releaseDue delivers the held events that are complete or whose window

@@ -66,6 +66,26 @@
 // twin; events leave in order per boundary, so one that waits holds back
 // the later events of its own boundary only.
 //
+// # Routing
+//
+// With Options.Router (a *routing.Table, or any [Router]), the bus offers
+// each event only to the subscriptions named by the router's decision, and
+// their filters and tenants still apply. A Table reloads its rules while
+// the bus runs; each event is routed wholly by the old or wholly by the new
+// rules.
+//
+// # Durability and replay
+//
+// With Options.Journal (a *journal.Journal from package propagation/journal),
+// a publish can be [Durable]: Publish returns once the event is committed
+// to the journal under its sync policy, and only then offers it to the live
+// subscriptions; a journal error is returned and the event goes nowhere.
+// Options.Durability sets the default level, [WithDurability] the level of
+// one call. A subscription with [Replay] reads the journal instead of the
+// live stream: it gets the durable events from an offset on, or from a
+// named consumer's committed offset (at-least-once across restarts), then
+// follows new ones as they commit.
+//
 // # Concurrency
 //
 // Every method of [Bus] may be called concurrently. A handler may publish,

@@ -41,6 +41,22 @@ type Options struct {
 	// event within one yield. Default 20µs; negative never spins.
 	Spin time.Duration
 
+	// Router, when set, decides which subscriptions get each event of the
+	// live stream: the event is offered only to the subscriptions whose
+	// Name is among the router's destinations (their filter and tenant
+	// still apply). A routing.Table hot-reloads its rules while the bus
+	// runs. Nil offers every event to every subscription.
+	Router Router
+
+	// Journal, when set, makes durable publishing and replaying
+	// subscriptions possible; see [Durability] and [Replay]. The bus does
+	// not close it.
+	Journal Journal
+
+	// Durability is the level of a Publish whose ctx does not carry one
+	// (see [WithDurability]). Durable needs Journal. Default Volatile.
+	Durability Durability
+
 	// OnError, when set, receives every error a handler returns and every
 	// recovered handler panic (as *semevent.PanicError), wrapped in a
 	// *HandlerError. It is called from the subscription's goroutine and
@@ -119,6 +135,17 @@ type SubscribeOptions struct {
 	Workers int
 	// Key spreads events over workers; default [PathKey].
 	Key func(ev *semevent.Event) uint64
+	// Replay, when set, makes the subscription read the bus's journal
+	// instead of the live stream; see [Replay]. Workers, Buffer and Policy
+	// do not apply: the journal is the buffer, and it never drops.
+	Replay *Replay
+}
+
+// Router decides which subscriptions get an event: it appends their names
+// to dst. routing.Router is the same interface, and *routing.Table
+// implements it. It is called from the dispatcher goroutine only.
+type Router interface {
+	Route(ev *semevent.Event, dst []string) []string
 }
 
 // Defaults.
@@ -184,6 +211,12 @@ func (o *Options) Validate() error {
 	}
 	if c.LatencySample < 1 {
 		bad("LatencySample", "%d, want at least 1", c.LatencySample)
+	}
+	if c.Durability > Durable {
+		bad("Durability", "unknown level %d", uint8(c.Durability))
+	}
+	if c.Durability == Durable && c.Journal == nil {
+		bad("Durability", "durable needs a Journal")
 	}
 	if d := c.Dedup; d != nil {
 		if d.Window < 0 {

@@ -74,6 +74,11 @@ func newSubscription(b *Bus, h semevent.Handler, o SubscribeOptions) *subscripti
 		halt:   make(chan struct{}),
 		done:   make(chan struct{}),
 	}
+	if o.Replay != nil {
+		// The journal calls back on one goroutine: one worker, no buffer.
+		s.workers = []*worker{{sub: s}}
+		return s
+	}
 	s.workers = make([]*worker, o.Workers)
 	for i := range s.workers {
 		s.workers[i] = &worker{sub: s, q: newBuffer(o.Buffer, o.Policy), wake: park.New(), spin: park.NewSpinner(b.opts.Spin)}
@@ -83,6 +88,10 @@ func newSubscription(b *Bus, h semevent.Handler, o SubscribeOptions) *subscripti
 
 func (s *subscription) start() {
 	s.live.Store(int32(len(s.workers)))
+	if s.opts.Replay != nil {
+		go s.replay()
+		return
+	}
 	for _, w := range s.workers {
 		go w.run()
 	}
