@@ -1,0 +1,702 @@
+package automation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/filter"
+)
+
+// Key identifies the partition a CEP pattern matches within: the events
+// of one path, one process, one tenant, or whatever a [KeyFunc] says.
+// Numeric keys (a PID) use N so that keying does not allocate.
+type Key struct {
+	S string
+	N uint64
+}
+
+// String returns S, N in decimal, or both as "S#N".
+func (k Key) String() string {
+	switch {
+	case k.N == 0:
+		return k.S
+	case k.S == "":
+		return strconv.FormatUint(k.N, 10)
+	}
+	return k.S + "#" + strconv.FormatUint(k.N, 10)
+}
+
+// KeyFunc returns the partition key of an event. It must be
+// deterministic and safe for concurrent use.
+type KeyFunc func(ev *semevent.Event) Key
+
+// ByPath keys events by [semevent.Event.Path]; the default.
+func ByPath(ev *semevent.Event) Key { return Key{S: ev.Path} }
+
+// ByPID keys events by the process that caused them.
+func ByPID(ev *semevent.Event) Key { return Key{N: uint64(ev.PID)} }
+
+// ByTenant keys events by tenant.
+func ByTenant(ev *semevent.Event) Key { return Key{S: ev.Tenant} }
+
+// ByAttr keys events by the value of the attribute named name.
+func ByAttr(name string) KeyFunc {
+	return func(ev *semevent.Event) Key {
+		v, _ := ev.Attr(name)
+		return Key{S: v}
+	}
+}
+
+// Stage selects the events that play one part of a pattern: the
+// conjunction of an optional kind, an optional exact topic
+// ([semevent.Event.TopicOrKind]), an optional expr condition (see
+// filter.Compile) and an optional filter. The zero Stage matches every
+// event. Kind and Topic also index the pattern, so that events of other
+// kinds and topics never reach it: set them when you can.
+type Stage struct {
+	Kind  semevent.Kind // KindUnknown: any kind
+	Topic string        // "": any topic
+	When  string        // expr condition; "": true
+	If    filter.Filter // nil: true
+}
+
+type cstage struct {
+	kind  semevent.Kind
+	topic string
+	f     filter.Filter
+}
+
+func (s *Stage) compile(pattern, field string) (cstage, error) {
+	c := cstage{kind: s.Kind, topic: s.Topic, f: s.If}
+	if s.When != "" {
+		x, err := filter.Compile(s.When, nil)
+		if err != nil {
+			return c, &RuleError{Rule: pattern, Field: field + ".when", Err: err}
+		}
+		if c.f == nil {
+			c.f = x
+		} else {
+			c.f = filter.And(x, c.f)
+		}
+	}
+	if !s.Kind.Valid() {
+		return c, &RuleError{Rule: pattern, Field: field + ".kind", Err: fmt.Errorf("unknown kind %d", s.Kind)}
+	}
+	return c, nil
+}
+
+func (s *cstage) match(ev *semevent.Event) bool {
+	if s.kind != semevent.KindUnknown && ev.Kind != s.kind {
+		return false
+	}
+	if s.topic != "" && ev.TopicOrKind() != s.topic {
+		return false
+	}
+	return s.f == nil || s.f.Match(ev)
+}
+
+func (s *cstage) any() bool { return s.kind == semevent.KindUnknown && s.topic == "" && s.f == nil }
+
+// Pattern is a complex-event pattern: [Sequence], [Count], [Absence] or
+// [Repeat]. Every pattern has a name, a [KeyFunc] (nil means [ByPath]), a
+// Scope (the events it sees at all; the zero Stage means every event) and
+// a Within duration on event time, which bounds its memory.
+type Pattern interface {
+	// PatternName returns the pattern's name, carried by its matches.
+	PatternName() string
+	build() (*cpat, error)
+}
+
+// Sequence matches Stages in order within Within of the first, per key.
+//
+// With Strict (contiguity "next") the matched events are consecutive in
+// the key's stream of in-Scope events: a run e1..en where ei matches
+// Stages[i]; every such run matches, overlapping ones included.
+//
+// Without Strict (contiguity "followed-by", skip-till-next-match) every
+// event that matches Stages[0] starts a partial match, which advances at
+// the first later event of its key matching its next stage (events in
+// between are skipped) and matches when complete, if the last event is
+// within Within of the first. An event may advance several partial
+// matches and start a new one.
+type Sequence struct {
+	Name   string
+	Key    KeyFunc
+	Scope  Stage
+	Stages []Stage // 1 to MaxStages
+	Within time.Duration
+	Strict bool
+}
+
+// Count matches at least Min events matching Stage within Within, per
+// key: when an event brings the number of matching events of its key in
+// [t-Within, t] since the previous match to Min, those Min events match
+// and are consumed, so the next match needs Min new ones.
+type Count struct {
+	Name   string
+	Key    KeyFunc
+	Scope  Stage
+	Stage  Stage
+	Min    int
+	Within time.Duration
+}
+
+// Absence matches an event matching First that is not followed, within
+// Within, by an event of the same key matching Then. It fires on timeout:
+// once the watermark (the largest event time seen, or [CEP.Advance])
+// passes First's time plus Within. The match's only cause is the First
+// event; its time is the deadline. An event matching Then cancels every
+// pending First of its key before it; an event matching both cancels
+// older ones and starts its own.
+type Absence struct {
+	Name   string
+	Key    KeyFunc
+	Scope  Stage
+	First  Stage
+	Then   Stage
+	Within time.Duration
+}
+
+// Repeat matches runs of consecutive in-Scope events of a key that match
+// Stage, with at least Min and at most Max events (Max 0: no bound), all
+// within Within of the run's first. A run ends at a non-matching in-Scope
+// event, when it reaches Max events (it matches at once), or when the
+// watermark passes its first event's time plus Within; on ending it
+// matches if it has at least Min events.
+type Repeat struct {
+	Name     string
+	Key      KeyFunc
+	Scope    Stage
+	Stage    Stage
+	Min, Max int
+	Within   time.Duration
+}
+
+// MaxStages is the largest number of stages a [Sequence] may have.
+const MaxStages = 16
+
+func (p *Sequence) PatternName() string { return p.Name }
+func (p *Count) PatternName() string    { return p.Name }
+func (p *Absence) PatternName() string  { return p.Name }
+func (p *Repeat) PatternName() string   { return p.Name }
+
+func newCpat(name string, key KeyFunc, scope *Stage, within time.Duration) (*cpat, error) {
+	if name == "" {
+		return nil, &RuleError{Rule: "#?", Field: "name", Err: errors.New("empty name")}
+	}
+	if within <= 0 {
+		return nil, &RuleError{Rule: name, Field: "within", Err: fmt.Errorf("within %v, want > 0", within)}
+	}
+	sc, err := scope.compile(name, "scope")
+	if err != nil {
+		return nil, err
+	}
+	if key == nil {
+		key = ByPath
+	}
+	return &cpat{name: name, key: key, scope: sc, within: int64(within)}, nil
+}
+
+func (p *Sequence) build() (*cpat, error) {
+	c, err := newCpat(p.Name, p.Key, &p.Scope, p.Within)
+	if err != nil {
+		return nil, err
+	}
+	if len(p.Stages) == 0 || len(p.Stages) > MaxStages {
+		return nil, &RuleError{Rule: p.Name, Field: "stages", Err: fmt.Errorf("%d stages, want 1 to %d", len(p.Stages), MaxStages)}
+	}
+	st := make([]cstage, len(p.Stages))
+	for i := range p.Stages {
+		if st[i], err = p.Stages[i].compile(p.Name, fmt.Sprintf("stages[%d]", i)); err != nil {
+			return nil, err
+		}
+	}
+	if p.Strict {
+		c.m = &strictSeq{stages: st, states: map[Key]*strictState{}}
+		c.all = true
+	} else {
+		c.m = &relaxedSeq{stages: st, states: map[Key]*relaxedState{}}
+		c.stages = st
+	}
+	return c, nil
+}
+
+func (p *Count) build() (*cpat, error) {
+	c, err := newCpat(p.Name, p.Key, &p.Scope, p.Within)
+	if err != nil {
+		return nil, err
+	}
+	if p.Min < 1 {
+		return nil, &RuleError{Rule: p.Name, Field: "min", Err: fmt.Errorf("min %d, want >= 1", p.Min)}
+	}
+	st, err := p.Stage.compile(p.Name, "stage")
+	if err != nil {
+		return nil, err
+	}
+	c.m = &countM{stage: st, min: p.Min, states: map[Key]*countState{}}
+	c.stages = []cstage{st}
+	return c, nil
+}
+
+func (p *Absence) build() (*cpat, error) {
+	c, err := newCpat(p.Name, p.Key, &p.Scope, p.Within)
+	if err != nil {
+		return nil, err
+	}
+	first, err := p.First.compile(p.Name, "first")
+	if err != nil {
+		return nil, err
+	}
+	then, err := p.Then.compile(p.Name, "then")
+	if err != nil {
+		return nil, err
+	}
+	c.m = &absenceM{first: first, then: then, states: map[Key]*absenceState{}}
+	c.stages = []cstage{first, then}
+	return c, nil
+}
+
+func (p *Repeat) build() (*cpat, error) {
+	c, err := newCpat(p.Name, p.Key, &p.Scope, p.Within)
+	if err != nil {
+		return nil, err
+	}
+	if p.Min < 1 || p.Max < 0 || (p.Max > 0 && p.Max < p.Min) {
+		return nil, &RuleError{Rule: p.Name, Field: "min/max", Err: fmt.Errorf("min %d max %d, want 1 <= min <= max or max 0", p.Min, p.Max)}
+	}
+	st, err := p.Stage.compile(p.Name, "stage")
+	if err != nil {
+		return nil, err
+	}
+	c.m = &repeatM{stage: st, min: p.Min, max: p.Max, states: map[Key]*repeatState{}}
+	c.all = true
+	return c, nil
+}
+
+// cpat is a compiled pattern.
+type cpat struct {
+	name   string
+	key    KeyFunc
+	scope  cstage
+	within int64
+	m      matcher
+	stages []cstage // the stages that index it; nil with all
+	all    bool     // sees every in-scope event (strict contiguity, runs)
+	epoch  uint64   // the last event it saw, to visit it once per event
+}
+
+// matcher is one pattern's state machine. Its methods are called with
+// CEP.mu held.
+type matcher interface {
+	event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64)
+	timer(c *cep, p *cpat, k Key, seq uint64, at int64)
+	sweep(c *cep, p *cpat, wm int64)
+	partials() int
+}
+
+// origin is what a match event copies from the events that caused it.
+type origin struct {
+	tenant, path string
+	pid          uint32
+}
+
+func originOf(ev *semevent.Event) origin { return origin{ev.Tenant, ev.Path, ev.PID} }
+
+// CEPOptions configure [NewCEP]. A nil *CEPOptions means defaults.
+type CEPOptions struct {
+	// Publisher receives every match as an event of kind
+	// semevent.KindPatternMatched. Nil: matches are only counted.
+	Publisher Publisher
+	// MaxPartialsPerKey caps the partial matches (and pending Absence
+	// timers) one pattern keeps for one key; beyond it the oldest is
+	// evicted and counted in CEPStats.Evicted. Default 1024.
+	MaxPartialsPerKey int
+	// OnError receives Publisher errors. Nil: they are returned by Handle
+	// and Advance only.
+	OnError func(error)
+}
+
+// DefaultMaxPartialsPerKey is the default [CEPOptions.MaxPartialsPerKey].
+const DefaultMaxPartialsPerKey = 1024
+
+// Validate lists every problem in o.
+func (o *CEPOptions) Validate() error {
+	p := problems{name: "CEPOptions"}
+	if o != nil && o.MaxPartialsPerKey < 0 {
+		p.addf("MaxPartialsPerKey %d is negative", o.MaxPartialsPerKey)
+	}
+	return p.err()
+}
+
+// CEPStats are a [CEP]'s counters.
+type CEPStats struct {
+	Events   uint64 // events handled
+	Matches  uint64 // matches emitted
+	Evicted  uint64 // partial matches evicted by MaxPartialsPerKey
+	Late     uint64 // events older than the watermark (processed at the watermark)
+	Partials int    // partial matches and pending timers held now
+}
+
+// CEP is the complex-event-processing engine: it runs a fixed set of
+// [Pattern]s over the events given to [CEP.Handle] and publishes a
+// semevent.KindPatternMatched event for each match. It is a
+// semevent.Handler, so it can subscribe to a propagation.Propagator.
+//
+// Time is event time: the watermark is the largest [semevent.Event.Time]
+// seen, or a later time given to [CEP.Advance]. Absence and Repeat fire
+// when the watermark passes their deadline, partial matches expire with
+// their window, and state is swept once per the shortest Within of event
+// time. Events should arrive in event-time order; a late event is
+// processed as if it happened at the watermark and counted.
+//
+// All methods are safe for concurrent use; Handle serialises on one
+// mutex, and publishes after releasing it.
+type CEP struct {
+	c cep
+}
+
+type cep struct {
+	mu        sync.Mutex // guards every field below
+	pats      []*cpat
+	byTopic   map[string][]*cpat
+	byKind    [256][]*cpat
+	always    []*cpat
+	epoch     uint64
+	watermark int64
+	started   bool
+	lastSweep int64
+	sweepGap  int64
+	seq       uint64 // last timer sequence number
+	timers    timerHeap
+	out       []*semevent.Event // matches made under mu, published after
+	cap       int
+	stats     CEPStats
+
+	pub   Publisher
+	onErr func(error)
+	idsFL [MaxStages + 1][][]semevent.ID
+}
+
+var _ semevent.Handler = (*CEP)(nil)
+
+// NewCEP compiles patterns. Every invalid pattern is reported, as
+// *[RuleError]s joined; pattern names must be unique.
+func NewCEP(patterns []Pattern, opts *CEPOptions) (*CEP, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	var o CEPOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxPartialsPerKey == 0 {
+		o.MaxPartialsPerKey = DefaultMaxPartialsPerKey
+	}
+	e := &CEP{}
+	c := &e.c
+	c.byTopic = map[string][]*cpat{}
+	c.cap = o.MaxPartialsPerKey
+	c.pub = o.Publisher
+	c.onErr = o.OnError
+	var errs []error
+	names := map[string]bool{}
+	for i, p := range patterns {
+		if p == nil {
+			errs = append(errs, &RuleError{Rule: fmt.Sprintf("#%d", i), Field: "pattern", Err: errors.New("nil pattern")})
+			continue
+		}
+		cp, err := p.build()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if names[cp.name] {
+			errs = append(errs, &RuleError{Rule: cp.name, Field: "name", Err: errors.New("duplicate pattern name")})
+			continue
+		}
+		names[cp.name] = true
+		c.pats = append(c.pats, cp)
+		if c.sweepGap == 0 || cp.within < c.sweepGap {
+			c.sweepGap = cp.within
+		}
+		c.index(cp)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return e, nil
+}
+
+// index files p under the kinds and topics of the stages that can wake it.
+func (c *cep) index(p *cpat) {
+	stages := p.stages
+	if p.all {
+		stages = []cstage{p.scope}
+	}
+	seen := map[string]bool{}
+	add := func(k string, list *[]*cpat) {
+		if !seen[k] {
+			seen[k] = true
+			*list = append(*list, p)
+		}
+	}
+	for _, s := range stages {
+		switch {
+		case s.topic != "":
+			l := c.byTopic[s.topic]
+			add("t:"+s.topic, &l)
+			c.byTopic[s.topic] = l
+		case s.kind != semevent.KindUnknown:
+			add("k:"+strconv.Itoa(int(s.kind)), &c.byKind[s.kind])
+		default:
+			add("*", &c.always)
+			return
+		}
+	}
+}
+
+// Handle runs ev through every pattern it may concern and publishes the
+// matches it completes, and those whose deadline ev's time passed. It
+// returns the publisher's errors, joined.
+func (e *CEP) Handle(ctx context.Context, ev *semevent.Event) error {
+	if ev == nil {
+		return semevent.ErrNilEvent
+	}
+	c := &e.c
+	c.mu.Lock()
+	c.stats.Events++
+	t := ev.Time
+	if !c.started {
+		c.started = true
+		c.watermark, c.lastSweep = t, t
+	}
+	if t < c.watermark {
+		c.stats.Late++
+		t = c.watermark
+	} else if t > c.watermark {
+		c.advanceLocked(t)
+	}
+	c.epoch++
+	c.visit(c.always, ev, t)
+	if int(ev.Kind) < len(c.byKind) {
+		c.visit(c.byKind[ev.Kind], ev, t)
+	}
+	if len(c.byTopic) > 0 {
+		c.visit(c.byTopic[ev.TopicOrKind()], ev, t)
+	}
+	return c.flushLocked(ctx)
+}
+
+func (c *cep) visit(list []*cpat, ev *semevent.Event, t int64) {
+	for _, p := range list {
+		if p.epoch == c.epoch {
+			continue
+		}
+		p.epoch = c.epoch
+		if !p.scope.match(ev) {
+			continue
+		}
+		p.m.event(c, p, p.key(ev), ev, t)
+	}
+}
+
+// Advance moves the watermark to t (Unix nanoseconds) if t is later,
+// firing the Absence and Repeat deadlines it passes, and publishes those
+// matches. Call it from a ticker to fire timeouts when events are sparse.
+func (e *CEP) Advance(ctx context.Context, t int64) error {
+	c := &e.c
+	c.mu.Lock()
+	if !c.started {
+		c.started = true
+		c.watermark, c.lastSweep = t, t
+	}
+	if t > c.watermark {
+		c.advanceLocked(t)
+	}
+	return c.flushLocked(ctx)
+}
+
+func (c *cep) advanceLocked(t int64) {
+	c.watermark = t
+	for len(c.timers) > 0 && c.timers[0].at < t {
+		tm := c.timers.pop()
+		tm.p.m.timer(c, tm.p, tm.key, tm.seq, tm.at)
+	}
+	if t-c.lastSweep > c.sweepGap {
+		c.lastSweep = t
+		for _, p := range c.pats {
+			p.m.sweep(c, p, t)
+		}
+	}
+}
+
+// flushLocked publishes the matches made under c.mu, after unlocking it.
+func (c *cep) flushLocked(ctx context.Context) error {
+	if len(c.out) == 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	out := c.out
+	c.out = nil
+	c.mu.Unlock()
+	var errs []error
+	if c.pub != nil {
+		for _, m := range out {
+			if err := c.pub.Publish(ctx, m); err != nil {
+				if c.onErr != nil {
+					c.onErr(err)
+				}
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Stats returns the engine's counters.
+func (e *CEP) Stats() CEPStats {
+	c := &e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	for _, p := range c.pats {
+		s.Partials += p.m.partials()
+	}
+	return s
+}
+
+// Watermark returns the current watermark in Unix nanoseconds.
+func (e *CEP) Watermark() int64 {
+	e.c.mu.Lock()
+	defer e.c.mu.Unlock()
+	return e.c.watermark
+}
+
+// emit records a match; ids are copied.
+func (c *cep) emit(p *cpat, k Key, ids []semevent.ID, at int64, o origin) {
+	c.stats.Matches++
+	data := make([]byte, 16*len(ids))
+	for i, id := range ids {
+		b := id.Bytes()
+		copy(data[16*i:], b[:])
+	}
+	c.out = append(c.out, &semevent.Event{
+		Kind:     semevent.KindPatternMatched,
+		Boundary: semevent.Userspace,
+		Time:     at,
+		Tenant:   o.tenant,
+		Path:     o.path,
+		PID:      o.pid,
+		Cause:    ids[len(ids)-1],
+		Attrs:    []semevent.Attr{{Key: AttrPattern, Value: p.name}, {Key: AttrKey, Value: k.String()}},
+		Data:     data,
+	})
+}
+
+// Attribute keys of the events this package makes.
+const (
+	AttrPattern   = "pattern"   // the CEP pattern that matched
+	AttrKey       = "key"       // the CEP partition key
+	AttrRule      = "rule"      // the rule that fired
+	AttrWorkflow  = "workflow"  // the workflow of a step event
+	AttrExecution = "execution" // the execution of a step event
+	AttrStep      = "step"      // the step of a step event
+	AttrStatus    = "status"    // the step's status
+)
+
+// CausingIDs returns the IDs of the events that caused a pattern match,
+// in the order they matched: a match event's Data holds them as 16-byte
+// [semevent.ID.Bytes] each, and its Cause is the last of them.
+func CausingIDs(match *semevent.Event) ([]semevent.ID, error) {
+	if match.Kind != semevent.KindPatternMatched || len(match.Data)%16 != 0 {
+		return nil, &RecordError{Pos: len(match.Data) / 16 * 16, Msg: "not a pattern-matched event with 16-byte IDs"}
+	}
+	ids := make([]semevent.ID, len(match.Data)/16)
+	for i := range ids {
+		ids[i] = semevent.IDFromBytes([16]byte(match.Data[16*i : 16*i+16]))
+	}
+	return ids, nil
+}
+
+// getIDs returns an empty ID slice with room for n, from the free list.
+func (c *cep) getIDs(n int) []semevent.ID {
+	fl := c.idsFL[n]
+	if k := len(fl); k > 0 {
+		s := fl[k-1]
+		c.idsFL[n] = fl[:k-1]
+		return s[:0]
+	}
+	return make([]semevent.ID, 0, n)
+}
+
+func (c *cep) putIDs(s []semevent.ID) {
+	n := cap(s)
+	if n <= MaxStages && len(c.idsFL[n]) < 4096 {
+		c.idsFL[n] = append(c.idsFL[n], s)
+	}
+}
+
+// timer is a deadline of one key of one pattern; seq tells a stale timer
+// from the current one.
+type timer struct {
+	at  int64
+	p   *cpat
+	key Key
+	seq uint64
+}
+
+type timerHeap []timer
+
+func (h *timerHeap) push(t timer) {
+	*h = append(*h, t)
+	s := *h
+	i := len(s) - 1
+	for i > 0 {
+		j := (i - 1) / 2
+		if !s[i].before(&s[j]) {
+			break
+		}
+		s[i], s[j] = s[j], s[i]
+		i = j
+	}
+}
+
+func (h *timerHeap) pop() timer {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = timer{}
+	s = s[:n]
+	i := 0
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s[r].before(&s[l]) {
+			m = r
+		}
+		if !s[m].before(&s[i]) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	return top
+}
+
+func (t *timer) before(u *timer) bool {
+	if t.at != u.at {
+		return t.at < u.at
+	}
+	return t.seq < u.seq
+}
+

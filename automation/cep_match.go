@@ -1,0 +1,386 @@
+package automation
+
+import "github.com/vexfs/semevent"
+
+// partial is a partial sequence match: the start time and the IDs of the
+// events matched so far.
+type partial struct {
+	start int64
+	ids   []semevent.ID
+}
+
+// stageHits evaluates every stage once for ev.
+func stageHits(stages []cstage, ev *semevent.Event, hit *[MaxStages]bool) bool {
+	any := false
+	for i := range stages {
+		hit[i] = stages[i].match(ev)
+		any = any || hit[i]
+	}
+	return any
+}
+
+// relaxedSeq is a followed-by Sequence.
+type relaxedSeq struct {
+	stages []cstage
+	states map[Key]*relaxedState
+	n      int // partial matches held
+}
+
+type relaxedState struct{ parts []partial }
+
+func (m *relaxedSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
+	var hit [MaxStages]bool
+	if !stageHits(m.stages, ev, &hit) {
+		return
+	}
+	n := len(m.stages)
+	st := m.states[k]
+	if st != nil {
+		w := 0
+		for _, pt := range st.parts {
+			if t-pt.start > p.within {
+				c.putIDs(pt.ids)
+				m.n--
+				continue
+			}
+			if hit[len(pt.ids)] {
+				pt.ids = append(pt.ids, ev.ID)
+				if len(pt.ids) == n {
+					c.emit(p, k, pt.ids, t, originOf(ev))
+					c.putIDs(pt.ids)
+					m.n--
+					continue
+				}
+			}
+			st.parts[w] = pt
+			w++
+		}
+		clear(st.parts[w:])
+		st.parts = st.parts[:w]
+	}
+	if hit[0] {
+		if n == 1 {
+			c.emit(p, k, []semevent.ID{ev.ID}, t, originOf(ev))
+		} else {
+			if st == nil {
+				st = &relaxedState{}
+				m.states[k] = st
+			}
+			if len(st.parts) >= c.cap {
+				c.putIDs(st.parts[0].ids)
+				copy(st.parts, st.parts[1:])
+				st.parts = st.parts[:len(st.parts)-1]
+				c.stats.Evicted++
+				m.n--
+			}
+			ids := append(c.getIDs(n), ev.ID)
+			st.parts = append(st.parts, partial{start: t, ids: ids})
+			m.n++
+		}
+	}
+	if st != nil && len(st.parts) == 0 {
+		delete(m.states, k)
+	}
+}
+
+func (m *relaxedSeq) timer(*cep, *cpat, Key, uint64, int64) {}
+
+func (m *relaxedSeq) sweep(c *cep, p *cpat, wm int64) {
+	for k, st := range m.states {
+		w := 0
+		for _, pt := range st.parts {
+			if pt.start+p.within < wm {
+				c.putIDs(pt.ids)
+				m.n--
+				continue
+			}
+			st.parts[w] = pt
+			w++
+		}
+		clear(st.parts[w:])
+		st.parts = st.parts[:w]
+		if w == 0 {
+			delete(m.states, k)
+		}
+	}
+}
+
+func (m *relaxedSeq) partials() int { return m.n }
+
+// strictSeq is a next-contiguity Sequence: at most one partial match per
+// progress level per key.
+type strictSeq struct {
+	stages []cstage
+	states map[Key]*strictState
+	n      int
+}
+
+type strictState struct{ parts []partial }
+
+func (m *strictSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
+	var hit [MaxStages]bool
+	any := stageHits(m.stages, ev, &hit)
+	st := m.states[k]
+	if st == nil && !hit[0] {
+		return
+	}
+	n := len(m.stages)
+	if st != nil {
+		w := 0
+		for _, pt := range st.parts {
+			if any && hit[len(pt.ids)] && t-pt.start <= p.within {
+				pt.ids = append(pt.ids, ev.ID)
+				if len(pt.ids) == n {
+					c.emit(p, k, pt.ids, t, originOf(ev))
+				} else {
+					st.parts[w] = pt
+					w++
+					continue
+				}
+			}
+			c.putIDs(pt.ids)
+			m.n--
+		}
+		clear(st.parts[w:])
+		st.parts = st.parts[:w]
+	}
+	if hit[0] {
+		if n == 1 {
+			c.emit(p, k, []semevent.ID{ev.ID}, t, originOf(ev))
+		} else {
+			if st == nil {
+				st = &strictState{}
+				m.states[k] = st
+			}
+			st.parts = append(st.parts, partial{start: t, ids: append(c.getIDs(n), ev.ID)})
+			m.n++
+		}
+	}
+	if st != nil && len(st.parts) == 0 {
+		delete(m.states, k)
+	}
+}
+
+func (m *strictSeq) timer(*cep, *cpat, Key, uint64, int64) {}
+
+func (m *strictSeq) sweep(c *cep, p *cpat, wm int64) {
+	for k, st := range m.states {
+		w := 0
+		for _, pt := range st.parts {
+			if pt.start+p.within < wm {
+				c.putIDs(pt.ids)
+				m.n--
+				continue
+			}
+			st.parts[w] = pt
+			w++
+		}
+		clear(st.parts[w:])
+		st.parts = st.parts[:w]
+		if w == 0 {
+			delete(m.states, k)
+		}
+	}
+}
+
+func (m *strictSeq) partials() int { return m.n }
+
+// ref is one buffered event.
+type ref struct {
+	t  int64
+	id semevent.ID
+}
+
+// countM is a Count pattern; each key buffers fewer than min events.
+type countM struct {
+	stage  cstage
+	min    int
+	states map[Key]*countState
+	n      int
+}
+
+type countState struct {
+	buf  []ref
+	head int // buf[head:] are live
+}
+
+func (m *countM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
+	if !m.stage.match(ev) {
+		return
+	}
+	if m.min == 1 {
+		c.emit(p, k, []semevent.ID{ev.ID}, t, originOf(ev))
+		return
+	}
+	st := m.states[k]
+	if st == nil {
+		st = &countState{buf: make([]ref, 0, min(m.min, 16))}
+		m.states[k] = st
+	}
+	for st.head < len(st.buf) && t-st.buf[st.head].t > p.within {
+		st.head++
+		m.n--
+	}
+	if st.head > 0 && st.head == len(st.buf) {
+		st.buf, st.head = st.buf[:0], 0
+	}
+	st.buf = append(st.buf, ref{t, ev.ID})
+	m.n++
+	if len(st.buf)-st.head >= m.min {
+		live := st.buf[st.head:]
+		ids := make([]semevent.ID, len(live))
+		for i, r := range live {
+			ids[i] = r.id
+		}
+		c.emit(p, k, ids, t, originOf(ev))
+		m.n -= len(live)
+		delete(m.states, k)
+		return
+	}
+	if st.head > len(st.buf)/2 && st.head > 8 {
+		n := copy(st.buf, st.buf[st.head:])
+		st.buf, st.head = st.buf[:n], 0
+	}
+}
+
+func (m *countM) timer(*cep, *cpat, Key, uint64, int64) {}
+
+func (m *countM) sweep(c *cep, p *cpat, wm int64) {
+	for k, st := range m.states {
+		for st.head < len(st.buf) && st.buf[st.head].t+p.within < wm {
+			st.head++
+			m.n--
+		}
+		if st.head == len(st.buf) {
+			delete(m.states, k)
+		}
+	}
+}
+
+func (m *countM) partials() int { return m.n }
+
+// absenceM is an Absence pattern: pending First events with timers.
+type absenceM struct {
+	first, then cstage
+	states      map[Key]*absenceState
+	n           int
+}
+
+type pending struct {
+	id  semevent.ID
+	seq uint64
+	o   origin
+}
+
+type absenceState struct{ pend []pending }
+
+func (m *absenceM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
+	st := m.states[k]
+	if st != nil && m.then.match(ev) {
+		m.n -= len(st.pend)
+		st.pend = st.pend[:0]
+	}
+	if m.first.match(ev) {
+		if st == nil {
+			st = &absenceState{}
+			m.states[k] = st
+		}
+		if len(st.pend) >= c.cap {
+			copy(st.pend, st.pend[1:])
+			st.pend = st.pend[:len(st.pend)-1]
+			c.stats.Evicted++
+			m.n--
+		}
+		c.seq++
+		st.pend = append(st.pend, pending{id: ev.ID, seq: c.seq, o: originOf(ev)})
+		m.n++
+		c.timers.push(timer{at: t + p.within, p: p, key: k, seq: c.seq})
+	}
+	if st != nil && len(st.pend) == 0 {
+		delete(m.states, k)
+	}
+}
+
+func (m *absenceM) timer(c *cep, p *cpat, k Key, seq uint64, at int64) {
+	st := m.states[k]
+	if st == nil {
+		return
+	}
+	for i, pd := range st.pend {
+		if pd.seq == seq {
+			c.emit(p, k, []semevent.ID{pd.id}, at, pd.o)
+			st.pend = append(st.pend[:i], st.pend[i+1:]...)
+			m.n--
+			break
+		}
+		if pd.seq > seq {
+			break
+		}
+	}
+	if len(st.pend) == 0 {
+		delete(m.states, k)
+	}
+}
+
+func (m *absenceM) sweep(*cep, *cpat, int64) {}
+
+func (m *absenceM) partials() int { return m.n }
+
+// repeatM is a Repeat pattern: one open run per key.
+type repeatM struct {
+	stage    cstage
+	min, max int
+	states   map[Key]*repeatState
+	n        int
+}
+
+type repeatState struct {
+	start, last int64
+	ids         []semevent.ID
+	seq         uint64
+	o           origin
+}
+
+func (m *repeatM) close(c *cep, p *cpat, k Key, st *repeatState) {
+	if len(st.ids) >= m.min {
+		c.emit(p, k, st.ids, st.last, st.o)
+	}
+	m.n -= len(st.ids)
+	delete(m.states, k)
+}
+
+func (m *repeatM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
+	st := m.states[k]
+	if st != nil && t-st.start > p.within {
+		m.close(c, p, k, st)
+		st = nil
+	}
+	if !m.stage.match(ev) {
+		if st != nil {
+			m.close(c, p, k, st)
+		}
+		return
+	}
+	if st == nil {
+		c.seq++
+		st = &repeatState{start: t, seq: c.seq}
+		m.states[k] = st
+		c.timers.push(timer{at: t + p.within, p: p, key: k, seq: c.seq})
+	}
+	st.ids = append(st.ids, ev.ID)
+	st.last, st.o = t, originOf(ev)
+	m.n++
+	if m.max > 0 && len(st.ids) == m.max {
+		m.close(c, p, k, st)
+	}
+}
+
+func (m *repeatM) timer(c *cep, p *cpat, k Key, seq uint64, at int64) {
+	if st := m.states[k]; st != nil && st.seq == seq {
+		m.close(c, p, k, st)
+	}
+}
+
+func (m *repeatM) sweep(*cep, *cpat, int64) {}
+
+func (m *repeatM) partials() int { return m.n }
