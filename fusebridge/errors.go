@@ -1,0 +1,44 @@
+package fusebridge
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrNoFUSE is returned by [Mount] when this machine cannot mount a
+	// FUSE file system: /dev/fuse is missing or the caller is not root.
+	// The returned error wraps it and names the missing piece.
+	ErrNoFUSE = errors.New("fusebridge: FUSE unavailable")
+	// ErrNilPropagator is returned by [New] and [NewWatcher] without a
+	// propagator to publish to.
+	ErrNilPropagator = errors.New("fusebridge: nil propagator")
+	// ErrUnsupported is wrapped by [NewWatcher] when the requested kernel
+	// watcher mode cannot run here; the error says why.
+	ErrUnsupported = errors.New("fusebridge: unsupported")
+)
+
+// OptionError reports one invalid option field.
+type OptionError struct {
+	Field string
+	Msg   string
+}
+
+func (e *OptionError) Error() string {
+	return fmt.Sprintf("fusebridge: option %s: %s", e.Field, e.Msg)
+}
+
+// MountError reports a mount or unmount that failed: which operation, on
+// which mountpoint, and why.
+type MountError struct {
+	Op         string // "mount" or "unmount"
+	Mountpoint string
+	Err        error
+}
+
+func (e *MountError) Error() string {
+	return fmt.Sprintf("fusebridge: %s %s: %v", e.Op, e.Mountpoint, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *MountError) Unwrap() error { return e.Err }

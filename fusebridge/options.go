@@ -1,0 +1,128 @@
+package fusebridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/propagation"
+)
+
+// WriteMode says which events a file's writes produce.
+type WriteMode uint8
+
+const (
+	// WriteSessions emits one [semevent.KindFileWrite] per open→close
+	// session that changed the file, when the handle is released, carrying
+	// the bytes written and the byte ranges touched. The default, and the
+	// form the kernel watcher reports, so it folds across the boundary.
+	WriteSessions WriteMode = iota
+	// WriteCalls emits one event per write call, with its offset and size,
+	// instead of the session summary. Such events take no part in dedup.
+	WriteCalls
+	// WriteBoth emits both.
+	WriteBoth
+)
+
+func (m WriteMode) String() string {
+	switch m {
+	case WriteSessions:
+		return "sessions"
+	case WriteCalls:
+		return "calls"
+	case WriteBoth:
+		return "both"
+	}
+	return fmt.Sprintf("WriteMode(%d)", uint8(m))
+}
+
+// Options configure a [Bridge]. The zero value, and a nil *Options, mean
+// defaults.
+type Options struct {
+	// Writes chooses per-session summaries, per-call events or both.
+	// Default WriteSessions.
+	Writes WriteMode
+
+	// Kinds, when non-nil, lists the only kinds emitted; nil emits every
+	// file-system kind.
+	Kinds []semevent.Kind
+
+	// QueueSize is the capacity of the queue between the file-system
+	// operations and the goroutine that publishes. Default 8192.
+	QueueSize int
+
+	// Policy applies when the queue is full: Block waits up to
+	// BlockTimeout and then drops; DropNewest drops the new event;
+	// DropOldest evicts the oldest queued one. Every drop is counted in
+	// [Stats]. The file operation always completes. Default Block.
+	Policy propagation.Policy
+
+	// BlockTimeout bounds how long an operation waits for room under
+	// Block. Default 50ms.
+	BlockTimeout time.Duration
+
+	// Passthrough lets the kernel serve reads and writes of files opened
+	// through the bridge directly from the backing file (go-fuse's
+	// passthrough, available as root). The server then never sees the
+	// data calls: no per-call events, and a session is reported written
+	// when the file's size or modification time changed between open and
+	// release. Default false.
+	Passthrough bool
+
+	// Tenant is stamped on every event.
+	Tenant string
+
+	// Annotate, when set, is called with the operation's context just
+	// before each event is queued; it may set the trace context, cause
+	// and attributes. It runs inside the file operation: keep it fast.
+	Annotate func(ctx context.Context, ev *semevent.Event)
+}
+
+// Defaults.
+const (
+	DefaultQueueSize    = 8192
+	DefaultBlockTimeout = 50 * time.Millisecond
+)
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.BlockTimeout == 0 {
+		c.BlockTimeout = DefaultBlockTimeout
+	}
+	return c
+}
+
+// Validate reports every problem with o (after defaults), joined.
+func (o *Options) Validate() error {
+	c := o.withDefaults()
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Writes > WriteBoth {
+		bad("Writes", "unknown mode %d", uint8(c.Writes))
+	}
+	for i, k := range c.Kinds {
+		if !k.IsFile() {
+			bad(fmt.Sprintf("Kinds[%d]", i), "%v is not a file-system kind", k)
+		}
+	}
+	if c.QueueSize < 1 {
+		bad("QueueSize", "%d, want at least 1", c.QueueSize)
+	}
+	if c.Policy > propagation.DropOldest {
+		bad("Policy", "unknown policy %d", uint8(c.Policy))
+	}
+	if c.BlockTimeout < 0 {
+		bad("BlockTimeout", "%v is negative", c.BlockTimeout)
+	}
+	return errors.Join(errs...)
+}

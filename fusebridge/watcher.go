@@ -1,0 +1,385 @@
+package fusebridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/kwatch"
+	"github.com/vexfs/semevent/propagation"
+)
+
+// WatcherMode chooses the kernel interface a [Watcher] uses.
+type WatcherMode uint8
+
+const (
+	// Auto uses fanotify when the kernel and privileges allow it, else
+	// inotify. The default.
+	Auto WatcherMode = iota
+	// Fanotify reports events with the acting process's pid, with file
+	// handles and names (FAN_REPORT_DFID_NAME_TARGET), through one inode
+	// mark per directory. Needs root.
+	Fanotify
+	// Inotify watches each directory; events carry no pid.
+	Inotify
+)
+
+func (m WatcherMode) String() string {
+	switch m {
+	case Auto:
+		return "auto"
+	case Fanotify:
+		return "fanotify"
+	case Inotify:
+		return "inotify"
+	}
+	return fmt.Sprintf("WatcherMode(%d)", uint8(m))
+}
+
+// WatcherOptions configure a [Watcher]. A nil *WatcherOptions means
+// defaults.
+type WatcherOptions struct {
+	// Mode: Auto (default), Fanotify or Inotify.
+	Mode WatcherMode
+
+	// Kinds lists the kinds reported. Default: create, delete, rename,
+	// mkdir, rmdir, write (one per close of a descriptor after the file
+	// was modified) and chmod (any attribute change). Open, read and close
+	// may be added; the kernel reports those for every access.
+	Kinds []semevent.Kind
+
+	// ServerPID is the pid of a FUSE server whose backing directory this
+	// is. The kernel's attribute-change events caused by that process are
+	// dropped: they are the loopback's own fix-ups (setting the owner of
+	// each new file) or echoes of setattr calls the FUSE side reports.
+	// With inotify, which carries no pid, attribute changes are then not
+	// reported at all. Zero keeps them.
+	ServerPID int
+
+	// Tenant is stamped on every event.
+	Tenant string
+
+	// OnError receives problems that do not stop the watcher: a queue
+	// overflow (events were lost), an undecodable record, a directory
+	// that could not be watched.
+	OnError func(error)
+}
+
+var defaultWatchKinds = []semevent.Kind{
+	semevent.KindFileCreate, semevent.KindFileDelete, semevent.KindFileRename,
+	semevent.KindDirCreate, semevent.KindDirDelete, semevent.KindFileWrite, semevent.KindFileChmod,
+}
+
+// Validate reports every problem with o, joined.
+func (o *WatcherOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	var errs []error
+	if o.Mode > Inotify {
+		errs = append(errs, &OptionError{Field: "Mode", Msg: fmt.Sprintf("unknown mode %d", uint8(o.Mode))})
+	}
+	for i, k := range o.Kinds {
+		switch k {
+		case semevent.KindFileCreate, semevent.KindFileDelete, semevent.KindFileRename,
+			semevent.KindDirCreate, semevent.KindDirDelete, semevent.KindFileWrite, semevent.KindFileChmod,
+			semevent.KindFileOpen, semevent.KindFileRead, semevent.KindFileClose:
+		default:
+			errs = append(errs, &OptionError{Field: fmt.Sprintf("Kinds[%d]", i), Msg: fmt.Sprintf("the kernel watcher cannot report %v", k)})
+		}
+	}
+	if o.ServerPID < 0 {
+		errs = append(errs, &OptionError{Field: "ServerPID", Msg: fmt.Sprintf("%d is negative", o.ServerPID)})
+	}
+	return errors.Join(errs...)
+}
+
+// WatcherStats counts a Watcher's work.
+type WatcherStats struct {
+	Records   uint64 // kernel records decoded
+	Published uint64 // events published
+	Failed    uint64 // events the Propagator rejected
+	Ignored   uint64 // records dropped: outside the tree, server fix-ups, unwanted kinds
+	Overflows uint64 // kernel queue overflows: events were lost
+	Dirs      int    // directories watched
+}
+
+// Watcher reports the kernel's view of a directory tree as events with
+// boundary [semevent.Kernel] and paths relative to the tree's root, in the
+// same form as a [Bridge] mounted over that tree ("/a/b").
+type Watcher struct {
+	p      propagation.Propagator
+	root   string
+	opts   WatcherOptions
+	want   [64]bool
+	mode   WatcherMode
+	reason string
+
+	fd     int // fanotify or inotify descriptor
+	rootFD int // fanotify: the root's descriptor for open_by_handle_at
+	wake   [2]int
+	done   chan struct{}
+	ctx    context.Context
+	cancel context.CancelFunc
+	once   sync.Once
+
+	// Used by the reading goroutine, and by NewWatcher before it starts.
+	dirs   map[string]string // fanotify: dir handle key → path; inotify: unused
+	wds    map[int32]string  // inotify: watch descriptor → path
+	dirty  map[string]bool   // files modified since their last close-write (by handle or path)
+	nDirs  atomic.Int64
+	idle   atomic.Bool // the goroutine waits in poll with nothing read
+	mask   uint64
+	buf    []byte
+	infos  []kwatch.FanInfo
+	moveFr *kwatch.InEvent // inotify: a MOVED_FROM waiting for its MOVED_TO
+
+	records, published, failed, ignored, overflows atomic.Uint64
+}
+
+// NewWatcher starts watching the directory tree at dir and publishing to
+// p. It returns once every existing directory is watched. Mode and Reason
+// say which interface it chose and why.
+func NewWatcher(p propagation.Propagator, dir string, opts *WatcherOptions) (*Watcher, error) {
+	if p == nil {
+		return nil, ErrNilPropagator
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	abs, err = filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, err
+	}
+	w := &Watcher{p: p, root: abs, done: make(chan struct{}), fd: -1, rootFD: -1,
+		dirs: map[string]string{}, wds: map[int32]string{}, dirty: map[string]bool{}, buf: make([]byte, 64<<10)}
+	if opts != nil {
+		w.opts = *opts
+	}
+	kinds := w.opts.Kinds
+	if kinds == nil {
+		kinds = defaultWatchKinds
+	}
+	for _, k := range kinds {
+		w.want[k] = true
+	}
+	if err := unix.Pipe2(w.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("fusebridge: watcher pipe: %w", err)
+	}
+	var ferr error
+	switch w.opts.Mode {
+	case Auto, Fanotify:
+		ferr = w.startFanotify()
+		if ferr == nil {
+			w.mode = Fanotify
+			w.reason = "fanotify with FAN_REPORT_DFID_NAME_TARGET and FAN_RENAME on one inode mark per directory: pids, names and renames in one event"
+			break
+		}
+		w.closeFDs()
+		if w.opts.Mode == Fanotify {
+			unix.Close(w.wake[0])
+			unix.Close(w.wake[1])
+			return nil, fmt.Errorf("%w: fanotify: %v", ErrUnsupported, ferr)
+		}
+		fallthrough
+	case Inotify:
+		if err := w.startInotify(); err != nil {
+			w.closeFDs()
+			unix.Close(w.wake[0])
+			unix.Close(w.wake[1])
+			return nil, fmt.Errorf("%w: inotify: %v", ErrUnsupported, err)
+		}
+		w.mode = Inotify
+		if ferr != nil {
+			w.reason = fmt.Sprintf("inotify: fanotify unavailable (%v)", ferr)
+		} else {
+			w.reason = "inotify: requested"
+		}
+		if w.opts.ServerPID != 0 {
+			w.reason += "; attribute changes not reported (inotify carries no pid to tell the FUSE server's own from others')"
+		}
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	go w.run()
+	return w, nil
+}
+
+// Mode returns the interface in use: Fanotify or Inotify.
+func (w *Watcher) Mode() WatcherMode { return w.mode }
+
+// Reason says why Mode was chosen.
+func (w *Watcher) Reason() string { return w.reason }
+
+// Stats returns the watcher's counters.
+func (w *Watcher) Stats() WatcherStats {
+	return WatcherStats{
+		Records: w.records.Load(), Published: w.published.Load(), Failed: w.failed.Load(),
+		Ignored: w.ignored.Load(), Overflows: w.overflows.Load(), Dirs: int(w.nDirs.Load()),
+	}
+}
+
+// Close stops the watcher and waits for its goroutine. Events the kernel
+// queued but the watcher had not read are lost. Calling Close again
+// returns nil.
+func (w *Watcher) Close() error {
+	w.once.Do(func() {
+		unix.Write(w.wake[1], []byte{0})
+		w.cancel()
+		<-w.done
+		w.closeFDs()
+		unix.Close(w.wake[0])
+		unix.Close(w.wake[1])
+	})
+	return nil
+}
+
+// Sync returns once the watcher has read and published every event the
+// kernel queued before the call (it waits until the queue is empty), or
+// ctx ends.
+func (w *Watcher) Sync(ctx context.Context) error {
+	for {
+		var n int32
+		if err := ioctlFIONREAD(w.fd, &n); err != nil {
+			return err
+		}
+		if n == 0 && w.idle.Load() {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
+func ioctlFIONREAD(fd int, n *int32) error {
+	v, err := unix.IoctlGetInt(fd, unix.TIOCINQ)
+	*n = int32(v)
+	return err
+}
+
+func (w *Watcher) closeFDs() {
+	if w.fd >= 0 {
+		unix.Close(w.fd)
+		w.fd = -1
+	}
+	if w.rootFD >= 0 {
+		unix.Close(w.rootFD)
+		w.rootFD = -1
+	}
+}
+
+func (w *Watcher) fail(err error) {
+	if w.opts.OnError != nil {
+		w.opts.OnError(err)
+	}
+}
+
+// rel returns the tree-relative form of the absolute path p, and false
+// when p is outside the tree.
+func (w *Watcher) rel(p string) (string, bool) {
+	if p == w.root {
+		return "/", true
+	}
+	if strings.HasPrefix(p, w.root+"/") {
+		return p[len(w.root):], true
+	}
+	return "", false
+}
+
+func join(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
+	}
+	return dir + "/" + name
+}
+
+func (w *Watcher) run() {
+	defer close(w.done)
+	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.wake[0]), Events: unix.POLLIN}}
+	for {
+		w.idle.Store(true)
+		timeout := -1
+		if w.moveFr != nil {
+			timeout = 20
+		}
+		n, err := unix.Poll(fds, timeout)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			w.fail(fmt.Errorf("fusebridge: watcher poll: %w", err))
+			return
+		}
+		if fds[1].Revents != 0 {
+			return
+		}
+		if n == 0 {
+			w.flushMove()
+			continue
+		}
+		w.idle.Store(false)
+		nr, err := unix.Read(w.fd, w.buf)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			w.fail(fmt.Errorf("fusebridge: watcher read: %w", err))
+			return
+		}
+		if w.mode == Fanotify {
+			w.fanBatch(w.buf[:nr])
+		} else {
+			w.inBatch(w.buf[:nr])
+		}
+	}
+}
+
+// publish sends ev; it blocks under the bus's backpressure, which only
+// lets the kernel queue grow.
+func (w *Watcher) publish(ev *semevent.Event) {
+	if err := w.p.Publish(w.ctx, ev); err != nil {
+		w.failed.Add(1)
+		return
+	}
+	w.published.Add(1)
+}
+
+func (w *Watcher) newEvent(k semevent.Kind, path string, pid int32, op string) *semevent.Event {
+	return &semevent.Event{
+		Kind: k, Boundary: semevent.Kernel, Seen: semevent.Boundaries(semevent.Kernel),
+		Tenant: w.opts.Tenant, Path: path, PID: uint32(max(pid, 0)), Time: time.Now().UnixNano(),
+		Attrs: []semevent.Attr{{Key: AttrOp, Value: op}, {Key: AttrWatcher, Value: w.mode.String()}},
+	}
+}
+
+// walk calls fn for dir and every directory beneath it.
+func walkDirs(dir string, fn func(path string) error) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return fn(p)
+		}
+		return nil
+	})
+}
