@@ -699,4 +699,3 @@ func (t *timer) before(u *timer) bool {
 	}
 	return t.seq < u.seq
 }
-

@@ -1,0 +1,944 @@
+package automation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vexfs/semevent"
+)
+
+// Outcome is how an execution ended.
+type Outcome uint8
+
+// The outcomes.
+const (
+	Running            Outcome = iota // not ended yet
+	Succeeded                         // Run returned nil
+	Failed                            // Run failed; completed steps were compensated
+	CompensationFailed                // Run failed and a compensation failed too
+	Cancelled                         // cancelled by Executor.Cancel; completed steps were compensated
+
+	outcomeEnd
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Running:
+		return "running"
+	case Succeeded:
+		return "succeeded"
+	case Failed:
+		return "failed"
+	case CompensationFailed:
+		return "compensation failed"
+	case Cancelled:
+		return "cancelled"
+	}
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
+}
+
+// TenantQuota limits one tenant's executions. The zero value means: no
+// limit of its own beyond the executor's MaxConcurrent (and the fair
+// round-robin between tenants), and DefaultMaxQueued waiting.
+type TenantQuota struct {
+	MaxConcurrent int     // running executions at once; 0: no own limit
+	PerSecond     float64 // executions started per second; 0: no limit
+	Burst         int     // token bucket size for PerSecond; default max(1, PerSecond)
+	MaxQueued     int     // executions waiting to start; beyond, Start fails with ErrQuotaExceeded
+}
+
+// DefaultMaxQueued is the default [TenantQuota.MaxQueued].
+const DefaultMaxQueued = 10000
+
+// ExecutorOptions configure [NewExecutor]. A nil *ExecutorOptions means
+// defaults: no workflows, volatile state.
+type ExecutorOptions struct {
+	// Workflows are the workflows the executor can run, by Name.
+	Workflows []Workflow
+	// Store records execution state durably; see [JournalStore]. NewExecutor
+	// loads it and resumes the executions that had not finished. Nil: state
+	// is in memory only.
+	Store Store
+	// MaxConcurrent bounds running executions. Default 64.
+	MaxConcurrent int
+	// Quota is every tenant's quota unless Quotas has one for it.
+	Quota  TenantQuota
+	Quotas map[string]TenantQuota
+	// Breaker configures the per-action circuit breakers.
+	Breaker BreakerOptions
+	// Clock is the time source for backoff, Await timeouts, breakers and
+	// rates. Default the real clock.
+	Clock Clock
+	// Rand returns uniform numbers in [0, 1) for retry jitter. Default
+	// math/rand/v2.
+	Rand func() float64
+	// History is how many ended executions [Executor.History] keeps.
+	// Default 1000.
+	History int
+	// Publisher, if set, receives a semevent.KindWorkflowStep event for
+	// each step that completes, fails or is compensated.
+	Publisher Publisher
+	// OnError receives errors no caller is waiting for: a store that
+	// fails, a recorded execution whose workflow is unknown.
+	OnError func(error)
+}
+
+// Validate lists every problem in o.
+func (o *ExecutorOptions) Validate() error {
+	p := problems{name: "ExecutorOptions"}
+	if o == nil {
+		return nil
+	}
+	names := map[string]bool{}
+	for i, w := range o.Workflows {
+		switch {
+		case w == nil:
+			p.addf("Workflows[%d] is nil", i)
+		case w.Name() == "":
+			p.addf("Workflows[%d] has an empty name", i)
+		case names[w.Name()]:
+			p.addf("Workflows[%d]: duplicate name %q", i, w.Name())
+		default:
+			names[w.Name()] = true
+		}
+	}
+	if o.MaxConcurrent < 0 {
+		p.addf("MaxConcurrent %d is negative", o.MaxConcurrent)
+	}
+	if o.History < 0 {
+		p.addf("History %d is negative", o.History)
+	}
+	check := func(name string, q TenantQuota) {
+		if q.MaxConcurrent < 0 || q.PerSecond < 0 || q.Burst < 0 || q.MaxQueued < 0 {
+			p.addf("%s: negative limit in %+v", name, q)
+		}
+	}
+	check("Quota", o.Quota)
+	for t, q := range o.Quotas {
+		check(fmt.Sprintf("Quotas[%q]", t), q)
+	}
+	if err := o.Breaker.Validate(); err != nil {
+		p.addf("Breaker: %v", err)
+	}
+	return p.err()
+}
+
+// ExecutorStats are an [Executor]'s counters.
+type ExecutorStats struct {
+	Started            uint64 // executions accepted by Start
+	Resumed            uint64 // executions resumed from the store
+	Succeeded          uint64
+	Failed             uint64
+	CompensationFailed uint64
+	Cancelled          uint64
+	Abandoned          uint64 // stopped by Close or a store failure; resumed on restart
+	Rejected           uint64 // Start calls refused by a tenant quota
+	Retries            uint64 // step attempts after the first
+	Compensations      uint64 // compensations that succeeded
+	Running, Queued    int
+}
+
+// StepInfo is one step in an execution's history.
+type StepInfo struct {
+	ID       string
+	Status   string // running, done, failed, replayed, awaiting, timeout, compensated, compensation failed
+	Attempts int
+	Started  time.Time
+	Ended    time.Time
+	Err      string
+}
+
+// ExecutionInfo is an execution's history: its steps, timings and
+// outcome.
+type ExecutionInfo struct {
+	ID       string
+	Workflow string
+	Tenant   string
+	Trigger  semevent.ID
+	Resumed  bool // resumed from the store after a restart
+	Queued   time.Time
+	Started  time.Time
+	Ended    time.Time
+	Outcome  Outcome
+	Err      string
+	Steps    []StepInfo
+}
+
+func (i *ExecutionInfo) clone() ExecutionInfo {
+	c := *i
+	c.Steps = slices.Clone(i.Steps)
+	return c
+}
+
+// Executor runs workflow executions: it admits them per tenant, starts
+// them fairly (round-robin across tenants, within MaxConcurrent and each
+// tenant's quota), retries and guards their steps, compensates failed
+// executions, records everything in its Store and resumes unfinished
+// executions when it is created again on the same Store. It is a
+// semevent.Handler: Handle starts triggered workflows and feeds
+// [Run.Await]. All methods are safe for concurrent use.
+type Executor struct {
+	mu        sync.Mutex // guards every field down to stats
+	execs     map[string]*execution
+	finished  map[string]struct{}
+	tenants   map[string]*tenantQ
+	rr        int
+	running   int
+	waiters   map[*waiter]struct{}
+	closed    bool
+	history   []*ExecutionInfo // ring of ended executions
+	histNext  int
+	breakers  map[string]*Breaker
+	stats     ExecutorStats
+	workflows map[string]Workflow
+	triggers  []Workflow
+
+	store     Store
+	maxConc   int
+	quota     TenantQuota
+	quotas    map[string]TenantQuota
+	brOpts    BreakerOptions
+	clock     Clock
+	rand      func() float64
+	histCap   int
+	pub       Publisher
+	onErr     func(error)
+	ids       *semevent.IDGenerator
+	root      context.Context
+	stopRoot  context.CancelFunc
+	wake      chan struct{}
+	stop      chan struct{}
+	schedDone chan struct{}
+	wg        sync.WaitGroup
+	randMu    sync.Mutex
+}
+
+var _ semevent.Handler = (*Executor)(nil)
+
+type tenantQ struct {
+	name    string
+	q       []*execution
+	running int
+	quota   TenantQuota
+	tokens  float64
+	last    time.Time
+}
+
+type comp struct {
+	step   string
+	seq    uint64
+	s      *Step
+	result []byte
+}
+
+// execution is one run of a workflow.
+type execution struct {
+	e      *Executor
+	id, wf string
+	w      Workflow
+	tenant string
+	ev     *semevent.Event
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	mu          sync.Mutex // guards the fields below
+	done        map[string]*Record
+	compensated map[string]bool
+	comps       []comp
+	seq         uint64
+	storeFailed bool
+	info        *ExecutionInfo
+}
+
+// errCancelled is the cause of an execution cancelled by Executor.Cancel.
+var errCancelled = errors.New("automation: execution cancelled")
+
+// NewExecutor returns a running executor. With a Store, it first loads
+// the store and queues every execution that had started and not
+// finished; they resume from their last recorded step.
+func NewExecutor(opts *ExecutorOptions) (*Executor, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	var o ExecutorOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxConcurrent == 0 {
+		o.MaxConcurrent = 64
+	}
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.Rand == nil {
+		o.Rand = defaultRand
+	}
+	if o.History == 0 {
+		o.History = 1000
+	}
+	if o.Breaker.Clock == nil {
+		o.Breaker.Clock = o.Clock
+	}
+	e := &Executor{
+		execs: map[string]*execution{}, finished: map[string]struct{}{},
+		tenants: map[string]*tenantQ{}, waiters: map[*waiter]struct{}{},
+		breakers: map[string]*Breaker{}, workflows: map[string]Workflow{},
+		store: o.Store, maxConc: o.MaxConcurrent, quota: o.Quota, quotas: o.Quotas,
+		brOpts: o.Breaker, clock: o.Clock, rand: o.Rand, histCap: o.History,
+		pub: o.Publisher, onErr: o.OnError, ids: semevent.NewIDGenerator(0),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), schedDone: make(chan struct{}),
+	}
+	e.root, e.stopRoot = context.WithCancel(context.Background())
+	for _, w := range o.Workflows {
+		e.workflows[w.Name()] = w
+		if t, ok := w.(Triggered); ok && t.Trigger() != nil {
+			e.triggers = append(e.triggers, w)
+		}
+	}
+	if e.store != nil {
+		if err := e.recover(); err != nil {
+			e.stopRoot()
+			return nil, err
+		}
+	}
+	go e.schedule()
+	return e, nil
+}
+
+func (e *Executor) newExecution(id string, w Workflow, wf string, ev *semevent.Event) *execution {
+	x := &execution{e: e, id: id, wf: wf, w: w, tenant: ev.Tenant, ev: ev,
+		done: map[string]*Record{}, compensated: map[string]bool{}}
+	x.ctx, x.cancel = context.WithCancelCause(e.root)
+	x.info = &ExecutionInfo{ID: id, Workflow: wf, Tenant: ev.Tenant, Trigger: ev.ID, Queued: e.clock.Now()}
+	return x
+}
+
+// recover loads the store and queues unfinished executions.
+func (e *Executor) recover() error {
+	pending := map[string]*execution{}
+	var order []string
+	err := e.store.Load(e.root, func(r *Record) error {
+		if r.Type == RecStarted {
+			if r.Event == nil {
+				return &RecordError{Msg: "started record of " + r.Execution + " without event"}
+			}
+			x := e.newExecution(r.Execution, e.workflows[r.Workflow], r.Workflow, r.Event)
+			x.info.Resumed = true
+			pending[r.Execution] = x
+			order = append(order, r.Execution)
+			return nil
+		}
+		x := pending[r.Execution]
+		if x == nil {
+			return nil // finished, or started before the retained log
+		}
+		switch r.Type {
+		case RecStepDone, RecStepFailed, RecAwaitDone:
+			x.done[r.Step] = r
+			x.seq = max(x.seq, r.Seq)
+		case RecCompensated, RecCompensationFailed:
+			x.compensated[r.Step] = true
+		case RecFinished:
+			delete(pending, r.Execution)
+			x.cancel(nil)
+			e.finished[r.Execution] = struct{}{}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("automation: loading the store: %w", err)
+	}
+	for _, id := range order {
+		x := pending[id]
+		if x == nil {
+			continue
+		}
+		if x.w == nil {
+			x.cancel(nil)
+			e.report(fmt.Errorf("%w: %q (execution %s not resumed)", ErrUnknownWorkflow, x.wf, id))
+			continue
+		}
+		e.execs[id] = x
+		e.tenantLocked(x.tenant).q = append(e.tenantLocked(x.tenant).q, x)
+		e.stats.Resumed++
+	}
+	return nil
+}
+
+func (e *Executor) report(err error) {
+	if e.onErr != nil {
+		e.onErr(err)
+	}
+}
+
+func (e *Executor) tenantLocked(t string) *tenantQ {
+	tq := e.tenants[t]
+	if tq == nil {
+		q, ok := e.quotas[t]
+		if !ok {
+			q = e.quota
+		}
+		if q.MaxQueued == 0 {
+			q.MaxQueued = DefaultMaxQueued
+		}
+		if q.Burst == 0 {
+			q.Burst = max(1, int(q.PerSecond))
+		}
+		tq = &tenantQ{name: t, quota: q, tokens: float64(q.Burst), last: e.clock.Now()}
+		e.tenants[t] = tq
+	}
+	return tq
+}
+
+// ExecutionID returns the ID of the execution of workflow for ev.
+func ExecutionID(workflow string, ev *semevent.Event) string {
+	return workflow + "/" + ev.ID.String()
+}
+
+// Start queues an execution of the workflow named workflow for ev and
+// returns its ID, [ExecutionID](workflow, ev), once the start is recorded.
+// An event without an ID gets one (on a copy). It fails with
+// [ErrUnknownWorkflow], [ErrDuplicate] if that execution was started
+// before (also before a restart), [ErrQuotaExceeded] if the tenant's
+// queue is full, or ErrClosed.
+func (e *Executor) Start(ctx context.Context, workflow string, ev *semevent.Event) (string, error) {
+	if ev == nil {
+		return "", semevent.ErrNilEvent
+	}
+	if ev.ID.IsZero() {
+		ev = ev.Clone()
+		ev.ID = e.ids.Next()
+	}
+	e.mu.Lock()
+	w := e.workflows[workflow]
+	if w == nil {
+		e.mu.Unlock()
+		return "", fmt.Errorf("%w: %q", ErrUnknownWorkflow, workflow)
+	}
+	id := ExecutionID(workflow, ev)
+	if e.closed {
+		e.mu.Unlock()
+		return "", ErrClosed
+	}
+	if _, ok := e.finished[id]; ok || e.execs[id] != nil {
+		e.mu.Unlock()
+		return id, ErrDuplicate
+	}
+	tq := e.tenantLocked(ev.Tenant)
+	if len(tq.q) >= tq.quota.MaxQueued {
+		e.stats.Rejected++
+		e.mu.Unlock()
+		return "", fmt.Errorf("%w: tenant %q has %d executions queued", ErrQuotaExceeded, ev.Tenant, len(tq.q))
+	}
+	x := e.newExecution(id, w, workflow, ev)
+	e.execs[id] = x
+	e.mu.Unlock()
+
+	if e.store != nil {
+		err := e.store.Append(ctx, &Record{Type: RecStarted, Time: e.clock.Now().UnixNano(), Execution: id, Workflow: workflow, Tenant: ev.Tenant, Event: ev})
+		if err != nil {
+			e.mu.Lock()
+			delete(e.execs, id)
+			e.mu.Unlock()
+			x.cancel(nil)
+			return "", err
+		}
+	}
+	e.mu.Lock()
+	e.stats.Started++
+	e.tenantLocked(ev.Tenant).q = append(e.tenantLocked(ev.Tenant).q, x)
+	e.mu.Unlock()
+	e.poke()
+	return id, nil
+}
+
+func (e *Executor) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Handle starts an execution of every workflow whose trigger ev matches
+// (see [Triggered]) and offers ev to every [Run.Await] in progress. It
+// returns the Start errors joined, except ErrDuplicate.
+func (e *Executor) Handle(ctx context.Context, ev *semevent.Event) error {
+	if ev == nil {
+		return semevent.ErrNilEvent
+	}
+	var errs []error
+	for _, w := range e.triggers {
+		if w.(Triggered).Trigger().Match(ev) {
+			if _, err := e.Start(ctx, w.Name(), ev); err != nil && !errors.Is(err, ErrDuplicate) {
+				errs = append(errs, err)
+			}
+		}
+	}
+	e.mu.Lock()
+	for w := range e.waiters {
+		if !w.fired && (w.f == nil || w.f.Match(ev)) {
+			w.fired = true
+			w.ch <- ev.Clone()
+		}
+	}
+	e.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (e *Executor) addWaiter(w *waiter) {
+	e.mu.Lock()
+	e.waiters[w] = struct{}{}
+	e.mu.Unlock()
+}
+
+func (e *Executor) removeWaiter(w *waiter) {
+	e.mu.Lock()
+	delete(e.waiters, w)
+	e.mu.Unlock()
+}
+
+// Cancel cancels the execution id: its context ends, and once Run
+// returns its completed steps are compensated and it ends Cancelled. It
+// reports whether the execution was in flight.
+func (e *Executor) Cancel(id string) bool {
+	e.mu.Lock()
+	x := e.execs[id]
+	e.mu.Unlock()
+	if x == nil {
+		return false
+	}
+	x.cancel(errCancelled)
+	return true
+}
+
+// schedule starts queued executions: round-robin over tenants, one per
+// tenant per round, within the limits.
+func (e *Executor) schedule() {
+	defer close(e.schedDone)
+	for {
+		e.mu.Lock()
+		wait := e.dispatchLocked()
+		e.mu.Unlock()
+		var tc <-chan time.Time
+		if wait > 0 {
+			tc = e.clock.After(wait)
+		}
+		select {
+		case <-e.wake:
+		case <-tc:
+		case <-e.stop:
+			return
+		}
+	}
+}
+
+func (e *Executor) dispatchLocked() time.Duration {
+	if e.closed {
+		return 0
+	}
+	var ring []*tenantQ
+	for _, tq := range e.tenants {
+		if len(tq.q) > 0 {
+			ring = append(ring, tq)
+		}
+	}
+	if len(ring) == 0 {
+		return 0
+	}
+	slices.SortFunc(ring, func(a, b *tenantQ) int {
+		switch {
+		case a.name < b.name:
+			return -1
+		case a.name > b.name:
+			return 1
+		}
+		return 0
+	})
+	now := e.clock.Now()
+	var wait time.Duration
+	for progress := true; progress && e.running < e.maxConc; {
+		progress = false
+		for i := 0; i < len(ring) && e.running < e.maxConc; i++ {
+			tq := ring[(e.rr+i)%len(ring)]
+			if len(tq.q) == 0 || (tq.quota.MaxConcurrent > 0 && tq.running >= tq.quota.MaxConcurrent) {
+				continue
+			}
+			if tq.quota.PerSecond > 0 {
+				tq.tokens = min(float64(tq.quota.Burst), tq.tokens+now.Sub(tq.last).Seconds()*tq.quota.PerSecond)
+				tq.last = now
+				if tq.tokens < 1 {
+					d := time.Duration((1 - tq.tokens) / tq.quota.PerSecond * float64(time.Second))
+					if wait == 0 || d < wait {
+						wait = max(d, time.Millisecond)
+					}
+					continue
+				}
+				tq.tokens--
+			}
+			x := tq.q[0]
+			tq.q[0] = nil
+			tq.q = tq.q[1:]
+			tq.running++
+			e.running++
+			progress = true
+			e.wg.Add(1)
+			go e.execute(x, tq)
+		}
+		e.rr++
+	}
+	return wait
+}
+
+// abandoning reports whether x must stop without compensating or
+// finishing: the executor is shutting down or the store failed.
+func (e *Executor) abandoning(x *execution) bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.storeFailed || e.root.Err() != nil
+}
+
+// record appends r for x to the store. A store failure abandons x.
+func (e *Executor) record(x *execution, r *Record) error {
+	if e.store == nil {
+		return nil
+	}
+	r.Execution, r.Workflow, r.Tenant = x.id, x.wf, x.tenant
+	r.Time = e.clock.Now().UnixNano()
+	if err := e.store.Append(e.root, r); err != nil {
+		x.mu.Lock()
+		x.storeFailed = true
+		x.mu.Unlock()
+		err = fmt.Errorf("automation: execution %s: recording %s: %w", x.id, r.Step, err)
+		e.report(err)
+		return err
+	}
+	return nil
+}
+
+func (e *Executor) execute(x *execution, tq *tenantQ) {
+	defer e.wg.Done()
+	x.mu.Lock()
+	x.info.Started = e.clock.Now()
+	x.mu.Unlock()
+	run := &Run{x: x, names: map[string]int{}}
+	err := safeRun(x.w.Run, run)
+	outcome := Succeeded
+	abandoned := e.abandoning(x)
+	if err != nil && !abandoned {
+		outcome = Failed
+		if errors.Is(context.Cause(x.ctx), errCancelled) {
+			outcome = Cancelled
+		}
+		if !e.compensate(x) {
+			outcome = CompensationFailed
+		}
+		abandoned = e.abandoning(x)
+	}
+	if !abandoned {
+		r := &Record{Type: RecFinished, Outcome: outcome}
+		if err != nil {
+			r.Err = err.Error()
+		}
+		if e.record(x, r) != nil {
+			abandoned = true
+		}
+	}
+	x.cancel(nil)
+	x.mu.Lock()
+	x.info.Ended = e.clock.Now()
+	x.info.Outcome = outcome
+	if err != nil {
+		x.info.Err = err.Error()
+	}
+	info := x.info
+	x.mu.Unlock()
+
+	e.mu.Lock()
+	delete(e.execs, x.id)
+	tq.running--
+	e.running--
+	if abandoned {
+		e.stats.Abandoned++
+	} else {
+		e.finished[x.id] = struct{}{}
+		switch outcome {
+		case Succeeded:
+			e.stats.Succeeded++
+		case Failed:
+			e.stats.Failed++
+		case CompensationFailed:
+			e.stats.CompensationFailed++
+		case Cancelled:
+			e.stats.Cancelled++
+		}
+		if len(e.history) < e.histCap {
+			e.history = append(e.history, info)
+		} else {
+			e.history[e.histNext] = info
+			e.histNext = (e.histNext + 1) % e.histCap
+		}
+	}
+	e.mu.Unlock()
+	e.poke()
+}
+
+// compensate runs the compensations of x's completed steps in reverse
+// order of completion, skipping those recorded as done. It reports
+// whether all succeeded.
+func (e *Executor) compensate(x *execution) bool {
+	x.mu.Lock()
+	comps := slices.Clone(x.comps)
+	x.mu.Unlock()
+	slices.SortFunc(comps, func(a, b comp) int {
+		switch {
+		case a.seq > b.seq:
+			return -1
+		case a.seq < b.seq:
+			return 1
+		}
+		return 0
+	})
+	ok := true
+	for _, c := range comps {
+		x.mu.Lock()
+		done := x.compensated[c.step]
+		x.mu.Unlock()
+		if done {
+			continue
+		}
+		ctx := context.WithoutCancel(x.ctx)
+		_, attempts, err := e.attempts(ctx, x, c.step, c.s, nil, true, c.result)
+		if e.abandoning(x) {
+			return false
+		}
+		if err != nil {
+			ok = false
+			x.noteStep(c.step, "compensation failed", attempts, err)
+			e.record(x, &Record{Type: RecCompensationFailed, Step: c.step, Err: err.Error()})
+			e.publishStep(x, c.step, "compensation failed")
+		} else {
+			x.noteStep(c.step, "compensated", attempts, nil)
+			if e.record(x, &Record{Type: RecCompensated, Step: c.step}) != nil {
+				return false
+			}
+			e.mu.Lock()
+			e.stats.Compensations++
+			e.mu.Unlock()
+			e.publishStep(x, c.step, "compensated")
+		}
+		x.mu.Lock()
+		x.compensated[c.step] = true
+		x.mu.Unlock()
+	}
+	return ok
+}
+
+// attempts runs s.Do (or, with comp, s.Compensate) under its retry policy, breaker and timeout, and returns
+// its result, the number of attempts and the last error.
+func (e *Executor) attempts(ctx context.Context, x *execution, id string, s *Step, br *Breaker, comp bool, compResult []byte) ([]byte, int, error) {
+	pol := s.Retry.withDefaults()
+	for a := 1; ; a++ {
+		sc := &StepContext{Execution: x.id, Step: id, Attempt: a, Tenant: x.tenant, Event: x.ev, Result: compResult}
+		var res []byte
+		var err error
+		if br != nil {
+			err = br.Allow()
+		}
+		if err == nil {
+			actx, cancel := ctx, context.CancelFunc(func() {})
+			if s.Timeout > 0 && !comp {
+				actx, cancel = context.WithTimeoutCause(ctx, s.Timeout, ErrTimeout)
+			}
+			res, err = safeDo(s, comp, actx, sc)
+			if err != nil && ctx.Err() == nil && errors.Is(context.Cause(actx), ErrTimeout) {
+				err = fmt.Errorf("%w after %v: %w", ErrTimeout, s.Timeout, err)
+			}
+			cancel()
+			if br != nil {
+				br.Done(err)
+			}
+		}
+		if err == nil {
+			return res, a, nil
+		}
+		if a >= pol.MaxAttempts || IsPermanent(err) || ctx.Err() != nil {
+			return nil, a, err
+		}
+		e.mu.Lock()
+		e.stats.Retries++
+		e.mu.Unlock()
+		e.randMu.Lock()
+		u := e.rand()
+		e.randMu.Unlock()
+		if serr := sleep(ctx, e.clock, pol.Backoff(a, u)); serr != nil {
+			return nil, a, errors.Join(err, serr)
+		}
+	}
+}
+
+func (e *Executor) breaker(action string) *Breaker {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	b := e.breakers[action]
+	if b == nil {
+		b, _ = NewBreaker(&e.brOpts)
+		e.breakers[action] = b
+	}
+	return b
+}
+
+// Breaker returns the circuit breaker of the named action (see
+// [Step.Action]), creating it closed.
+func (e *Executor) Breaker(action string) *Breaker { return e.breaker(action) }
+
+func (e *Executor) publishStep(x *execution, step, status string) {
+	if e.pub == nil {
+		return
+	}
+	ev := &semevent.Event{
+		Kind: semevent.KindWorkflowStep, Boundary: semevent.Userspace,
+		Tenant: x.tenant, Path: x.ev.Path, Trace: x.ev.Trace, Cause: x.ev.ID,
+		Attrs: []semevent.Attr{{Key: AttrWorkflow, Value: x.wf}, {Key: AttrExecution, Value: x.id}, {Key: AttrStep, Value: step}, {Key: AttrStatus, Value: status}},
+	}
+	if err := e.pub.Publish(e.root, ev); err != nil {
+		e.report(err)
+	}
+}
+
+// Stats returns the executor's counters.
+func (e *Executor) Stats() ExecutorStats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := e.stats
+	s.Running = e.running
+	for _, tq := range e.tenants {
+		s.Queued += len(tq.q)
+	}
+	return s
+}
+
+// History returns the ended executions it keeps (the last
+// ExecutorOptions.History), oldest first.
+func (e *Executor) History() []ExecutionInfo {
+	e.mu.Lock()
+	hist := slices.Clone(e.history)
+	next := e.histNext
+	e.mu.Unlock()
+	out := make([]ExecutionInfo, 0, len(hist))
+	for i := range hist {
+		h := hist[(next+i)%len(hist)]
+		out = append(out, h.info())
+	}
+	return out
+}
+
+func (i *ExecutionInfo) info() ExecutionInfo { return i.clone() }
+
+// Execution returns the history of execution id, in flight or kept in
+// History.
+func (e *Executor) Execution(id string) (ExecutionInfo, bool) {
+	e.mu.Lock()
+	x := e.execs[id]
+	var h *ExecutionInfo
+	if x == nil {
+		for _, hi := range e.history {
+			if hi.ID == id {
+				h = hi
+			}
+		}
+	}
+	e.mu.Unlock()
+	if x != nil {
+		x.mu.Lock()
+		defer x.mu.Unlock()
+		return x.info.clone(), true
+	}
+	if h != nil {
+		return h.clone(), true
+	}
+	return ExecutionInfo{}, false
+}
+
+// Close stops starting executions and waits for the running ones to end
+// until ctx ends; then it cancels them, and they stop without
+// compensating or finishing, to be resumed by the next executor on the
+// same Store, as are the queued ones. It returns ctx's error if it had to
+// cancel. Calling Close again returns nil.
+func (e *Executor) Close(ctx context.Context) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	e.mu.Unlock()
+	close(e.stop)
+	<-e.schedDone
+	done := make(chan struct{})
+	go func() {
+		e.wg.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
+	}
+	e.stopRoot()
+	<-done
+	return err
+}
+
+func (x *execution) replayed(id string) *Record {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.done[id]
+}
+
+func (x *execution) nextSeq() uint64 {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.seq++
+	return x.seq
+}
+
+func (x *execution) addComp(id string, seq uint64, s *Step, result []byte) {
+	if s.Compensate == nil {
+		return
+	}
+	x.mu.Lock()
+	x.comps = append(x.comps, comp{step: id, seq: seq, s: s, result: result})
+	x.mu.Unlock()
+}
+
+func (x *execution) noteStep(id, status string, attempts int, err error) {
+	now := x.e.clock.Now()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	var si *StepInfo
+	for i := len(x.info.Steps) - 1; i >= 0; i-- {
+		if x.info.Steps[i].ID == id {
+			si = &x.info.Steps[i]
+			break
+		}
+	}
+	if si == nil || status == "compensated" || status == "compensation failed" {
+		x.info.Steps = append(x.info.Steps, StepInfo{ID: id, Started: now})
+		si = &x.info.Steps[len(x.info.Steps)-1]
+	}
+	si.Status = status
+	if attempts > 0 {
+		si.Attempts = attempts
+	}
+	if status != "running" && status != "awaiting" {
+		si.Ended = now
+	}
+	if err != nil {
+		si.Err = err.Error()
+	}
+}

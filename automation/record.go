@@ -1,0 +1,221 @@
+package automation
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/codec"
+	"github.com/vexfs/semevent/propagation/journal"
+)
+
+// RecordType says what a durable [Record] records.
+type RecordType uint8
+
+// The record types, in the order an execution writes them.
+const (
+	RecStarted            RecordType = iota + 1 // execution accepted; Event is the trigger
+	RecStepDone                                 // Step completed; Seq orders completions, Result its output
+	RecStepFailed                               // Step failed for good; Err says why
+	RecAwaitDone                                // Step (an Await) received Event, or timed out (Event nil)
+	RecCompensated                              // Step's compensation succeeded
+	RecCompensationFailed                       // Step's compensation failed for good
+	RecFinished                                 // execution ended; Outcome, Err
+
+	recTypeEnd
+)
+
+// Record is one entry of an executor's durable log. Executions are
+// rebuilt from their records after a restart.
+type Record struct {
+	Type      RecordType
+	Time      int64 // Unix nanoseconds
+	Execution string
+	Workflow  string
+	Tenant    string
+	Step      string
+	Seq       uint64
+	Outcome   Outcome
+	Result    []byte
+	Err       string
+	Event     *semevent.Event
+}
+
+const recordVersion = 1
+
+// AppendRecord appends the binary encoding of r to dst: a version byte,
+// the type, then the fields, with strings and byte slices
+// length-prefixed (uvarint) and the event in the internal/codec encoding.
+func AppendRecord(dst []byte, r *Record) []byte {
+	dst = append(dst, recordVersion, byte(r.Type), byte(r.Outcome))
+	dst = binary.AppendVarint(dst, r.Time)
+	for _, s := range [...]string{r.Execution, r.Workflow, r.Tenant, r.Step, r.Err} {
+		dst = binary.AppendUvarint(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	dst = binary.AppendUvarint(dst, r.Seq)
+	dst = binary.AppendUvarint(dst, uint64(len(r.Result)))
+	dst = append(dst, r.Result...)
+	if r.Event == nil {
+		return append(dst, 0)
+	}
+	dst = append(dst, 1)
+	return codec.Append(dst, r.Event)
+}
+
+// DecodeRecord decodes what [AppendRecord] wrote. Bad input yields a
+// *[RecordError] with the byte position, never a panic.
+func DecodeRecord(b []byte) (*Record, error) {
+	pos := 0
+	fail := func(msg string) (*Record, error) { return nil, &RecordError{Pos: pos, Msg: msg} }
+	if len(b) < 3 {
+		return fail("short header")
+	}
+	if b[0] != recordVersion {
+		return fail(fmt.Sprintf("unknown version %d", b[0]))
+	}
+	r := &Record{Type: RecordType(b[1]), Outcome: Outcome(b[2])}
+	if r.Type == 0 || r.Type >= recTypeEnd {
+		pos = 1
+		return fail(fmt.Sprintf("unknown type %d", b[1]))
+	}
+	if r.Outcome >= outcomeEnd {
+		pos = 2
+		return fail(fmt.Sprintf("unknown outcome %d", b[2]))
+	}
+	pos = 3
+	t, n := binary.Varint(b[pos:])
+	if n <= 0 {
+		return fail("bad time")
+	}
+	r.Time = t
+	pos += n
+	bytesField := func(what string) ([]byte, bool) {
+		l, n := binary.Uvarint(b[pos:])
+		if n <= 0 || l > uint64(len(b)-pos-n) {
+			return nil, false
+		}
+		pos += n
+		v := b[pos : pos+int(l)]
+		pos += int(l)
+		return v, true
+	}
+	strs := [...]*string{&r.Execution, &r.Workflow, &r.Tenant, &r.Step, &r.Err}
+	names := [...]string{"execution", "workflow", "tenant", "step", "err"}
+	for i, p := range strs {
+		v, ok := bytesField(names[i])
+		if !ok {
+			return fail("bad " + names[i])
+		}
+		*p = string(v)
+	}
+	seq, n := binary.Uvarint(b[pos:])
+	if n <= 0 {
+		return fail("bad seq")
+	}
+	r.Seq = seq
+	pos += n
+	res, ok := bytesField("result")
+	if !ok {
+		return fail("bad result")
+	}
+	if len(res) > 0 {
+		r.Result = append([]byte(nil), res...)
+	}
+	if pos >= len(b) {
+		return fail("missing event flag")
+	}
+	switch b[pos] {
+	case 0:
+		pos++
+		if pos != len(b) {
+			return fail("trailing bytes")
+		}
+	case 1:
+		pos++
+		r.Event = new(semevent.Event)
+		if err := codec.Decode(b[pos:], r.Event); err != nil {
+			return fail(fmt.Sprintf("event: %v", err))
+		}
+	default:
+		return fail(fmt.Sprintf("bad event flag %d", b[pos]))
+	}
+	return r, nil
+}
+
+// Store is an executor's durable log of [Record]s.
+type Store interface {
+	// Append returns once r is durable: a crash after it returns must
+	// not lose r. It may be called concurrently.
+	Append(ctx context.Context, r *Record) error
+	// Load calls fn with every record in append order.
+	Load(ctx context.Context, fn func(r *Record) error) error
+}
+
+// RecordTopic is the topic of the journal events that hold [Record]s.
+const RecordTopic = "automation.workflow.record"
+
+// JournalStore keeps records in a propagation/journal: each record is an
+// event of kind semevent.KindWorkflowStep and topic [RecordTopic] whose
+// Data is the [AppendRecord] encoding, so Append returns after the
+// journal's commit (an fsync under journal.SyncAlways). Load skips other
+// events, so the journal may be shared, but a journal of its own replays
+// faster.
+type JournalStore struct {
+	j *journal.Journal
+}
+
+var _ Store = (*JournalStore)(nil)
+
+// NewJournalStore returns a Store on j. The caller keeps ownership of j.
+func NewJournalStore(j *journal.Journal) *JournalStore { return &JournalStore{j: j} }
+
+
+// Append appends r to the journal.
+func (s *JournalStore) Append(ctx context.Context, r *Record) error {
+	ev := &semevent.Event{
+		Kind:   semevent.KindWorkflowStep,
+		Topic:  RecordTopic,
+		Tenant: r.Tenant,
+		Time:   r.Time,
+		Attrs:  []semevent.Attr{{Key: AttrExecution, Value: r.Execution}},
+		Data:   AppendRecord(nil, r),
+	}
+	_, err := s.j.Append(ctx, ev)
+	return err
+}
+
+// Load replays the journal from its first retained offset.
+func (s *JournalStore) Load(ctx context.Context, fn func(r *Record) error) error {
+	rd, err := s.j.NewReader(s.j.FirstOffset())
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var ev semevent.Event
+		off, err := rd.Next(&ev)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if ev.Kind != semevent.KindWorkflowStep || ev.Topic != RecordTopic {
+			continue
+		}
+		r, err := DecodeRecord(ev.Data)
+		if err != nil {
+			return fmt.Errorf("journal offset %d: %w", off, err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+}

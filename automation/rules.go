@@ -1,0 +1,428 @@
+package automation
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/filter"
+)
+
+// Rule is "when <condition> then <actions>".
+type Rule struct {
+	Name string `yaml:"name" json:"name"`
+	// When is an expr condition over the event (see filter.Compile), such
+	// as `Kind == "write" && Path startsWith "/inbox/"`. Empty: true.
+	When string `yaml:"when,omitempty" json:"when,omitempty"`
+	// If is a typed condition, ANDed with When; code only.
+	If filter.Filter `yaml:"-" json:"-"`
+	// Kinds, when set, restricts the rule to events of these kinds. It is
+	// an index: events of other kinds never evaluate the rule's condition,
+	// which is what keeps a thousand rules cheap.
+	Kinds []semevent.Kind `yaml:"kinds,omitempty" json:"kinds,omitempty"`
+	// Then lists the actions to run, in order, when the rule fires.
+	Then     []ActionRef `yaml:"then" json:"then"`
+	Disabled bool        `yaml:"disabled,omitempty" json:"disabled,omitempty"`
+}
+
+// ActionRef names a registered action and its parameters.
+type ActionRef struct {
+	Action string            `yaml:"action" json:"action"`
+	Params map[string]string `yaml:"params,omitempty" json:"params,omitempty"`
+}
+
+// RuleSet is a list of rules, as loaded from code or a file.
+type RuleSet struct {
+	Rules []Rule `yaml:"rules" json:"rules"`
+}
+
+// Firing is what an action receives: the rule that fired, the event that
+// fired it and the action's parameters. Actions must not modify Event or
+// Params.
+type Firing struct {
+	Rule   string
+	Event  *semevent.Event
+	Params map[string]string
+}
+
+// ActionFunc is a rule action. It runs on the goroutine that called
+// [Engine.Handle]: keep it short, or start a workflow.
+type ActionFunc func(ctx context.Context, f *Firing) error
+
+// ActionEmit is the built-in action that publishes a
+// semevent.KindRuleFired event to EngineOptions.Publisher, caused by the
+// firing event, with its tenant, path and trace, the attribute "rule" and
+// the action's parameters as attributes.
+const ActionEmit = "emit"
+
+// EngineOptions configure [NewEngine]. A nil *EngineOptions means
+// defaults: only the built-in [ActionEmit], publishing nowhere.
+type EngineOptions struct {
+	// Actions registers actions by name; rules refer to them in Then. The
+	// name "emit" is reserved for [ActionEmit].
+	Actions map[string]ActionFunc
+	// Publisher receives the events of ActionEmit.
+	Publisher Publisher
+	// OnError receives action errors and, from [Engine.Watch], reload
+	// errors. Nil: action errors are only returned by Handle.
+	OnError func(error)
+}
+
+// Validate lists every problem in o.
+func (o *EngineOptions) Validate() error {
+	p := problems{name: "EngineOptions"}
+	if o != nil {
+		for name, fn := range o.Actions {
+			switch {
+			case name == "":
+				p.addf("Actions: empty action name")
+			case name == ActionEmit:
+				p.addf("Actions: %q is reserved", name)
+			case fn == nil:
+				p.addf("Actions[%q] is nil", name)
+			}
+		}
+	}
+	return p.err()
+}
+
+// EngineStats are an [Engine]'s counters.
+type EngineStats struct {
+	Events       uint64 // events handled
+	Evaluations  uint64 // rule conditions evaluated
+	Fired        uint64 // rules fired
+	ActionErrors uint64 // actions that returned an error
+	Reloads      uint64 // rule sets loaded
+	ReloadErrors uint64 // rule sets rejected
+	Rules        int    // rules active now
+}
+
+// Engine evaluates a rule set against each event given to
+// [Engine.Handle] and runs the actions of the rules that fire. Rule sets
+// are compiled once and swapped atomically by [Engine.Load], so Handle
+// never waits for a reload and sees either the old set or the new one.
+// It is a semevent.Handler. All methods are safe for concurrent use.
+type Engine struct {
+	set     atomic.Pointer[ruleSet]
+	actions map[string]ActionFunc
+	pub     Publisher
+	onErr   func(error)
+
+	events, evals, fired, actErrs, reloads, reloadErrs atomic.Uint64
+}
+
+var _ semevent.Handler = (*Engine)(nil)
+
+type crule struct {
+	name string
+	cond filter.Filter // nil: true
+	acts []boundAction
+}
+
+type boundAction struct {
+	name   string
+	fn     ActionFunc
+	params map[string]string
+}
+
+type ruleSet struct {
+	byKind [256][]*crule
+	always []*crule
+	n      int
+}
+
+// NewEngine returns an engine running rs (nil: no rules yet).
+func NewEngine(rs *RuleSet, opts *EngineOptions) (*Engine, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	var o EngineOptions
+	if opts != nil {
+		o = *opts
+	}
+	e := &Engine{actions: map[string]ActionFunc{}, pub: o.Publisher, onErr: o.OnError}
+	for name, fn := range o.Actions {
+		e.actions[name] = fn
+	}
+	e.actions[ActionEmit] = e.emit
+	e.set.Store(&ruleSet{})
+	if rs != nil {
+		if err := e.Load(rs); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Load compiles rs and, if every rule is valid, makes it the active set.
+// Otherwise it returns every problem as *[RuleError]s joined (a bad
+// condition carries the *filter.ExprError with its position) and keeps
+// the active set.
+func (e *Engine) Load(rs *RuleSet) error {
+	set, err := e.compile(rs)
+	if err != nil {
+		e.reloadErrs.Add(1)
+		return err
+	}
+	e.set.Store(set)
+	e.reloads.Add(1)
+	return nil
+}
+
+func (e *Engine) compile(rs *RuleSet) (*ruleSet, error) {
+	set := &ruleSet{}
+	var errs []error
+	names := map[string]bool{}
+	conds := map[string]filter.Filter{} // identical conditions compile once
+	for i := range rs.Rules {
+		r := &rs.Rules[i]
+		name := r.Name
+		if name == "" {
+			name = fmt.Sprintf("#%d", i)
+			errs = append(errs, &RuleError{Rule: name, Field: "name", Err: errors.New("empty name")})
+		} else if names[name] {
+			errs = append(errs, &RuleError{Rule: name, Field: "name", Err: errors.New("duplicate rule name")})
+		}
+		names[name] = true
+		if r.Disabled {
+			continue
+		}
+		c := &crule{name: name, cond: r.If}
+		if r.When != "" {
+			x, ok := conds[r.When]
+			if !ok {
+				cx, err := filter.Compile(r.When, nil)
+				if err != nil {
+					errs = append(errs, &RuleError{Rule: name, Field: "when", Err: err})
+					continue
+				}
+				x = cx
+				conds[r.When] = x
+			}
+			if c.cond == nil {
+				c.cond = x
+			} else {
+				c.cond = filter.And(x, c.cond)
+			}
+		}
+		if len(r.Then) == 0 {
+			errs = append(errs, &RuleError{Rule: name, Field: "then", Err: errors.New("no actions")})
+		}
+		for j, a := range r.Then {
+			fn, ok := e.actions[a.Action]
+			if !ok {
+				errs = append(errs, &RuleError{Rule: name, Field: fmt.Sprintf("then[%d].action", j), Err: fmt.Errorf("%w %q", ErrUnknownAction, a.Action)})
+				continue
+			}
+			c.acts = append(c.acts, boundAction{name: a.Action, fn: fn, params: a.Params})
+		}
+		bad := false
+		for j, k := range r.Kinds {
+			if !k.Valid() || k == semevent.KindUnknown {
+				errs = append(errs, &RuleError{Rule: name, Field: fmt.Sprintf("kinds[%d]", j), Err: fmt.Errorf("invalid kind %d", k)})
+				bad = true
+			}
+		}
+		if bad {
+			continue
+		}
+		set.n++
+		if len(r.Kinds) == 0 {
+			set.always = append(set.always, c)
+			continue
+		}
+		var seen [256]bool
+		for _, k := range r.Kinds {
+			if !seen[k] {
+				seen[k] = true
+				set.byKind[k] = append(set.byKind[k], c)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return set, nil
+}
+
+// Handle evaluates the active rules against ev and runs the actions of
+// those that fire, in rule order and, within a rule, in Then order. It
+// returns the actions' errors joined; a failing action does not stop the
+// others.
+func (e *Engine) Handle(ctx context.Context, ev *semevent.Event) error {
+	if ev == nil {
+		return semevent.ErrNilEvent
+	}
+	set := e.set.Load()
+	e.events.Add(1)
+	var errs []error
+	n := 0
+	run := func(list []*crule) {
+		for _, r := range list {
+			n++
+			if r.cond != nil && !r.cond.Match(ev) {
+				continue
+			}
+			e.fired.Add(1)
+			for _, a := range r.acts {
+				if err := a.fn(ctx, &Firing{Rule: r.name, Event: ev, Params: a.params}); err != nil {
+					e.actErrs.Add(1)
+					err = fmt.Errorf("automation: rule %s: action %s: %w", r.name, a.name, err)
+					if e.onErr != nil {
+						e.onErr(err)
+					}
+					errs = append(errs, err)
+				}
+			}
+		}
+	}
+	run(set.always)
+	if int(ev.Kind) < len(set.byKind) {
+		run(set.byKind[ev.Kind])
+	}
+	e.evals.Add(uint64(n))
+	return errors.Join(errs...)
+}
+
+// Match appends to dst the names of the active rules whose condition ev
+// satisfies, without running their actions, and returns it.
+func (e *Engine) Match(ev *semevent.Event, dst []string) []string {
+	set := e.set.Load()
+	for _, list := range [2][]*crule{set.always, set.byKind[ev.Kind]} {
+		for _, r := range list {
+			if r.cond == nil || r.cond.Match(ev) {
+				dst = append(dst, r.name)
+			}
+		}
+	}
+	return dst
+}
+
+func (e *Engine) emit(ctx context.Context, f *Firing) error {
+	if e.pub == nil {
+		return nil
+	}
+	ev := f.Event
+	out := &semevent.Event{
+		Kind:     semevent.KindRuleFired,
+		Boundary: semevent.Userspace,
+		Tenant:   ev.Tenant,
+		Path:     ev.Path,
+		PID:      ev.PID,
+		Trace:    ev.Trace,
+		Cause:    ev.ID,
+		Attrs:    make([]semevent.Attr, 0, 1+len(f.Params)),
+	}
+	out.Attrs = append(out.Attrs, semevent.Attr{Key: AttrRule, Value: f.Rule})
+	for k, v := range f.Params {
+		if k != AttrRule {
+			out.Attrs = append(out.Attrs, semevent.Attr{Key: k, Value: v})
+		}
+	}
+	return e.pub.Publish(ctx, out)
+}
+
+// Stats returns the engine's counters.
+func (e *Engine) Stats() EngineStats {
+	return EngineStats{
+		Events: e.events.Load(), Evaluations: e.evals.Load(), Fired: e.fired.Load(),
+		ActionErrors: e.actErrs.Load(), Reloads: e.reloads.Load(), ReloadErrors: e.reloadErrs.Load(),
+		Rules: e.set.Load().n,
+	}
+}
+
+// ParseRuleSet parses a rule set written in YAML or JSON (JSON is YAML):
+//
+//	rules:
+//	  - name: big-write
+//	    when: Kind == "write" && Size > 1000000
+//	    kinds: [write]
+//	    then:
+//	      - action: emit
+//	      - action: notify
+//	        params: {channel: ops}
+//
+// Unknown fields are errors. A syntax error is a *[RuleError] with Field
+// "file" wrapping the YAML error, which says the line. Conditions are
+// compiled by [Engine.Load], not here.
+func ParseRuleSet(data []byte) (rs *RuleSet, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rs, err = nil, &RuleError{Rule: "-", Field: "file", Err: fmt.Errorf("yaml decoder panic: %v", r)}
+		}
+	}()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	rs = &RuleSet{}
+	if err := dec.Decode(rs); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &RuleError{Rule: "-", Field: "file", Err: err}
+	}
+	return rs, nil
+}
+
+// LoadFile parses the rule set in the file at path and loads it.
+func (e *Engine) LoadFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		e.reloadErrs.Add(1)
+		return err
+	}
+	rs, err := ParseRuleSet(data)
+	if err != nil {
+		e.reloadErrs.Add(1)
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := e.Load(rs); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// Watch loads the rule file at path, then checks it every interval
+// (default 1 s) and reloads it when its contents change, until ctx ends;
+// it returns ctx's error. A change that does not parse or compile is
+// reported to EngineOptions.OnError and leaves the active set in place;
+// the next change is tried again. The first load's error is returned at
+// once.
+func (e *Engine) Watch(ctx context.Context, path string, interval time.Duration) error {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	sum := func() ([32]byte, error) {
+		data, err := os.ReadFile(path)
+		return sha256.Sum256(data), err
+	}
+	last, err := sum()
+	if err != nil {
+		return err
+	}
+	if err := e.LoadFile(path); err != nil {
+		return err
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		cur, err := sum()
+		if err != nil || cur == last {
+			continue
+		}
+		last = cur
+		if err := e.LoadFile(path); err != nil && e.onErr != nil {
+			e.onErr(err)
+		}
+	}
+}

@@ -1,0 +1,277 @@
+package automation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/filter"
+)
+
+// Workflow is a named program that an [Executor] runs for an event. Run
+// does the work through r: [Run.Step] for each action (recorded, retried,
+// guarded by a circuit breaker, compensated if the execution fails),
+// [Run.Parallel] for fan-out/fan-in and [Run.Await] to wait for an event.
+//
+// Run is replayed after a restart: steps that completed return their
+// recorded results without running again, so Run must be deterministic —
+// it must call the same steps in the same order given the same results —
+// and do its side effects only inside steps. [NewFlow] and [NewMachine]
+// build workflows declaratively; [NewWorkflow] wraps a function.
+//
+// A Workflow may also implement [Triggered], to be started by
+// [Executor.Handle].
+type Workflow interface {
+	Name() string
+	Run(r *Run) error
+}
+
+// Triggered is implemented by workflows that say which events start
+// them: [Executor.Handle] starts one execution per matching event.
+type Triggered interface {
+	Trigger() filter.Filter
+}
+
+type funcWorkflow struct {
+	name string
+	fn   func(*Run) error
+}
+
+func (w *funcWorkflow) Name() string     { return w.name }
+func (w *funcWorkflow) Run(r *Run) error { return w.fn(r) }
+
+type triggeredWorkflow struct {
+	funcWorkflow
+	trigger filter.Filter
+}
+
+func (w *triggeredWorkflow) Trigger() filter.Filter { return w.trigger }
+
+// NewWorkflow returns a Workflow named name that runs fn and, if trigger
+// is not nil, is started by [Executor.Handle] for the events it matches.
+func NewWorkflow(name string, trigger filter.Filter, fn func(r *Run) error) Workflow {
+	if trigger == nil {
+		return &funcWorkflow{name: name, fn: fn}
+	}
+	return &triggeredWorkflow{funcWorkflow{name: name, fn: fn}, trigger}
+}
+
+// Step is one action of a workflow.
+type Step struct {
+	// Do performs the action and returns its result, which is recorded
+	// and returned again, without running Do, when the workflow is
+	// replayed. Across a crash Do may run more than once (it ran but its
+	// completion was not yet recorded): make it idempotent with
+	// [StepContext.Key].
+	Do func(ctx context.Context, sc *StepContext) ([]byte, error)
+	// Compensate undoes Do. If the execution fails, the steps that
+	// completed are compensated in reverse order of completion; each
+	// compensation is retried like Do and recorded, so it succeeds at
+	// most once. sc.Result is Do's result.
+	Compensate func(ctx context.Context, sc *StepContext) error
+	// Retry is the retry policy of Do and Compensate.
+	Retry RetryPolicy
+	// Timeout bounds each attempt of Do; 0 means none. An attempt that
+	// times out fails with an error wrapping ErrTimeout.
+	Timeout time.Duration
+	// Action names the circuit breaker guarding Do; steps that call the
+	// same external action should share it. Default: workflow/step.
+	Action string
+}
+
+// StepContext is what a step's Do and Compensate receive.
+type StepContext struct {
+	Execution string          // the execution ID
+	Step      string          // the step ID, unique within the execution
+	Attempt   int             // 1-based
+	Tenant    string          // the triggering event's tenant
+	Event     *semevent.Event // the triggering event; read-only
+	Result    []byte          // Do's result, for Compensate
+}
+
+// Key returns Execution + "/" + Step: the same for every attempt, replay
+// and restart of the step, for idempotent side effects.
+func (sc *StepContext) Key() string { return sc.Execution + "/" + sc.Step }
+
+// Run is one execution of a workflow as seen by its Run method. Its
+// methods may be called from the goroutines of [Run.Parallel] branches,
+// each through the branch's own Run.
+type Run struct {
+	x      *execution
+	prefix string
+	mu     sync.Mutex // guards names and par
+	names  map[string]int
+	par    int
+}
+
+// Context returns the execution's context, cancelled by
+// [Executor.Cancel] and when the executor shuts down.
+func (r *Run) Context() context.Context { return r.x.ctx }
+
+// ID returns the execution ID: the workflow name and the triggering
+// event's ID.
+func (r *Run) ID() string { return r.x.id }
+
+// Event returns the triggering event; it must not be modified.
+func (r *Run) Event() *semevent.Event { return r.x.ev }
+
+// Tenant returns the triggering event's tenant.
+func (r *Run) Tenant() string { return r.x.tenant }
+
+// stepID returns the ID of the next step called name: the Run's prefix,
+// the name, and "#n" for its n-th use from the second on.
+func (r *Run) stepID(name string) string {
+	r.mu.Lock()
+	n := r.names[name] + 1
+	r.names[name] = n
+	r.mu.Unlock()
+	id := r.prefix + name
+	if n > 1 {
+		id += "#" + strconv.Itoa(n)
+	}
+	return id
+}
+
+// Step runs s as the step called name, or, when the workflow is replayed
+// after a restart and the step completed before, returns its recorded
+// result. It returns Do's result, or a *[StepError] once the retries are
+// spent (and on replay of a step that failed).
+func (r *Run) Step(name string, s Step) ([]byte, error) {
+	x := r.x
+	id := r.stepID(name)
+	if rec := x.replayed(id); rec != nil {
+		switch rec.Type {
+		case RecStepDone:
+			x.addComp(id, rec.Seq, &s, rec.Result)
+			x.noteStep(id, "replayed", 0, nil)
+			return rec.Result, nil
+		case RecStepFailed:
+			return nil, &StepError{Execution: x.id, Step: id, Err: errors.New(rec.Err)}
+		}
+	}
+	if s.Do == nil {
+		return nil, &StepError{Execution: x.id, Step: id, Err: errors.New("step has no Do")}
+	}
+	e := x.e
+	x.noteStep(id, "running", 0, nil)
+	action := s.Action
+	if action == "" {
+		action = x.wf + "/" + name
+	}
+	res, attempts, err := e.attempts(x.ctx, x, id, &s, e.breaker(action), false, nil)
+	if err != nil {
+		if e.abandoning(x) {
+			return nil, err
+		}
+		serr := &StepError{Execution: x.id, Step: id, Attempts: attempts, Err: err}
+		x.noteStep(id, "failed", attempts, err)
+		if aerr := e.record(x, &Record{Type: RecStepFailed, Step: id, Err: err.Error()}); aerr != nil {
+			return nil, aerr
+		}
+		e.publishStep(x, id, "failed")
+		return nil, serr
+	}
+	seq := x.nextSeq()
+	if aerr := e.record(x, &Record{Type: RecStepDone, Step: id, Seq: seq, Result: res}); aerr != nil {
+		return nil, aerr
+	}
+	x.addComp(id, seq, &s, res)
+	x.noteStep(id, "done", attempts, nil)
+	e.publishStep(x, id, "done")
+	return res, nil
+}
+
+// Parallel runs the branches concurrently, each with its own Run whose
+// step IDs are prefixed by the branch, waits for all of them (fan-in)
+// and returns their errors joined. Steps of a branch that fails are
+// compensated with the rest if the execution fails.
+func (r *Run) Parallel(branches ...func(r *Run) error) error {
+	r.mu.Lock()
+	r.par++
+	k := r.par
+	r.mu.Unlock()
+	errs := make([]error, len(branches))
+	var wg sync.WaitGroup
+	for i, b := range branches {
+		child := &Run{x: r.x, prefix: fmt.Sprintf("%spar%d.%d/", r.prefix, k, i), names: map[string]int{}}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = safeRun(b, child)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Await waits for an event given to [Executor.Handle] that f matches (nil
+// matches any), for at most timeout (0: no limit), and returns a copy of
+// it; after a timeout it returns [ErrTimeout]. The outcome is recorded:
+// on replay Await returns it again at once. A timeout that was running
+// when the process stopped starts over on restart.
+func (r *Run) Await(name string, f filter.Filter, timeout time.Duration) (*semevent.Event, error) {
+	x := r.x
+	id := r.stepID(name)
+	if rec := x.replayed(id); rec != nil && rec.Type == RecAwaitDone {
+		if rec.Event == nil {
+			return nil, ErrTimeout
+		}
+		return rec.Event, nil
+	}
+	e := x.e
+	w := &waiter{f: f, ch: make(chan *semevent.Event, 1)}
+	e.addWaiter(w)
+	defer e.removeWaiter(w)
+	x.noteStep(id, "awaiting", 0, nil)
+	var tc <-chan time.Time
+	if timeout > 0 {
+		tc = e.clock.After(timeout)
+	}
+	select {
+	case ev := <-w.ch:
+		if err := e.record(x, &Record{Type: RecAwaitDone, Step: id, Event: ev}); err != nil {
+			return nil, err
+		}
+		x.noteStep(id, "done", 1, nil)
+		return ev, nil
+	case <-tc:
+		if err := e.record(x, &Record{Type: RecAwaitDone, Step: id}); err != nil {
+			return nil, err
+		}
+		x.noteStep(id, "timeout", 1, ErrTimeout)
+		return nil, ErrTimeout
+	case <-x.ctx.Done():
+		return nil, context.Cause(x.ctx)
+	}
+}
+
+type waiter struct {
+	f     filter.Filter
+	ch    chan *semevent.Event
+	fired bool // guarded by Executor.mu
+}
+
+func safeRun(fn func(*Run) error, r *Run) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("automation: workflow panic: %v", p)
+		}
+	}()
+	return fn(r)
+}
+
+func safeDo(s *Step, comp bool, ctx context.Context, sc *StepContext) (res []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("automation: step %s panic: %v", sc.Step, p)
+		}
+	}()
+	if comp {
+		return nil, s.Compensate(ctx, sc)
+	}
+	return s.Do(ctx, sc)
+}
