@@ -2,6 +2,7 @@ package glob
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -189,10 +190,7 @@ func reference(t testing.TB, g *Glob) *regexp.Regexp {
 					b.WriteString("^/")
 				}
 				for _, r := range tk.ranges {
-					b.WriteString(regexp.QuoteMeta(string(r.lo)))
-					if r.hi != r.lo {
-						b.WriteString("-" + regexp.QuoteMeta(string(r.hi)))
-					}
+					fmt.Fprintf(&b, `\x{%x}-\x{%x}`, r.lo, r.hi)
 				}
 				b.WriteString("]")
 			}
