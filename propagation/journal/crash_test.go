@@ -29,10 +29,15 @@ const (
 	crashChildEnv = "SEMEVENT_JOURNAL_CRASH_CHILD" // the child's journal directory
 	crashSeedEnv  = "SEMEVENT_JOURNAL_CRASH_SEED"
 	crashKillsEnv = "SEMEVENT_JOURNAL_CRASH_KILLS" // more kills for a soak; default 24
+	crashEncEnv   = "SEMEVENT_JOURNAL_CRASH_ENCRYPTED"
 )
 
-func crashOptions() *journal.Options {
-	return &journal.Options{Sync: journal.SyncAlways, SegmentSize: 32 << 10}
+func crashOptions(encrypted bool) *journal.Options {
+	o := &journal.Options{Sync: journal.SyncAlways, SegmentSize: 32 << 10}
+	if encrypted {
+		o.Encryption = &journal.Encryption{KeyID: "crash", Keys: map[string][]byte{"crash": key(4)}}
+	}
+	return o
 }
 
 // crashStream is the genEvent stream of a child's writer: seed*16+writer.
@@ -50,6 +55,13 @@ func TestCrash(t *testing.T) {
 	if s := os.Getenv(crashKillsEnv); s != "" {
 		kills, _ = strconv.Atoi(s)
 	}
+	t.Run("plain", func(t *testing.T) { crashRun(t, kills, false) })
+	t.Run("encrypted", func(t *testing.T) { crashRun(t, max(kills/3, 1), true) })
+}
+
+// crashRun kills a child appending to one journal the given number of
+// times, checking the journal after each kill.
+func crashRun(t *testing.T, kills int, encrypted bool) {
 	dir := t.TempDir()
 	type ack struct{ stream, n uint64 }
 	acked := map[uint64]ack{}
@@ -57,7 +69,7 @@ func TestCrash(t *testing.T) {
 	recovered := 0
 	for seed := 1; seed <= kills; seed++ {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrash$", "-test.count=1")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashSeedEnv+"="+strconv.Itoa(seed))
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashSeedEnv+"="+strconv.Itoa(seed), crashEncEnv+"="+strconv.FormatBool(encrypted))
 		out, err := cmd.StdoutPipe()
 		require.NoError(t, err)
 		cmd.Stderr = os.Stderr
@@ -93,7 +105,7 @@ func TestCrash(t *testing.T) {
 		err = cmd.Wait()
 		require.Error(t, err, "the child must have been killed")
 
-		j, err := journal.Open(dir, crashOptions())
+		j, err := journal.Open(dir, crashOptions(encrypted))
 		require.NoError(t, err, "reopen after kill %d", seed)
 		if j.Recovery() != nil {
 			recovered++
@@ -129,7 +141,8 @@ func drain(c <-chan string) []string {
 // "offset stream n" for every acknowledged event.
 func crashChild(dir string) {
 	seed, _ := strconv.ParseUint(os.Getenv(crashSeedEnv), 10, 64)
-	j, err := journal.Open(dir, crashOptions())
+	encrypted, _ := strconv.ParseBool(os.Getenv(crashEncEnv))
+	j, err := journal.Open(dir, crashOptions(encrypted))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
 		os.Exit(2)

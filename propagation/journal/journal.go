@@ -260,8 +260,7 @@ func (j *Journal) truncate(path string, size int64) error {
 func scanRecords(name string, base uint64, data []byte, start, maxRec int) (int64, uint64, error) {
 	pos, off := start, base
 	for {
-		l, reason := checkRecord(data, pos, off, maxRec)
-		if reason == "" {
+		if l, ok := recordOK(data, pos, off, maxRec); ok {
 			pos += recHeader + l
 			off++
 			continue
@@ -275,40 +274,45 @@ func scanRecords(name string, base uint64, data []byte, start, maxRec int) (int6
 			if qo <= off || qo-off > uint64(len(data)-pos)/recHeader {
 				continue
 			}
-			if _, r := checkRecord(data, q, qo, maxRec); r == "" {
+			if _, ok := recordOK(data, q, qo, maxRec); ok {
 				return 0, 0, &CorruptError{Segment: name, Pos: int64(pos), Offset: off,
-					Reason: fmt.Sprintf("%s (valid record at offset %d follows at byte %d)", reason, qo, q)}
+					Reason: fmt.Sprintf("%s (valid record at offset %d follows at byte %d)", recordProblem(data, pos, off, maxRec), qo, q)}
 			}
 		}
 		return int64(pos), off, nil
 	}
 }
 
-// checkRecord checks the framing and CRC of the record at data[pos:],
-// expected to have offset off, and returns its body length or why it is
-// bad.
-func checkRecord(data []byte, pos int, off uint64, maxRec int) (int, string) {
+// recordOK checks the framing and CRC of the record at data[pos:], which
+// should have offset off, and returns its body length.
+func recordOK(data []byte, pos int, off uint64, maxRec int) (int, bool) {
 	if len(data)-pos < recHeader {
-		if pos == len(data) {
-			return 0, "end of file"
-		}
-		return 0, fmt.Sprintf("%d-byte partial record header", len(data)-pos)
+		return 0, false
 	}
 	h := data[pos : pos+recHeader]
 	l := int(binary.LittleEndian.Uint32(h))
-	if l == 0 || l > maxRec-recHeader {
-		return 0, fmt.Sprintf("bad record length %d", l)
+	if l == 0 || l > maxRec-recHeader || binary.LittleEndian.Uint64(h[8:]) != off || len(data)-pos-recHeader < l {
+		return 0, false
 	}
-	if o := binary.LittleEndian.Uint64(h[8:]); o != off {
-		return 0, fmt.Sprintf("record offset %d out of sequence", o)
+	return l, binary.LittleEndian.Uint32(h[4:]) == recordCRC(h, data[pos+recHeader:pos+recHeader+l])
+}
+
+// recordProblem says why recordOK rejects the record at data[pos:].
+func recordProblem(data []byte, pos int, off uint64, maxRec int) string {
+	if len(data)-pos < recHeader {
+		return fmt.Sprintf("%d-byte partial record header", len(data)-pos)
 	}
-	if len(data)-pos-recHeader < l {
-		return 0, fmt.Sprintf("record of %d bytes cut at %d", l, len(data)-pos-recHeader)
+	h := data[pos : pos+recHeader]
+	l := int(binary.LittleEndian.Uint32(h))
+	switch o := binary.LittleEndian.Uint64(h[8:]); {
+	case l == 0 || l > maxRec-recHeader:
+		return fmt.Sprintf("bad record length %d", l)
+	case o != off:
+		return fmt.Sprintf("record offset %d out of sequence", o)
+	case len(data)-pos-recHeader < l:
+		return fmt.Sprintf("record of %d bytes cut at %d", l, len(data)-pos-recHeader)
 	}
-	if got, want := binary.LittleEndian.Uint32(h[4:]), recordCRC(h, data[pos+recHeader:pos+recHeader+l]); got != want {
-		return 0, fmt.Sprintf("checksum %#08x, want %#08x", got, want)
-	}
-	return l, ""
+	return fmt.Sprintf("checksum %#08x, want %#08x", binary.LittleEndian.Uint32(h[4:]), recordCRC(h, data[pos+recHeader:pos+recHeader+l]))
 }
 
 // Recovery returns what Open cut off as a torn tail, or nil if nothing.
