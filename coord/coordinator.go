@@ -1,0 +1,186 @@
+package coord
+
+import (
+	"context"
+	"time"
+
+	"github.com/vexfs/semevent"
+)
+
+// Coordinator orders events across nodes: it appends them to a replicated,
+// totally ordered log per shard and lets every node read and follow the
+// committed log. Events are spread over shards by a key (by default the
+// tenant and path, see [PathKey]); events with the same key go to the same
+// shard and keep their order there.
+//
+// All methods may be called concurrently. Handlers given to Subscribe may
+// call Append, Read and Health, but not Close.
+type Coordinator interface {
+	// Append commits evs and returns the position of each, in the order
+	// given, once every one is committed (for a replicated coordinator: on
+	// a quorum of its shard). Events whose ID or Time is zero are stamped
+	// first, so the caller sees the values that were committed. Append
+	// takes ownership of the events: the caller must not modify them
+	// after. On error some events may have been committed and others not;
+	// the error says which when it can (*[AppendError]).
+	Append(ctx context.Context, evs ...*semevent.Event) ([]Position, error)
+
+	// Read returns up to max committed records of shard from index from on
+	// (indexes start at 1; from 0 means 1; max <= 0 means no limit). The
+	// read is linearizable: it sees every Append that returned before Read
+	// was called. The records' events are shared and read-only.
+	Read(ctx context.Context, shard int, from uint64, max int) ([]Record, error)
+
+	// Subscribe calls h for every committed record of shard from index
+	// from on, in order, one call at a time on a goroutine of its own, and
+	// keeps following the log until Stop, until h returns an error, or
+	// until the coordinator closes. Records reach a subscriber as soon as
+	// this node has applied them, which may be before a linearizable Read
+	// elsewhere would return them, never after.
+	Subscribe(shard int, from uint64, h Handler) (Subscription, error)
+
+	// Health reports this node's view of the cluster: every shard's leader
+	// and progress, and every peer's liveness.
+	Health(ctx context.Context) Health
+
+	// Close stops the node: pending Appends fail with an error wrapping
+	// semevent.ErrClosed, subscriptions end, resources are released.
+	// Calling Close again returns nil.
+	Close(ctx context.Context) error
+}
+
+// Position is where an event was committed: its shard and its index in that
+// shard's log (from 1).
+type Position struct {
+	Shard int
+	Index uint64
+}
+
+// Record is one committed event and its position.
+type Record struct {
+	Position
+	Event *semevent.Event
+}
+
+// Handler receives committed records from a subscription.
+type Handler interface {
+	HandleRecord(ctx context.Context, rec Record) error
+}
+
+// HandlerFunc adapts a function to [Handler].
+type HandlerFunc func(ctx context.Context, rec Record) error
+
+// HandleRecord calls f(ctx, rec).
+func (f HandlerFunc) HandleRecord(ctx context.Context, rec Record) error { return f(ctx, rec) }
+
+// Subscription is one running Subscribe.
+type Subscription interface {
+	// Stop ends delivery without waiting; see Done. Safe to call more
+	// than once and from the handler.
+	Stop()
+	// Done is closed once the handler has returned for the last time.
+	Done() <-chan struct{}
+	// Err returns what ended the subscription: the handler's error, or an
+	// error wrapping semevent.ErrClosed; nil while running or after Stop.
+	Err() error
+}
+
+// Membership is implemented by coordinators whose set of nodes can change
+// while they run. See [AddNode], [RemoveNode] and [Members].
+type Membership interface {
+	// Members lists the nodes of every shard's group.
+	Members(ctx context.Context) ([]Member, error)
+	// AddNode adds node id, reachable at addr, to every shard. It fails
+	// with [ErrDuplicateNode] when id is already a member.
+	AddNode(ctx context.Context, id uint64, addr string) error
+	// RemoveNode removes node id from every shard. It fails with
+	// [ErrUnknownNode] when id is not a member.
+	RemoveNode(ctx context.Context, id uint64) error
+}
+
+// Member is one node of a cluster.
+type Member struct {
+	ID   uint64
+	Addr string
+}
+
+// Health is a node's view of its cluster, as [Coordinator.Health] reports
+// it.
+type Health struct {
+	Node    uint64        // this node
+	Shards  []ShardHealth // one per shard, by shard number
+	Peers   []PeerHealth  // the other nodes, by id
+	Healthy bool          // every shard has a leader and no peer is suspected
+}
+
+// ShardHealth is one shard's state as seen from a node.
+type ShardHealth struct {
+	Shard   int
+	Leader  uint64 // 0 when no leader is known
+	Term    uint64
+	Applied uint64 // the index of the last record this node applied
+	Members int
+}
+
+// PeerHealth is the failure detector's opinion of another node.
+type PeerHealth struct {
+	Node      uint64
+	Phi       float64   // suspicion level, see [Detector]
+	Suspected bool      // Phi is at or above the detector's threshold
+	LastSeen  time.Time // last heartbeat, zero if never
+}
+
+// AddNode adds a node through c's [Membership], or fails with
+// [ErrUnsupported].
+func AddNode(ctx context.Context, c Coordinator, id uint64, addr string) error {
+	if m, ok := c.(Membership); ok {
+		return m.AddNode(ctx, id, addr)
+	}
+	return ErrUnsupported
+}
+
+// RemoveNode removes a node through c's [Membership], or fails with
+// [ErrUnsupported].
+func RemoveNode(ctx context.Context, c Coordinator, id uint64) error {
+	if m, ok := c.(Membership); ok {
+		return m.RemoveNode(ctx, id)
+	}
+	return ErrUnsupported
+}
+
+// Members lists c's nodes through its [Membership]; a coordinator without
+// one is a single node, reported as node 1 (or the node its Health names).
+func Members(ctx context.Context, c Coordinator) ([]Member, error) {
+	if m, ok := c.(Membership); ok {
+		return m.Members(ctx)
+	}
+	n := c.Health(ctx).Node
+	if n == 0 {
+		n = 1
+	}
+	return []Member{{ID: n}}, nil
+}
+
+// PathKey is the default shard key: an FNV-1a hash of the event's tenant and
+// path, the same in every process, so that events about one file land on
+// one shard whichever node appends them.
+func PathKey(ev *semevent.Event) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(ev.Tenant); i++ {
+		h = (h ^ uint64(ev.Tenant[i])) * prime
+	}
+	h *= prime // the separator, a zero byte
+	for i := 0; i < len(ev.Path); i++ {
+		h = (h ^ uint64(ev.Path[i])) * prime
+	}
+	return h
+}
+
+// ShardOf returns the shard of key among n shards.
+func ShardOf(key uint64, n int) int {
+	if n <= 1 {
+		return 0
+	}
+	return int(key % uint64(n))
+}

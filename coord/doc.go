@@ -1,0 +1,62 @@
+// Package coord orders events across nodes and keeps shared state
+// convergent: a replicated, totally ordered event log per shard behind the
+// [Coordinator] interface, and the tools for state that many nodes update
+// without coordination — CRDTs, vector and hybrid logical clocks, a
+// phi-accrual failure detector, and Merkle-tree anti-entropy.
+//
+// [Local] is the default Coordinator: one node, every shard in memory,
+// committed on return. It is also the fake for users' tests. The Raft
+// implementation, on dragonboat, lives in the subpackage coord/raft, so
+// that programs using Local, the CRDTs and the clocks never compile
+// dragonboat. Both pass the same conformance suite, coord/coordtest.
+//
+// # Usage
+//
+// Append commits events and returns their positions; Read returns the
+// committed log of a shard (linearizably); Subscribe follows it:
+//
+//	c, _ := coord.NewLocal(nil)
+//	defer c.Close(ctx)
+//	pos, err := c.Append(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/a"})
+//	recs, err := c.Read(ctx, pos[0].Shard, 1, 100)
+//	sub, err := c.Subscribe(0, 1, coord.HandlerFunc(func(ctx context.Context, r coord.Record) error { … }))
+//
+// Events are spread over shards by [Options].Key (default [PathKey], the
+// tenant and path); events with the same key keep their order. Membership
+// changes go through the optional [Membership] interface ([AddNode],
+// [RemoveNode], [Members] assert for it). [Coordinator.Health] reports each
+// shard's leader and every peer's liveness as a [Detector] sees it.
+//
+// State that every node updates — counters, registers, sets, maps — lives
+// in CRDTs ([GCounter], [PNCounter], [LWWRegister], [ORSet], [LWWMap]) held
+// by a [Store]; after a partition heals, [Store.Sync] with a peer walks both
+// Merkle trees and exchanges only the keys that differ, and the replicas
+// converge. [HLC] stamps timestamps that respect causality across nodes
+// (the LWW types order writes by them); [VectorClock] tells happens-before
+// from concurrent.
+//
+// # Concurrency
+//
+// Every Coordinator method may be called concurrently; a Subscribe handler
+// runs on the subscription's goroutine, one record at a time, and may call
+// anything but Close. [Store], [Detector] and [HLC] are safe for concurrent
+// use. The CRDT values and [VectorClock] are plain values: guard them
+// yourself, or keep them in a Store.
+//
+// # Errors
+//
+// Operations on a closed coordinator return errors wrapping [ErrClosed]
+// (itself wrapping semevent.ErrClosed). An event too large for a proposal
+// gets a *[SizeError] ([ErrTooLarge]); a shard out of range a *[ShardError]
+// ([ErrShardNotFound]); membership changes a *[NodeError] wrapping
+// [ErrUnknownNode] or [ErrDuplicateNode]; a node started with the wrong
+// members [ErrMembership]; invalid options a joined list of *[OptionError].
+// Invalid events fail with semevent's *EventError.
+//
+// # Testing
+//
+// Test code written against Coordinator with a [Local]: it records every
+// appended event (Read them back), accepts membership changes, and fails on
+// demand with [Local.FailNext]. coord/coordtest.TestCoordinator is the
+// conformance suite every Coordinator passes.
+package coord

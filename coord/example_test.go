@@ -1,0 +1,76 @@
+package coord_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/coord"
+)
+
+func ExampleLocal() {
+	ctx := context.Background()
+	c, _ := coord.NewLocal(nil)
+	defer c.Close(ctx)
+
+	pos, _ := c.Append(ctx,
+		&semevent.Event{Kind: semevent.KindFileCreate, Path: "/data/a"},
+		&semevent.Event{Kind: semevent.KindFileWrite, Path: "/data/a", Size: 42},
+	)
+	fmt.Println(pos)
+
+	recs, _ := c.Read(ctx, 0, 1, 10)
+	for _, r := range recs {
+		fmt.Println(r.Index, r.Event.Kind, r.Event.Path)
+	}
+	// Output:
+	// [{0 1} {0 2}]
+	// 1 create /data/a
+	// 2 write /data/a
+}
+
+func ExampleLocal_FailNext() {
+	ctx := context.Background()
+	c, _ := coord.NewLocal(nil)
+	defer c.Close(ctx)
+	c.FailNext(fmt.Errorf("no quorum: %w", coord.ErrNoQuorum))
+	_, err := c.Append(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/x"})
+	fmt.Println(err)
+	// Output:
+	// no quorum: coord: no quorum
+}
+
+func ExampleStore_Sync() {
+	ctx := context.Background()
+	here, there := coord.NewStore[*coord.PNCounter](), coord.NewStore[*coord.PNCounter]()
+	add := func(s *coord.Store[*coord.PNCounter], key string, node uint64, d int64) {
+		s.Update(key, func(c *coord.PNCounter, ok bool) *coord.PNCounter {
+			if !ok {
+				c = coord.NewPNCounter()
+			}
+			c.Add(node, d)
+			return c
+		})
+	}
+	add(here, "quota/acme", 1, 5)
+	add(there, "quota/acme", 2, -2)
+	add(there, "quota/zeta", 2, 7)
+
+	st, _ := here.Sync(ctx, there)
+	a, _ := here.Get("quota/acme")
+	z, _ := there.Get("quota/zeta")
+	fmt.Println("keys exchanged:", st.KeysDiffered, "acme:", a.Value(), "zeta:", z.Value())
+	fmt.Println("converged:", here.Root() == there.Root())
+	// Output:
+	// keys exchanged: 2 acme: 3 zeta: 7
+	// converged: true
+}
+
+func ExampleVectorClock() {
+	a := coord.VectorClock{}.Tick(1)
+	b := a.Clone().Tick(2)
+	c := a.Clone().Tick(1)
+	fmt.Println(a.Compare(b), b.Compare(c))
+	// Output:
+	// before concurrent
+}

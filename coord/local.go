@@ -1,0 +1,266 @@
+package coord
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/codec"
+	"github.com/vexfs/semevent/internal/coordlog"
+)
+
+// Local is the single-node [Coordinator]: every shard's log lives in memory
+// and an Append is committed when it returns. It is the default for
+// programs that run on one machine, and the fake for users' tests of code
+// written against Coordinator: it keeps everything appended, accepts
+// membership changes (recording them), and fails on demand ([Local.FailNext]).
+// It is safe for concurrent use.
+type Local struct {
+	opts   Options
+	ids    *semevent.IDGenerator
+	logs   []*coordlog.Log
+	closed atomic.Bool
+
+	mu       sync.Mutex // guards members, failNext, subs
+	members  []Member
+	failNext []error
+	subs     map[*localSub]struct{}
+}
+
+var (
+	_ Coordinator = (*Local)(nil)
+	_ Membership  = (*Local)(nil)
+)
+
+// NewLocal returns a running Local. A nil *Options means defaults.
+func NewLocal(opts *Options) (*Local, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	l := &Local{
+		opts:    o,
+		ids:     semevent.NewIDGenerator(uint32(o.Node)),
+		logs:    make([]*coordlog.Log, o.Shards),
+		members: []Member{{ID: o.Node}},
+		subs:    make(map[*localSub]struct{}),
+	}
+	for i := range l.logs {
+		l.logs[i] = coordlog.New()
+	}
+	return l, nil
+}
+
+// Stamp gives ev an ID from ids and a Time when they are zero, as every
+// coordinator does before committing an event.
+func Stamp(ev *semevent.Event, ids *semevent.IDGenerator) {
+	if ev.ID.IsZero() {
+		ev.ID = ids.Next()
+	}
+	if ev.Time == 0 {
+		ev.Time = int64(ev.ID.Nanos())
+	}
+}
+
+// CheckEvent validates ev (the i'th of an Append call) and checks that its
+// encoding fits in max bytes, returning a *[SizeError] when it does not.
+func CheckEvent(i int, ev *semevent.Event, max int) error {
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	if codec.Size(ev) > max {
+		if n := len(codec.Append(nil, ev)); n > max {
+			return &SizeError{Index: i, ID: ev.ID, Size: n, Max: max}
+		}
+	}
+	return nil
+}
+
+// Append commits evs; see [Coordinator.Append].
+func (l *Local) Append(ctx context.Context, evs ...*semevent.Event) ([]Position, error) {
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for i, ev := range evs {
+		if err := CheckEvent(i, ev, l.opts.MaxEventSize); err != nil {
+			return nil, err
+		}
+	}
+	if l.failNext != nil || len(evs) == 0 { // racy peek; rechecked under mu
+		l.mu.Lock()
+		if len(l.failNext) > 0 {
+			err := l.failNext[0]
+			l.failNext = l.failNext[1:]
+			l.mu.Unlock()
+			return nil, err
+		}
+		l.mu.Unlock()
+	}
+	for _, ev := range evs {
+		Stamp(ev, l.ids)
+	}
+	pos := make([]Position, len(evs))
+	if len(l.logs) == 1 {
+		first := l.logs[0].Append(evs...)
+		for i := range pos {
+			pos[i] = Position{Index: first + uint64(i)}
+		}
+		return pos, nil
+	}
+	for i, ev := range evs {
+		s := ShardOf(l.opts.Key(ev), len(l.logs))
+		pos[i] = Position{Shard: s, Index: l.logs[s].Append(ev)}
+	}
+	return pos, nil
+}
+
+// FailNext makes the next Append return err without committing anything;
+// calls queue up. For tests of code that must handle a failed append.
+func (l *Local) FailNext(err error) {
+	l.mu.Lock()
+	l.failNext = append(l.failNext, err)
+	l.mu.Unlock()
+}
+
+func (l *Local) log(shard int) (*coordlog.Log, error) {
+	if shard < 0 || shard >= len(l.logs) {
+		return nil, &ShardError{Shard: shard, Shards: len(l.logs)}
+	}
+	return l.logs[shard], nil
+}
+
+// Read returns committed records; see [Coordinator.Read].
+func (l *Local) Read(ctx context.Context, shard int, from uint64, max int) ([]Record, error) {
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	lg, err := l.log(shard)
+	if err != nil {
+		return nil, err
+	}
+	evs, first := lg.Read(nil, from, max)
+	return records(shard, first, evs), nil
+}
+
+// records pairs events read from index first of shard with their
+// positions.
+func records(shard int, first uint64, evs []*semevent.Event) []Record {
+	recs := make([]Record, len(evs))
+	for i, ev := range evs {
+		recs[i] = Record{Position: Position{Shard: shard, Index: first + uint64(i)}, Event: ev}
+	}
+	return recs
+}
+
+// Subscribe follows a shard's log; see [Coordinator.Subscribe].
+func (l *Local) Subscribe(shard int, from uint64, h Handler) (Subscription, error) {
+	if h == nil {
+		return nil, semevent.ErrNilHandler
+	}
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	lg, err := l.log(shard)
+	if err != nil {
+		return nil, err
+	}
+	s := &localSub{coordlog.Subscribe(lg, from, func(ctx context.Context, index uint64, ev *semevent.Event) error {
+		return h.HandleRecord(ctx, Record{Position: Position{Shard: shard, Index: index}, Event: ev})
+	})}
+	l.mu.Lock()
+	l.subs[s] = struct{}{}
+	l.mu.Unlock()
+	go func() {
+		<-s.Done()
+		l.mu.Lock()
+		delete(l.subs, s)
+		l.mu.Unlock()
+	}()
+	return s, nil
+}
+
+type localSub struct{ *coordlog.Sub }
+
+// Health reports one node that leads every shard.
+func (l *Local) Health(ctx context.Context) Health {
+	l.mu.Lock()
+	n := len(l.members)
+	l.mu.Unlock()
+	h := Health{Node: l.opts.Node, Healthy: !l.closed.Load()}
+	for i, lg := range l.logs {
+		h.Shards = append(h.Shards, ShardHealth{Shard: i, Leader: l.opts.Node, Term: 1, Applied: lg.Len(), Members: n})
+	}
+	return h
+}
+
+// Members lists the recorded members, this node first.
+func (l *Local) Members(ctx context.Context) ([]Member, error) {
+	if l.closed.Load() {
+		return nil, ErrClosed
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.members), nil
+}
+
+// AddNode records a member; Local replicates nothing to it.
+func (l *Local) AddNode(ctx context.Context, id uint64, addr string) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, m := range l.members {
+		if m.ID == id {
+			return &NodeError{Op: "add", Node: id, Err: ErrDuplicateNode}
+		}
+	}
+	l.members = append(l.members, Member{ID: id, Addr: addr})
+	return nil
+}
+
+// RemoveNode forgets a member.
+func (l *Local) RemoveNode(ctx context.Context, id uint64) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, m := range l.members {
+		if m.ID == id {
+			l.members = slices.Delete(l.members, i, i+1)
+			return nil
+		}
+	}
+	return &NodeError{Op: "remove", Node: id, Err: ErrUnknownNode}
+}
+
+// Close ends every subscription and waits for their handlers to return
+// (or ctx to end). Appends after Close fail with [ErrClosed].
+func (l *Local) Close(ctx context.Context) error {
+	if l.closed.Swap(true) {
+		return nil
+	}
+	for _, lg := range l.logs {
+		lg.Close()
+	}
+	l.mu.Lock()
+	subs := make([]*localSub, 0, len(l.subs))
+	for s := range l.subs {
+		subs = append(subs, s)
+	}
+	l.mu.Unlock()
+	for _, s := range subs {
+		select {
+		case <-s.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

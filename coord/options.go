@@ -1,0 +1,62 @@
+package coord
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vexfs/semevent"
+)
+
+// DefaultMaxEventSize is the default limit of one event's encoding.
+const DefaultMaxEventSize = 1 << 20
+
+// Options configure a [Local] coordinator. The zero value, and a nil
+// *Options, mean defaults.
+type Options struct {
+	// Node is this node's id, reported by Health and stamped (truncated to
+	// 32 bits) into the IDs of events appended without one. Default 1.
+	Node uint64
+	// Shards is the number of logs events are spread over. Default 1.
+	Shards int
+	// Key picks an event's shard (key modulo Shards). Default [PathKey].
+	Key func(ev *semevent.Event) uint64
+	// MaxEventSize bounds one event's encoded size; Append rejects larger
+	// events with a *[SizeError]. Default [DefaultMaxEventSize].
+	MaxEventSize int
+}
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Node == 0 {
+		c.Node = 1
+	}
+	if c.Shards == 0 {
+		c.Shards = 1
+	}
+	if c.Key == nil {
+		c.Key = PathKey
+	}
+	if c.MaxEventSize == 0 {
+		c.MaxEventSize = DefaultMaxEventSize
+	}
+	return c
+}
+
+// Validate reports every problem with o (after defaults), joined.
+func (o *Options) Validate() error {
+	c := o.withDefaults()
+	var errs []error
+	if c.Shards < 1 || c.Shards > MaxShards {
+		errs = append(errs, &OptionError{Field: "Shards", Msg: fmt.Sprintf("%d, want 1 to %d", c.Shards, MaxShards)})
+	}
+	if c.MaxEventSize < 64 {
+		errs = append(errs, &OptionError{Field: "MaxEventSize", Msg: fmt.Sprintf("%d, want at least 64", c.MaxEventSize)})
+	}
+	return errors.Join(errs...)
+}
+
+// MaxShards bounds the number of shards of any coordinator.
+const MaxShards = 1024

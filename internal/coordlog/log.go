@@ -1,0 +1,198 @@
+// Package coordlog is the in-memory committed event log that coord.Local and
+// the replicas of coord/raft keep per shard: append-only, indexed from 1,
+// readable while it grows, with waiters woken on every append, and the
+// subscription loop both coordinators hand to their users.
+package coordlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/vexfs/semevent"
+)
+
+// ErrClosed is returned by Wait once the log is closed; coord.ErrClosed is
+// the same value, so that a *Sub is a coord.Subscription as it is.
+var ErrClosed = fmt.Errorf("coord: %w", semevent.ErrClosed)
+
+// Log is one shard's committed events. All methods may be called
+// concurrently. Events are stored by pointer and must not be modified once
+// appended.
+type Log struct {
+	mu      sync.Mutex // guards every field below
+	evs     []*semevent.Event
+	notify  chan struct{} // closed on the next append or Close when non-nil
+	closed  bool
+	waiters bool
+}
+
+// New returns an empty log.
+func New() *Log { return &Log{} }
+
+// Append adds evs and returns the index of the first (indexes start at 1).
+func (l *Log) Append(evs ...*semevent.Event) uint64 {
+	l.mu.Lock()
+	first := uint64(len(l.evs)) + 1
+	l.evs = append(l.evs, evs...)
+	l.wakeLocked()
+	l.mu.Unlock()
+	return first
+}
+
+func (l *Log) wakeLocked() {
+	if l.waiters {
+		close(l.notify)
+		l.notify = nil
+		l.waiters = false
+	}
+}
+
+// Len returns the index of the last event, 0 when empty.
+func (l *Log) Len() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return uint64(len(l.evs))
+}
+
+// Read appends to dst up to max events from index from (0 counts as 1)
+// and returns it with the index of its first event.
+func (l *Log) Read(dst []*semevent.Event, from uint64, max int) ([]*semevent.Event, uint64) {
+	if from == 0 {
+		from = 1
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if from > uint64(len(l.evs)) {
+		return dst, from
+	}
+	rest := l.evs[from-1:]
+	if max > 0 && len(rest) > max {
+		rest = rest[:max]
+	}
+	return append(dst, rest...), from
+}
+
+// All returns every event, shared: callers must not modify them.
+func (l *Log) All() []*semevent.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.evs[:len(l.evs):len(l.evs)]
+}
+
+// Reset replaces the content with evs (a snapshot being restored).
+func (l *Log) Reset(evs []*semevent.Event) {
+	l.mu.Lock()
+	l.evs = evs
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+// Wait blocks until the log holds index, ctx ends (ctx.Err()) or the log is
+// closed (ErrClosed).
+func (l *Log) Wait(ctx context.Context, index uint64) error {
+	for {
+		l.mu.Lock()
+		if uint64(len(l.evs)) >= index {
+			l.mu.Unlock()
+			return nil
+		}
+		if l.closed {
+			l.mu.Unlock()
+			return ErrClosed
+		}
+		if l.notify == nil {
+			l.notify = make(chan struct{})
+		}
+		l.waiters = true
+		ch := l.notify
+		l.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close wakes every waiter; Wait returns ErrClosed from then on unless the
+// index it waits for is already there.
+func (l *Log) Close() {
+	l.mu.Lock()
+	l.closed = true
+	if l.notify == nil {
+		l.notify = make(chan struct{})
+	}
+	l.waiters = true
+	l.wakeLocked()
+	l.mu.Unlock()
+}
+
+// Sub is a running subscription: a goroutine that hands every event of a
+// log, from an index on, to a function, in order.
+type Sub struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	mu     sync.Mutex // guards err
+	err    error
+}
+
+// Subscribe starts calling fn for each event of l from index from (0 counts
+// as 1), waiting for new ones, until fn returns an error, Stop is called or
+// the log is closed. fn runs on the subscription's goroutine, one call at a
+// time.
+func Subscribe(l *Log, from uint64, fn func(ctx context.Context, index uint64, ev *semevent.Event) error) *Sub {
+	if from == 0 {
+		from = 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Sub{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		defer cancel()
+		next := from
+		var buf []*semevent.Event
+		for {
+			if err := l.Wait(ctx, next); err != nil {
+				if errors.Is(err, ErrClosed) {
+					s.setErr(err)
+				}
+				return
+			}
+			buf, _ = l.Read(buf[:0], next, 256)
+			for _, ev := range buf {
+				if ctx.Err() != nil {
+					return
+				}
+				if err := fn(ctx, next, ev); err != nil {
+					s.setErr(err)
+					return
+				}
+				next++
+			}
+			clear(buf)
+		}
+	}()
+	return s
+}
+
+func (s *Sub) setErr(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.mu.Unlock()
+}
+
+// Stop ends the subscription without waiting for it; see Done.
+func (s *Sub) Stop() { s.cancel() }
+
+// Done is closed once the subscription's goroutine has returned.
+func (s *Sub) Done() <-chan struct{} { return s.done }
+
+// Err returns the error that ended the subscription: fn's, or ErrClosed;
+// nil while it runs or after Stop.
+func (s *Sub) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
