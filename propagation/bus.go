@@ -14,6 +14,7 @@ import (
 	"github.com/puzpuzpuz/xsync/v3"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/internal/park"
 )
 
@@ -134,6 +135,11 @@ func (b *Bus) Publish(ctx context.Context, ev *semevent.Event) error {
 	if err != nil {
 		return err
 	}
+	if a := b.opts.Authorizer; a != nil {
+		if err := a.Check(ctx, access.OpPublish, ev); err != nil {
+			return fmt.Errorf("propagation: publish: %w", err)
+		}
+	}
 	in := &b.inbound[ev.Boundary]
 	in.state.Add(1) // in flight: Close waits for us from here
 	if b.closed.Load() {
@@ -182,6 +188,13 @@ func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 			}
 		}
 		return nil
+	}
+	if a := b.opts.Authorizer; a != nil {
+		for i, ev := range evs {
+			if err := a.Check(ctx, access.OpPublish, ev); err != nil {
+				return &BatchError{Err: fmt.Errorf("propagation: publish: event %d: %w", i, err)}
+			}
+		}
 	}
 	envs := make([]envelope, len(evs))
 	for i, ev := range evs {
@@ -278,8 +291,20 @@ func (b *Bus) Subscribe(h semevent.Handler, opts *SubscribeOptions) (Subscriptio
 	if o.Replay != nil && b.opts.Journal == nil {
 		return nil, fmt.Errorf("propagation: subscribe %q: %w", o.Name, ErrNoJournal)
 	}
+	var checker *access.Checker
+	if a := b.opts.Authorizer; a != nil {
+		op := access.OpSubscribe
+		if o.Replay != nil {
+			op = access.OpReplay
+		}
+		if err := a.Permits(o.Principal, op); err != nil {
+			return nil, fmt.Errorf("propagation: subscribe %q: %w", o.Name, err)
+		}
+		checker = a.Checker(o.Principal, op)
+	}
 	b.nextSub++
 	s := newSubscription(b, h, o)
+	s.checker = checker
 	if o.Replay == nil {
 		b.subs.Store(b.subs.Load().with(s))
 	}
@@ -432,6 +457,7 @@ func (b *Bus) Stats() Stats {
 		ss := s.stats(&lat)
 		st.Subscriptions = append(st.Subscriptions, ss)
 		st.Matched += ss.Matched
+		st.Denied += ss.Denied
 		st.Delivered += ss.Delivered
 		st.Dropped.add(ss.Dropped)
 		st.Errors += ss.Errors

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/filter"
 )
 
@@ -56,6 +57,13 @@ type Options struct {
 	// Durability is the level of a Publish whose ctx does not carry one
 	// (see [WithDurability]). Durable needs Journal. Default Volatile.
 	Durability Durability
+
+	// Authorizer, when set, enforces access control: Publish needs a
+	// principal in its ctx (access.WithPrincipal) allowed to publish the
+	// event; a subscription needs SubscribeOptions.Principal, allowed to
+	// subscribe (or replay) at all, and is offered only the events that
+	// principal may see, decided per event.
+	Authorizer *access.Authorizer
 
 	// OnError, when set, receives every error a handler returns and every
 	// recovered handler panic (as *semevent.PanicError), wrapped in a
@@ -135,6 +143,8 @@ type SubscribeOptions struct {
 	Workers int
 	// Key spreads events over workers; default [PathKey].
 	Key func(ev *semevent.Event) uint64
+	// Principal is who subscribes, when the bus has an Authorizer.
+	Principal *access.Principal
 	// Replay, when set, makes the subscription read the bus's journal
 	// instead of the live stream; see [Replay]. Workers, Buffer and Policy
 	// do not apply: the journal is the buffer, and it never drops.

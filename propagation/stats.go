@@ -11,6 +11,7 @@ import (
 type Stats struct {
 	Published    uint64 // events accepted by Publish
 	Matched      uint64 // (event, subscription) pairs that passed the filter
+	Denied       uint64 // (event, subscription) pairs the Authorizer refused
 	Delivered    uint64 // handler calls that returned (with or without error)
 	Deduplicated uint64 // sightings folded into another event by dedup
 	Dropped      DropStats
@@ -53,6 +54,7 @@ type BoundaryStats struct {
 type SubscriptionStats struct {
 	Name      string
 	Matched   uint64
+	Denied    uint64 // events the Authorizer kept from it
 	Delivered uint64
 	Dropped   DropStats
 	Errors    uint64

@@ -10,6 +10,7 @@ import (
 	"github.com/puzpuzpuz/xsync/v3"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/internal/hist"
 	"github.com/vexfs/semevent/internal/park"
 )
@@ -24,15 +25,16 @@ type subscription struct {
 	ctx    context.Context // handlers' context
 	cancel context.CancelFunc
 
-	leaving atomic.Bool   // Unsubscribe was called
-	unsub   atomic.Bool   // s is out of the dispatcher's list
-	stop    chan struct{} // closed by Unsubscribe
-	halt    chan struct{} // closed by abort: stop calling the handler
-	halted  atomic.Bool   // halt is closed; cheaper to check per event
-	once    sync.Once     // guards closing halt
-	live    atomic.Int32  // workers still running
-	done    chan struct{} // closed when the last worker exits
-	matched atomic.Uint64 // written by the dispatcher
+	leaving atomic.Bool     // Unsubscribe was called
+	unsub   atomic.Bool     // s is out of the dispatcher's list
+	stop    chan struct{}   // closed by Unsubscribe
+	halt    chan struct{}   // closed by abort: stop calling the handler
+	halted  atomic.Bool     // halt is closed; cheaper to check per event
+	once    sync.Once       // guards closing halt
+	live    atomic.Int32    // workers still running
+	done    chan struct{}   // closed when the last worker exits
+	matched atomic.Uint64   // written by the dispatcher
+	checker *access.Checker // nil without an Authorizer; used by the dispatcher (or the replay goroutine)
 }
 
 // worker is one goroutine calling the handler, fed through a bounded queue.
@@ -127,6 +129,9 @@ func (s *subscription) abort() {
 // handler panic of s and does not match.
 func (s *subscription) matches(ev *semevent.Event) (ok bool) {
 	if s.opts.Tenant != "" && s.opts.Tenant != ev.Tenant {
+		return false
+	}
+	if s.checker != nil && !s.checker.Allow(ev) {
 		return false
 	}
 	if s.opts.Filter == nil {
@@ -301,6 +306,9 @@ func (w *worker) deliver(env envelope) {
 // stats snapshots s and adds its latency counts into lat.
 func (s *subscription) stats(lat *latencySum) SubscriptionStats {
 	st := SubscriptionStats{Name: s.opts.Name, Matched: s.matched.Load()}
+	if s.checker != nil {
+		st.Denied = s.checker.Denied()
+	}
 	var own latencySum
 	for _, w := range s.workers {
 		st.Delivered += w.delivered.Load()
@@ -340,6 +348,7 @@ func (f *statsSum) add(ss SubscriptionStats, lat *hist.Snapshot) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.st.Matched += ss.Matched
+	f.st.Denied += ss.Denied
 	f.st.Delivered += ss.Delivered
 	f.st.Dropped.add(ss.Dropped)
 	f.st.Errors += ss.Errors
@@ -354,6 +363,7 @@ func (f *statsSum) addTo(st *Stats, lat *latencySum) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	st.Matched += f.st.Matched
+	st.Denied += f.st.Denied
 	st.Delivered += f.st.Delivered
 	st.Dropped.add(f.st.Dropped)
 	st.Errors += f.st.Errors

@@ -1,0 +1,77 @@
+// Package access enforces who may publish, subscribe to, replay and
+// administer events, inside the library, and records what it decides in a
+// tamper-evident audit trail (package access/audit).
+//
+// # Usage
+//
+//	az, err := access.New(&access.Policy{Roles: []access.Role{
+//		{Name: "reader", Grants: []access.Grant{
+//			{Ops: []access.Op{access.OpSubscribe, access.OpReplay}, Topics: []string{"fs.>"}},
+//			{Deny: true, Ops: []access.Op{access.OpSubscribe}, Paths: []string{"/secret/**"}},
+//		}},
+//		{Name: "writer", Grants: []access.Grant{{Ops: []access.Op{access.OpPublish}, Paths: []string{"/data/**"}}}},
+//	}}, &access.Options{Audit: auditLog})
+//
+//	bus, err := propagation.New(&propagation.Options{Authorizer: az})
+//	ctx = access.WithPrincipal(ctx, &access.Principal{User: "ingest", Tenant: "acme", Roles: []string{"writer"}})
+//	err = bus.Publish(ctx, ev) // refused with a *DeniedError unless allowed
+//	sub, err := bus.Subscribe(h, &propagation.SubscribeOptions{Principal: alice})
+//	// sub receives only the events alice may see, decided per event.
+//
+// # Decisions
+//
+// A decision looks at the principal (from the context, or
+// SubscribeOptions.Principal), the operation and the event:
+//
+//  1. no principal: denied (ErrNoPrincipal);
+//  2. a principal bound to a tenant sees and publishes only that tenant's
+//     events — tenant isolation holds whatever the roles say;
+//  3. an unknown role: denied (ErrUnknownRole);
+//  4. the grants of the principal's roles that name the operation and
+//     whose topic patterns, path globs and When condition match the event
+//     apply: any deny wins, else any allow allows, else denied.
+//
+// Topic patterns have NATS semantics ("*" one token, ">" the rest), paths
+// are globs with "**", and When is an expr condition over `event` and
+// `principal`.
+//
+// # Where it is enforced
+//
+// With propagation.Options.Authorizer: Publish and PublishBatch (OpPublish),
+// Subscribe (the principal must hold some allow grant for OpSubscribe, or
+// OpReplay for a replaying subscription) and every delivery, live or
+// replayed (per event, so a subscription never receives an event its
+// principal may not see). Administrative changes go through
+// [Authorizer.Guard], which checks OpAdmin on "admin.<target>" and audits
+// the outcome: [Authorizer.SetPolicy] uses it, and so should rule-set
+// reloads (routing.Table.Load), workflow reloads and cluster membership
+// changes.
+//
+// # Performance
+//
+// Decisions are cached per (principal, operation, topic) and dropped with
+// the policy when it changes. The bus keeps a [Checker] per subscription:
+// a delivery check is a tenant comparison and a lookup by topic, plus path
+// globs and conditions only for the grants that have them.
+//
+// # Audit
+//
+// Every denial of a publish, subscription or replay is audited, as is every
+// administrative operation, allowed or not; with Options.AuditAllowed, so
+// is every allowed publish. Per-delivery denials are counted
+// (SubscriptionStats.Denied) and the first per topic and per foreign
+// tenant of each subscription is audited, so a subscription cannot flood
+// the trail.
+//
+// # Concurrency
+//
+// An [Authorizer]'s methods may be called concurrently. A [Checker] is for
+// one goroutine (Denied may be read from any).
+//
+// # Errors
+//
+// Denials are *[DeniedError] values wrapping [ErrDenied] (and
+// [ErrNoPrincipal] or [ErrUnknownRole] when that is the cause). An invalid
+// policy is a *[PolicyError] listing every problem as a *[GrantError] with
+// the role, grant, field and byte position; it is never half applied.
+package access
