@@ -115,7 +115,10 @@ func (j *Journal) writeOffset(name, path string, next uint64) error {
 // progress every [ConsumeEvery] records, whenever it has caught up, and
 // when it returns. A record whose fn call returned an error is not
 // committed, so it is delivered again by the next Consume. Records
-// delivered since the last commit are delivered again after a crash.
+// delivered since the last commit are delivered again after a crash. If
+// retention deleted records the consumer had not committed, Consume
+// returns an *[OffsetError] and the consumer must decide where to resume
+// ([Journal.CommitOffset] with [Journal.FirstOffset]).
 func (j *Journal) Consume(ctx context.Context, name string, fn func(off uint64, ev *semevent.Event) error) error {
 	from, ok, err := j.CommittedOffset(name)
 	if err != nil {

@@ -3,6 +3,9 @@ package journal_test
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
@@ -112,4 +115,79 @@ func TestFaultOnOpen(t *testing.T) {
 	require.ErrorAs(t, err, &we)
 	require.Equal(t, "sync dir", we.Op)
 	require.ErrorIs(t, j.Close(), journal.ErrFailed)
+}
+
+// opLog is an FS that records the order of the operations that matter for
+// durability.
+type opLog struct {
+	journal.FS
+	mu  sync.Mutex
+	ops []string
+}
+
+func (l *opLog) add(op string) {
+	l.mu.Lock()
+	l.ops = append(l.ops, op)
+	l.mu.Unlock()
+}
+
+func (l *opLog) OpenFile(name string, flag int, perm fs.FileMode) (journal.File, error) {
+	f, err := l.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	if flag&os.O_CREATE != 0 {
+		l.add("create " + filepath.Ext(name))
+	}
+	return &loggedFile{File: f, log: l, ext: filepath.Ext(name)}, nil
+}
+
+func (l *opLog) Rename(o, n string) error {
+	l.add("rename " + filepath.Ext(o) + " " + filepath.Ext(n))
+	return l.FS.Rename(o, n)
+}
+
+func (l *opLog) SyncDir(name string) error {
+	l.add("syncdir")
+	return l.FS.SyncDir(name)
+}
+
+type loggedFile struct {
+	journal.File
+	log *opLog
+	ext string
+}
+
+func (f *loggedFile) Write(p []byte) (int, error) {
+	f.log.add("write " + f.ext)
+	return f.File.Write(p)
+}
+
+func (f *loggedFile) Sync() error {
+	f.log.add("fsync " + f.ext)
+	return f.File.Sync()
+}
+
+// TestNewSegmentDurableBeforeAck checks the order of operations behind the
+// first acknowledged record of a new segment: the segment is written under
+// a temporary name, fsynced, renamed, and its directory fsynced before the
+// record is written and fsynced and Append returns.
+func TestNewSegmentDurableBeforeAck(t *testing.T) {
+	log := &opLog{FS: journal.OSFS}
+	j := open(t, t.TempDir(), &journal.Options{FS: log, SegmentSize: 1024})
+	_, err := j.Append(context.Background(), genEvent(1, 0))
+	require.NoError(t, err)
+	log.add("ack")
+	big := genEvent(1, 1)
+	big.Data = make([]byte, 1000)
+	_, err = j.Append(context.Background(), big) // does not fit: a new segment
+
+	require.NoError(t, err)
+	log.add("ack")
+	require.NoError(t, j.Close())
+	want := []string{
+		"create .tmp", "write .tmp", "fsync .tmp", "rename .tmp .seg", "syncdir", "write .tmp", "fsync .tmp", "ack",
+		"create .tmp", "write .tmp", "fsync .tmp", "rename .tmp .seg", "syncdir", "write .tmp", "fsync .tmp", "ack",
+	}
+	require.Equal(t, want, log.ops)
 }

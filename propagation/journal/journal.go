@@ -81,14 +81,14 @@ type chunk struct {
 // Recovery describes what Open repaired: a torn tail (a record only
 // partly written when the process or machine stopped) that it cut off.
 type Recovery struct {
-	Segment   string // the segment file
-	Pos       int64  // where it was cut: the new size of the file
-	Dropped   int64  // bytes cut off
-	NextValid uint64 // the offset the next record gets
+	Segment string // the segment file
+	Pos     int64  // where it was cut: the new size of the file
+	Dropped int64  // bytes cut off
+	Next    uint64 // the offset the next record gets
 }
 
 func (r *Recovery) String() string {
-	return fmt.Sprintf("journal: torn tail of segment %s cut at byte %d (%d bytes dropped); next offset %d", r.Segment, r.Pos, r.Dropped, r.NextValid)
+	return fmt.Sprintf("journal: torn tail of segment %s cut at byte %d (%d bytes dropped); next offset %d", r.Segment, r.Pos, r.Dropped, r.Next)
 }
 
 // Open opens the journal in dir, creating dir if needed, and recovers it:
@@ -227,7 +227,7 @@ func (j *Journal) loadSegment(base uint64, last bool) (*segment, error) {
 		if err := j.truncate(path, valid); err != nil {
 			return nil, err
 		}
-		j.recovery = &Recovery{Segment: name, Pos: valid, Dropped: size - valid, NextValid: end}
+		j.recovery = &Recovery{Segment: name, Pos: valid, Dropped: size - valid, Next: end}
 		s.size.Store(valid)
 	}
 	s.end.Store(end)
