@@ -15,7 +15,9 @@ import (
 
 // Fake is an in-memory Propagator that delivers synchronously: Publish calls
 // every matching handler on the caller's goroutine before it returns, so a
-// test can assert right after Publish. It records a copy of every published
+// test can assert right after Publish. It honours SubscribeOptions.Filter
+// and Tenant; it has no router, journal or access control, and it neither
+// queues nor drops. It records a copy of every published
 // event, lets a test inject events as if they came from elsewhere, and can
 // be told to fail. It is safe for concurrent use; handlers are called with
 // no lock held, so they may publish, subscribe or unsubscribe.
@@ -167,6 +169,9 @@ func (f *Fake) Subscribe(h semevent.Handler, opts *propagation.SubscribeOptions)
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
+	}
+	if opts != nil && opts.Replay != nil {
+		return nil, fmt.Errorf("propagationtest: subscribe: the fake keeps no journal: %w", propagation.ErrNoJournal)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
