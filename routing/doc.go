@@ -56,9 +56,10 @@
 //
 // # Testing
 //
-// Any function or type with a Route method is a Router, so tests can
-// substitute a fixed one; a Table built from a small RuleSet is cheap and
-// deterministic except for round-robin and least-loaded groups.
+// Package routingtest provides a fake Router that routes by exact topic and
+// records what it saw, and routingtest.TestRouter, a conformance check that
+// Table and the fake both pass. A Table built from a small RuleSet is cheap
+// and deterministic except for round-robin and least-loaded groups.
 // filtertest.Events generates realistic events.
 //
 // # Wiring into a bus
