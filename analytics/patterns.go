@@ -1,0 +1,240 @@
+package analytics
+
+import (
+	"cmp"
+	"context"
+	"path"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vexfs/semevent"
+)
+
+// MaxPatternLen is the longest sequence a [Miner] counts.
+const MaxPatternLen = 8
+
+// MinerOptions configure a [Miner]; the zero value counts sequences of 2
+// to 4 steps per file.
+type MinerOptions struct {
+	// Key groups events into sequences (default: the path, and for a
+	// rename the old path, so that "write x.tmp → rename x.tmp" is one
+	// file's sequence).
+	Key func(*semevent.Event) string
+	// Label names a step (default: the kind and the path's extension,
+	// "open *.tmp"; "open" for a path without one).
+	Label func(*semevent.Event) string
+	// MinLen and MaxLen bound the counted sequence lengths (defaults 2
+	// and 4; MaxLen at most MaxPatternLen).
+	MinLen, MaxLen int
+	// Gap ends a key's sequence after this much event time without its
+	// events (default one minute).
+	Gap time.Duration
+	// MaxKeys bounds the keys followed at once (default 100000); the
+	// least recently seen are forgotten first.
+	MaxKeys int
+	// MaxLabels bounds the distinct labels (default 4096); events with new
+	// labels beyond it are labelled "other".
+	MaxLabels int
+}
+
+// Validate reports every problem with o, joined.
+func (o *MinerOptions) Validate() error {
+	if o == nil {
+		return nil
+	}
+	var ps problems
+	if o.MinLen < 0 || o.MinLen == 1 {
+		ps.add("MinLen", "must be 0 (default) or at least 2")
+	}
+	if o.MaxLen < 0 || o.MaxLen > MaxPatternLen {
+		ps.add("MaxLen", "outside [0, MaxPatternLen]")
+	}
+	if o.MinLen > 0 && o.MaxLen > 0 && o.MinLen > o.MaxLen {
+		ps.add("MinLen", "above MaxLen")
+	}
+	ps.negative("Gap", float64(o.Gap))
+	ps.negative("MaxKeys", float64(o.MaxKeys))
+	ps.negative("MaxLabels", float64(o.MaxLabels))
+	return ps.join()
+}
+
+// Pattern is a sequence of steps and how often it occurred.
+type Pattern struct {
+	Steps []string
+	// Support is the number of times the steps occurred back to back in
+	// one key's sequence.
+	Support uint64
+}
+
+// String joins the steps with arrows.
+func (p Pattern) String() string { return strings.Join(p.Steps, " → ") }
+
+// Miner discovers frequent event sequences per key. It is an [Analyzer];
+// its Handle and Top may be called concurrently.
+type Miner struct {
+	o MinerOptions
+
+	mu     sync.Mutex // guards every field below
+	labels map[string]uint32
+	names  []string
+	keys   map[string]*history
+	counts map[gram]uint64
+}
+
+type gram struct {
+	n   uint8
+	ids [MaxPatternLen]uint32
+}
+
+type history struct {
+	last int64
+	n    int // steps held, at most MaxLen
+	ids  [MaxPatternLen]uint32
+}
+
+var _ Analyzer = (*Miner)(nil)
+
+// NewMiner returns a Miner, or the problems of opts.
+func NewMiner(opts *MinerOptions) (*Miner, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	var o MinerOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MinLen == 0 {
+		o.MinLen = 2
+	}
+	if o.MaxLen == 0 {
+		o.MaxLen = max(4, o.MinLen)
+	}
+	if o.Gap == 0 {
+		o.Gap = time.Minute
+	}
+	if o.MaxKeys == 0 {
+		o.MaxKeys = 100000
+	}
+	if o.MaxLabels == 0 {
+		o.MaxLabels = 4096
+	}
+	if o.Key == nil {
+		o.Key = func(ev *semevent.Event) string {
+			if ev.Kind == semevent.KindFileRename && ev.OldPath != "" {
+				return ev.OldPath
+			}
+			return ev.Path
+		}
+	}
+	if o.Label == nil {
+		o.Label = DefaultLabel
+	}
+	return &Miner{o: o, labels: map[string]uint32{}, keys: map[string]*history{}, counts: map[gram]uint64{}}, nil
+}
+
+// DefaultLabel labels a step by kind and extension: "open *.tmp".
+func DefaultLabel(ev *semevent.Event) string {
+	p := ev.Path
+	if ev.Kind == semevent.KindFileRename && ev.OldPath != "" {
+		p = ev.OldPath
+	}
+	if ext := path.Ext(p); ext != "" {
+		return ev.Kind.String() + " *" + ext
+	}
+	return ev.Kind.String()
+}
+
+// Handle appends ev to its key's sequence and counts the sequences that
+// end with it.
+func (m *Miner) Handle(_ context.Context, ev *semevent.Event) error {
+	if ev == nil {
+		return semevent.ErrNilEvent
+	}
+	k, l := m.o.Key(ev), m.o.Label(ev)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.labels[l]
+	if !ok {
+		if len(m.names) >= m.o.MaxLabels {
+			l = "other"
+			id, ok = m.labels[l]
+		}
+		if !ok {
+			id = uint32(len(m.names))
+			m.labels[l] = id
+			m.names = append(m.names, l)
+		}
+	}
+	h := m.keys[k]
+	if h == nil {
+		if len(m.keys) >= m.o.MaxKeys {
+			m.evictLocked()
+		}
+		h = &history{}
+		m.keys[k] = h
+	} else if ev.Time-h.last > int64(m.o.Gap) {
+		h.n = 0
+	}
+	h.last = ev.Time
+	if h.n == m.o.MaxLen {
+		copy(h.ids[:], h.ids[1:h.n])
+		h.n--
+	}
+	h.ids[h.n] = id
+	h.n++
+	for n := m.o.MinLen; n <= h.n; n++ {
+		var g gram
+		g.n = uint8(n)
+		copy(g.ids[:], h.ids[h.n-n:h.n])
+		m.counts[g]++
+	}
+	return nil
+}
+
+// evictLocked forgets the least recently seen half of the keys.
+func (m *Miner) evictLocked() {
+	ts := make([]int64, 0, len(m.keys))
+	for _, h := range m.keys {
+		ts = append(ts, h.last)
+	}
+	slices.Sort(ts)
+	cut := ts[len(ts)/2]
+	for k, h := range m.keys {
+		if h.last <= cut {
+			delete(m.keys, k)
+		}
+	}
+}
+
+// Flush does nothing: a Miner emits nothing by itself; ask [Miner.Top].
+func (m *Miner) Flush(context.Context) error { return nil }
+
+// Top returns the n patterns with the most support, at least minSupport,
+// most supported first (ties: longer first, then by steps).
+func (m *Miner) Top(n int, minSupport uint64) []Pattern {
+	m.mu.Lock()
+	ps := make([]Pattern, 0, len(m.counts))
+	for g, c := range m.counts {
+		if c < minSupport {
+			continue
+		}
+		steps := make([]string, g.n)
+		for i := range steps {
+			steps[i] = m.names[g.ids[i]]
+		}
+		ps = append(ps, Pattern{Steps: steps, Support: c})
+	}
+	m.mu.Unlock()
+	slices.SortFunc(ps, func(a, b Pattern) int {
+		if c := cmp.Compare(b.Support, a.Support); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(len(b.Steps), len(a.Steps)); c != 0 {
+			return c
+		}
+		return slices.Compare(a.Steps, b.Steps)
+	})
+	return ps[:min(n, len(ps))]
+}

@@ -1,0 +1,627 @@
+package analytics
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vexfs/semevent"
+)
+
+// Result is one window's aggregate for one key.
+type Result struct {
+	Name       string // Options.Name
+	Key        string
+	Start, End int64 // the window, [Start, End), Unix nanoseconds
+	// Update is set when late events (within Options.AllowedLateness)
+	// changed a window already emitted; the newer result replaces the
+	// older one. A session result also replaces earlier results of its key
+	// that lie inside [Start, End): sessions merge as events bridge them.
+	Update    bool
+	Watermark int64 // the watermark when the result was emitted
+	Agg       *Aggregate
+}
+
+// Stats is a snapshot of a processor's counters.
+type Stats struct {
+	Events        uint64 // events aggregated or found late
+	Skipped       uint64 // "analytics.*" events skipped
+	Late          uint64 // events too late for any window (side output)
+	Results       uint64 // results emitted, updates included
+	Updates       uint64 // results emitted because of late events
+	Anomalies     uint64
+	PublishErrors uint64
+	OpenWindows   int   // panes (tumbling, sliding) or sessions held
+	Watermark     int64 // Unix nanoseconds; math.MinInt64 before any event
+}
+
+// Processor is the windowing [Analyzer]: it puts each event in the windows
+// of its key, closes windows as the watermark passes their end and emits
+// one [Result] per key and window.
+type Processor struct {
+	o                               Options
+	topic, anomalyTopic             string
+	size, slide, gap, ooo, lateness int64
+	session                         bool
+	detector                        *Detector
+
+	mu     sync.Mutex // guards every field below
+	closed bool
+	wm     int64
+	// tumbling and sliding: panes of width slide, sorted by start.
+	panes []*pane
+	last  *pane
+	// session windows.
+	sessions map[string][]*session
+	timers   timerHeap
+	// output collected under mu and delivered after unlocking.
+	out   []Result
+	late  []*semevent.Event
+	stats Stats
+	// recycling: emptied pane maps, and a slab that new aggregates are cut
+	// from when no sketch is kept.
+	freeMaps []map[string]*Aggregate
+	keysHint int
+	slab     []Aggregate
+
+	stop chan struct{} // closed by Close to end the ticker
+	done chan struct{} // closed when the ticker has returned
+}
+
+var (
+	_ Analyzer         = (*Processor)(nil)
+	_ Advancer         = (*Processor)(nil)
+	_ StatsReporter    = (*Processor)(nil)
+	_ semevent.Handler = (*Processor)(nil)
+)
+
+type pane struct {
+	start int64
+	keys  map[string]*Aggregate
+}
+
+// New returns a Processor. It returns the problems of opts joined as
+// *[OptionError]s. In ProcessingTime mode it starts a ticker goroutine
+// that [Processor.Close] stops.
+func New(opts *Options) (*Processor, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	p := &Processor{
+		o:            o,
+		topic:        "analytics.window." + o.Name,
+		anomalyTopic: "analytics.anomaly." + o.Name,
+		size:         int64(o.Window.Size),
+		slide:        int64(o.Window.Slide),
+		gap:          int64(o.Window.Gap),
+		ooo:          int64(o.MaxOutOfOrder),
+		lateness:     int64(o.AllowedLateness),
+		session:      o.Window.Kind == KindSession,
+		wm:           math.MinInt64,
+		sessions:     map[string][]*session{},
+	}
+	if o.Time == ProcessingTime {
+		p.ooo = 0
+	}
+	if o.Anomaly != nil {
+		p.detector = NewDetector(o.Anomaly)
+	}
+	p.stats.Watermark = math.MinInt64
+	if o.Time == ProcessingTime {
+		p.stop, p.done = make(chan struct{}), make(chan struct{})
+		go p.tick()
+	}
+	return p, nil
+}
+
+func (p *Processor) tick() {
+	defer close(p.done)
+	t := time.NewTicker(p.o.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			_ = p.Advance(context.Background(), p.o.Clock())
+		}
+	}
+}
+
+// Handle puts ev in its windows; it may emit the results of windows that
+// ev's time closes. It returns semevent.ErrNilEvent for nil and an error
+// wrapping semevent.ErrClosed after Close. Safe for concurrent use.
+func (p *Processor) Handle(ctx context.Context, ev *semevent.Event) error {
+	if ev == nil {
+		return semevent.ErrNilEvent
+	}
+	return p.run(ctx, func() {
+		if isAnalytics(ev) && !p.o.IncludeAnalytics {
+			p.stats.Skipped++
+			return
+		}
+		p.addLocked(ev)
+	})
+}
+
+// HandleBatch handles evs in order under one lock acquisition; nil
+// events are skipped.
+func (p *Processor) HandleBatch(ctx context.Context, evs []*semevent.Event) error {
+	return p.run(ctx, func() {
+		for _, ev := range evs {
+			if ev == nil || isAnalytics(ev) && !p.o.IncludeAnalytics {
+				p.stats.Skipped += boolToUint(ev != nil)
+				continue
+			}
+			p.addLocked(ev)
+		}
+	})
+}
+
+func boolToUint(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Advance moves the watermark to at least t (event time, Unix
+// nanoseconds) without an event, emitting the windows it closes; in
+// ProcessingTime mode the ticker calls it with the clock's time.
+func (p *Processor) Advance(ctx context.Context, t int64) error {
+	return p.run(ctx, func() {
+		if t > p.wm {
+			p.advanceLocked(t)
+		}
+	})
+}
+
+// Flush emits every window still open, as if the watermark had passed it,
+// and drops all window state (the watermark itself stays). Use it at the
+// end of a stream.
+func (p *Processor) Flush(ctx context.Context) error {
+	return p.run(ctx, p.flushLocked)
+}
+
+// run calls f with p.mu held unless p is closed, then delivers what f
+// emitted with the lock released.
+func (p *Processor) run(ctx context.Context, f func()) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return fmt.Errorf("analytics: processor %q: %w", p.o.Name, semevent.ErrClosed)
+	}
+	f()
+	if len(p.out) == 0 && len(p.late) == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	out, late := p.takeLocked()
+	p.mu.Unlock()
+	p.deliver(ctx, out, late)
+	return nil
+}
+
+// Close flushes the open windows, stops the ticker and makes later calls
+// return an error wrapping semevent.ErrClosed. Calling it again returns
+// nil.
+func (p *Processor) Close(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.flushLocked()
+	p.closed = true
+	out, late := p.takeLocked()
+	p.mu.Unlock()
+	if p.stop != nil {
+		close(p.stop)
+		<-p.done
+	}
+	p.deliver(ctx, out, late)
+	return nil
+}
+
+// Stats returns a snapshot of the counters.
+func (p *Processor) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Watermark = p.wm
+	s.OpenWindows = len(p.panes)
+	if p.session {
+		s.OpenWindows = 0
+		for _, ss := range p.sessions {
+			s.OpenWindows += len(ss)
+		}
+	}
+	return s
+}
+
+// Watermark returns the current watermark (math.MinInt64 before any event).
+func (p *Processor) Watermark() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.wm
+}
+
+func isAnalytics(ev *semevent.Event) bool {
+	return len(ev.Topic) > 10 && ev.Topic[0] == 'a' && strings.HasPrefix(ev.Topic, "analytics.")
+}
+
+func (p *Processor) takeLocked() ([]Result, []*semevent.Event) {
+	out, late := p.out, p.late
+	p.out, p.late = nil, nil
+	p.stats.Results += uint64(len(out))
+	return out, late
+}
+
+func (p *Processor) value(ev *semevent.Event) float64 {
+	if p.o.Value != nil {
+		return p.o.Value(ev)
+	}
+	return float64(ev.Size)
+}
+
+func (p *Processor) key(ev *semevent.Event) string {
+	if p.o.Key != nil {
+		return p.o.Key(ev)
+	}
+	return ""
+}
+
+// update adds ev to a.
+func (p *Processor) update(a *Aggregate, ev *semevent.Event) {
+	v := p.value(ev)
+	a.Count++
+	a.Sum += v
+	if v < a.Min {
+		a.Min = v
+	}
+	if v > a.Max {
+		a.Max = v
+	}
+	if p.o.Aggs != 0 {
+		p.updateSketches(a, ev, v)
+	}
+}
+
+func (p *Processor) updateSketches(a *Aggregate, ev *semevent.Event, v float64) {
+	if a.Distinct != nil || a.ApproxDistinct != nil {
+		d := p.o.DistinctOf(ev)
+		if a.Distinct != nil {
+			a.Distinct.Add(d)
+		}
+		if a.ApproxDistinct != nil {
+			a.ApproxDistinct.Add(hash64(d))
+		}
+	}
+	if a.Quantiles != nil {
+		a.Quantiles.Add(v)
+	}
+	if a.TopK != nil {
+		a.TopK.Add(p.o.TopOf(ev), 1)
+	}
+}
+
+func (p *Processor) newAggregate() *Aggregate {
+	if p.o.Aggs != 0 {
+		return NewAggregate(p.o.Aggs, &p.o)
+	}
+	if len(p.slab) == 0 {
+		p.slab = make([]Aggregate, 128)
+	}
+	a := &p.slab[0]
+	p.slab = p.slab[1:]
+	a.Min, a.Max = math.Inf(1), math.Inf(-1)
+	return a
+}
+
+// addLocked places ev and advances the watermark.
+func (p *Processor) addLocked(ev *semevent.Event) {
+	p.stats.Events++
+	t := ev.Time
+	if p.o.Time == ProcessingTime {
+		t = p.o.Clock()
+	}
+	if p.session {
+		p.addSessionLocked(ev, t)
+	} else {
+		p.addAlignedLocked(ev, t)
+	}
+	if w := t - p.ooo; w > p.wm {
+		p.advanceLocked(w)
+	}
+}
+
+func (p *Processor) lateLocked(ev *semevent.Event) {
+	p.stats.Late++
+	if p.o.OnLate != nil {
+		p.late = append(p.late, ev)
+	}
+}
+
+func floorTo(t, d int64) int64 {
+	r := t % d
+	if r < 0 {
+		r += d
+	}
+	return t - r
+}
+
+func (p *Processor) addAlignedLocked(ev *semevent.Event, t int64) {
+	ps := floorTo(t, p.slide)
+	if sat(ps, p.size+p.lateness) <= p.wm {
+		p.lateLocked(ev)
+		return
+	}
+	pn := p.last
+	if pn == nil || pn.start != ps {
+		pn = p.paneLocked(ps)
+		p.last = pn
+	}
+	k := p.key(ev)
+	a := pn.keys[k]
+	if a == nil {
+		a = p.newAggregate()
+		pn.keys[k] = a
+	}
+	p.update(a, ev)
+	if ps+p.slide <= p.wm {
+		// Windows holding this pane may have closed already: emit those
+		// still within the allowed lateness again, for this key.
+		p.refireLocked(ps, k)
+	}
+}
+
+// sat returns a+b, saturating at math.MaxInt64.
+func sat(a, b int64) int64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return math.MaxInt64
+}
+
+// paneLocked returns the pane starting at ps, creating it in order.
+func (p *Processor) paneLocked(ps int64) *pane {
+	i, found := slices.BinarySearchFunc(p.panes, ps, func(x *pane, t int64) int {
+		switch {
+		case x.start < t:
+			return -1
+		case x.start > t:
+			return 1
+		}
+		return 0
+	})
+	if found {
+		return p.panes[i]
+	}
+	var keys map[string]*Aggregate
+	if n := len(p.freeMaps); n > 0 {
+		keys = p.freeMaps[n-1]
+		p.freeMaps = p.freeMaps[:n-1]
+	} else {
+		keys = make(map[string]*Aggregate, p.keysHint)
+	}
+	pn := &pane{start: ps, keys: keys}
+	p.panes = slices.Insert(p.panes, i, pn)
+	return pn
+}
+
+// panesIn returns the panes with start in [lo, hi).
+func (p *Processor) panesIn(lo, hi int64) []*pane {
+	i, _ := slices.BinarySearchFunc(p.panes, lo, func(x *pane, t int64) int {
+		if x.start < t {
+			return -1
+		}
+		if x.start > t {
+			return 1
+		}
+		return 0
+	})
+	j := i
+	for j < len(p.panes) && p.panes[j].start < hi {
+		j++
+	}
+	return p.panes[i:j]
+}
+
+// refireLocked emits, for key k, every window holding pane ps whose end
+// the watermark passed and whose lateness has not expired.
+func (p *Processor) refireLocked(ps int64, k string) {
+	for s := ps - p.size + p.slide; s <= ps; s += p.slide {
+		end := s + p.size
+		if end > p.wm || sat(end, p.lateness) <= p.wm {
+			continue
+		}
+		var acc *Aggregate
+		for _, pn := range p.panesIn(s, end) {
+			if a := pn.keys[k]; a != nil {
+				if acc == nil {
+					acc = a.Clone()
+				} else {
+					_ = acc.Merge(a)
+				}
+			}
+		}
+		if acc != nil {
+			p.stats.Updates++
+			p.out = append(p.out, Result{Name: p.o.Name, Key: k, Start: s, End: end, Update: true, Watermark: p.wm, Agg: acc})
+		}
+	}
+}
+
+// advanceLocked moves the watermark to w, emits the windows whose end it
+// passed and drops state whose lateness expired.
+func (p *Processor) advanceLocked(w int64) {
+	prev := p.wm
+	p.wm = w
+	if p.session {
+		p.fireSessionsLocked()
+		return
+	}
+	if len(p.panes) == 0 {
+		return
+	}
+	// Smallest window end after prev; nothing to do when past w.
+	first := p.panes[0].start + p.slide
+	if prev != math.MinInt64 {
+		first = max(first, floorTo(prev, p.slide)+p.slide)
+	}
+	if first <= w {
+		p.fireRangeLocked(first, w)
+	}
+	p.purgeLocked()
+}
+
+// fireRangeLocked emits the windows with end in [from, to] that hold panes.
+func (p *Processor) fireRangeLocked(from, to int64) {
+	for end := from; end <= to; {
+		start := end - p.size
+		ps := p.panesIn(start, end)
+		if len(ps) == 0 {
+			// Jump to the first window holding the next pane.
+			i, _ := slices.BinarySearchFunc(p.panes, end, func(x *pane, t int64) int {
+				if x.start < t {
+					return -1
+				}
+				if x.start > t {
+					return 1
+				}
+				return 0
+			})
+			if i == len(p.panes) {
+				return
+			}
+			end = p.panes[i].start + p.slide
+			continue
+		}
+		p.fireLocked(start, end, ps)
+		end += p.slide
+	}
+}
+
+// fireLocked emits one result per key of the window [start, end).
+func (p *Processor) fireLocked(start, end int64, ps []*pane) {
+	// A tumbling pane whose lateness is over is dropped right after: hand
+	// its aggregates over instead of copying them.
+	handOver := len(ps) == 1 && p.size == p.slide && sat(end, p.lateness) <= p.wm
+	if len(ps) == 1 {
+		for k, a := range ps[0].keys {
+			if !handOver {
+				a = a.Clone()
+			}
+			p.out = append(p.out, Result{Name: p.o.Name, Key: k, Start: start, End: end, Watermark: p.wm, Agg: a})
+		}
+		if handOver {
+			p.keysHint = max(p.keysHint, len(ps[0].keys))
+			clear(ps[0].keys)
+			if len(p.freeMaps) < 4 {
+				p.freeMaps = append(p.freeMaps, ps[0].keys)
+			}
+			ps[0].keys = nil
+		}
+		return
+	}
+	acc := map[string]*Aggregate{}
+	for _, pn := range ps {
+		for k, a := range pn.keys {
+			if m := acc[k]; m != nil {
+				_ = m.Merge(a)
+			} else {
+				acc[k] = a.Clone()
+			}
+		}
+	}
+	for k, a := range acc {
+		p.out = append(p.out, Result{Name: p.o.Name, Key: k, Start: start, End: end, Watermark: p.wm, Agg: a})
+	}
+}
+
+// purgeLocked drops panes that no window within its lateness still needs.
+func (p *Processor) purgeLocked() {
+	n := 0
+	for n < len(p.panes) && sat(p.panes[n].start+p.size, p.lateness) <= p.wm {
+		n++
+	}
+	if n > 0 {
+		clear(p.panes[:n])
+		p.panes = p.panes[n:]
+		if len(p.panes) == 0 {
+			p.panes = nil
+		}
+		p.last = nil
+	}
+}
+
+func (p *Processor) flushLocked() {
+	if p.session {
+		for _, ss := range p.sessions {
+			for _, s := range ss {
+				if !s.fired {
+					p.emitSessionLocked(s, false)
+				}
+				s.dead = true
+			}
+		}
+		clear(p.sessions)
+		p.timers = p.timers[:0]
+		return
+	}
+	if len(p.panes) > 0 {
+		from := p.panes[0].start + p.slide
+		if p.wm != math.MinInt64 {
+			from = max(from, floorTo(p.wm, p.slide)+p.slide)
+		}
+		p.fireRangeLocked(from, math.MaxInt64-p.size)
+	}
+	p.panes, p.last = nil, nil
+}
+
+// deliver runs the callbacks and publishes, with no lock held.
+func (p *Processor) deliver(ctx context.Context, out []Result, late []*semevent.Event) {
+	if p.o.OnLate != nil {
+		for _, ev := range late {
+			p.o.OnLate(ev)
+		}
+	}
+	for i := range out {
+		r := &out[i]
+		if p.detector != nil && !r.Update {
+			if a, ok := p.detector.Observe(r.Key, r.End, float64(r.Agg.Count)); ok {
+				p.mu.Lock()
+				p.stats.Anomalies++
+				p.mu.Unlock()
+				if p.o.OnAnomaly != nil {
+					p.o.OnAnomaly(a)
+				}
+				if p.o.Publisher != nil {
+					p.publish(ctx, AnomalyEvent(p.anomalyTopic, a))
+				}
+			}
+		}
+		if p.o.Publisher != nil {
+			p.publish(ctx, ResultEvent(p.topic, r))
+		}
+		if p.o.OnResult != nil {
+			p.o.OnResult(*r)
+		}
+	}
+}
+
+func (p *Processor) publish(ctx context.Context, ev *semevent.Event) {
+	if err := p.o.Publisher.Publish(ctx, ev); err != nil {
+		p.mu.Lock()
+		p.stats.PublishErrors++
+		p.mu.Unlock()
+		if p.o.OnError != nil {
+			p.o.OnError(&PublishError{Topic: ev.Topic, Err: err})
+		}
+	}
+}
