@@ -100,6 +100,10 @@ type compiled struct {
 	cacheMax int
 }
 
+// MaxContentTable bounds the content automaton's transition table
+// (states × byte classes, 4 bytes each): 1<<25 entries is 128 MiB.
+const MaxContentTable = 1 << 25
+
 // smallSet is how many indexed candidates an entry checks one by one
 // rather than through the index.
 const smallSet = 8
@@ -295,6 +299,10 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 		default:
 			c.verify.Add(id)
 		}
+	}
+	if st, cl := matchac.Size(pats); st*cl > MaxContentTable {
+		fail("rule", len(rs.Rules)-1, "", "Contains", -1, nil,
+			"the %d distinct content patterns need a %d×%d automaton table, more than %d entries", len(pats), st, cl, MaxContentTable)
 	}
 	if len(errs) > 0 {
 		return nil, &RuleSetError{Errors: errs}

@@ -17,7 +17,7 @@ type Router interface {
 }
 
 // Table is the default [Router]: a compiled rule set that can be replaced
-// while events flow. Every decision is made by exactly one rule set: Route
+// while events flow. Use [New]; a zero Table routes nowhere until Load. Every decision is made by exactly one rule set: Route
 // reads the current one once, and [Table.Load] swaps in the next one
 // atomically after compiling it aside. All methods are safe for concurrent
 // use.
@@ -46,7 +46,11 @@ func New(rs *RuleSet, opts *Options) (*Table, error) {
 
 // Route appends the destinations of ev to dst; see [Router].
 func (t *Table) Route(ev *semevent.Event, dst []string) []string {
-	return t.cur.Load().route(ev, dst)
+	c := t.cur.Load()
+	if c == nil { // a zero Table routes nowhere
+		return dst
+	}
+	return c.route(ev, dst)
 }
 
 // RouteVersion is Route that also returns the version of the rule set that
@@ -54,6 +58,9 @@ func (t *Table) Route(ev *semevent.Event, dst []string) []string {
 // successful Load).
 func (t *Table) RouteVersion(ev *semevent.Event, dst []string) ([]string, uint64) {
 	c := t.cur.Load()
+	if c == nil {
+		return dst, 0
+	}
 	return c.route(ev, dst), c.version
 }
 
@@ -65,7 +72,7 @@ func (t *Table) RouteVersion(ev *semevent.Event, dst []string) ([]string, uint64
 func (t *Table) Load(rs *RuleSet) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c, err := compile(rs, t.opts, t.version+1)
+	c, err := compile(rs, t.opts.withDefaults(), t.version+1)
 	if err != nil {
 		return err
 	}
@@ -75,12 +82,20 @@ func (t *Table) Load(rs *RuleSet) error {
 }
 
 // Version returns the version of the current rule set.
-func (t *Table) Version() uint64 { return t.cur.Load().version }
+func (t *Table) Version() uint64 {
+	if c := t.cur.Load(); c != nil {
+		return c.version
+	}
+	return 0
+}
 
 // Done reports that dest finished an event, for LeastLoaded groups that
 // count load themselves (no Options.Load). Unknown names are ignored.
 func (t *Table) Done(dest string) {
 	c := t.cur.Load()
+	if c == nil {
+		return
+	}
 	if id, ok := c.destIdx[dest]; ok {
 		c.load[id].Add(-1)
 	}
@@ -90,5 +105,9 @@ func (t *Table) Done(dest string) {
 // produce: plain destinations and group members. The bus can resolve them
 // once per reload.
 func (t *Table) Destinations() []string {
-	return append([]string(nil), t.cur.Load().dests...)
+	c := t.cur.Load()
+	if c == nil {
+		return nil
+	}
+	return append([]string(nil), c.dests...)
 }

@@ -297,6 +297,31 @@ func TestRouteZeroAllocs(t *testing.T) {
 	}
 }
 
+func TestContentTableLimit(t *testing.T) {
+	big := make([]string, 0, 2000)
+	for i := range 2000 {
+		big = append(big, strings.Repeat(fmt.Sprintf("%c%04d", 'a'+i%26, i), 400))
+	}
+	_, err := routing.New(&routing.RuleSet{Rules: []routing.Rule{{Contains: big, To: []string{"x"}}}}, nil)
+	if err == nil || !strings.Contains(err.Error(), "automaton table") {
+		t.Errorf("huge content pattern set accepted: %v", err)
+	}
+}
+
+func TestZeroTable(t *testing.T) {
+	var tab routing.Table
+	if got := tab.Route(&semevent.Event{}, nil); len(got) != 0 || tab.Version() != 0 || tab.Destinations() != nil {
+		t.Errorf("zero Table routed to %v, version %d", got, tab.Version())
+	}
+	tab.Done("x")
+	if err := tab.Load(&routing.RuleSet{Rules: []routing.Rule{{To: []string{"a"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := tab.Route(&semevent.Event{}, nil); !slices.Equal(got, []string{"a"}) {
+		t.Errorf("after Load: %v", got)
+	}
+}
+
 func TestOptionsValidate(t *testing.T) {
 	if _, err := routing.New(nil, &routing.Options{CacheSize: -1}); !errors.Is(err, routing.ErrInvalidOptions) {
 		t.Errorf("CacheSize -1: %v", err)
@@ -361,12 +386,27 @@ func randomRuleSet(r *rand.Rand, n int) *routing.RuleSet {
 			rule.When = diffWhen[r.IntN(len(diffWhen))]
 		}
 		for range 1 + r.IntN(2) {
-			rule.To = append(rule.To, fmt.Sprint("d", r.IntN(24)))
+			switch r.IntN(10) {
+			case 0:
+				rule.To = append(rule.To, "gA")
+			case 1:
+				rule.To = append(rule.To, "gB")
+			default:
+				rule.To = append(rule.To, fmt.Sprint("d", r.IntN(40)))
+			}
 		}
 		rs.Rules = append(rs.Rules, rule)
 	}
+	// Single-member groups resolve deterministically whatever the strategy;
+	// gA's member is also a plain destination.
+	rs.Groups = []routing.Group{
+		{Name: "gA", Members: []string{"d3"}, Strategy: routing.RoundRobin},
+		{Name: "gB", Members: []string{"m1"}, Strategy: routing.LeastLoaded},
+	}
 	return rs
 }
+
+var groupMember = map[string]string{"gA": "d3", "gB": "m1"}
 
 // reference routes by checking every rule, with independent matchers.
 type reference struct {
@@ -412,6 +452,9 @@ func (ref *reference) route(ev *semevent.Event) []string {
 			continue
 		}
 		for _, d := range r.To {
+			if m, ok := groupMember[d]; ok {
+				d = m
+			}
 			if !slices.Contains(out, d) {
 				out = append(out, d)
 			}

@@ -66,8 +66,10 @@ func (r *recordingTB) Errorf(format string, args ...any) {
 // liar says it reads only Path but also reads Size.
 type liar struct{}
 
-func (liar) Match(ev *semevent.Event) bool { return strings.HasPrefix(ev.Path, "/data") && ev.Size%2 == 0 }
-func (liar) Fields() filter.FieldSet       { return filter.FieldPath }
+func (liar) Match(ev *semevent.Event) bool {
+	return strings.HasPrefix(ev.Path, "/data") && ev.Size%2 == 0
+}
+func (liar) Fields() filter.FieldSet { return filter.FieldPath }
 
 // mutator changes the event.
 type mutator struct{ mu *sync.Mutex }

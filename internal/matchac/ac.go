@@ -11,6 +11,24 @@ type Automaton struct {
 	out    [][]int32 // pattern ids ending at each state, fail links included
 }
 
+// Size returns upper bounds of the states and byte classes the automaton
+// for pats would have; its transition table holds states×classes int32s.
+func Size(pats []string) (states, classes int) {
+	var used [256]bool
+	states = 1
+	classes = 1
+	for _, p := range pats {
+		states += len(p)
+		for i := 0; i < len(p); i++ {
+			if !used[p[i]] {
+				used[p[i]] = true
+				classes++
+			}
+		}
+	}
+	return states, classes
+}
+
 // New builds the automaton for pats; pattern i has id i. Empty patterns are
 // ignored.
 func New(pats []string) *Automaton {
