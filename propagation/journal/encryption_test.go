@@ -102,7 +102,7 @@ func TestEncryptionKeyRotation(t *testing.T) {
 	j = open(t, dir, encOpts("k2", "k1", "k2"))
 	offs, evs, err := readAll(t, j, 0)
 	require.NoError(t, err)
-	require.Len(t, evs, 80)
+	require.Equal(t, 80, len(evs))
 	checkEvents(t, 1, 0, 0, offs[:40], evs[:40])
 	checkEvents(t, 2, 0, 40, offs[40:], evs[40:])
 	require.NoError(t, j.Close())
@@ -137,5 +137,5 @@ func TestEncryptedTamperDetected(t *testing.T) {
 	ce := requireCorrupt(t, err)
 	require.Equal(t, victim.off, ce.Offset)
 	require.Contains(t, ce.Reason, "authentication")
-	require.Len(t, evs, int(victim.off))
+	require.Equal(t, int(victim.off), len(evs))
 }

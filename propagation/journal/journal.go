@@ -487,6 +487,7 @@ func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, err error) 
 		return 0, 0, j.err
 	}
 	first = j.next
+	origTail := j.tail
 	mark := len(j.chunks)
 	var markLen int
 	if mark > 0 {
@@ -507,6 +508,9 @@ func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, err error) 
 			}
 			j.unflushed.Add(-int64(j.next - first))
 			j.next = first
+			if origTail != nil {
+				origTail.trimIndex(first)
+			}
 			j.tail = nil // recompute the projected segment sizes: start a fresh segment
 			return 0, 0, err
 		}
@@ -555,6 +559,7 @@ func (j *Journal) enqueueLocked(ev *semevent.Event) error {
 	j.next++
 	j.unflushed.Add(1)
 	c.end = j.next
+	j.tail.noteIndex(off, j.tailSize)
 	j.tailSize += int64(len(rec))
 	j.tailRecords++
 	j.bufBytes += len(rec)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -43,12 +44,12 @@ func TestRoundTripPolicies(t *testing.T) {
 			require.Equal(t, uint64(300), j.NextOffset())
 			offs, evs, err := readAll(t, j, 0)
 			require.NoError(t, err)
-			require.Len(t, evs, 300)
+			require.Equal(t, 300, len(evs))
 			checkEvents(t, 1, 0, 0, offs, evs)
 			for _, from := range []uint64{1, 99, 150, 299, 300} {
 				offs, evs, err := readAll(t, j, from)
 				require.NoError(t, err)
-				require.Len(t, evs, 300-int(from), "from %d", from)
+				require.Equal(t, 300-int(from), len(evs), "from %d", from)
 				checkEvents(t, 1, from, 0, offs, evs)
 			}
 			// Appends after reopening continue the offsets.
@@ -95,7 +96,7 @@ func TestConcurrentAppendersGroupCommit(t *testing.T) {
 	defer j.Close()
 	got, evs, err := readAll(t, j, 0)
 	require.NoError(t, err)
-	require.Len(t, evs, writers*each)
+	require.Equal(t, writers*each, len(evs))
 	byOff := map[uint64]*semevent.Event{}
 	for i, off := range got {
 		byOff[off] = evs[i]
@@ -136,7 +137,7 @@ func TestTailFollowsLiveAppends(t *testing.T) {
 			<-caughtUp // the last record reaches the tail without Close or Sync
 			require.NoError(t, j.Close())
 			require.ErrorIs(t, <-done, journal.ErrClosed)
-			require.Len(t, evs, 230)
+			require.Equal(t, 230, len(evs))
 			checkEvents(t, 1, 20, 0, offs, evs)
 		})
 	}
@@ -289,7 +290,7 @@ func TestTooLarge(t *testing.T) {
 	defer j.Close()
 	offs, evs, err := readAll(t, j, 0)
 	require.NoError(t, err)
-	require.Len(t, evs, 3)
+	require.Equal(t, 3, len(evs))
 	checkEvents(t, 1, 0, 0, offs, evs)
 }
 
@@ -363,4 +364,31 @@ func TestSyncIntervalSync(t *testing.T) {
 	require.Equal(t, 20, n)
 	require.NoError(t, r.Close())
 	require.NoError(t, j.Close())
+}
+
+// TestReadFromMidSegment reads from offsets around the sparse index spacing
+// (1024 records), with the index built by the writer and, after reopening,
+// by readers.
+func TestReadFromMidSegment(t *testing.T) {
+	dir := t.TempDir()
+	j := open(t, dir, &journal.Options{Sync: journal.SyncNever})
+	const n = 3000
+	appendN(t, j, 1, n)
+	require.NoError(t, j.Sync(context.Background()))
+	froms := []uint64{0, 1, 1023, 1024, 1025, 2047, 2048, 2049, 2999, 3000}
+	check := func(j *journal.Journal) {
+		for _, from := range froms {
+			offs, evs, err := readAll(t, j, from)
+			require.NoError(t, err)
+			require.Equal(t, n-int(from), len(evs), "from %d", from)
+			checkEvents(t, 1, from, 0, offs, evs)
+		}
+	}
+	check(j)
+	require.NoError(t, j.Close())
+	j = open(t, dir, nil)
+	defer j.Close()
+	check(j)
+	slices.Reverse(froms)
+	check(j)
 }

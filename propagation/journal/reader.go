@@ -112,6 +112,7 @@ func (r *Reader) next(ev *semevent.Event) (uint64, error) {
 		if got, want := binary.LittleEndian.Uint32(rec[4:]), recordCRC(rec, body); got != want {
 			return 0, r.corrupt(fmt.Sprintf("checksum %#08x, want %#08x", got, want))
 		}
+		s.noteIndex(o, r.pos)
 		if o < r.from {
 			r.pos += int64(recHeader + l)
 			r.off++
@@ -160,7 +161,8 @@ func (r *Reader) openSegment() error {
 		}
 		return fmt.Errorf("journal: %w", err)
 	}
-	r.seg, r.f, r.pos, r.off = s, f, int64(len(s.hdr)), s.base
+	r.seg, r.f = s, f
+	r.off, r.pos = s.seek(want)
 	r.buf, r.bufPos = r.buf[:0], 0
 	return nil
 }

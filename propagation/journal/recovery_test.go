@@ -77,7 +77,7 @@ func TestTornTailEveryByte(t *testing.T) {
 		require.Equal(t, uint64(n-1), j.NextOffset())
 		offs, evs, err := readAll(t, j, 0)
 		require.NoError(t, err)
-		require.Len(t, evs, n-1)
+		require.Equal(t, n-1, len(evs))
 		checkEvents(t, 1, 0, 0, offs, evs)
 		if cut%7 == 0 { // the journal goes on after recovery
 			appendN(t, j, 2, 2)
@@ -129,7 +129,7 @@ func TestTornTailZeroSectors(t *testing.T) {
 			require.NotNil(t, j.Recovery(), "zeros from byte %d", s)
 			offs, evs, err := readAll(t, j, 0)
 			require.NoError(t, err)
-			require.Len(t, evs, want, "zeros from byte %d", s)
+			require.Equal(t, want, len(evs), "zeros from byte %d", s)
 			checkEvents(t, 1, 0, 0, offs, evs)
 			require.NoError(t, j.Close())
 			cases++
@@ -170,7 +170,7 @@ func TestTornTailZeroSectorInside(t *testing.T) {
 		require.NotNil(t, j.Recovery())
 		offs, evs, err := readAll(t, j, 0)
 		require.NoError(t, err)
-		require.Len(t, evs, n)
+		require.Equal(t, n, len(evs))
 		checkEvents(t, 1, 0, 0, offs, evs)
 		require.NoError(t, j.Close())
 		cases++
@@ -216,7 +216,7 @@ func TestBitFlipDetected(t *testing.T) {
 		ce := requireCorrupt(t, err)
 		require.Equal(t, name, ce.Segment, "trial %d: %v", trial, err)
 		require.Equal(t, victim.off, ce.Offset, "trial %d: %v", trial, err)
-		require.Len(t, evs, int(victim.off), "trial %d: records before the flip are served, none after", trial)
+		require.Equal(t, int(victim.off), len(evs), "trial %d: records before the flip are served, none after", trial)
 		checkEvents(t, 1, 0, 0, offs, evs)
 		// Reading from past the bad record still works.
 		if victim.off+1 < n {
@@ -267,7 +267,7 @@ func TestLeftoverTempSegmentRemoved(t *testing.T) {
 	appendN(t, j, 2, 1)
 	offs, evs, err := readAll(t, j, 0)
 	require.NoError(t, err)
-	require.Len(t, evs, 6)
+	require.Equal(t, 6, len(evs))
 	checkEvents(t, 1, 0, 0, offs[:5], evs[:5])
 }
 

@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"cmp"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hkdf"
@@ -8,8 +9,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -73,6 +76,53 @@ type segment struct {
 	end     atomic.Uint64 // offset after the last readable record
 	sealed  atomic.Bool   // no more records will be added; size is final
 	modTime atomic.Int64  // Unix nanos of the last write, for retention
+
+	idxMu sync.Mutex   // guards idx
+	idx   []indexEntry // every indexEvery-th record, in offset order
+}
+
+// indexEvery is the spacing, in records, of a segment's sparse index, which
+// lets a Reader start mid-segment without scanning from its start.
+const indexEvery = 1024
+
+type indexEntry struct {
+	off uint64
+	pos int64
+}
+
+// noteIndex records that the record with offset off starts at byte pos, if
+// off is on the index spacing and past the last entry.
+func (s *segment) noteIndex(off uint64, pos int64) {
+	if (off-s.base)%indexEvery != 0 {
+		return
+	}
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	if n := len(s.idx); n == 0 || s.idx[n-1].off < off {
+		s.idx = append(s.idx, indexEntry{off, pos})
+	}
+}
+
+// trimIndex drops entries for offsets from off on (records never written).
+func (s *segment) trimIndex(off uint64) {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	for len(s.idx) > 0 && s.idx[len(s.idx)-1].off >= off {
+		s.idx = s.idx[:len(s.idx)-1]
+	}
+}
+
+// seek returns the indexed record nearest before offset off: its offset
+// and byte position, or the segment's first record.
+func (s *segment) seek(off uint64) (uint64, int64) {
+	s.idxMu.Lock()
+	defer s.idxMu.Unlock()
+	i, _ := slices.BinarySearchFunc(s.idx, off, func(e indexEntry, off uint64) int { return cmp.Compare(e.off, off+1) })
+	if i == 0 {
+		return s.base, int64(len(s.hdr))
+	}
+	e := s.idx[i-1]
+	return e.off, e.pos
 }
 
 // newSegmentHeader builds the header of a new segment starting at base.
