@@ -24,7 +24,7 @@ const (
 // SyncInterval buffers appended records and writes and fsyncs them at least
 // every d (and whenever [Options.BufferSize] bytes are waiting). Append
 // returns once the record is buffered: a crash loses at most the last d of
-// acknowledged records. d must be positive.
+// acknowledged records. d must be positive (SyncInterval(0) is SyncAlways).
 func SyncInterval(d time.Duration) SyncPolicy { return SyncPolicy(d) }
 
 func (p SyncPolicy) String() string {
