@@ -1,0 +1,16 @@
+// Package peerbench measures semevent side by side with the libraries its
+// users would pick instead, on the same workloads: in-process propagation
+// (buffered channels, watermill's gochannel, NATS embedded in process,
+// EventBus), subject routing (the NATS sublist), conditions (expr,
+// cel-go, a hand-written closure) and 3-node consensus (hashicorp/raft).
+//
+// It is its own Go module, so that none of these peers enters semevent's
+// dependency graph. The benchmarks live in the _test.go files; the tests
+// beside them run every harness with a handful of events and check that
+// each contender delivers, routes or decides exactly what the others do.
+//
+// cmd/peerbench runs the benchmarks several times, takes the medians and
+// writes BENCHMARKS.md at the repository root:
+//
+//	cd internal/peerbench && go run ./cmd/peerbench
+package peerbench
