@@ -70,6 +70,28 @@ type Journal struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	stats struct{ records, flushes, fsyncs, bytes, segments atomic.Int64 }
+}
+
+// Stats counts what a Journal has done since Open.
+type Stats struct {
+	Records  int64 // records written out
+	Flushes  int64 // group writes: Records/Flushes is the mean group size
+	Fsyncs   int64 // data fsyncs (not counting new segments' own)
+	Bytes    int64 // record bytes written
+	Segments int64 // segments created
+}
+
+// Stats returns a snapshot of the journal's counters.
+func (j *Journal) Stats() Stats {
+	return Stats{
+		Records:  j.stats.records.Load(),
+		Flushes:  j.stats.flushes.Load(),
+		Fsyncs:   j.stats.fsyncs.Load(),
+		Bytes:    j.stats.bytes.Load(),
+		Segments: j.stats.segments.Load(),
+	}
 }
 
 type chunk struct {
@@ -610,12 +632,15 @@ func (j *Journal) flushLocked(doSync bool) error {
 	j.bufBytes = 0
 	if n := j.unflushed.Swap(0); n > 0 {
 		j.lastGroup.Store(n)
+		j.stats.records.Add(n)
+		j.stats.flushes.Add(1)
 	}
 	j.mu.Unlock()
 
 	doSync = doSync || j.always
 	err := j.writeChunks(chunks, doSync)
 	if err == nil && doSync && j.dirty {
+		j.stats.fsyncs.Add(1)
 		if serr := j.file.Sync(); serr != nil {
 			err = &WriteError{Op: "fsync", Segment: j.active.name, Err: serr}
 		} else {
@@ -656,6 +681,7 @@ func (j *Journal) writeChunks(chunks []chunk, doSync bool) error {
 			return &WriteError{Op: "write", Segment: j.active.name, Err: err}
 		}
 		j.fileSize += int64(len(c.data))
+		j.stats.bytes.Add(int64(len(c.data)))
 		j.pendEnd = c.end
 		j.dirty = true
 		if !j.always {
@@ -680,6 +706,7 @@ func (j *Journal) publish(s *segment, size int64, end uint64) {
 func (j *Journal) rollLocked(s *segment) error {
 	if old := j.active; old != nil {
 		if j.dirty {
+			j.stats.fsyncs.Add(1)
 			if err := j.file.Sync(); err != nil {
 				return &WriteError{Op: "fsync", Segment: old.name, Err: err}
 			}
@@ -716,6 +743,7 @@ func (j *Journal) rollLocked(s *segment) error {
 		return fail("sync dir", err)
 	}
 	j.active, j.file, j.fileSize, j.dirty = s, f, int64(len(s.hdr)), false
+	j.stats.segments.Add(1)
 	s.size.Store(j.fileSize)
 	s.end.Store(s.base)
 	s.modTime.Store(j.opts.Now().UnixNano())

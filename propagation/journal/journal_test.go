@@ -91,6 +91,11 @@ func TestConcurrentAppendersGroupCommit(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	st := j.Stats()
+	require.Equal(t, int64(writers*each), st.Records)
+	require.LessOrEqual(t, st.Fsyncs, st.Records, "no more fsyncs than records")
+	require.Positive(t, st.Segments)
+	t.Logf("%d records in %d group writes, %d fsyncs, %d segments", st.Records, st.Flushes, st.Fsyncs, st.Segments)
 	require.NoError(t, j.Close())
 	j = open(t, dir, nil)
 	defer j.Close()
@@ -391,4 +396,46 @@ func TestReadFromMidSegment(t *testing.T) {
 	check(j)
 	slices.Reverse(froms)
 	check(j)
+}
+
+// TestTailRacesRetention runs readers while retention deletes segments
+// under them: they get every record in order until they fall behind the
+// retained range, and then an *OffsetError, never a corrupt record.
+func TestTailRacesRetention(t *testing.T) {
+	j := open(t, t.TempDir(), &journal.Options{Sync: journal.SyncNever, FlushInterval: time.Millisecond, SegmentSize: 2048, RetentionBytes: 4096})
+	var wg sync.WaitGroup
+	ctx, cancel := context.WithCancel(context.Background())
+	errs := make(chan error, 4)
+	for i := range 4 {
+		pause := time.Duration(i/2) * 200 * time.Microsecond // two slow readers
+		wg.Go(func() {
+			next := uint64(0)
+			errs <- j.Tail(ctx, 0, func(off uint64, ev *semevent.Event) error {
+				if off != next {
+					return errors.New("out of order")
+				}
+				if d := semevent.Diff(genEvent(1, off), ev); d != nil {
+					return errors.New("differs")
+				}
+				next++
+				time.Sleep(pause)
+				return nil
+			})
+		})
+	}
+	appendN(t, j, 1, 1000)
+	require.NoError(t, j.Sync(context.Background()))
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	wg.Wait()
+	close(errs)
+	behind := 0
+	for err := range errs {
+		if !errors.Is(err, context.Canceled) {
+			require.ErrorIs(t, err, journal.ErrOutOfRange)
+			behind++
+		}
+	}
+	t.Logf("%d of 4 readers fell behind retention", behind)
+	require.NoError(t, j.Close())
 }
