@@ -147,7 +147,7 @@ func (a *Aggregate) Clone() *Aggregate {
 
 // Encoding: magic 'A', version 1, count (uvarint), sum, min, max (8 bytes
 // each), then for each sketch present a tag byte and a length-prefixed
-// encoding: 'r' roaring, 'h' HLL, 'q' DDSketch, 't' TopK, in that order.
+// encoding: 'r' distinct values (count, then increasing deltas), 'h' HLL, 'q' DDSketch, 't' TopK, in that order.
 const aggVersion = 1
 
 // MarshalBinary encodes a, sketches included, for merging elsewhere.
@@ -167,9 +167,17 @@ func (a *Aggregate) MarshalBinary() ([]byte, error) {
 		return nil
 	}
 	if a.Distinct != nil {
-		a.Distinct.RunOptimize()
-		enc, err := a.Distinct.MarshalBinary()
-		if err := add('r', enc, err); err != nil {
+		// The values as a count and increasing deltas: roaring's own
+		// format trusts its input on decode, this one need not.
+		enc := binary.AppendUvarint(nil, a.Distinct.GetCardinality())
+		prev := uint64(0)
+		it := a.Distinct.Iterator()
+		for it.HasNext() {
+			v := it.Next()
+			enc = binary.AppendUvarint(enc, v-prev)
+			prev = v
+		}
+		if err := add('r', enc, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -245,8 +253,7 @@ func (a *Aggregate) UnmarshalBinary(b []byte) (err error) {
 		var err error
 		switch tag {
 		case 'r':
-			n.Distinct = roaring64.New()
-			err = safeRoaring(n.Distinct, enc)
+			n.Distinct, err = decodeDistinct(enc)
 		case 'h':
 			n.ApproxDistinct = new(sketch.HLL)
 			err = n.ApproxDistinct.UnmarshalBinary(enc)
@@ -266,16 +273,29 @@ func (a *Aggregate) UnmarshalBinary(b []byte) (err error) {
 	return nil
 }
 
-// safeRoaring decodes a roaring bitmap, turning a panic of the library on
-// hostile input into an error.
-func safeRoaring(bm *roaring64.Bitmap, enc []byte) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = &DecodeError{What: "roaring bitmap", Msg: "panic in decoder"}
-		}
-	}()
-	if err := bm.UnmarshalBinary(enc); err != nil {
-		return err
+// decodeDistinct decodes a count and increasing deltas.
+func decodeDistinct(b []byte) (*roaring64.Bitmap, error) {
+	bad := func(msg string) error { return &DecodeError{What: "distinct set", Msg: msg} }
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)-k) {
+		return nil, bad("bad count")
 	}
-	return bm.Validate()
+	b = b[k:]
+	vals := make([]uint64, 0, n)
+	var v uint64
+	for i := range n {
+		d, k := binary.Uvarint(b)
+		if k <= 0 || (i > 0 && d == 0) || v+d < v {
+			return nil, bad("bad delta")
+		}
+		b = b[k:]
+		v += d
+		vals = append(vals, v)
+	}
+	if len(b) != 0 {
+		return nil, bad("trailing bytes")
+	}
+	bm := roaring64.New()
+	bm.AddMany(vals)
+	return bm, nil
 }

@@ -45,7 +45,7 @@ type HoltWinters struct {
 	n            int
 	level, trend float64
 	season       []float64
-	first        []float64 // the first cycle, until the model is initialised
+	first        []float64 // the first two cycles, until the model is initialised
 	sse          float64   // sum of squared one-step errors
 	errs         int
 }
@@ -90,19 +90,24 @@ func (h *HoltWinters) Observations() int { return h.n }
 func (h *HoltWinters) Observe(v float64) {
 	m := h.o.Season
 	defer func() { h.n++ }()
-	if m > 0 && h.n < m {
-		// Initialise from the first cycle: level its mean, seasons the
-		// deviations from it.
+	if m > 0 && h.n < 2*m {
+		// Initialise from the first two cycles: the trend from their
+		// means, the seasons from the detrended deviations, the level at
+		// the end of the second cycle.
 		h.first = append(h.first, v)
-		if h.n == m-1 {
-			var sum float64
-			for _, x := range h.first {
-				sum += x
+		if h.n == 2*m-1 {
+			var m1, m2 float64
+			for i := range m {
+				m1 += h.first[i]
+				m2 += h.first[m+i]
 			}
-			h.level = sum / float64(m)
-			for i, x := range h.first {
-				h.season[i] = x - h.level
+			m1, m2 = m1/float64(m), m2/float64(m)
+			h.trend = (m2 - m1) / float64(m)
+			mid := float64(m-1) / 2
+			for i := range m {
+				h.season[i] = ((h.first[i]-m1)+(h.first[m+i]-m2))/2 - h.trend*(float64(i)-mid)
 			}
+			h.level = m2 + h.trend*mid
 			h.first = nil
 		}
 		return
@@ -130,11 +135,11 @@ func (h *HoltWinters) Observe(v float64) {
 
 // Forecast predicts the next steps values. The interval is
 // value ± Z·σ·√h, σ the root mean square one-step error so far, h the
-// steps ahead. Before the model has seen one cycle (or one value), it
-// returns NaN values.
+// steps ahead. Before the model has seen two cycles (or one value
+// without seasons), it returns NaN values.
 func (h *HoltWinters) Forecast(steps int) []Prediction {
 	out := make([]Prediction, steps)
-	ready := h.n > 0 && h.n >= h.o.Season
+	ready := h.n > 0 && h.n >= 2*h.o.Season
 	sigma := 0.0
 	if h.errs > 0 {
 		sigma = math.Sqrt(h.sse / float64(h.errs))
