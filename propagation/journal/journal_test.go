@@ -153,12 +153,20 @@ func TestTailContextAndHandlerError(t *testing.T) {
 	defer j.Close()
 	appendN(t, j, 1, 10)
 	ctx, cancel := context.WithCancel(context.Background())
+	caughtUp := make(chan struct{})
 	go func() {
-		time.Sleep(10 * time.Millisecond)
+		<-caughtUp
+		time.Sleep(5 * time.Millisecond) // Tail is now waiting for more records
 		cancel()
 	}()
 	n := 0
-	err := j.Tail(ctx, 0, func(uint64, *semevent.Event) error { n++; return nil })
+	err := j.Tail(ctx, 0, func(off uint64, _ *semevent.Event) error {
+		n++
+		if off == 9 {
+			close(caughtUp)
+		}
+		return nil
+	})
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, 10, n)
 
