@@ -84,7 +84,7 @@ type compiled struct {
 	byPath  *roaring.Bitmap // found through the path prefix index
 	byMatch *roaring.Bitmap // found through the content automaton
 
-	paths    map[string][]uint32 // literal path prefix -> rules (byPath)
+	paths    map[string][]pathCand // literal path prefix -> rules (byPath)
 	depths   []int               // prefix depths (segments) present in paths
 	ac       *matchac.Automaton
 	patRules [][]uint32 // pattern id -> rules (byMatch)
@@ -119,7 +119,7 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 	c := &compiled{
 		version: version, destIdx: map[string]int32{}, trie: &snode{}, loadFn: o.Load,
 		static: roaring.New(), verify: roaring.New(), byPath: roaring.New(), byMatch: roaring.New(),
-		paths: map[string][]uint32{}, cache: xsync.NewMapOf[string, *entry](), cacheMax: o.CacheSize,
+		paths: map[string][]pathCand{}, cache: xsync.NewMapOf[string, *entry](), cacheMax: o.CacheSize,
 	}
 	dest := func(name string) int32 {
 		if id, ok := c.destIdx[name]; ok {
@@ -280,7 +280,7 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 			c.static.Add(id)
 		case n >= 2 || n == 1 && prefix != "":
 			c.byPath.Add(id)
-			c.paths[prefix] = append(c.paths[prefix], id)
+			c.paths[prefix] = append(c.paths[prefix], pathCand{id: id, anySubj: cr.subj == nil})
 			if !slices.Contains(c.depths, n) {
 				c.depths = append(c.depths, n)
 			}
@@ -311,7 +311,7 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 	c.anySubjSet = roaring.BitmapOf(c.anySubj...)
 	c.seed = maphash.MakeSeed()
 	if !o.NoDecisionCache {
-		size := 1 << bits.Len(uint(o.DecisionCacheSize-1))
+		size := max(2, 1<<bits.Len(uint(o.DecisionCacheSize-1)))
 		c.decisions = make([]atomic.Pointer[decision], size)
 		c.decisionMask = uint64(size - 1)
 	}

@@ -14,9 +14,16 @@ type decision struct {
 	hash     uint64
 	key      string // topic + "\x00" + path, one allocation
 	ntopic   int
-	targets  []target
+	dests    []destRef // plain destinations, resolved
+	groups   []target  // groups, resolved per event
 	residual []uint32
-	inline   [6]target // holds targets when they fit
+	inline   [4]destRef // holds dests when they fit
+}
+
+// destRef is a resolved destination: its id and name.
+type destRef struct {
+	name string
+	id   int32
 }
 
 // is reports whether d is the decision for topic and path.
@@ -33,7 +40,24 @@ func (c *compiled) decisionHash(topic, path string) uint64 {
 // which must not use the content automaton.
 func (c *compiled) decide(e *entry, h uint64, topic, path string) *decision {
 	d := &decision{hash: h, key: topic + "\x00" + path, ntopic: len(topic)}
-	d.targets = append(d.inline[:0], e.static...)
+	d.dests = d.inline[:0]
+	addTarget := func(t target) {
+		if t < 0 {
+			if !containsTarget(d.groups, t) {
+				d.groups = append(d.groups, t)
+			}
+			return
+		}
+		for _, x := range d.dests {
+			if x.id == t {
+				return
+			}
+		}
+		d.dests = append(d.dests, destRef{name: c.dests[t], id: t})
+	}
+	for _, t := range e.static {
+		addTarget(t)
+	}
 	consider := func(id uint32) {
 		r := &c.rules[id]
 		if r.glob != nil && !r.glob.Match(path) {
@@ -44,18 +68,16 @@ func (c *compiled) decide(e *entry, h uint64, topic, path string) *decision {
 			return
 		}
 		for _, t := range r.to {
-			if !containsTarget(d.targets, t) {
-				d.targets = append(d.targets, t)
-			}
+			addTarget(t)
 		}
 	}
 	for _, id := range e.verify {
 		consider(id)
 	}
 	if e.usePath {
-		c.probePaths(path, func(id uint32) {
-			if c.rules[id].subj == nil || member(e.pathSubj, id) {
-				consider(id)
+		c.probePaths(path, func(pc pathCand) {
+			if pc.anySubj || member(e.pathSubj, pc.id) {
+				consider(pc.id)
 			}
 		})
 	}
@@ -73,7 +95,10 @@ func containsTarget(ts []target, t target) bool {
 
 // fromDecision routes by a cached decision.
 func (r *router) fromDecision(d *decision) {
-	for _, t := range d.targets {
+	for i := range d.dests {
+		r.addDest(d.dests[i].id, d.dests[i].name)
+	}
+	for _, t := range d.groups {
 		r.add(t)
 	}
 	for _, id := range d.residual {

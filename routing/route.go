@@ -3,7 +3,6 @@ package routing
 import (
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"github.com/RoaringBitmap/roaring/v2"
 
@@ -106,20 +105,32 @@ type router struct {
 func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 	topic := ev.TopicOrKind()
 	r := router{c: c, ev: ev, dst: dst, start: len(dst)}
-	var slot *atomic.Pointer[decision]
 	var h uint64
 	if c.decisions != nil {
+		// Two-way set associative: a decision lives in one of two slots.
 		h = c.decisionHash(topic, ev.Path)
-		slot = &c.decisions[h&c.decisionMask]
-		if d := slot.Load(); d != nil && d.is(h, topic, ev.Path) {
+		set := c.decisions[h&c.decisionMask&^1:][:2]
+		if d := set[0].Load(); d != nil && d.is(h, topic, ev.Path) {
+			r.fromDecision(d)
+			return r.dst
+		}
+		if d := set[1].Load(); d != nil && d.is(h, topic, ev.Path) {
 			r.fromDecision(d)
 			return r.dst
 		}
 	}
 	e := c.entryFor(topic)
-	if slot != nil && !e.useContent {
+	if c.decisions != nil && !e.useContent {
 		d := c.decide(e, h, topic, ev.Path)
-		slot.Store(d)
+		set := c.decisions[h&c.decisionMask&^1:][:2]
+		switch {
+		case set[0].Load() == nil:
+			set[0].Store(d)
+		case set[1].Load() == nil:
+			set[1].Store(d)
+		default:
+			set[h>>63].Store(d)
+		}
 		r.fromDecision(d)
 		return r.dst
 	}
@@ -132,9 +143,9 @@ func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 		}
 	}
 	if e.usePath {
-		c.probePaths(ev.Path, func(id uint32) {
-			if (c.rules[id].subj == nil || member(e.pathSubj, id)) && c.match(id, ev) {
-				r.addRule(id)
+		c.probePaths(ev.Path, func(pc pathCand) {
+			if (pc.anySubj || member(e.pathSubj, pc.id)) && c.match(pc.id, ev) {
+				r.addRule(pc.id)
 			}
 		})
 	}
@@ -154,16 +165,23 @@ func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 	return r.dst
 }
 
+// pathCand is a rule in the path index, with whether it has no subject
+// pattern, so that rejecting it needs no look at the rule itself.
+type pathCand struct {
+	id      uint32
+	anySubj bool
+}
+
 // probePaths calls fn with every byPath rule indexed under a prefix of
 // path.
-func (c *compiled) probePaths(path string, fn func(id uint32)) {
+func (c *compiled) probePaths(path string, fn func(pc pathCand)) {
 	for _, n := range c.depths {
 		p, ok := glob.PathPrefix(path, n)
 		if !ok {
 			break
 		}
-		for _, id := range c.paths[p] {
-			fn(id)
+		for _, pc := range c.paths[p] {
+			fn(pc)
 		}
 	}
 }
@@ -238,6 +256,11 @@ func (r *router) add(t target) {
 		}
 		id = r.c.pick(r.c.groups[-t-1], r.ev)
 	}
+	r.addDest(id, r.c.dests[id])
+}
+
+// addDest appends destination id, named name, unless it is already there.
+func (r *router) addDest(id int32, name string) {
 	for _, s := range r.ids[:r.nids] {
 		if s == id {
 			return
@@ -248,12 +271,11 @@ func (r *router) add(t target) {
 		r.nids++
 	} else {
 		// More distinct destinations than ids holds: compare names.
-		name := r.c.dests[id]
 		for _, d := range r.dst[r.start:] {
 			if d == name {
 				return
 			}
 		}
 	}
-	r.dst = append(r.dst, r.c.dests[id])
+	r.dst = append(r.dst, name)
 }
