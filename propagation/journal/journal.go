@@ -385,16 +385,13 @@ func (j *Journal) AppendBatch(ctx context.Context, evs []*semevent.Event) (uint6
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	first, end, err := j.enqueue(evs)
+	first, end, full, err := j.enqueue(evs)
 	if err != nil {
 		return 0, err
 	}
 	if j.always {
 		return first, j.commit(end)
 	}
-	j.mu.Lock()
-	full := j.bufBytes >= j.opts.BufferSize
-	j.mu.Unlock()
 	if full {
 		j.flushMu.Lock()
 		err = j.flushLocked(false)
@@ -493,20 +490,21 @@ func (j *Journal) Sync(ctx context.Context) error {
 	return j.flushLocked(true)
 }
 
-// enqueue frames evs into the chunk buffers and assigns their offsets.
-func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, err error) {
+// enqueue frames evs into the chunk buffers and assigns their offsets. full
+// reports that BufferSize bytes or more now wait to be written.
+func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, full bool, err error) {
 	for _, ev := range evs {
 		if ev == nil {
-			return 0, 0, fmt.Errorf("journal: %w", semevent.ErrNilEvent)
+			return 0, 0, false, fmt.Errorf("journal: %w", semevent.ErrNilEvent)
 		}
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	switch {
 	case j.closed:
-		return 0, 0, ErrClosed
+		return 0, 0, false, ErrClosed
 	case j.err != nil:
-		return 0, 0, j.err
+		return 0, 0, false, j.err
 	}
 	first = j.next
 	origTail := j.tail
@@ -534,10 +532,10 @@ func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, err error) 
 				origTail.trimIndex(first)
 			}
 			j.tail = nil // recompute the projected segment sizes: start a fresh segment
-			return 0, 0, err
+			return 0, 0, false, err
 		}
 	}
-	return first, j.next, nil
+	return first, j.next, j.bufBytes >= j.opts.BufferSize, nil
 }
 
 func (j *Journal) enqueueLocked(ev *semevent.Event) error {
