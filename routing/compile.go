@@ -85,7 +85,7 @@ type compiled struct {
 	byMatch *roaring.Bitmap // found through the content automaton
 
 	paths    map[string][]pathCand // literal path prefix -> rules (byPath)
-	depths   []int               // prefix depths (segments) present in paths
+	depths   []int                 // prefix depths (segments) present in paths
 	ac       *matchac.Automaton
 	patRules [][]uint32 // pattern id -> rules (byMatch)
 
