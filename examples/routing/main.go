@@ -40,21 +40,9 @@ rules:
     to: [indexers]
 `
 
-const rulesV2 = `# Version 2: big writes also go to cold storage, and secrets to DLP.
-groups:
-  - name: indexers
-    members: [indexer-1, indexer-2, indexer-3]
-    strategy: hash
-    key: path
-rules:
-  - name: audit-deletes
-    subject: "tenant.*.fs.file.delete"
-    to: [audit]
-  - name: acme-logs
-    subject: "tenant.acme.fs.>"
-    path: "/data/**/*.log"
-    to: [indexers]
-  - name: big-writes
+// Version 2 adds two rules: big writes also go to cold storage, and
+// secrets to DLP.
+const rulesV2 = rulesV1 + `  - name: big-writes
     subject: "tenant.*.fs.file.write"
     when: Size > 1048576
     to: [cold-storage]
