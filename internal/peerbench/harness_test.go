@@ -3,6 +3,8 @@ package peerbench
 import (
 	"fmt"
 	"testing"
+
+	"github.com/vexfs/semevent/routing"
 )
 
 // TestPropagationDelivers runs every propagation contender with a few
@@ -18,6 +20,59 @@ func TestPropagationDelivers(t *testing.T) {
 					t.Fatal(err)
 				}
 			})
+		}
+	}
+}
+
+// TestRoutingAgrees checks that semevent's router and both NATS sublists
+// find the same number of subscriptions for every event subject.
+func TestRoutingAgrees(t *testing.T) {
+	const n = 200
+	subjects := routeSubjects(n)
+	topics := routeTopics(n, 256)
+	evs := routeEvents(topics)
+	cached, uncached, stop := natsSublists(t, subjects)
+	defer stop()
+	tab := semeventRouter(t, subjects, nil)
+	tabIdx := semeventRouter(t, subjects, &routing.Options{NoDecisionCache: true})
+	total := 0
+	for i, topic := range topics {
+		want := len(tab.Route(evs[i], nil))
+		total += want
+		if got := len(tabIdx.Route(evs[i], nil)); got != want {
+			t.Errorf("%s: semevent without decision cache found %d, with it %d", topic, got, want)
+		}
+		if got := natsMatches(cached.Match(topic)); got != want {
+			t.Errorf("%s: nats found %d subscriptions, semevent %d", topic, got, want)
+		}
+		if got := natsMatches(uncached.Match(topic)); got != want {
+			t.Errorf("%s: nats without cache found %d subscriptions, semevent %d", topic, got, want)
+		}
+	}
+	if total == 0 {
+		t.Fatal("no event matched any subscription")
+	}
+}
+
+// TestConditionsAgree checks that every condition contender decides every
+// event as the hand-written closure does.
+func TestConditionsAgree(t *testing.T) {
+	evs := condEvents(condCycle)
+	matched := 0
+	for _, ev := range evs {
+		if handWritten(ev) {
+			matched++
+		}
+	}
+	if matched == 0 || matched == len(evs) {
+		t.Fatalf("%d of %d events match: the workload does not exercise both outcomes", matched, len(evs))
+	}
+	for _, c := range condContenders {
+		f := c.make(t)
+		for i, ev := range evs {
+			if got, want := f(ev), handWritten(ev); got != want {
+				t.Fatalf("%s: event %d (%v %q size %d) = %v, want %v", c.name, i, ev.Kind, ev.Path, ev.Size, got, want)
+			}
 		}
 	}
 }
