@@ -157,3 +157,48 @@ func itoa(n int) string {
 	}
 	return itoa(n/10) + string(rune('0'+n%10))
 }
+
+// BenchmarkJournalSyncAlwaysInterleaved alternates, each round, 32 appends
+// from one goroutine with 32 appends from each of 16 goroutines, timing the
+// two phases apart. Interleaving exposes both to the same disk conditions,
+// so "x16-vs-1" (the ratio of their rates) holds even when fsync latency
+// drifts during the run.
+func BenchmarkJournalSyncAlwaysInterleaved(b *testing.B) {
+	j, err := journal.Open(b.TempDir(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	const per = 32
+	ev := benchEvent(0)
+	ctx := context.Background()
+	var one, many time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		for range per {
+			if _, err := j.Append(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Go(func() {
+				for range per {
+					if _, err := j.Append(ctx, ev); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		one += t1.Sub(t0)
+		many += time.Since(t1)
+	}
+	r1 := float64(b.N*per) / one.Seconds()
+	r16 := float64(b.N*per*16) / many.Seconds()
+	b.ReportMetric(r1, "events/s-1")
+	b.ReportMetric(r16, "events/s-16")
+	b.ReportMetric(r16/r1, "x16-vs-1")
+}
