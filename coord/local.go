@@ -20,7 +20,7 @@ import (
 type Local struct {
 	opts   Options
 	ids    *semevent.IDGenerator
-	logs   []*coordlog.Log
+	logs   []*coordlog.Log[*semevent.Event]
 	closed atomic.Bool
 
 	mu       sync.Mutex // guards members, failNext, subs
@@ -43,12 +43,12 @@ func NewLocal(opts *Options) (*Local, error) {
 	l := &Local{
 		opts:    o,
 		ids:     semevent.NewIDGenerator(uint32(o.Node)),
-		logs:    make([]*coordlog.Log, o.Shards),
+		logs:    make([]*coordlog.Log[*semevent.Event], o.Shards),
 		members: []Member{{ID: o.Node}},
 		subs:    make(map[*localSub]struct{}),
 	}
 	for i := range l.logs {
-		l.logs[i] = coordlog.New()
+		l.logs[i] = coordlog.New[*semevent.Event]()
 	}
 	return l, nil
 }
@@ -127,7 +127,7 @@ func (l *Local) FailNext(err error) {
 	l.mu.Unlock()
 }
 
-func (l *Local) log(shard int) (*coordlog.Log, error) {
+func (l *Local) log(shard int) (*coordlog.Log[*semevent.Event], error) {
 	if shard < 0 || shard >= len(l.logs) {
 		return nil, &ShardError{Shard: shard, Shards: len(l.logs)}
 	}

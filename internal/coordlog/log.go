@@ -17,22 +17,21 @@ import (
 // the same value, so that a *Sub is a coord.Subscription as it is.
 var ErrClosed = fmt.Errorf("coord: %w", semevent.ErrClosed)
 
-// Log is one shard's committed events. All methods may be called
-// concurrently. Events are stored by pointer and must not be modified once
-// appended.
-type Log struct {
+// Log is one shard's committed entries (events, or their encodings). All methods may be called
+// concurrently. Entries must not be modified once appended.
+type Log[T any] struct {
 	mu      sync.Mutex // guards every field below
-	evs     []*semevent.Event
+	evs     []T
 	notify  chan struct{} // closed on the next append or Close when non-nil
 	closed  bool
 	waiters bool
 }
 
 // New returns an empty log.
-func New() *Log { return &Log{} }
+func New[T any]() *Log[T] { return &Log[T]{} }
 
 // Append adds evs and returns the index of the first (indexes start at 1).
-func (l *Log) Append(evs ...*semevent.Event) uint64 {
+func (l *Log[T]) Append(evs ...T) uint64 {
 	l.mu.Lock()
 	first := uint64(len(l.evs)) + 1
 	l.evs = append(l.evs, evs...)
@@ -41,7 +40,7 @@ func (l *Log) Append(evs ...*semevent.Event) uint64 {
 	return first
 }
 
-func (l *Log) wakeLocked() {
+func (l *Log[T]) wakeLocked() {
 	if l.waiters {
 		close(l.notify)
 		l.notify = nil
@@ -50,7 +49,7 @@ func (l *Log) wakeLocked() {
 }
 
 // Len returns the index of the last event, 0 when empty.
-func (l *Log) Len() uint64 {
+func (l *Log[T]) Len() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return uint64(len(l.evs))
@@ -58,7 +57,7 @@ func (l *Log) Len() uint64 {
 
 // Read appends to dst up to max events from index from (0 counts as 1)
 // and returns it with the index of its first event.
-func (l *Log) Read(dst []*semevent.Event, from uint64, max int) ([]*semevent.Event, uint64) {
+func (l *Log[T]) Read(dst []T, from uint64, max int) ([]T, uint64) {
 	if from == 0 {
 		from = 1
 	}
@@ -75,14 +74,14 @@ func (l *Log) Read(dst []*semevent.Event, from uint64, max int) ([]*semevent.Eve
 }
 
 // All returns every event, shared: callers must not modify them.
-func (l *Log) All() []*semevent.Event {
+func (l *Log[T]) All() []T {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.evs[:len(l.evs):len(l.evs)]
 }
 
 // Reset replaces the content with evs (a snapshot being restored).
-func (l *Log) Reset(evs []*semevent.Event) {
+func (l *Log[T]) Reset(evs []T) {
 	l.mu.Lock()
 	l.evs = evs
 	l.wakeLocked()
@@ -91,7 +90,7 @@ func (l *Log) Reset(evs []*semevent.Event) {
 
 // Wait blocks until the log holds index, ctx ends (ctx.Err()) or the log is
 // closed (ErrClosed).
-func (l *Log) Wait(ctx context.Context, index uint64) error {
+func (l *Log[T]) Wait(ctx context.Context, index uint64) error {
 	for {
 		l.mu.Lock()
 		if uint64(len(l.evs)) >= index {
@@ -118,7 +117,7 @@ func (l *Log) Wait(ctx context.Context, index uint64) error {
 
 // Close wakes every waiter; Wait returns ErrClosed from then on unless the
 // index it waits for is already there.
-func (l *Log) Close() {
+func (l *Log[T]) Close() {
 	l.mu.Lock()
 	l.closed = true
 	if l.notify == nil {
@@ -142,7 +141,7 @@ type Sub struct {
 // as 1), waiting for new ones, until fn returns an error, Stop is called or
 // the log is closed. fn runs on the subscription's goroutine, one call at a
 // time.
-func Subscribe(l *Log, from uint64, fn func(ctx context.Context, index uint64, ev *semevent.Event) error) *Sub {
+func Subscribe[T any](l *Log[T], from uint64, fn func(ctx context.Context, index uint64, ev T) error) *Sub {
 	if from == 0 {
 		from = 1
 	}
@@ -152,7 +151,7 @@ func Subscribe(l *Log, from uint64, fn func(ctx context.Context, index uint64, e
 		defer close(s.done)
 		defer cancel()
 		next := from
-		var buf []*semevent.Event
+		var buf []T
 		for {
 			if err := l.Wait(ctx, next); err != nil {
 				if errors.Is(err, ErrClosed) {

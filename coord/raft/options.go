@@ -1,0 +1,236 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/coord"
+)
+
+// Options configure one node of a Raft cluster: [New] takes them. Node, Dir
+// and Members (or Join and Addr) are required; every other zero field means
+// its default.
+type Options struct {
+	// Node is this node's id, at least 1, unique in the cluster.
+	Node uint64
+	// Dir holds the node's Raft log and snapshots. A node restarted with
+	// the same Dir resumes from its own disk. Required.
+	Dir string
+	// Members maps every initial node id to its Raft address (host:port),
+	// this node included, identical on every node. A node whose Dir
+	// already holds data ignores it except for its own address.
+	Members map[uint64]string
+	// Join starts a node that is not among the initial members: it waits
+	// to be added with AddNode on a running member. Addr is then required.
+	Join bool
+	// Addr is this node's Raft address; default Members[Node].
+	Addr string
+	// ListenAddr, when set, is the address to listen on when it differs
+	// from Addr (behind NAT or a proxy).
+	ListenAddr string
+
+	// Shards is the number of Raft groups events are spread over, the
+	// same on every node. Default 1.
+	Shards int
+	// Key picks an event's shard; default coord.PathKey. Must be the same
+	// function on every node.
+	Key func(ev *semevent.Event) uint64
+	// DeploymentID keeps clusters apart: nodes talk only to nodes with the
+	// same one. Default 1.
+	DeploymentID uint64
+
+	// TLS, when set, makes nodes authenticate each other with mutual TLS.
+	TLS *TLS
+
+	// RTT is the round trip time between nodes: the Raft tick. Default
+	// 1ms (loopback or one rack).
+	RTT time.Duration
+	// ElectionRTT and HeartbeatRTT, in ticks. Defaults 100 and 10: with
+	// 10 and 1, leaders on a loaded two-core machine were deposed every few
+	// hundred milliseconds by heartbeats a few ticks late. PreVote and
+	// CheckQuorum are always on, so a node cut off and back does not
+	// depose a working leader.
+	ElectionRTT, HeartbeatRTT uint64
+	// SnapshotEntries is how many Raft entries pass between automatic
+	// snapshots of a shard. Default 4096; negative disables snapshots.
+	SnapshotEntries int
+
+	// MaxEventSize bounds one event's encoding. Default
+	// coord.DefaultMaxEventSize.
+	MaxEventSize int
+	// MaxBatchBytes bounds a proposal: concurrent Appends to one shard are
+	// packed into proposals of up to this many bytes. Default 1 MiB.
+	MaxBatchBytes int
+	// MaxInflight is how many proposals one shard keeps in flight from
+	// this node. Default 4.
+	MaxInflight int
+	// ProposalTimeout bounds how long a proposal is retried (through
+	// elections and restarts) before Append gives up on it. Default 15s.
+	ProposalTimeout time.Duration
+	// ReadTimeout bounds a Read whose ctx has no deadline. Default 10s.
+	ReadTimeout time.Duration
+	// StartTimeout bounds how long New waits for every shard to elect a
+	// leader and for the membership to match Members. Default 30s;
+	// negative returns at once without checking.
+	StartTimeout time.Duration
+
+	// Heartbeat is the interval of the UDP heartbeats nodes send each
+	// other (on the Raft address's port) for failure detection. Default
+	// 100ms; negative disables them.
+	Heartbeat time.Duration
+	// Detector tunes the phi-accrual failure detector.
+	Detector *coord.DetectorOptions
+}
+
+// TLS names the PEM files for mutual TLS between nodes: the CA that signs
+// every node's certificate, and this node's certificate and key.
+type TLS struct {
+	CAFile, CertFile, KeyFile string
+}
+
+// Defaults.
+const (
+	DefaultRTT             = time.Millisecond
+	DefaultElectionRTT     = 100
+	DefaultHeartbeatRTT    = 10
+	DefaultSnapshotEntries = 4096
+	DefaultMaxBatchBytes   = 1 << 20
+	DefaultMaxInflight     = 4
+	DefaultProposalTimeout = 15 * time.Second
+	DefaultReadTimeout     = 10 * time.Second
+	DefaultStartTimeout    = 30 * time.Second
+	DefaultHeartbeat       = 100 * time.Millisecond
+)
+
+func (o *Options) withDefaults() Options {
+	var c Options
+	if o != nil {
+		c = *o
+	}
+	if c.Addr == "" && c.Members != nil {
+		c.Addr = c.Members[c.Node]
+	}
+	if c.Shards == 0 {
+		c.Shards = 1
+	}
+	if c.Key == nil {
+		c.Key = coord.PathKey
+	}
+	if c.DeploymentID == 0 {
+		c.DeploymentID = 1
+	}
+	if c.RTT == 0 {
+		c.RTT = DefaultRTT
+	}
+	if c.ElectionRTT == 0 {
+		c.ElectionRTT = DefaultElectionRTT
+	}
+	if c.HeartbeatRTT == 0 {
+		c.HeartbeatRTT = DefaultHeartbeatRTT
+	}
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = DefaultSnapshotEntries
+	}
+	if c.MaxEventSize == 0 {
+		c.MaxEventSize = coord.DefaultMaxEventSize
+	}
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = DefaultMaxBatchBytes
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = DefaultMaxInflight
+	}
+	if c.ProposalTimeout == 0 {
+		c.ProposalTimeout = DefaultProposalTimeout
+	}
+	if c.ReadTimeout == 0 {
+		c.ReadTimeout = DefaultReadTimeout
+	}
+	if c.StartTimeout == 0 {
+		c.StartTimeout = DefaultStartTimeout
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	return c
+}
+
+// Validate reports every problem with o (after defaults), joined. A node
+// missing from Members, or two members with one address, are
+// coord.ErrMembership problems.
+func (o *Options) Validate() error {
+	c := o.withDefaults()
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, &coord.OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.Node == 0 {
+		bad("Node", "missing (node ids start at 1)")
+	}
+	if c.Dir == "" {
+		bad("Dir", "missing")
+	}
+	if c.Join {
+		if c.Addr == "" {
+			bad("Addr", "a joining node needs its address")
+		}
+	} else {
+		if len(c.Members) == 0 {
+			bad("Members", "missing (or set Join)")
+		} else if _, ok := c.Members[c.Node]; !ok && c.Node != 0 {
+			errs = append(errs, &coord.NodeError{Op: "start", Node: c.Node, Err: fmt.Errorf("%w: node %d is not among Members %v", coord.ErrMembership, c.Node, c.Members)})
+		}
+		addrs := make(map[string]uint64)
+		for id, a := range c.Members {
+			if id == 0 {
+				bad("Members", "node id 0 (ids start at 1)")
+			}
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				bad(fmt.Sprintf("Members[%d]", id), "address %q: %v", a, err)
+			}
+			if other, dup := addrs[a]; dup {
+				errs = append(errs, &coord.NodeError{Op: "start", Node: id, Err: fmt.Errorf("%w: nodes %d and %d share address %s", coord.ErrDuplicateNode, min(id, other), max(id, other), a)})
+			}
+			addrs[a] = id
+		}
+		if c.Addr != "" && c.Members[c.Node] != "" && c.Addr != c.Members[c.Node] {
+			bad("Addr", "%q differs from Members[%d] = %q", c.Addr, c.Node, c.Members[c.Node])
+		}
+	}
+	if c.Shards < 1 || c.Shards > coord.MaxShards {
+		bad("Shards", "%d, want 1 to %d", c.Shards, coord.MaxShards)
+	}
+	if c.RTT < time.Millisecond {
+		bad("RTT", "%v, want at least 1ms", c.RTT)
+	}
+	if c.ElectionRTT <= 2*c.HeartbeatRTT {
+		bad("ElectionRTT", "%d ticks, want more than twice HeartbeatRTT (%d)", c.ElectionRTT, c.HeartbeatRTT)
+	}
+	if c.MaxEventSize < 64 {
+		bad("MaxEventSize", "%d, want at least 64", c.MaxEventSize)
+	}
+	if c.MaxBatchBytes < c.MaxEventSize+16 {
+		bad("MaxBatchBytes", "%d, want more than MaxEventSize (%d)", c.MaxBatchBytes, c.MaxEventSize)
+	}
+	if c.MaxBatchBytes > 32<<20 {
+		bad("MaxBatchBytes", "%d, want at most 32 MiB", c.MaxBatchBytes)
+	}
+	if c.MaxInflight < 1 {
+		bad("MaxInflight", "%d, want at least 1", c.MaxInflight)
+	}
+	if c.ProposalTimeout < 0 || c.ReadTimeout < 0 {
+		bad("ProposalTimeout", "negative timeouts")
+	}
+	if t := c.TLS; t != nil && (t.CAFile == "" || t.CertFile == "" || t.KeyFile == "") {
+		bad("TLS", "CAFile, CertFile and KeyFile are all required")
+	}
+	if c.Detector != nil {
+		if err := c.Detector.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

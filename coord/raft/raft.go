@@ -1,0 +1,589 @@
+package raft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/config"
+	"github.com/lni/dragonboat/v4/logger"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/coord"
+	"github.com/vexfs/semevent/internal/codec"
+	"github.com/vexfs/semevent/internal/coordlog"
+)
+
+// Coordinator is one node of a Raft cluster: a [coord.Coordinator] whose
+// shards are dragonboat Raft groups replicated on every node, and a
+// [coord.Membership]. It is safe for concurrent use.
+type Coordinator struct {
+	opts Options
+	nh   *dragonboat.NodeHost
+	ids  *semevent.IDGenerator
+	reps *replicas
+	ws   []*writer
+	det  *coord.Detector
+	hb   *heartbeats
+
+	base    context.Context // ends on Close
+	stop    context.CancelFunc
+	wg      sync.WaitGroup // proposer goroutines
+	closed  atomic.Bool
+	retries atomic.Uint64 // proposal attempts retried
+
+	mu   sync.Mutex // guards subs
+	subs map[*coordlog.Sub]struct{}
+}
+
+var (
+	_ coord.Coordinator = (*Coordinator)(nil)
+	_ coord.Membership  = (*Coordinator)(nil)
+)
+
+var quietOnce sync.Once
+
+// SetLogLevel sets the level of dragonboat's loggers, which are global to
+// the process. New sets them to ERROR the first time it runs, since even
+// at WARNING dragonboat logs every step of every election; call
+// SetLogLevel after New to change that.
+func SetLogLevel(l logger.LogLevel) {
+	for _, name := range []string{"config", "dragonboat", "gossip", "grpc", "logdb", "LogDB", "pebblekv",
+		"raft", "raft-mt", "raftpb", "registry", "rsm", "server", "settings", "tan", "tools", "transport"} {
+		logger.GetLogger(name).SetLevel(l)
+	}
+}
+
+func shardID(shard int) uint64 { return uint64(shard) + 1 }
+
+// New starts this node. Unless StartTimeout is negative it returns only
+// once every shard has a leader, so the other members must be starting
+// too; a node that cannot reach a quorum within StartTimeout fails with
+// an error wrapping coord.ErrNoQuorum rather than hang. A node whose Dir
+// holds data resumes from it.
+func New(opts *Options) (*Coordinator, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	o := opts.withDefaults()
+	quietOnce.Do(func() { SetLogLevel(logger.ERROR) })
+	nhc := config.NodeHostConfig{
+		DeploymentID:   o.DeploymentID,
+		NodeHostDir:    o.Dir,
+		RTTMillisecond: uint64(o.RTT / time.Millisecond),
+		RaftAddress:    o.Addr,
+		ListenAddress:  o.ListenAddr,
+		Expert:         config.ExpertConfig{LogDB: config.GetTinyMemLogDBConfig()},
+	}
+	nhc.Expert.LogDB.Shards = 1 // one small pebble instance instead of 16
+	if o.TLS != nil {
+		nhc.MutualTLS = true
+		nhc.CAFile, nhc.CertFile, nhc.KeyFile = o.TLS.CAFile, o.TLS.CertFile, o.TLS.KeyFile
+	}
+	nh, err := dragonboat.NewNodeHost(nhc)
+	if err != nil {
+		return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: err}
+	}
+	det, err := coord.NewDetector(o.Detector)
+	if err != nil {
+		nh.Close()
+		return nil, err
+	}
+	c := &Coordinator{
+		opts: o,
+		nh:   nh,
+		ids:  semevent.NewIDGenerator(uint32(o.Node)),
+		reps: &replicas{logs: make(map[int]*eventLog)},
+		det:  det,
+		subs: make(map[*coordlog.Sub]struct{}),
+	}
+	c.base, c.stop = context.WithCancel(context.Background())
+	fresh := true
+	for i := range o.Shards {
+		c.ws = append(c.ws, &writer{c: c, shard: i, shardID: shardID(i)})
+		if nh.HasNodeInfo(shardID(i), o.Node) {
+			fresh = false
+		}
+		cfg := config.Config{
+			ReplicaID:    o.Node,
+			ShardID:      shardID(i),
+			CheckQuorum:  true,
+			PreVote:      true,
+			ElectionRTT:  o.ElectionRTT,
+			HeartbeatRTT: o.HeartbeatRTT,
+		}
+		if o.SnapshotEntries > 0 {
+			cfg.SnapshotEntries = uint64(o.SnapshotEntries)
+			cfg.CompactionOverhead = uint64(o.SnapshotEntries) / 2
+		}
+		members := make(map[uint64]dragonboat.Target, len(o.Members))
+		if !o.Join {
+			for id, a := range o.Members {
+				members[id] = a
+			}
+		}
+		if err := nh.StartReplica(members, o.Join, c.reps.factory(i), cfg); err != nil {
+			nh.Close()
+			c.stop()
+			if errors.Is(err, dragonboat.ErrInvalidShardSettings) || errors.Is(err, dragonboat.ErrShardAlreadyExist) {
+				err = fmt.Errorf("%w: %w", coord.ErrMembership, err)
+			}
+			return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: fmt.Errorf("shard %d: %w", i, err)}
+		}
+	}
+	for id := range o.Members {
+		if id != o.Node {
+			det.Watch(id, time.Now())
+		}
+	}
+	if o.Heartbeat > 0 {
+		hb, err := startHeartbeats(c)
+		if err != nil {
+			c.Close(context.Background())
+			return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: err}
+		}
+		c.hb = hb
+	}
+	if o.StartTimeout > 0 {
+		if err := c.waitReady(fresh); err != nil {
+			c.Close(context.Background())
+			return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: err}
+		}
+	}
+	return c, nil
+}
+
+// waitReady waits for every shard's state machine and leader and, on a
+// fresh start, checks that the cluster's membership is Members.
+func (c *Coordinator) waitReady(fresh bool) error {
+	ctx, cancel := context.WithTimeout(c.base, c.opts.StartTimeout)
+	defer cancel()
+	for i := range c.opts.Shards {
+		for {
+			_, _, ok, _ := c.nh.GetLeaderID(shardID(i))
+			if ok && c.reps.get(i) != nil {
+				break
+			}
+			if !sleepCtx(ctx, 5*time.Millisecond) {
+				return fmt.Errorf("%w: shard %d has no leader after %v: are a majority of %v running with the same Members, DeploymentID and TLS settings?",
+					coord.ErrNoQuorum, i, c.opts.StartTimeout, c.opts.Members)
+			}
+		}
+		if !fresh || c.opts.Join {
+			continue
+		}
+		m, err := c.membership(ctx, i)
+		if err != nil {
+			return err
+		}
+		want := make(map[uint64]string, len(c.opts.Members))
+		for id, a := range c.opts.Members {
+			want[id] = a
+		}
+		if !mapsEqual(m.Nodes, want) {
+			return fmt.Errorf("%w: shard %d has members %v, this node was started with %v", coord.ErrMembership, i, m.Nodes, want)
+		}
+	}
+	return nil
+}
+
+func mapsEqual(a, b map[uint64]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Coordinator) attemptTimeout() time.Duration {
+	return max(5*c.opts.RTT*time.Duration(c.opts.ElectionRTT), time.Second)
+}
+
+// mapErr turns a dragonboat error into one of coord's.
+func (c *Coordinator) mapErr(op string, err error, ctx context.Context) error {
+	switch {
+	case c.closed.Load() || errors.Is(err, dragonboat.ErrClosed) || errors.Is(err, dragonboat.ErrShardClosed):
+		return fmt.Errorf("coord/raft: %s: %w", op, coord.ErrClosed)
+	case errors.Is(err, dragonboat.ErrPayloadTooBig):
+		return fmt.Errorf("coord/raft: %s: %w: %w", op, coord.ErrTooLarge, err)
+	case retryable(err):
+		if ctx != nil && ctx.Err() != nil {
+			return fmt.Errorf("coord/raft: %s: %w: %w (last: %v)", op, coord.ErrNoQuorum, ctx.Err(), err)
+		}
+		return fmt.Errorf("coord/raft: %s: %w: %w", op, coord.ErrNoQuorum, err)
+	}
+	return fmt.Errorf("coord/raft: %s: %w", op, err)
+}
+
+func (c *Coordinator) checkShard(shard int) error {
+	if shard < 0 || shard >= c.opts.Shards {
+		return &coord.ShardError{Shard: shard, Shards: c.opts.Shards}
+	}
+	return nil
+}
+
+// Append commits evs; see [coord.Coordinator.Append]. Events for one shard
+// are packed with those of concurrent Appends into one proposal, and a
+// proposal is retried through leader changes for up to ProposalTimeout,
+// exactly once thanks to its client session. If ctx ends first, Append
+// returns ctx.Err() in an *coord.AppendError, and the events may still
+// commit (once).
+func (c *Coordinator) Append(ctx context.Context, evs ...*semevent.Event) ([]coord.Position, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("coord/raft: append: %w", coord.ErrClosed)
+	}
+	for i, ev := range evs {
+		if err := coord.CheckEvent(i, ev, c.opts.MaxEventSize); err != nil {
+			return nil, err
+		}
+	}
+	pos := make([]coord.Position, len(evs))
+	if len(evs) == 0 {
+		return pos, nil
+	}
+	reqs := make(map[int]*request, 1)
+	order := make([]int, 0, 1) // shards in first-seen order
+	for i, ev := range evs {
+		coord.Stamp(ev, c.ids)
+		s := coord.ShardOf(c.opts.Key(ev), c.opts.Shards)
+		pos[i].Shard = s
+		r := reqs[s]
+		if r == nil {
+			r = &request{done: make(chan struct{})}
+			reqs[s] = r
+			order = append(order, s)
+		}
+		before := len(r.body)
+		r.body = append(r.body, 0, 0, 0, 0, 0) // room for the length prefix
+		r.body = codec.Append(r.body, ev)
+		r.body = fixLength(r.body, before)
+		r.n++
+	}
+	for _, s := range order {
+		c.ws[s].submit(reqs[s])
+	}
+	var errs []error
+	next := make(map[int]uint64, len(order))
+	for _, s := range order {
+		r := reqs[s]
+		select {
+		case <-r.done:
+			if r.err != nil {
+				errs = append(errs, r.err)
+			} else {
+				next[s] = r.first
+			}
+		case <-ctx.Done():
+			errs = append(errs, ctx.Err())
+		}
+	}
+	committed := make([]coord.Position, len(evs))
+	for i := range pos {
+		if idx, ok := next[pos[i].Shard]; ok {
+			pos[i].Index = idx
+			committed[i] = pos[i]
+			next[pos[i].Shard] = idx + 1
+		}
+	}
+	if len(errs) > 0 {
+		return nil, &coord.AppendError{Committed: committed, Err: errors.Join(errs...)}
+	}
+	return pos, nil
+}
+
+// fixLength rewrites the 5 bytes reserved at before as the uvarint length
+// of the record after them, moving the record left when the length takes
+// fewer bytes.
+func fixLength(b []byte, before int) []byte {
+	rec := len(b) - before - 5
+	var tmp [5]byte
+	n := putUvarint(tmp[:], uint64(rec))
+	copy(b[before:], tmp[:n])
+	if n < 5 {
+		copy(b[before+n:], b[before+5:])
+		b = b[:len(b)-(5-n)]
+	}
+	return b
+}
+
+func putUvarint(b []byte, v uint64) int {
+	i := 0
+	for v >= 0x80 {
+		b[i] = byte(v) | 0x80
+		v >>= 7
+		i++
+	}
+	b[i] = byte(v)
+	return i + 1
+}
+
+func (c *Coordinator) readCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, c.opts.ReadTimeout)
+}
+
+// Read returns committed records, linearizably (a Raft ReadIndex through
+// the leader); see [coord.Coordinator.Read].
+func (c *Coordinator) Read(ctx context.Context, shard int, from uint64, max int) ([]coord.Record, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("coord/raft: read: %w", coord.ErrClosed)
+	}
+	if err := c.checkShard(shard); err != nil {
+		return nil, err
+	}
+	ctx, cancel := c.readCtx(ctx)
+	defer cancel()
+	var res readResult
+	for {
+		actx, acancel := context.WithTimeout(ctx, c.attemptTimeout())
+		v, err := c.nh.SyncRead(actx, shardID(shard), readQuery{from: from, max: max})
+		acancel()
+		if err == nil {
+			res = v.(readResult)
+			break
+		}
+		if !retryable(err) || c.closed.Load() || !sleepCtx(ctx, 2*time.Millisecond) {
+			return nil, c.mapErr(fmt.Sprintf("read shard %d", shard), err, ctx)
+		}
+	}
+	recs := make([]coord.Record, len(res.recs))
+	for i, b := range res.recs {
+		ev := new(semevent.Event)
+		idx := res.first + uint64(i)
+		if err := codec.Decode(b, ev); err != nil {
+			return nil, fmt.Errorf("coord/raft: shard %d index %d: %w", shard, idx, err)
+		}
+		recs[i] = coord.Record{Position: coord.Position{Shard: shard, Index: idx}, Event: ev}
+	}
+	return recs, nil
+}
+
+// Subscribe follows this node's replica of a shard; see
+// [coord.Coordinator.Subscribe].
+func (c *Coordinator) Subscribe(shard int, from uint64, h coord.Handler) (coord.Subscription, error) {
+	if h == nil {
+		return nil, semevent.ErrNilHandler
+	}
+	if c.closed.Load() {
+		return nil, fmt.Errorf("coord/raft: subscribe: %w", coord.ErrClosed)
+	}
+	if err := c.checkShard(shard); err != nil {
+		return nil, err
+	}
+	el := c.reps.get(shard)
+	if el == nil {
+		return nil, fmt.Errorf("coord/raft: shard %d is not started on node %d: %w", shard, c.opts.Node, coord.ErrShardNotFound)
+	}
+	s := coordlog.Subscribe(el.log, from, func(ctx context.Context, index uint64, rec []byte) error {
+		ev := new(semevent.Event)
+		if err := codec.Decode(rec, ev); err != nil {
+			return fmt.Errorf("coord/raft: shard %d index %d: %w", shard, index, err)
+		}
+		return h.HandleRecord(ctx, coord.Record{Position: coord.Position{Shard: shard, Index: index}, Event: ev})
+	})
+	c.mu.Lock()
+	c.subs[s] = struct{}{}
+	c.mu.Unlock()
+	go func() {
+		<-s.Done()
+		c.mu.Lock()
+		delete(c.subs, s)
+		c.mu.Unlock()
+	}()
+	return s, nil
+}
+
+// Health reports every shard's leader as this node last heard, the index
+// this node applied, and the failure detector's view of every member.
+func (c *Coordinator) Health(ctx context.Context) coord.Health {
+	h := coord.Health{Node: c.opts.Node, Healthy: !c.closed.Load()}
+	if c.closed.Load() {
+		return h
+	}
+	info := c.nh.GetNodeHostInfo(dragonboat.NodeHostInfoOption{SkipLogInfo: true})
+	members := make(map[uint64]bool)
+	for i := range c.opts.Shards {
+		sh := coord.ShardHealth{Shard: i}
+		for _, si := range info.ShardInfoList {
+			if si.ShardID == shardID(i) {
+				sh.Leader, sh.Term, sh.Members = si.LeaderID, si.Term, len(si.Replicas)
+				for id := range si.Replicas {
+					members[id] = true
+				}
+			}
+		}
+		if el := c.reps.get(i); el != nil {
+			sh.Applied = el.log.Len()
+		}
+		if sh.Leader == 0 {
+			h.Healthy = false
+		}
+		h.Shards = append(h.Shards, sh)
+	}
+	for _, p := range c.det.Peers(time.Now()) {
+		if p.Node == c.opts.Node || (len(members) > 0 && !members[p.Node]) {
+			continue
+		}
+		if p.Suspected {
+			h.Healthy = false
+		}
+		h.Peers = append(h.Peers, p)
+	}
+	return h
+}
+
+func (c *Coordinator) membership(ctx context.Context, shard int) (*dragonboat.Membership, error) {
+	ctx, cancel := c.readCtx(ctx)
+	defer cancel()
+	for {
+		actx, acancel := context.WithTimeout(ctx, c.attemptTimeout())
+		m, err := c.nh.SyncGetShardMembership(actx, shardID(shard))
+		acancel()
+		if err == nil {
+			return m, nil
+		}
+		if !retryable(err) || c.closed.Load() || !sleepCtx(ctx, 2*time.Millisecond) {
+			return nil, c.mapErr(fmt.Sprintf("membership of shard %d", shard), err, ctx)
+		}
+	}
+}
+
+// Members lists the voting members of shard 0 (every shard has the same
+// members unless a membership change failed part way).
+func (c *Coordinator) Members(ctx context.Context) ([]coord.Member, error) {
+	if c.closed.Load() {
+		return nil, fmt.Errorf("coord/raft: members: %w", coord.ErrClosed)
+	}
+	m, err := c.membership(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]coord.Member, 0, len(m.Nodes))
+	for id, a := range m.Nodes {
+		out = append(out, coord.Member{ID: id, Addr: a})
+	}
+	slices.SortFunc(out, func(a, b coord.Member) int { return compareU64(a.ID, b.ID) })
+	return out, nil
+}
+
+func compareU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// AddNode adds node id at addr to every shard; start that node with Join
+// set. See [coord.Membership].
+func (c *Coordinator) AddNode(ctx context.Context, id uint64, addr string) error {
+	return c.changeMembers(ctx, "add", id, addr)
+}
+
+// RemoveNode removes node id from every shard. See [coord.Membership].
+func (c *Coordinator) RemoveNode(ctx context.Context, id uint64) error {
+	return c.changeMembers(ctx, "remove", id, "")
+}
+
+func (c *Coordinator) changeMembers(ctx context.Context, op string, id uint64, addr string) error {
+	if c.closed.Load() {
+		return fmt.Errorf("coord/raft: %s node: %w", op, coord.ErrClosed)
+	}
+	if id == 0 {
+		return &coord.NodeError{Op: op, Node: id, Err: coord.ErrUnknownNode}
+	}
+	ctx, cancel := c.readCtx(ctx)
+	defer cancel()
+	for i := range c.opts.Shards {
+		attempted := false
+	retry:
+		for {
+			m, err := c.membership(ctx, i)
+			if err != nil {
+				return &coord.NodeError{Op: op, Node: id, Err: err}
+			}
+			_, present := m.Nodes[id]
+			if (op == "add") == present {
+				// Done already: by an earlier attempt whose answer was
+				// lost, or on an earlier shard by an interrupted call.
+				if attempted || i > 0 {
+					break retry
+				}
+				if present {
+					return &coord.NodeError{Op: op, Node: id, Err: coord.ErrDuplicateNode}
+				}
+				return &coord.NodeError{Op: op, Node: id, Err: coord.ErrUnknownNode}
+			}
+			attempted = true
+			actx, acancel := context.WithTimeout(ctx, c.attemptTimeout())
+			if op == "add" {
+				err = c.nh.SyncRequestAddReplica(actx, shardID(i), id, addr, m.ConfigChangeID)
+			} else {
+				err = c.nh.SyncRequestDeleteReplica(actx, shardID(i), id, m.ConfigChangeID)
+			}
+			acancel()
+			if err == nil {
+				break retry
+			}
+			if (!retryable(err) && !errors.Is(err, dragonboat.ErrRejected)) || !sleepCtx(ctx, 5*time.Millisecond) {
+				return &coord.NodeError{Op: op, Node: id, Err: c.mapErr("change membership", err, ctx)}
+			}
+		}
+	}
+	if op == "add" {
+		c.det.Watch(id, time.Now())
+	} else {
+		c.det.Forget(id)
+	}
+	return nil
+}
+
+// Retries returns how many proposal attempts were retried (after a
+// timeout or while a shard had no leader) since New.
+func (c *Coordinator) Retries() uint64 { return c.retries.Load() }
+
+// NodeHost returns the dragonboat NodeHost under the coordinator, for
+// what this package does not wrap. Do not close it.
+func (c *Coordinator) NodeHost() *dragonboat.NodeHost { return c.nh }
+
+// Close stops the node: proposals in flight fail with coord.ErrClosed,
+// subscriptions end, the heartbeats stop and the NodeHost closes. The data
+// stays in Dir for a restart.
+func (c *Coordinator) Close(ctx context.Context) error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	c.stop()
+	c.wg.Wait()
+	if c.hb != nil {
+		c.hb.close()
+	}
+	c.nh.Close() // closes the state machines, which ends subscriptions
+	c.mu.Lock()
+	subs := make([]*coordlog.Sub, 0, len(c.subs))
+	for s := range c.subs {
+		subs = append(subs, s)
+	}
+	c.mu.Unlock()
+	for _, s := range subs {
+		select {
+		case <-s.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

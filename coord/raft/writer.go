@@ -1,0 +1,181 @@
+package raft
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/client"
+)
+
+// request is one Append's events for one shard, already encoded as
+// length-prefixed records.
+type request struct {
+	body []byte
+	n    int
+	done chan struct{}
+	// Set before done closes.
+	first uint64
+	err   error
+}
+
+// writer packs the requests of one shard into proposals (group commit):
+// requests queue up while up to MaxInflight proposals are in flight, and
+// each proposer goroutine takes everything queued, up to MaxBatchBytes, as
+// its next proposal. Every proposal goes through a client session, so a
+// proposal retried after a timeout or a leader change is applied exactly
+// once.
+type writer struct {
+	c       *Coordinator
+	shard   int
+	shardID uint64
+
+	mu       sync.Mutex // guards queue, queued, inflight, idle
+	queue    []*request
+	queued   int // bytes in queue
+	inflight int
+	idle     []*client.Session
+}
+
+func (w *writer) submit(r *request) {
+	w.mu.Lock()
+	w.queue = append(w.queue, r)
+	w.queued += len(r.body)
+	start := w.inflight < w.c.opts.MaxInflight
+	if start {
+		w.inflight++
+		w.c.wg.Add(1)
+	}
+	w.mu.Unlock()
+	if start {
+		go w.run()
+	}
+}
+
+// run proposes batches until the queue is empty.
+func (w *writer) run() {
+	defer w.c.wg.Done()
+	for {
+		w.mu.Lock()
+		if len(w.queue) == 0 {
+			w.inflight--
+			w.mu.Unlock()
+			return
+		}
+		size, k := 0, 0
+		for k < len(w.queue) && (k == 0 || size+len(w.queue[k].body) <= w.c.opts.MaxBatchBytes) {
+			size += len(w.queue[k].body)
+			k++
+		}
+		batch := w.queue[:k:k]
+		w.queue = w.queue[k:]
+		w.queued -= size
+		w.mu.Unlock()
+		w.propose(batch, size)
+	}
+}
+
+func (w *writer) propose(batch []*request, size int) {
+	n := 0
+	for _, r := range batch {
+		n += r.n
+	}
+	cmd := make([]byte, 0, size+16)
+	cmd = proposalHeader(cmd, n)
+	for _, r := range batch {
+		cmd = append(cmd, r.body...)
+	}
+	first, err := w.proposeCmd(cmd)
+	for _, r := range batch {
+		r.first, r.err = first, err
+		first += uint64(r.n)
+		close(r.done)
+	}
+}
+
+// proposeCmd commits cmd through a session, retrying what dragonboat says
+// may be retried until ProposalTimeout, and returns the first index.
+func (w *writer) proposeCmd(cmd []byte) (uint64, error) {
+	c := w.c
+	ctx, cancel := context.WithTimeout(c.base, c.opts.ProposalTimeout)
+	defer cancel()
+	sess, err := w.session(ctx)
+	if err != nil {
+		return 0, err
+	}
+	attempt := c.attemptTimeout()
+	for {
+		actx, acancel := context.WithTimeout(ctx, attempt)
+		res, err := c.nh.SyncPropose(actx, sess, cmd)
+		acancel()
+		if err == nil {
+			sess.ProposalCompleted()
+			w.release(sess)
+			if res.Value == 0 {
+				return 0, fmt.Errorf("coord/raft: shard %d rejected a proposal: %s", w.shard, res.Data)
+			}
+			return res.Value, nil
+		}
+		if !retryable(err) || ctx.Err() != nil {
+			// The proposal's fate is unknown: the session is not reused.
+			return 0, c.mapErr(fmt.Sprintf("append to shard %d", w.shard), err, ctx)
+		}
+		c.retries.Add(1)
+		if !sleepCtx(ctx, 2*time.Millisecond) {
+			return 0, c.mapErr(fmt.Sprintf("append to shard %d", w.shard), err, ctx)
+		}
+		// Retry with the same session and series: applied at most once.
+	}
+}
+
+func (w *writer) session(ctx context.Context) (*client.Session, error) {
+	w.mu.Lock()
+	if n := len(w.idle); n > 0 {
+		s := w.idle[n-1]
+		w.idle = w.idle[:n-1]
+		w.mu.Unlock()
+		return s, nil
+	}
+	w.mu.Unlock()
+	attempt := w.c.attemptTimeout()
+	for {
+		actx, cancel := context.WithTimeout(ctx, attempt)
+		s, err := w.c.nh.SyncGetSession(actx, w.shardID)
+		cancel()
+		if err == nil {
+			return s, nil
+		}
+		if !retryable(err) || !sleepCtx(ctx, 2*time.Millisecond) {
+			return nil, w.c.mapErr(fmt.Sprintf("open a session on shard %d", w.shard), err, ctx)
+		}
+	}
+}
+
+func (w *writer) release(s *client.Session) {
+	w.mu.Lock()
+	w.idle = append(w.idle, s)
+	w.mu.Unlock()
+}
+
+// retryable reports whether a failed proposal or read may be retried: the
+// shard is electing a leader, busy, or the attempt timed out.
+func retryable(err error) bool {
+	return errors.Is(err, dragonboat.ErrTimeout) || errors.Is(err, dragonboat.ErrShardNotReady) ||
+		errors.Is(err, dragonboat.ErrSystemBusy) || errors.Is(err, dragonboat.ErrAborted) ||
+		errors.Is(err, dragonboat.ErrCanceled) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, dragonboat.ErrShardNotInitialized)
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
