@@ -169,6 +169,10 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 		if cg.key, err = keyFunc(g.Key); err != nil {
 			fail("group", i, g.Name, "Key", -1, nil, "%v", err)
 		}
+		if g.KeyFunc != nil {
+			kf := g.KeyFunc
+			cg.key = func(ev *semevent.Event) uint64 { return mix(kf(ev)) }
+		}
 		if cg.strategy == Hash {
 			for _, m := range cg.members {
 				for v := 0; v < 64; v++ {
@@ -240,7 +244,7 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 			}
 		}
 		if r.Filter != nil {
-			conds = append(conds, r.Filter)
+			conds = append(conds, &safeFilter{f: r.Filter, panics: o.panics})
 		}
 		if len(conds) > 0 {
 			cr.cond = filter.And(conds...)
@@ -318,6 +322,25 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 	c.ac = matchac.New(pats)
 	c.load = make([]atomic.Int64, len(c.dests))
 	return c, nil
+}
+
+// safeFilter guards the dispatcher against a panicking user filter: the
+// rule does not match and the panic is counted.
+type safeFilter struct {
+	f      filter.Filter
+	panics *atomic.Uint64
+}
+
+func (s *safeFilter) Match(ev *semevent.Event) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+			if s.panics != nil {
+				s.panics.Add(1)
+			}
+		}
+	}()
+	return s.f.Match(ev)
 }
 
 func (n *snode) insert(tokens []string, id uint32) {

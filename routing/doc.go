@@ -53,6 +53,8 @@
 // position in the field where it applies, and the underlying
 // *[SubjectError] or *filter.ExprError. The rule set in use keeps running.
 // Invalid Options yield an *[OptionsError] wrapping [ErrInvalidOptions].
+// Route never returns an error: a Rule.Filter that panics is recovered,
+// counted ([Table.FilterPanics]) and treated as not matching.
 //
 // # Testing
 //

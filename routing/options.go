@@ -1,6 +1,9 @@
 package routing
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // Options configure a [Table]. The zero value, and nil, mean defaults.
 type Options struct {
@@ -21,6 +24,8 @@ type Options struct {
 	// must be fast and safe for concurrent use. Default: the table's own
 	// count of routed minus done events.
 	Load func(dest string) int64
+
+	panics *atomic.Uint64 // set by the Table: where recovered filter panics are counted
 }
 
 // DefaultCacheSize is the default [Options.CacheSize].

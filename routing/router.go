@@ -26,6 +26,7 @@ type Table struct {
 	mu      sync.Mutex // serialises Load; guards nothing Route reads
 	version uint64     // guarded by mu
 	cur     atomic.Pointer[compiled]
+	panics  atomic.Uint64
 }
 
 var _ Router = (*Table)(nil)
@@ -72,7 +73,9 @@ func (t *Table) RouteVersion(ev *semevent.Event, dst []string) ([]string, uint64
 func (t *Table) Load(rs *RuleSet) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	c, err := compile(rs, t.opts.withDefaults(), t.version+1)
+	o := t.opts.withDefaults()
+	o.panics = &t.panics
+	c, err := compile(rs, o, t.version+1)
 	if err != nil {
 		return err
 	}
@@ -80,6 +83,10 @@ func (t *Table) Load(rs *RuleSet) error {
 	t.cur.Store(c)
 	return nil
 }
+
+// FilterPanics returns how many times a Rule.Filter panicked. Route
+// recovers such a panic and treats the rule as not matching.
+func (t *Table) FilterPanics() uint64 { return t.panics.Load() }
 
 // Version returns the version of the current rule set.
 func (t *Table) Version() uint64 {

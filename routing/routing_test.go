@@ -252,6 +252,22 @@ func TestBalancing(t *testing.T) {
 	if got := tab.Route(&semevent.Event{Topic: "twice", Path: "/x"}, nil); len(got) != 1 {
 		t.Errorf("a group named by two matching rules resolved twice: %v", got)
 	}
+	byUID, err := routing.New(&routing.RuleSet{
+		Groups: []routing.Group{{Name: "g", Members: []string{"u1", "u2", "u3"}, Strategy: routing.Hash,
+			KeyFunc: func(ev *semevent.Event) uint64 { return uint64(ev.UID) }}},
+		Rules: []routing.Rule{{To: []string{"g"}}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byUIDOwner := map[uint32]string{}
+	for _, ev := range filtertest.Events(4, 500) {
+		got := byUID.Route(ev, nil)[0]
+		if prev, ok := byUIDOwner[ev.UID]; ok && prev != got {
+			t.Errorf("UID %d went to %s and %s", ev.UID, prev, got)
+		}
+		byUIDOwner[ev.UID] = got
+	}
 	loads := map[string]int64{"l1": 5, "l2": 1}
 	tab2, err := routing.New(rs, &routing.Options{Load: func(d string) int64 { return loads[d] }})
 	if err != nil {
@@ -305,6 +321,16 @@ func TestContentTableLimit(t *testing.T) {
 	_, err := routing.New(&routing.RuleSet{Rules: []routing.Rule{{Contains: big, To: []string{"x"}}}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "automaton table") {
 		t.Errorf("huge content pattern set accepted: %v", err)
+	}
+}
+
+func TestFilterPanicRecovered(t *testing.T) {
+	tab := mustNew(t, &routing.RuleSet{Rules: []routing.Rule{
+		{Filter: filter.Func(func(ev *semevent.Event) bool { panic("boom") }), To: []string{"never"}},
+		{To: []string{"always"}},
+	}})
+	if got := tab.Route(&semevent.Event{}, nil); !slices.Equal(got, []string{"always"}) || tab.FilterPanics() != 1 {
+		t.Errorf("Route = %v, FilterPanics = %d; want [always], 1", got, tab.FilterPanics())
 	}
 }
 

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/filter"
 )
 
@@ -45,6 +46,10 @@ type Group struct {
 	// Key is what consistent hashing hashes: "path" (the default),
 	// "tenant", "topic", "inode" or "attr:NAME".
 	Key string `json:"key,omitempty" yaml:"key,omitempty"`
+	// KeyFunc, given through the API, replaces Key: consistent hashing
+	// places the event by the value it returns. It must be fast, safe for
+	// concurrent use and must not retain the event.
+	KeyFunc func(ev *semevent.Event) uint64 `json:"-" yaml:"-"`
 }
 
 // Strategy picks a group member.
