@@ -143,15 +143,12 @@ func (r *Reader) corrupt(reason string) error {
 func (r *Reader) openSegment() error {
 	want := max(r.off, r.from)
 	s := r.j.segmentFrom(want)
-	if s == nil || (s.sealed.Load() && s.end.Load() <= want && s.end.Load() > s.base) {
-		// Not created yet, or want is past every created segment.
+	if s == nil || (s.sealed.Load() && s.end.Load() <= want) {
+		// want is past every created segment: its segment is not created yet.
 		if first := r.j.FirstOffset(); want < first {
 			return &OffsetError{Offset: want, First: first, Next: r.j.NextOffset()}
 		}
 		return io.EOF
-	}
-	if s.base > r.off && r.off > r.from {
-		return &CorruptError{Segment: s.name, Pos: 0, Offset: r.off, Reason: fmt.Sprintf("segment starts at offset %d: records missing", s.base)}
 	}
 	f, err := r.j.fs.OpenFile(filepath.Join(r.j.dir, s.name), os.O_RDONLY, 0)
 	if err != nil {
