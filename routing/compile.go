@@ -92,6 +92,7 @@ type compiled struct {
 	anySubjSet *roaring.Bitmap
 
 	decisions    []atomic.Pointer[decision] // nil when disabled
+	doorkeeper   []atomic.Uint64            // hashes of pairs seen once
 	decisionMask uint64
 	seed         maphash.Seed
 
@@ -317,6 +318,7 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 	if !o.NoDecisionCache {
 		size := max(2, 1<<bits.Len(uint(o.DecisionCacheSize-1)))
 		c.decisions = make([]atomic.Pointer[decision], size)
+		c.doorkeeper = make([]atomic.Uint64, size)
 		c.decisionMask = uint64(size - 1)
 	}
 	c.ac = matchac.New(pats)

@@ -12,12 +12,12 @@ type Options struct {
 	CacheSize int
 	// DecisionCacheSize is the number of (topic, path) routing decisions
 	// cached, rounded up to a power of two. A hit costs two string hashes
-	// and a comparison; a miss computes the decision from the indexes and
-	// allocates it. Default 65536.
+	// and a comparison. A pair is cached (one allocation) the second time
+	// it is seen within the cache's reach; a pair seen once is routed
+	// through the indexes without allocating. Default 65536.
 	DecisionCacheSize int
 	// NoDecisionCache disables the decision cache: every event is routed
-	// through the indexes, without allocating, whatever the variety of
-	// paths.
+	// through the indexes.
 	NoDecisionCache bool
 	// Load reports a destination's current load for LeastLoaded groups
 	// (a queue depth, in-flight requests). It is called from Route and

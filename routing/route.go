@@ -120,7 +120,7 @@ func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 		}
 	}
 	e := c.entryFor(topic)
-	if c.decisions != nil && !e.useContent {
+	if c.decisions != nil && !e.useContent && c.seenBefore(h) {
 		d := c.decide(e, h, topic, ev.Path)
 		set := c.decisions[h&c.decisionMask&^1:][:2]
 		switch {
@@ -163,6 +163,19 @@ func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 		}
 	}
 	return r.dst
+}
+
+// seenBefore reports whether the (topic, path) pair hashing to h was
+// routed recently, and remembers it: a decision is cached the second time
+// a pair is seen, so that a stream of never-repeated paths routes through
+// the indexes without allocating.
+func (c *compiled) seenBefore(h uint64) bool {
+	slot := &c.doorkeeper[h&c.decisionMask]
+	if slot.Load() == h {
+		return true
+	}
+	slot.Store(h)
+	return false
 }
 
 // pathCand is a rule in the path index, with whether it has no subject
