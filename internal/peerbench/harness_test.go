@@ -1,6 +1,7 @@
 package peerbench
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
@@ -74,5 +75,27 @@ func TestConditionsAgree(t *testing.T) {
 				t.Fatalf("%s: event %d (%v %q size %d) = %v, want %v", c.name, i, ev.Kind, ev.Path, ev.Size, got, want)
 			}
 		}
+	}
+}
+
+// TestConsensusCommits appends a few events to every consensus contender,
+// one at a time and from several goroutines.
+func TestConsensusCommits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 3-node clusters")
+	}
+	ctx := context.Background()
+	for _, c := range consensusContenders {
+		t.Run(c.name, func(t *testing.T) {
+			cl := clusterFor(t, c)
+			for range 5 {
+				if err := cl.append(ctx, consensusEvent()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := publishers(8, func(int) error { return cl.append(ctx, consensusEvent()) }); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
