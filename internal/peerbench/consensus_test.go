@@ -61,7 +61,7 @@ func (f *logFSM) Apply(l *raft.Log) any {
 }
 
 func (f *logFSM) Snapshot() (raft.FSMSnapshot, error) { return nopSnapshot{}, nil }
-func (f *logFSM) Restore(r io.ReadCloser) error     { return r.Close() }
+func (f *logFSM) Restore(r io.ReadCloser) error       { return r.Close() }
 
 type nopSnapshot struct{}
 
