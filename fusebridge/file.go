@@ -103,7 +103,7 @@ func (f *eventFile) beforeRelease(ctx context.Context) {
 		return
 	}
 	if size, mtime, ok := f.stat(ctx); ok && (size != f.size || mtime != f.mtime) {
-		f.n.dirty.Store(true)
+		f.n.markDirty()
 		f.mu.Lock()
 		f.bytes = size
 		f.ranges = []span{{0, size}}
@@ -116,7 +116,11 @@ func (f *eventFile) beforeRelease(ctx context.Context) {
 // summary. The kernel watcher reports the same thing: a close of a
 // written descriptor after a modification.
 func (f *eventFile) released(ctx context.Context) {
-	if !f.writable() || f.n.b.opts.Writes == WriteCalls || !f.n.dirty.Swap(false) {
+	if !f.writable() || f.n.b.opts.Writes == WriteCalls {
+		return
+	}
+	path, ok := f.n.takeDirty()
+	if !ok {
 		return
 	}
 	f.mu.Lock()
@@ -126,7 +130,7 @@ func (f *eventFile) released(ctx context.Context) {
 		lo = f.ranges[0].lo
 	}
 	f.mu.Unlock()
-	f.n.emit(ctx, semevent.KindFileWrite, f.n.path(), "release", func(ev *semevent.Event) {
+	f.n.emit(ctx, semevent.KindFileWrite, path, "release", func(ev *semevent.Event) {
 		f.caller(ev)
 		ev.Offset, ev.Size = lo, bytes
 		ev.Attrs = append(ev.Attrs,

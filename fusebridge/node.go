@@ -4,7 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"syscall"
 
 	"github.com/hanwen/go-fuse/v2/fs"
@@ -20,7 +20,34 @@ import (
 type eventNode struct {
 	fs.InodeEmbedder // the wrapped node; its Inode is this node's Inode
 	b                *Bridge
-	dirty            atomic.Bool // changed since the last write session ended
+
+	mu        sync.Mutex // guards dirty and dirtyPath
+	dirty     bool       // changed since the last write session ended
+	dirtyPath string     // the path when it became dirty
+}
+
+// markDirty records a change to the file's content or modification time,
+// as the kernel does (fsnotify's FS_MODIFY): the first since the last
+// session ended fixes the path the summary reports, which is the path the
+// kernel watcher sees for it too.
+func (n *eventNode) markDirty() {
+	n.mu.Lock()
+	if !n.dirty {
+		n.dirty = true
+		n.dirtyPath = n.path()
+	}
+	n.mu.Unlock()
+}
+
+// takeDirty ends the dirty period and returns its path.
+func (n *eventNode) takeDirty() (string, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !n.dirty {
+		return "", false
+	}
+	n.dirty = false
+	return n.dirtyPath, true
 }
 
 // Interface checks: every operation interface eventNode forwards.
@@ -189,8 +216,15 @@ func (n *eventNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAt
 		return errno
 	}
 	path := n.path()
-	if sz, ok := in.GetSize(); ok {
-		n.dirty.Store(true)
+	_, mok := in.GetMTime()
+	_, aok := in.GetATime()
+	sz, sok := in.GetSize()
+	if sok || mok && !aok {
+		// The kernel reports a new size, or a new mtime alone, as a
+		// modification (fsnotify_change).
+		n.markDirty()
+	}
+	if sok {
 		if ef := eventFileOf(f); ef != nil {
 			ef.truncated(int64(sz))
 		}
@@ -205,8 +239,6 @@ func (n *eventNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAt
 	if uok || gok {
 		set = append(set, "owner")
 	}
-	_, mok := in.GetMTime()
-	_, aok := in.GetATime()
 	if mok || aok {
 		set = append(set, "times")
 	}
@@ -267,7 +299,7 @@ func (n *eventNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint
 	}
 	path := n.path()
 	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
-		n.dirty.Store(true)
+		n.markDirty()
 		n.emit(ctx, semevent.KindFileTruncate, path, "open", nil)
 	}
 	n.emit(ctx, semevent.KindFileOpen, path, "open", func(ev *semevent.Event) {
@@ -358,7 +390,7 @@ func (n *eventNode) Writev(ctx context.Context, f fs.FileHandle, data [][]byte, 
 
 // wrote records a successful write of size bytes at off through f.
 func (n *eventNode) wrote(ctx context.Context, f fs.FileHandle, off, size int64) {
-	n.dirty.Store(true)
+	n.markDirty()
 	if ef := eventFileOf(f); ef != nil {
 		ef.wrote(off, size)
 	}
@@ -437,7 +469,7 @@ func (n *eventNode) Allocate(ctx context.Context, f fs.FileHandle, off, size uin
 		return syscall.ENOTSUP
 	}
 	if errno == 0 {
-		n.dirty.Store(true)
+		n.markDirty()
 	}
 	return errno
 }

@@ -136,7 +136,7 @@ type Watcher struct {
 	// Used by the reading goroutine, and by NewWatcher before it starts.
 	dirs   map[string]string // fanotify: dir handle key → path; inotify: unused
 	wds    map[int32]string  // inotify: watch descriptor → path
-	dirty  map[string]bool   // files modified since their last close-write (by handle or path)
+	dirty  map[string]string // files modified since their last close-write (by handle or path) → path then
 	nDirs  atomic.Int64
 	idle   atomic.Bool // the goroutine waits in poll with nothing read
 	mask   uint64
@@ -166,7 +166,7 @@ func NewWatcher(p propagation.Propagator, dir string, opts *WatcherOptions) (*Wa
 		return nil, err
 	}
 	w := &Watcher{p: p, root: abs, done: make(chan struct{}), fd: -1, rootFD: -1,
-		dirs: map[string]string{}, wds: map[int32]string{}, dirty: map[string]bool{}, buf: make([]byte, 64<<10)}
+		dirs: map[string]string{}, wds: map[int32]string{}, dirty: map[string]string{}, buf: make([]byte, 64<<10)}
 	if opts != nil {
 		w.opts = *opts
 	}

@@ -200,14 +200,21 @@ func (w *Watcher) fanEvent(ev *kwatch.FanEvent) {
 			}
 		case unix.FAN_MODIFY:
 			if self != nil {
-				w.dirty[self.Key()] = true
+				if _, ok := w.dirty[self.Key()]; !ok {
+					w.dirty[self.Key()] = path
+				}
 			}
 			continue
 		case unix.FAN_CLOSE_WRITE:
-			if self == nil || !w.dirty[self.Key()] {
+			if self == nil {
+				continue
+			}
+			p, ok := w.dirty[self.Key()]
+			if !ok {
 				continue
 			}
 			delete(w.dirty, self.Key())
+			path = p
 		case unix.FAN_ATTRIB:
 			if w.opts.ServerPID != 0 && int(ev.PID) == w.opts.ServerPID {
 				w.ignored.Add(1)

@@ -2,6 +2,7 @@ package fusebridge
 
 import (
 	"fmt"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -169,13 +170,17 @@ func (w *Watcher) inEvent(ev *kwatch.InEvent) {
 		case unix.IN_DELETE:
 			delete(w.dirty, path)
 		case unix.IN_MODIFY:
-			w.dirty[path] = true
+			if _, ok := w.dirty[path]; !ok {
+				w.dirty[path] = path
+			}
 			continue
 		case unix.IN_CLOSE_WRITE:
-			if !w.dirty[path] {
+			p, ok := w.dirty[path]
+			if !ok {
 				continue
 			}
 			delete(w.dirty, path)
+			path = p
 		case unix.IN_MOVED_TO:
 			if w.moveFr != nil {
 				fr := w.moveFr
@@ -190,9 +195,13 @@ func (w *Watcher) inEvent(ev *kwatch.InEvent) {
 						}
 					}
 				}
-				if w.dirty[oldPath] {
-					delete(w.dirty, oldPath)
-					w.dirty[path] = true
+				// The dirty map is by path here: move what was under oldPath,
+				// keeping the path each file had when it became dirty.
+				for k, v := range w.dirty {
+					if k == oldPath || strings.HasPrefix(k, oldPath+"/") {
+						delete(w.dirty, k)
+						w.dirty[path+k[len(oldPath):]] = v
+					}
 				}
 			} else {
 				k = semevent.KindFileCreate

@@ -1,0 +1,3 @@
+package fusebridge_test
+
+func shmChild(name string) int { return 1 }
