@@ -84,8 +84,7 @@ type compiled struct {
 	byPath  *roaring.Bitmap // found through the path prefix index
 	byMatch *roaring.Bitmap // found through the content automaton
 
-	paths    map[string][]pathCand // literal path prefix -> rules (byPath)
-	depths   []int                 // prefix depths (segments) present in paths
+	paths    *pathIndex // literal path prefix -> rules (byPath)
 	ac       *matchac.Automaton
 	patRules [][]uint32 // pattern id -> rules (byMatch)
 
@@ -120,7 +119,7 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 	c := &compiled{
 		version: version, destIdx: map[string]int32{}, trie: &snode{}, loadFn: o.Load,
 		static: roaring.New(), verify: roaring.New(), byPath: roaring.New(), byMatch: roaring.New(),
-		paths: map[string][]pathCand{}, cache: xsync.NewMapOf[string, *entry](), cacheMax: o.CacheSize,
+		cache: xsync.NewMapOf[string, *entry](), cacheMax: o.CacheSize,
 	}
 	dest := func(name string) int32 {
 		if id, ok := c.destIdx[name]; ok {
@@ -186,6 +185,7 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 	}
 	var pats []string
 	patID := map[string]int{}
+	byPrefix := map[string][]pathCand{}
 	for i, r := range rs.Rules {
 		cr := crule{name: r.Name, in: inAll}
 		fieldErr := func(field string, pos int, err error, format string, args ...any) {
@@ -276,19 +276,16 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 		} else {
 			c.trie.insert(cr.subj.tokens, id)
 		}
-		prefix, n := "", 0
+		key, indexable := "", false
 		if cr.glob != nil {
-			prefix, n = cr.glob.Prefix()
+			key, _, indexable = indexPrefix(cr.glob.Prefix())
 		}
 		switch {
 		case cr.glob == nil && len(cr.pats) == 0 && cr.cond == nil:
 			c.static.Add(id)
-		case n >= 2 || n == 1 && prefix != "":
+		case indexable:
 			c.byPath.Add(id)
-			c.paths[prefix] = append(c.paths[prefix], pathCand{id: id, anySubj: cr.subj == nil})
-			if !slices.Contains(c.depths, n) {
-				c.depths = append(c.depths, n)
-			}
+			byPrefix[key] = append(byPrefix[key], pathCand{id: id, anySubj: cr.subj == nil})
 		case len(cr.pats) > 0:
 			c.byMatch.Add(id)
 			for _, p := range cr.pats {
@@ -312,7 +309,7 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 	if len(errs) > 0 {
 		return nil, &RuleSetError{Errors: errs}
 	}
-	slices.Sort(c.depths)
+	c.paths = newPathIndex(byPrefix)
 	c.anySubjSet = roaring.BitmapOf(c.anySubj...)
 	c.seed = maphash.MakeSeed()
 	if !o.NoDecisionCache {

@@ -7,7 +7,6 @@ import (
 	"github.com/RoaringBitmap/roaring/v2"
 
 	"github.com/vexfs/semevent"
-	"github.com/vexfs/semevent/internal/glob"
 )
 
 // entry is the cached part of the routing decision for one subject: the
@@ -187,17 +186,7 @@ type pathCand struct {
 
 // probePaths calls fn with every byPath rule indexed under a prefix of
 // path.
-func (c *compiled) probePaths(path string, fn func(pc pathCand)) {
-	for _, n := range c.depths {
-		p, ok := glob.PathPrefix(path, n)
-		if !ok {
-			break
-		}
-		for _, pc := range c.paths[p] {
-			fn(pc)
-		}
-	}
-}
+func (c *compiled) probePaths(path string, fn func(pc pathCand)) { c.paths.probe(path, fn) }
 
 // scan runs the content automaton over text and checks the rules of e
 // whose patterns occur in it.

@@ -337,6 +337,32 @@ func TestFilterPanicRecovered(t *testing.T) {
 	}
 }
 
+func TestDeepPathPrefixes(t *testing.T) {
+	deep := strings.Repeat("/d", 70)
+	rs := &routing.RuleSet{}
+	for i := range 20 { // enough path rules to use the index
+		rs.Rules = append(rs.Rules, routing.Rule{Path: fmt.Sprintf("%s/x%d/**", deep, i), To: []string{fmt.Sprint("r", i)}})
+	}
+	rs.Rules = append(rs.Rules, routing.Rule{Path: "/d/d/*", To: []string{"shallow"}})
+	tab := mustNew(t, rs)
+	for _, tt := range []struct {
+		path string
+		want []string
+	}{
+		{deep + "/x7/f", []string{"r7"}},
+		{deep + "/x7", []string{"r7"}},
+		{deep + "/x70/f", nil},
+		{deep[:len(deep)-2] + "/x7/f", nil},
+		{"/d/d/f", []string{"shallow"}},
+		{"", nil},
+		{"/", nil},
+	} {
+		if got := tab.Route(&semevent.Event{Path: tt.path}, nil); !slices.Equal(sorted(got), tt.want) {
+			t.Errorf("Route(%.30q…) = %v, want %v", tt.path, got, tt.want)
+		}
+	}
+}
+
 func TestZeroTable(t *testing.T) {
 	var tab routing.Table
 	if got := tab.Route(&semevent.Event{}, nil); len(got) != 0 || tab.Version() != 0 || tab.Destinations() != nil {
