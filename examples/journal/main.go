@@ -15,7 +15,6 @@ import (
 	"io"
 	"log"
 	"os"
-	"path/filepath"
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/propagation/journal"
@@ -74,6 +73,8 @@ func run(w io.Writer, dir string, n int, from uint64) error {
 	if err := j.Close(); err != nil {
 		return err
 	}
+	st := j.Stats()
+	fmt.Fprintf(w, "  in %d group writes, %d fsyncs, %d segments created\n", st.Flushes, st.Fsyncs, st.Segments)
 
 	// 2. Reopen, as a restarted process would.
 	j, err = journal.Open(dir, opts)
@@ -134,13 +135,14 @@ func run(w io.Writer, dir string, n int, from uint64) error {
 	fmt.Fprintf(w, "consumer %q handled %d events, resumes at offset %d\n", "summary", handled, next)
 
 	// 5. What is on disk.
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.seg"))
 	var bytes int64
+	segs := j.Segments()
 	for _, s := range segs {
-		if st, err := os.Stat(s); err == nil {
-			bytes += st.Size()
-		}
+		bytes += s.Size
 	}
 	fmt.Fprintf(w, "on disk: %d segments, %d bytes, offsets %d..%d\n", len(segs), bytes, j.FirstOffset(), j.NextOffset()-1)
+	for _, s := range segs {
+		fmt.Fprintf(w, "  %s  offsets %d..%d  %d bytes\n", s.Name, s.First, s.End-1, s.Size)
+	}
 	return nil
 }

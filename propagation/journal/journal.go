@@ -890,3 +890,27 @@ func (j *Journal) segmentFrom(off uint64) *segment {
 	}
 	return j.segs[i-1]
 }
+
+// SegmentInfo describes one segment file.
+type SegmentInfo struct {
+	Name    string // file name in the journal directory
+	First   uint64 // offset of its first record
+	End     uint64 // offset after its last readable record
+	Size    int64  // readable bytes, header included
+	KeyID   string // encryption key id; empty for plaintext
+	Created time.Time
+	Sealed  bool // no more records will be added
+}
+
+// Segments describes the retained segments, oldest first.
+func (j *Journal) Segments() []SegmentInfo {
+	j.mu.Lock()
+	segs := slices.Clone(j.segs)
+	j.mu.Unlock()
+	infos := make([]SegmentInfo, len(segs))
+	for i, s := range segs {
+		sealed := s.sealed.Load()
+		infos[i] = SegmentInfo{Name: s.name, First: s.base, End: s.end.Load(), Size: s.size.Load(), KeyID: s.keyID, Created: s.created, Sealed: sealed}
+	}
+	return infos
+}

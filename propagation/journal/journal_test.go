@@ -95,6 +95,15 @@ func TestConcurrentAppendersGroupCommit(t *testing.T) {
 	require.Equal(t, int64(writers*each), st.Records)
 	require.LessOrEqual(t, st.Fsyncs, st.Records, "no more fsyncs than records")
 	require.Positive(t, st.Segments)
+	segs := j.Segments()
+	require.Len(t, segs, int(st.Segments))
+	for i, sg := range segs {
+		require.Equal(t, i == len(segs)-1, !sg.Sealed, "only the last segment is open")
+		if i > 0 {
+			require.Equal(t, segs[i-1].End, sg.First, "segments are contiguous")
+		}
+	}
+	require.Equal(t, uint64(writers*each), segs[len(segs)-1].End)
 	t.Logf("%d records in %d group writes, %d fsyncs, %d segments", st.Records, st.Flushes, st.Fsyncs, st.Segments)
 	require.NoError(t, j.Close())
 	j = open(t, dir, nil)
