@@ -2,6 +2,7 @@ package routing
 
 import (
 	"hash/maphash"
+	"unsafe"
 
 	"github.com/vexfs/semevent"
 )
@@ -18,6 +19,7 @@ type decision struct {
 	groups   []target  // groups, resolved per event
 	residual []uint32
 	inline   [4]destRef // holds dests when they fit
+	keyBuf   [80]byte   // holds key when it fits: one allocation, adjacent lines
 }
 
 // destRef is a resolved destination: its id and name.
@@ -39,7 +41,14 @@ func (c *compiled) decisionHash(topic, path string) uint64 {
 // decide builds the decision for topic and path from the topic's entry,
 // which must not use the content automaton.
 func (c *compiled) decide(e *entry, h uint64, topic, path string) *decision {
-	d := &decision{hash: h, key: topic + "\x00" + path, ntopic: len(topic)}
+	d := &decision{hash: h, ntopic: len(topic)}
+	if n := len(topic) + 1 + len(path); n <= len(d.keyBuf) {
+		copy(d.keyBuf[:], topic)
+		copy(d.keyBuf[len(topic)+1:], path)
+		d.key = unsafe.String(&d.keyBuf[0], n)
+	} else {
+		d.key = topic + "\x00" + path
+	}
 	d.dests = d.inline[:0]
 	addTarget := func(t target) {
 		if t < 0 {
