@@ -95,7 +95,7 @@ type router struct {
 	ev    *semevent.Event
 	dst   []string
 	start int
-	seen  [8]target // groups already resolved
+	seen  [16]target // groups already resolved (beyond 16, a group may resolve twice)
 	nseen int
 	ids   [32]int32 // destinations already appended
 	nids  int
