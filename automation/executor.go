@@ -251,6 +251,7 @@ type execution struct {
 	comps       []comp
 	seq         uint64
 	storeFailed bool
+	suspended   bool // stopped in Await by Close
 	info        *ExecutionInfo
 }
 
@@ -598,7 +599,7 @@ func (e *Executor) dispatchLocked() time.Duration {
 func (e *Executor) abandoning(x *execution) bool {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	return x.storeFailed || e.root.Err() != nil
+	return x.storeFailed || x.suspended || e.root.Err() != nil
 }
 
 // record appends r for x to the store. A store failure abandons x.

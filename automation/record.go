@@ -173,7 +173,6 @@ var _ Store = (*JournalStore)(nil)
 // NewJournalStore returns a Store on j. The caller keeps ownership of j.
 func NewJournalStore(j *journal.Journal) *JournalStore { return &JournalStore{j: j} }
 
-
 // Append appends r to the journal.
 func (s *JournalStore) Append(ctx context.Context, r *Record) error {
 	ev := &semevent.Event{

@@ -246,6 +246,12 @@ func (r *Run) Await(name string, f filter.Filter, timeout time.Duration) (*semev
 		return nil, ErrTimeout
 	case <-x.ctx.Done():
 		return nil, context.Cause(x.ctx)
+	case <-e.stop:
+		// Close does not wait for events: suspend, to resume on restart.
+		x.mu.Lock()
+		x.suspended = true
+		x.mu.Unlock()
+		return nil, ErrClosed
 	}
 }
 

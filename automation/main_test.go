@@ -1,0 +1,14 @@
+package automation
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	if restartChild() {
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
