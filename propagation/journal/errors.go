@@ -28,6 +28,10 @@ var (
 	// ErrOutOfRange is wrapped by *[OffsetError]: the offset is before the
 	// first retained record or after the next one to be appended.
 	ErrOutOfRange = errors.New("journal: offset out of range")
+	// ErrTooLarge is returned by Append and AppendBatch for an event whose
+	// record would exceed [Options.MaxRecordSize]; nothing of the batch is
+	// appended.
+	ErrTooLarge = errors.New("journal: event too large")
 	// ErrLocked is returned by Open when another Journal, in this process or
 	// another, has the directory open.
 	ErrLocked = errors.New("journal: directory is locked by another journal")

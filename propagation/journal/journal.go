@@ -20,10 +20,6 @@ import (
 	"github.com/vexfs/semevent/internal/codec"
 )
 
-// ErrTooLarge is returned by Append for an event whose record would exceed
-// [Options.MaxRecordSize].
-var ErrTooLarge = errors.New("journal: event too large")
-
 // Journal is a durable, append-only log of events in segment files in one
 // directory. Records get consecutive offsets starting at 0. All methods may
 // be called concurrently.
