@@ -1,8 +1,11 @@
 package peerbench
 
 import (
+	"encoding/binary"
 	"fmt"
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -42,6 +45,7 @@ type counter struct {
 // sink counts what each subscriber receives and says when every
 // subscriber has received want events.
 type sink struct {
+	lat    *latency // nil but in the latency benchmark
 	counts []counter
 	want   int64
 	left   atomic.Int64
@@ -58,17 +62,74 @@ func newSink(subs int, want int64) *sink {
 	return s
 }
 
-// got records that subscriber i received an event whose payload has n
-// bytes.
-func (s *sink) got(i, n int) {
-	if n != payloadSize {
+// got records that subscriber i received an event with this payload.
+func (s *sink) got(i int, data []byte) {
+	if len(data) != payloadSize {
 		s.bad.Add(1)
+	} else if s.lat != nil && i == 0 {
+		s.lat.record(time.Now().UnixNano() - int64(binary.LittleEndian.Uint64(data)))
 	}
 	if s.counts[i].n.Add(1) == s.want {
 		if s.left.Add(-1) == 0 {
 			close(s.done)
 		}
 	}
+}
+
+// latency makes the publishers send at a fixed rate, each event with its
+// own payload stamped with the time of publishing, and records the
+// publish-to-handler latency of every event at subscriber 0.
+type latency struct {
+	interval time.Duration
+	mu       sync.Mutex // guards samples
+	samples  []int64
+}
+
+func (l *latency) record(d int64) {
+	l.mu.Lock()
+	l.samples = append(l.samples, d)
+	l.mu.Unlock()
+}
+
+// quantile returns the q-quantile of the samples, sorting them.
+func (l *latency) quantile(q float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.samples) == 0 {
+		return 0
+	}
+	slices.Sort(l.samples)
+	return float64(l.samples[min(int(q*float64(len(l.samples))), len(l.samples)-1)])
+}
+
+// bytes returns the payload to publish next: shared, or in latency mode a
+// new one stamped with the time, once the publisher's next slot (kept in
+// next) has come.
+func (s *sink) bytes(shared []byte, next *time.Time) []byte {
+	if s.lat == nil {
+		return shared
+	}
+	if next.IsZero() {
+		*next = time.Now()
+	}
+	for time.Now().Before(*next) {
+		runtime.Gosched() // a publisher with other work to do, not one hogging its processor
+	}
+	*next = next.Add(s.lat.interval)
+	b := make([]byte, payloadSize)
+	binary.LittleEndian.PutUint64(b, uint64(time.Now().UnixNano()))
+	return b
+}
+
+// event is bytes for contenders that carry a *semevent.Event: shared, or a
+// copy of it with a stamped payload.
+func (s *sink) event(shared *semevent.Event, next *time.Time) *semevent.Event {
+	if s.lat == nil {
+		return shared
+	}
+	ev := *shared
+	ev.Data = s.bytes(nil, next)
+	return &ev
 }
 
 // delivered is the number of events received by all subscribers.

@@ -3,6 +3,7 @@ package peerbench
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/vexfs/semevent/routing"
@@ -97,5 +98,25 @@ func TestConsensusCommits(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	}
+}
+
+// TestNotes prints what each contender is, for cmd/peerbench, when
+// PEERBENCH_NOTES is set: one line "peerbench-note\tgroup\tname\tnote".
+func TestNotes(t *testing.T) {
+	if os.Getenv("PEERBENCH_NOTES") == "" {
+		t.Skip("PEERBENCH_NOTES not set")
+	}
+	for _, c := range propContenders {
+		fmt.Printf("peerbench-note\tpropagation\t%s\t%s\n", c.name, c.note)
+	}
+	for _, c := range condContenders {
+		fmt.Printf("peerbench-note\tconditions\t%s\t%s\n", c.name, c.note)
+	}
+	for _, c := range consensusContenders {
+		fmt.Printf("peerbench-note\tconsensus\t%s\t%s\n", c.name, c.note)
+	}
+	for _, c := range routeContenders {
+		fmt.Printf("peerbench-note\trouting\t%s\t%s\n", c.name, c.note)
 	}
 }

@@ -21,6 +21,8 @@ import (
 // A propRig is one contender set up with pubs publishers and subs
 // subscribers, each subscriber receiving every event of every publisher.
 type propRig interface {
+	// sink is where the subscribers count what they receive.
+	sink() *sink
 	// run makes each publisher send per events, concurrently, and returns
 	// once every subscriber has received all pubs*per of them.
 	run(per int) error
@@ -109,7 +111,7 @@ func newChanRig(tb testing.TB, pubs, subs int, want int64) propRig {
 		go func() {
 			defer r.wg.Done()
 			for ev := range ch {
-				r.s.got(i, len(ev.Data))
+				r.s.got(i, ev.Data)
 			}
 		}()
 	}
@@ -119,9 +121,11 @@ func newChanRig(tb testing.TB, pubs, subs int, want int64) propRig {
 func (r *chanRig) run(per int) error {
 	err := publishers(r.pubs, func(int) error {
 		ev := benchEvent()
+		var next time.Time
 		for range per {
+			e := r.s.event(ev, &next)
 			for _, ch := range r.chans {
-				ch <- ev
+				ch <- e
 			}
 		}
 		return nil
@@ -131,6 +135,8 @@ func (r *chanRig) run(per int) error {
 	}
 	return r.s.wait(timeout)
 }
+
+func (r *chanRig) sink() *sink { return r.s }
 
 func (r *chanRig) close() {
 	for _, ch := range r.chans {
@@ -156,7 +162,7 @@ func newBusRig(tb testing.TB, pubs, subs int, want int64) propRig {
 	r := &busRig{pubs: pubs, s: newSink(subs, want), bus: bus, tb: tb}
 	for i := range subs {
 		_, err := bus.Subscribe(semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) error {
-			r.s.got(i, len(ev.Data))
+			r.s.got(i, ev.Data)
 			return nil
 		}), &propagation.SubscribeOptions{Name: fmt.Sprint("s", i)})
 		if err != nil {
@@ -170,8 +176,9 @@ func (r *busRig) run(per int) error {
 	ctx := context.Background()
 	err := publishers(r.pubs, func(int) error {
 		ev := benchEvent()
+		var next time.Time
 		for range per {
-			if err := r.bus.Publish(ctx, ev); err != nil {
+			if err := r.bus.Publish(ctx, r.s.event(ev, &next)); err != nil {
 				return err
 			}
 		}
@@ -182,6 +189,8 @@ func (r *busRig) run(per int) error {
 	}
 	return r.s.wait(timeout)
 }
+
+func (r *busRig) sink() *sink { return r.s }
 
 func (r *busRig) close() {
 	if err := r.bus.Close(context.Background()); err != nil {
@@ -221,7 +230,7 @@ func newWatermillRig(block bool) func(tb testing.TB, pubs, subs int, want int64)
 			go func() {
 				defer r.wg.Done()
 				for m := range msgs {
-					r.s.got(i, len(m.Payload))
+					r.s.got(i, m.Payload)
 					m.Ack()
 				}
 			}()
@@ -236,8 +245,9 @@ func (r *watermillRig) run(per int) error {
 		// message per publish, since a message carries its own ack state.
 		id := watermill.NewUUID()
 		payload := make([]byte, payloadSize)
+		var next time.Time
 		for i := range per {
-			if err := r.gc.Publish(topic, message.NewMessage(id, payload)); err != nil {
+			if err := r.gc.Publish(topic, message.NewMessage(id, r.s.bytes(payload, &next))); err != nil {
 				return err
 			}
 			if r.w != nil && (i+1)%windowStep == 0 {
@@ -251,6 +261,8 @@ func (r *watermillRig) run(per int) error {
 	}
 	return r.s.wait(timeout)
 }
+
+func (r *watermillRig) sink() *sink { return r.s }
 
 func (r *watermillRig) close() {
 	r.gc.Close()
@@ -305,7 +317,7 @@ func newNATSRig(tcp bool) func(tb testing.TB, pubs, subs int, want int64) propRi
 		}
 		for i := range subs {
 			nc := connect()
-			sub, err := nc.Subscribe(topic, func(m *nats.Msg) { r.s.got(i, len(m.Data)) })
+			sub, err := nc.Subscribe(topic, func(m *nats.Msg) { r.s.got(i, m.Data) })
 			if err != nil {
 				tb.Fatal(err)
 			}
@@ -324,8 +336,9 @@ func (r *natsRig) run(per int) error {
 	err := publishers(r.pubs, func(p int) error {
 		nc := r.conns[p]
 		payload := make([]byte, payloadSize)
+		var next time.Time
 		for i := range per {
-			if err := nc.Publish(topic, payload); err != nil {
+			if err := nc.Publish(topic, r.s.bytes(payload, &next)); err != nil {
 				return err
 			}
 			if (i+1)%windowStep == 0 {
@@ -353,6 +366,8 @@ func (r *natsRig) run(per int) error {
 	}
 }
 
+func (r *natsRig) sink() *sink { return r.s }
+
 func (r *natsRig) close() {
 	for _, nc := range r.conns {
 		nc.Close()
@@ -373,7 +388,7 @@ func newEventBusRig(async bool) func(tb testing.TB, pubs, subs int, want int64) 
 	return func(tb testing.TB, pubs, subs int, want int64) propRig {
 		r := &eventBusRig{pubs: pubs, s: newSink(subs, want), bus: evbus.New()}
 		for i := range subs {
-			h := func(ev *semevent.Event) { r.s.got(i, len(ev.Data)) }
+			h := func(ev *semevent.Event) { r.s.got(i, ev.Data) }
 			var err error
 			if async {
 				err = r.bus.SubscribeAsync(topic, h, true)
@@ -391,8 +406,9 @@ func newEventBusRig(async bool) func(tb testing.TB, pubs, subs int, want int64) 
 func (r *eventBusRig) run(per int) error {
 	err := publishers(r.pubs, func(int) error {
 		ev := benchEvent()
+		var next time.Time
 		for range per {
-			r.bus.Publish(topic, ev)
+			r.bus.Publish(topic, r.s.event(ev, &next))
 		}
 		return nil
 	})
@@ -402,4 +418,36 @@ func (r *eventBusRig) run(per int) error {
 	return r.s.wait(timeout)
 }
 
+func (r *eventBusRig) sink() *sink { return r.s }
+
 func (r *eventBusRig) close() { r.bus.WaitAsync() }
+
+// latencyInterval is the offered load of the latency benchmark: one event
+// every 50µs (20k events/s), well below every contender's throughput.
+const latencyInterval = 50 * time.Microsecond
+
+// BenchmarkPropagationLatency publishes b.N events at 20k events/s from
+// one publisher to one subscriber and reports the publish-to-handler
+// latency of every event (p50-ns, p99-ns). Each event has its own payload
+// stamped with the time; ns/op is meaningless here and set to 0.
+func BenchmarkPropagationLatency(b *testing.B) {
+	for _, c := range propContenders {
+		if c.name == "eventbus-sync" {
+			continue // the handler runs inside Publish: no hand-over to measure
+		}
+		b.Run("1x1/"+c.name, func(b *testing.B) {
+			r := c.make(b, 1, 1, int64(b.N))
+			defer r.close()
+			r.sink().lat = &latency{interval: latencyInterval, samples: make([]int64, 0, b.N)}
+			b.ReportAllocs()
+			b.ResetTimer()
+			if err := r.run(b.N); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			b.ReportMetric(r.sink().lat.quantile(0.50), "p50-ns")
+			b.ReportMetric(r.sink().lat.quantile(0.99), "p99-ns")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
