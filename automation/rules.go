@@ -392,7 +392,8 @@ func (e *Engine) LoadFile(path string) error {
 // it returns ctx's error. A change that does not parse or compile is
 // reported to EngineOptions.OnError and leaves the active set in place;
 // the next change is tried again. The first load's error is returned at
-// once.
+// once. Replace the file atomically (write a temporary file, rename it
+// over the old one), or Watch may load a half-written file.
 func (e *Engine) Watch(ctx context.Context, path string, interval time.Duration) error {
 	if interval <= 0 {
 		interval = time.Second

@@ -1,0 +1,62 @@
+package automation
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/vexfs/semevent"
+)
+
+// FuzzParseRuleSet: any input either fails with an error or yields a rule
+// set that Load accepts or rejects with an error; nothing panics.
+func FuzzParseRuleSet(f *testing.F) {
+	f.Add([]byte("rules:\n  - name: a\n    when: Size > 1\n    then: [{action: emit}]\n"))
+	f.Add([]byte(`{"rules":[{"name":"d","when":"Kind == \"delete\"","kinds":["delete"],"then":[{"action":"emit","params":{"a":"b"}}]}]}`))
+	f.Add([]byte("rules: [{name: x, when: 'Size >', then: []}]"))
+	f.Add([]byte("rules:\n  - name: k\n    kinds: [nosuchkind]\n"))
+	e, err := NewEngine(nil, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rs, err := ParseRuleSet(data)
+		if err != nil {
+			return
+		}
+		if err := e.Load(rs); err == nil {
+			_ = e.Handle(t.Context(), &semevent.Event{Kind: semevent.KindFileWrite, Path: "/a", Size: 3})
+		}
+	})
+}
+
+// FuzzDecodeRecord: DecodeRecord never panics, and what it accepts
+// re-encodes to the same bytes.
+func FuzzDecodeRecord(f *testing.F) {
+	for _, r := range []*Record{
+		{Type: RecStarted, Time: 1, Execution: "w/1", Workflow: "w", Tenant: "t", Event: &semevent.Event{ID: semevent.MakeID(5, 1, 2), Kind: semevent.KindFileCreate, Path: "/a", Attrs: []semevent.Attr{{Key: "k", Value: "v"}}}},
+		{Type: RecStepDone, Time: 2, Execution: "w/1", Step: "par1.0/s#2", Seq: 7, Result: []byte("out")},
+		{Type: RecStepFailed, Execution: "w/1", Step: "s", Err: "boom"},
+		{Type: RecAwaitDone, Execution: "w/1", Step: "in:open"},
+		{Type: RecFinished, Execution: "w/1", Outcome: CompensationFailed, Err: "x"},
+	} {
+		f.Add(AppendRecord(nil, r))
+	}
+	f.Add([]byte{1, 9, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := DecodeRecord(data)
+		if err != nil {
+			if r != nil {
+				t.Fatal("record and error")
+			}
+			return
+		}
+		again := AppendRecord(nil, r)
+		r2, err := DecodeRecord(again)
+		if err != nil {
+			t.Fatalf("re-encoded record does not decode: %v", err)
+		}
+		if !bytes.Equal(AppendRecord(nil, r2), again) {
+			t.Fatal("encoding not stable")
+		}
+	})
+}
