@@ -200,8 +200,14 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 				t.Fatal("no leader")
 			}
 			cl.proxies[i].Cut()
-			pause(1500 * time.Millisecond)
+			other := cl.node((i + 1) % len(cl.nodes))
+			// Partition detection: the others' detectors suspect the
+			// isolated node, and Health says so; after healing they trust
+			// it again. (Deadlines guard against hangs only.)
+			waitPeer(t, other, uint64(i+1), true)
+			pause(500 * time.Millisecond)
 			cl.proxies[i].Heal()
+			waitPeer(t, other, uint64(i+1), false)
 		}
 		done++
 		pause(500 * time.Millisecond)
@@ -284,6 +290,24 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 		done, faults, len(ops), len(h.unknown), resolved, dropped, len(h.acked), total, appendErrs.Load(), readErrs.Load(), time.Since(start).Round(time.Millisecond))
 	if res != porcupine.Ok {
 		t.Fatalf("history of %d operations is not linearizable: %v", len(ops), res)
+	}
+}
+
+// waitPeer polls c's Health until it reports node as suspected (or not).
+func waitPeer(t *testing.T, c *Coordinator, node uint64, suspected bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		h := c.Health(context.Background())
+		for _, p := range h.Peers {
+			if p.Node == node && p.Suspected == suspected && (!suspected || !h.Healthy) {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node %d never reported node %d suspected=%v: %+v", c.opts.Node, node, suspected, h)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -62,7 +62,7 @@ type Options struct {
 	// coord.DefaultMaxEventSize.
 	MaxEventSize int
 	// MaxBatchBytes bounds a proposal: concurrent Appends to one shard are
-	// packed into proposals of up to this many bytes. Default 1 MiB.
+	// packed into proposals of up to this many bytes. Default 2 MiB.
 	MaxBatchBytes int
 	// MaxInflight is how many proposals one shard keeps in flight from
 	// this node. Default 4.
@@ -97,7 +97,7 @@ const (
 	DefaultElectionRTT     = 100
 	DefaultHeartbeatRTT    = 10
 	DefaultSnapshotEntries = 4096
-	DefaultMaxBatchBytes   = 1 << 20
+	DefaultMaxBatchBytes   = 2 << 20
 	DefaultMaxInflight     = 4
 	DefaultProposalTimeout = 15 * time.Second
 	DefaultReadTimeout     = 10 * time.Second

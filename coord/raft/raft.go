@@ -36,6 +36,9 @@ type Coordinator struct {
 	wg      sync.WaitGroup // proposer goroutines
 	closed  atomic.Bool
 	retries atomic.Uint64 // proposal attempts retried
+	props   atomic.Uint64 // proposals committed
+	propEvs atomic.Uint64 // events in them
+	propNs  atomic.Int64  // time spent in committed proposals
 
 	mu   sync.Mutex // guards subs
 	subs map[*coordlog.Sub]struct{}
@@ -551,9 +554,22 @@ func (c *Coordinator) changeMembers(ctx context.Context, op string, id uint64, a
 	return nil
 }
 
-// Retries returns how many proposal attempts were retried (after a
-// timeout or while a shard had no leader) since New.
-func (c *Coordinator) Retries() uint64 { return c.retries.Load() }
+// Stats counts this node's proposals since New.
+type Stats struct {
+	Proposals uint64        // proposals committed
+	Events    uint64        // events in them
+	Retries   uint64        // proposal attempts retried (timeouts, no leader)
+	Latency   time.Duration // mean time from first attempt to commit
+}
+
+// Stats returns this node's proposal counters.
+func (c *Coordinator) Stats() Stats {
+	s := Stats{Proposals: c.props.Load(), Events: c.propEvs.Load(), Retries: c.retries.Load()}
+	if s.Proposals > 0 {
+		s.Latency = time.Duration(c.propNs.Load() / int64(s.Proposals))
+	}
+	return s
+}
 
 // NodeHost returns the dragonboat NodeHost under the coordinator, for
 // what this package does not wrap. Do not close it.

@@ -88,7 +88,13 @@ func (w *writer) propose(batch []*request, size int) {
 	for _, r := range batch {
 		cmd = append(cmd, r.body...)
 	}
+	t0 := time.Now()
 	first, err := w.proposeCmd(cmd)
+	if err == nil {
+		w.c.props.Add(1)
+		w.c.propEvs.Add(uint64(n))
+		w.c.propNs.Add(int64(time.Since(t0)))
+	}
 	for _, r := range batch {
 		r.first, r.err = first, err
 		first += uint64(r.n)
