@@ -158,7 +158,8 @@ type ExecutionInfo struct {
 	ID       string
 	Workflow string
 	Tenant   string
-	Trigger  semevent.ID
+	Trigger  semevent.ID // the triggering event's ID
+	Path     string      // the triggering event's path
 	Resumed  bool // resumed from the store after a restart
 	Queued   time.Time
 	Started  time.Time
@@ -314,7 +315,7 @@ func (e *Executor) newExecution(id string, w Workflow, wf string, ev *semevent.E
 	x := &execution{e: e, id: id, wf: wf, w: w, tenant: ev.Tenant, ev: ev,
 		done: map[string]*Record{}, compensated: map[string]bool{}}
 	x.ctx, x.cancel = context.WithCancelCause(e.root)
-	x.info = &ExecutionInfo{ID: id, Workflow: wf, Tenant: ev.Tenant, Trigger: ev.ID, Queued: e.clock.Now()}
+	x.info = &ExecutionInfo{ID: id, Workflow: wf, Tenant: ev.Tenant, Trigger: ev.ID, Path: ev.Path, Queued: e.clock.Now()}
 	return x
 }
 
