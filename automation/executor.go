@@ -160,7 +160,7 @@ type ExecutionInfo struct {
 	Tenant   string
 	Trigger  semevent.ID // the triggering event's ID
 	Path     string      // the triggering event's path
-	Resumed  bool // resumed from the store after a restart
+	Resumed  bool        // resumed from the store after a restart
 	Queued   time.Time
 	Started  time.Time
 	Ended    time.Time

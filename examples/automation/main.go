@@ -6,13 +6,15 @@
 //     a compensation; a PDF named *broken* makes notify fail for good,
 //     so its stored copy and index entry are removed again, in reverse
 //     order, and the history shows it.
+//
 //   - A CEP pattern watches deletes: more than 100 by one process within
 //     1 s of event time is a "mass-delete" match, published on the bus,
 //     where a rule turns it into an alert.
+//
 //   - Workflow state is in a journal, so a restarted process would resume
 //     unfinished executions from their last completed step.
 //
-//	go run ./examples/automation
+//     go run ./examples/automation
 package main
 
 import (
