@@ -292,3 +292,31 @@ func TestForecastCoversSeries(t *testing.T) {
 		t.Errorf("%d of 24 actual values inside the prediction interval", covered)
 	}
 }
+
+func TestForecastAndStoreWiring(t *testing.T) {
+	store, _ := analytics.NewStore(nil)
+	var last analytics.Result
+	p, err := analytics.New(&analytics.Options{
+		Name: "w", Window: analytics.Tumbling(time.Second), Key: analytics.ByPath,
+		Forecast: &analytics.ForecastOptions{}, Store: store,
+		OnResult: func(r analytics.Result) { last = r },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// A count that grows by 10 per window.
+	for s := range 30 {
+		for i := range 10 + 10*s {
+			_ = p.Handle(ctx, &semevent.Event{Path: "/a", Time: t0 + int64(s)*1e9 + int64(i)})
+		}
+	}
+	_ = p.Close(ctx)
+	if last.Next == nil || math.Abs(last.Next.Value-310) > 15 {
+		t.Errorf("last result's forecast = %+v, want about 310", last.Next)
+	}
+	pts, _ := store.Query("w./a", t0, t0+int64(31*time.Second))
+	if len(pts) != 30 || pts[29].Last != 300 {
+		t.Errorf("store has %d points (last %+v), want 30 ending at 300", len(pts), pts[len(pts)-1])
+	}
+}

@@ -58,8 +58,10 @@
 // A [Detector] scores values per key against an EWMA baseline and an
 // optional seasonal one; set Options.Anomaly to score each window's count
 // and receive [Anomaly] values through Options.OnAnomaly and as
-// "analytics.anomaly.<Name>" events. A [Miner] counts frequent event
-// sequences per file ("open *.tmp → write *.tmp → close *.tmp → rename
+// "analytics.anomaly.<Name>" events. Set Options.Forecast to fit a
+// [HoltWinters] model per key and get Result.Next, the next window's
+// forecast count with its interval, and Options.Store to keep every key's
+// counts in a [Store]. A [Miner] counts frequent event sequences per file ("open *.tmp → write *.tmp → close *.tmp → rename
 // *.tmp") with their support. [HoltWinters] forecasts a windowed series
 // with a prediction interval. A [Store] keeps series in rings at several
 // resolutions and answers range queries.
@@ -67,6 +69,9 @@
 // Metrics for Prometheus are in the subpackage analytics/promexport (the
 // only one that imports the Prometheus client), health checks in
 // analytics/health and the live dashboard in analytics/dashboard.
+//
+// Event times are clamped to ±[MaxTime] (the years 1824 to 2116) so that
+// window arithmetic cannot overflow.
 //
 // # Concurrency
 //

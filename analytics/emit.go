@@ -9,25 +9,28 @@ import (
 
 // Attribute keys of the events that [ResultEvent] and [AnomalyEvent] make.
 const (
-	AttrName     = "name"
-	AttrKey      = "key"
-	AttrStart    = "window_start"
-	AttrEnd      = "window_end"
-	AttrUpdate   = "update"
-	AttrCount    = "count"
-	AttrSum      = "sum"
-	AttrMin      = "min"
-	AttrMax      = "max"
-	AttrMean     = "mean"
-	AttrDistinct = "distinct"
-	AttrP50      = "p50"
-	AttrP90      = "p90"
-	AttrP99      = "p99"
-	AttrValue    = "value"
-	AttrBaseline = "baseline"
-	AttrStdDev   = "stddev"
-	AttrScore    = "score"
-	AttrSeasonal = "seasonal"
+	AttrName       = "name"
+	AttrKey        = "key"
+	AttrStart      = "window_start"
+	AttrEnd        = "window_end"
+	AttrUpdate     = "update"
+	AttrCount      = "count"
+	AttrSum        = "sum"
+	AttrMin        = "min"
+	AttrMax        = "max"
+	AttrMean       = "mean"
+	AttrDistinct   = "distinct"
+	AttrP50        = "p50"
+	AttrP90        = "p90"
+	AttrP99        = "p99"
+	AttrValue      = "value"
+	AttrBaseline   = "baseline"
+	AttrStdDev     = "stddev"
+	AttrScore      = "score"
+	AttrSeasonal   = "seasonal"
+	AttrForecast   = "forecast"    // the next window's forecast count
+	AttrForecastLo = "forecast_lo" // its prediction interval
+	AttrForecastHi = "forecast_hi"
 )
 
 func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
@@ -53,6 +56,12 @@ func ResultEvent(topic string, r *Result) *semevent.Event {
 	)
 	if r.Update {
 		ev.Attrs = append(ev.Attrs, semevent.Attr{Key: AttrUpdate, Value: "true"})
+	}
+	if r.Next != nil {
+		ev.Attrs = append(ev.Attrs,
+			semevent.Attr{Key: AttrForecast, Value: ftoa(r.Next.Value)},
+			semevent.Attr{Key: AttrForecastLo, Value: ftoa(r.Next.Lower)},
+			semevent.Attr{Key: AttrForecastHi, Value: ftoa(r.Next.Upper)})
 	}
 	if a.Distinct != nil || a.ApproxDistinct != nil {
 		ev.Attrs = append(ev.Attrs, semevent.Attr{Key: AttrDistinct, Value: ftoa(math.Round(a.DistinctCount()))})

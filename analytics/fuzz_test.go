@@ -1,8 +1,12 @@
 package analytics_test
 
 import (
+	"context"
 	"errors"
+	"math"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/analytics"
@@ -78,6 +82,98 @@ func FuzzDecodeResult(f *testing.F) {
 		r2, err := analytics.DecodeResult(analytics.ResultEvent("analytics.window.x", r))
 		if err != nil || r2.Start != r.Start || r2.End != r.End || r2.Agg.Count != r.Agg.Count {
 			t.Fatalf("round trip: %+v, %v", r2, err)
+		}
+	})
+}
+
+// FuzzProcessor decodes a window configuration and an event stream from
+// the input and checks the processor against the differential test's
+// oracle: same windows, same counts and sums, same late count. It also
+// throws extreme event times at it.
+func FuzzProcessor(f *testing.F) {
+	f.Add([]byte{0, 3, 1, 0, 10, 1, 20, 2, 5, 1, 200, 0})
+	f.Add([]byte{1, 2, 2, 1, 1, 1, 2, 1, 3, 1, 250, 2, 4, 0})
+	f.Add([]byte{2, 1, 0, 2, 7, 1, 9, 0, 40, 1, 1, 1})
+	f.Add([]byte{3, 0, 0, 0, 255, 255, 0, 128})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) < 4 {
+			return
+		}
+		const ms = int64(time.Millisecond)
+		kind, ooo, late := b[0]%3, int64(b[1]%8)*ms, int64(b[2]%8)*ms
+		var w analytics.Window
+		switch kind {
+		case 0:
+			w = analytics.Tumbling(10 * time.Millisecond)
+		case 1:
+			w = analytics.Sliding(30*time.Millisecond, 10*time.Millisecond)
+		case 2:
+			w = analytics.Session(5 * time.Millisecond)
+		}
+		extreme := b[3]&0x80 != 0
+		var evs []*semevent.Event
+		now := int64(1e18)
+		for i := 4; i+1 < len(b); i += 2 {
+			// Mostly forward steps, sometimes backward jumps.
+			d := int64(int8(b[i])) * ms / 4
+			now += d
+			ev := &semevent.Event{Path: string(rune('a' + b[i+1]%3)), Size: int64(b[i+1]), Time: now}
+			if extreme && b[i+1] == 255 {
+				ev.Time = math.MaxInt64
+			}
+			evs = append(evs, ev)
+		}
+		res := map[wkey]analytics.Result{}
+		var sessions []analytics.Result
+		lateN := 0
+		p, err := analytics.New(&analytics.Options{Window: w, MaxOutOfOrder: time.Duration(ooo), AllowedLateness: time.Duration(late),
+			Key: analytics.ByPath, OnLate: func(*semevent.Event) { lateN++ },
+			OnResult: func(r analytics.Result) {
+				if kind == 2 {
+					sessions = slices.DeleteFunc(sessions, func(o analytics.Result) bool {
+						return o.Key == r.Key && o.Start >= r.Start && o.End <= r.End
+					})
+					sessions = append(sessions, r)
+					return
+				}
+				res[wkey{r.Key, r.Start, r.End}] = r
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for _, ev := range evs {
+			_ = p.Handle(ctx, ev)
+		}
+		_ = p.Close(ctx)
+		if extreme {
+			return // clamped times: only "no panic" is checked
+		}
+		for _, r := range sessions {
+			res[wkey{r.Key, r.Start, r.End}] = r
+		}
+		var want map[wkey]*oracleAgg
+		var wantLate int
+		if kind == 2 {
+			want, wantLate = oracleSessions(evs, int64(w.Gap), ooo, late)
+		} else {
+			slide := w.Slide
+			if slide == 0 {
+				slide = w.Size
+			}
+			want, wantLate = oracleAligned(evs, int64(w.Size), int64(slide), ooo, late)
+		}
+		if lateN != wantLate {
+			t.Errorf("late = %d, want %d", lateN, wantLate)
+		}
+		if len(res) != len(want) {
+			t.Errorf("%d windows, want %d", len(res), len(want))
+		}
+		for k, wa := range want {
+			r, ok := res[k]
+			if !ok || r.Agg.Count != wa.count || r.Agg.Sum != wa.sum {
+				t.Errorf("window %v: got %+v, want count %d sum %v", k, r.Agg, wa.count, wa.sum)
+			}
 		}
 	})
 }

@@ -132,6 +132,14 @@ type Options struct {
 	Anomaly   *DetectorOptions
 	OnAnomaly func(Anomaly)
 
+	// Forecast, when set, fits a Holt-Winters model per key to the counts
+	// of its results and sets Result.Next, the forecast for the next
+	// window.
+	Forecast *ForecastOptions
+	// Store, when set, receives every result's count as series
+	// "<Name>.<Key>" at the window's end, for range queries.
+	Store *Store
+
 	// IncludeAnalytics makes the processor aggregate events whose topic
 	// starts with "analytics." too; by default it skips them so that a
 	// processor subscribed to the bus it publishes to does not feed on
@@ -199,6 +207,11 @@ func (o *Options) Validate() error {
 	}
 	if o.Anomaly != nil {
 		if err := o.Anomaly.Validate(); err != nil {
+			ps = append(ps, err)
+		}
+	}
+	if o.Forecast != nil {
+		if err := o.Forecast.Validate(); err != nil {
 			ps = append(ps, err)
 		}
 	}

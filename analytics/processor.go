@@ -12,6 +12,11 @@ import (
 	"github.com/vexfs/semevent"
 )
 
+// MaxTime bounds event times: a Processor clamps Event.Time to
+// [-MaxTime, MaxTime] (about the years 1824 to 2116) so that window
+// arithmetic cannot overflow.
+const MaxTime = 1 << 62
+
 // Result is one window's aggregate for one key.
 type Result struct {
 	Name       string // Options.Name
@@ -24,6 +29,10 @@ type Result struct {
 	Update    bool
 	Watermark int64 // the watermark when the result was emitted
 	Agg       *Aggregate
+	// Next forecasts this key's count in the next window (Holt-Winters
+	// over the key's earlier results) when Options.Forecast is set and the
+	// model has seen enough windows; nil otherwise.
+	Next *Prediction
 }
 
 // Stats is a snapshot of a processor's counters.
@@ -48,6 +57,7 @@ type Processor struct {
 	size, slide, gap, ooo, lateness int64
 	session                         bool
 	detector                        *Detector
+	forecasts                       *forecasts
 
 	mu     sync.Mutex // guards every field below
 	closed bool
@@ -110,6 +120,9 @@ func New(opts *Options) (*Processor, error) {
 	}
 	if o.Anomaly != nil {
 		p.detector = NewDetector(o.Anomaly)
+	}
+	if o.Forecast != nil {
+		p.forecasts = &forecasts{o: *o.Forecast, keys: map[string]*HoltWinters{}}
 	}
 	p.stats.Watermark = math.MinInt64
 	if o.Time == ProcessingTime {
@@ -330,6 +343,7 @@ func (p *Processor) addLocked(ev *semevent.Event) {
 	if p.o.Time == ProcessingTime {
 		t = p.o.Clock()
 	}
+	t = min(max(t, -MaxTime), MaxTime)
 	if p.session {
 		p.addSessionLocked(ev, t)
 	} else {
@@ -593,6 +607,9 @@ func (p *Processor) deliver(ctx context.Context, out []Result, late []*semevent.
 	}
 	for i := range out {
 		r := &out[i]
+		if !r.Update {
+			p.observeSeries(r)
+		}
 		if p.detector != nil && !r.Update {
 			if a, ok := p.detector.Observe(r.Key, r.End, float64(r.Agg.Count)); ok {
 				p.mu.Lock()
@@ -623,5 +640,41 @@ func (p *Processor) publish(ctx context.Context, ev *semevent.Event) {
 		if p.o.OnError != nil {
 			p.o.OnError(&PublishError{Topic: ev.Topic, Err: err})
 		}
+	}
+}
+
+// forecasts keeps one Holt-Winters model per key.
+type forecasts struct {
+	o    ForecastOptions
+	mu   sync.Mutex // guards keys
+	keys map[string]*HoltWinters
+}
+
+// maxForecastKeys bounds the models a Processor keeps.
+const maxForecastKeys = 10000
+
+// observeSeries feeds a first-time result to the store and the key's
+// forecaster, and sets r.Next.
+func (p *Processor) observeSeries(r *Result) {
+	if p.o.Store != nil {
+		p.o.Store.Add(p.o.Name+"."+r.Key, r.End, float64(r.Agg.Count))
+	}
+	f := p.forecasts
+	if f == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	hw := f.keys[r.Key]
+	if hw == nil {
+		if len(f.keys) >= maxForecastKeys {
+			return
+		}
+		hw, _ = NewHoltWinters(&f.o)
+		f.keys[r.Key] = hw
+	}
+	hw.Observe(float64(r.Agg.Count))
+	if next := hw.Forecast(1)[0]; next.Value == next.Value {
+		r.Next = &next
 	}
 }
