@@ -60,7 +60,7 @@ func main() {
 
 	var output bytes.Buffer
 	machine := describeMachine()
-	fmt.Fprintf(&output, "peerbench-machine\t%s\n", machine)
+	fmt.Fprintf(&output, "peerbench-machine\t%s\npeerbench-count\t%d\n", machine, *count)
 	if *from != "" {
 		b, err := os.ReadFile(*from)
 		if err != nil {
@@ -94,6 +94,9 @@ func main() {
 	res := parse(output.Bytes())
 	if *from != "" && res.machine != "" {
 		machine = res.machine
+	}
+	if *from != "" && res.count > 0 {
+		*count = res.count
 	}
 	md := render(res, machine, *count)
 	if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
@@ -146,6 +149,7 @@ type results struct {
 	runs    map[string][]map[string]float64
 	notes   map[string]map[string]string // group → contender → note
 	machine string
+	count   int
 }
 
 func parse(b []byte) *results {
@@ -162,6 +166,10 @@ func parse(b []byte) *results {
 				}
 				r.notes[f[0]][f[1]] = f[2]
 			}
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "peerbench-count\t"); ok {
+			r.count, _ = strconv.Atoi(rest)
 			continue
 		}
 		if rest, ok := strings.CutPrefix(line, "peerbench-machine\t"); ok {
@@ -291,8 +299,8 @@ type table struct {
 	semevent string   // the semevent row the ratios refer to
 	floors   []string // rows that are floors, not peers
 	cols     []column
-	cost     string // unit of cost the ratio compares: "ns/op" or "p50-ns"
-	costName string
+	cost     string // unit of cost the ratio compares; default "ns/op"
+	costName string // its column head; default "ns/event"
 }
 
 type column struct {
@@ -313,20 +321,21 @@ func render(r *results, machine string, count int) string {
 	p("\"vs semevent\" says how semevent compares with the row: *2.0× faster* means semevent does the same work in half the time; **slower** rows are where semevent loses. Floor rows (bare channels, a hand-written closure) do less than a library and are there to show the cost of the library, not as peers.\n\n")
 	p("The benchmarks are in `internal/peerbench`, a Go module of its own, so none of these peers enters semevent's dependency graph. `go test ./...` there checks that every harness delivers, routes and decides exactly as the others do.\n\n")
 
-	evCols := []column{
-		{"events/s", "events/s", rate},
-		{"deliveries/s", "deliveries/s", rate},
-		{"ns/event", "ns/op", nanos},
-		{"allocs/event", "allocs/op", plain},
-		{"B/event", "B/op", plain},
-	}
+	var (
+		eventsPS = column{"events/s", "events/s", rate}
+		nsEvent  = column{"ns/event", "ns/op", nanos}
+		allocs   = column{"allocs/event", "allocs/op", plain}
+		bytesEv  = column{"B/event", "B/op", plain}
+		p50, p99 = column{"p50", "p50-ns", nanos}, column{"p99", "p99-ns", nanos}
+		evCols   = []column{eventsPS, {"deliveries/s", "deliveries/s", rate}, nsEvent, allocs, bytesEv}
+	)
 	p("## Propagation\n\n")
 	p("P publishers × S subscribers; every subscriber receives every event (nothing dropped: contenders without backpressure of their own are held to a window of 4096 events in flight per subscriber, so that NATS does not cut off a slow consumer and watermill does not grow a goroutine per message). The event carries a 64-byte payload: semevent and the channels pass a `*semevent.Event` holding it, NATS and watermill carry it as the message body. ns/event is publisher-side time per published event, until the last delivery.\n\n")
 	for _, shape := range []string{"1x1", "1x4", "4x4"} {
 		losses = append(losses, renderTable(&b, r, table{
 			title: fmt.Sprintf("%s → %s", strings.Split(shape, "x")[0], strings.Split(shape, "x")[1]),
 			group: "propagation", prefix: "BenchmarkPropagation/" + shape + "/", semevent: "semevent",
-			floors: []string{"chan"}, cols: evCols, cost: "ns/op", costName: "ns/event",
+			floors: []string{"chan"}, cols: evCols,
 		})...)
 	}
 
@@ -335,12 +344,8 @@ func render(r *results, machine string, count int) string {
 		title: "1 → 1 latency at 20k events/s", intro: latIntro,
 		group: "propagation", prefix: "BenchmarkPropagationLatency/1x1/", semevent: "semevent",
 		floors: []string{"chan"},
-		cols: []column{
-			{"p50", "p50-ns", nanos},
-			{"p99", "p99-ns", nanos},
-			{"allocs/event", "allocs/op", plain},
-		},
-		cost: "p50-ns", costName: "p50",
+		cols:   []column{p50, p99, allocs},
+		cost:   "p50-ns", costName: "p50",
 	})...)
 
 	p("## Routing\n\n")
@@ -348,13 +353,7 @@ func render(r *results, machine string, count int) string {
 	for _, n := range []string{"1k", "10k"} {
 		losses = append(losses, renderTable(&b, r, table{
 			title: n + " subscriptions", group: "routing", prefix: "BenchmarkRouting/subs=" + n + "/", semevent: "semevent",
-			cols: []column{
-				{"events/s", "events/s", rate},
-				{"ns/event", "ns/op", nanos},
-				{"matches/event", "matches/op", plain},
-				{"allocs/event", "allocs/op", plain},
-			},
-			cost: "ns/op", costName: "ns/event",
+			cols: []column{eventsPS, nsEvent, {"matches/event", "matches/op", plain}, allocs},
 		})...)
 	}
 
@@ -363,13 +362,7 @@ func render(r *results, machine string, count int) string {
 	losses = append(losses, renderTable(&b, r, table{
 		title: "", group: "conditions", prefix: "BenchmarkConditions/", semevent: "semevent-expr",
 		floors: []string{"closure"},
-		cols: []column{
-			{"events/s", "events/s", rate},
-			{"ns/event", "ns/op", nanos},
-			{"allocs/event", "allocs/op", plain},
-			{"B/event", "B/op", plain},
-		},
-		cost: "ns/op", costName: "ns/event",
+		cols:   []column{eventsPS, nsEvent, allocs, bytesEv},
 	})...)
 	p("The ratios compare with semevent's expr filter (`semevent-expr`), the contender users of expr or CEL would pick; `semevent-typed` and `semevent-expr-vm` are semevent's other two ways of evaluating the same condition.\n\n")
 
@@ -381,24 +374,12 @@ func render(r *results, machine string, count int) string {
 	}
 	losses = append(losses, renderTable(&b, r, table{
 		title: "Append latency", group: "consensus", prefix: "BenchmarkConsensus/latency/", semevent: "semevent",
-		cols: []column{
-			{"p50", "p50-ns", nanos},
-			{"p99", "p99-ns", nanos},
-			{"mean", "ns/op", nanos},
-			{"appends/s", "events/s", rate},
-			{"allocs/append", "allocs/op", plain},
-		},
+		cols: []column{p50, p99, {"mean", "ns/op", nanos}, {"appends/s", "events/s", rate}, {"allocs/append", "allocs/op", plain}},
 		cost: "p50-ns", costName: "p50",
 	})...)
 	losses = append(losses, renderTable(&b, r, table{
 		title: "Append throughput, 64 writers", group: "consensus", prefix: "BenchmarkConsensus/throughput/", semevent: "semevent",
-		cols: []column{
-			{"events/s", "events/s", rate},
-			{"ns/event", "ns/op", nanos},
-			{"allocs/event", "allocs/op", plain},
-			{"B/event", "B/op", plain},
-		},
-		cost: "ns/op", costName: "ns/event",
+		cols: []column{eventsPS, nsEvent, allocs, bytesEv},
 	})...)
 
 	p("## Where semevent loses\n\n")
@@ -414,6 +395,9 @@ func render(r *results, machine string, count int) string {
 
 // renderTable writes one table and returns the rows where semevent loses.
 func renderTable(b *strings.Builder, r *results, t table) []loss {
+	if t.cost == "" {
+		t.cost, t.costName = "ns/op", "ns/event"
+	}
 	var rows []string
 	for name := range r.runs {
 		if row, ok := strings.CutPrefix(name, t.prefix); ok && !strings.Contains(row, "/") {
