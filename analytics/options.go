@@ -126,6 +126,11 @@ type Options struct {
 	// Publisher, when set, receives every result as an event (see
 	// [ResultEvent]) and every anomaly (see [AnomalyEvent]).
 	Publisher propagation.Propagator
+	// PublishTimeout bounds each publish (default 1s): a processor
+	// subscribed, under the Block policy, to the bus it publishes to
+	// would otherwise deadlock once the queues between it and itself
+	// fill. A publish that times out is a *PublishError.
+	PublishTimeout time.Duration
 
 	// Anomaly, when set, scores the count of every result per key and
 	// reports anomalies to OnAnomaly and the Publisher.
@@ -193,6 +198,9 @@ func (o *Options) Validate() error {
 	if o.Tick < 0 {
 		bad("Tick", "negative (%v)", o.Tick)
 	}
+	if o.PublishTimeout < 0 {
+		bad("PublishTimeout", "negative (%v)", o.PublishTimeout)
+	}
 	if o.Aggs&^(Distinct|ApproxDistinct|Quantiles|TopK) != 0 {
 		bad("Aggs", "unknown bits %#x", uint8(o.Aggs&^(Distinct|ApproxDistinct|Quantiles|TopK)))
 	}
@@ -235,6 +243,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.Tick == 0 {
 		c.Tick = 100 * time.Millisecond
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = time.Second
 	}
 	if c.Clock == nil {
 		c.Clock = func() int64 { return time.Now().UnixNano() }

@@ -633,6 +633,10 @@ func (p *Processor) deliver(ctx context.Context, out []Result, late []*semevent.
 }
 
 func (p *Processor) publish(ctx context.Context, ev *semevent.Event) {
+	// Bounded: a processor subscribed to the bus it publishes to must not
+	// wait forever for room that only it could make.
+	ctx, cancel := context.WithTimeout(ctx, p.o.PublishTimeout)
+	defer cancel()
 	if err := p.o.Publisher.Publish(ctx, ev); err != nil {
 		p.mu.Lock()
 		p.stats.PublishErrors++
