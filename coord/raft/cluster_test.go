@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -55,20 +56,23 @@ func freePort(t testing.TB) int {
 
 // proxy stands at a node's advertised Raft address and forwards TCP and UDP
 // to the address the node listens on. Cut drops every connection and
-// datagram, so that nobody can reach the node: the node is isolated (its
-// own messages reach the others' proxies, but no answer comes back).
+// datagram to the node, and every heartbeat datagram the node sends to the
+// others (they name their sender), so that the node is isolated: its Raft
+// messages still reach the other nodes, but no answer comes back, and no
+// heartbeat crosses in either direction.
 type proxy struct {
 	ln     net.Listener
 	udp    net.PacketConn
 	target string
-	cut    atomic.Bool
+	cut    *atomic.Bool // cluster.cuts[this node]
+	net    *cluster     // for the senders' state
 
 	mu    sync.Mutex // guards conns
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 }
 
-func newProxy(t testing.TB, addr, target string) *proxy {
+func newProxy(t testing.TB, cl *cluster, i int, addr, target string) *proxy {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +81,7 @@ func newProxy(t testing.TB, addr, target string) *proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &proxy{ln: ln, udp: udp, target: target, conns: make(map[net.Conn]struct{})}
+	p := &proxy{ln: ln, udp: udp, target: target, cut: &cl.cuts[i], net: cl, conns: make(map[net.Conn]struct{})}
 	p.wg.Add(2)
 	go p.acceptLoop()
 	go p.udpLoop()
@@ -128,9 +132,10 @@ func (p *proxy) udpLoop() {
 		if err != nil {
 			return
 		}
-		if !p.cut.Load() {
-			p.udp.WriteTo(buf[:n], ta)
+		if p.cut.Load() || (n == 20 && p.net.isolated(binary.BigEndian.Uint64(buf[12:20]))) {
+			continue
 		}
+		p.udp.WriteTo(buf[:n], ta)
 	}
 }
 
@@ -159,6 +164,7 @@ type cluster struct {
 	t       testing.TB
 	opts    []Options
 	proxies []*proxy
+	cuts    []atomic.Bool // per node: isolated
 
 	mu    sync.Mutex // guards nodes
 	nodes []*Coordinator
@@ -181,7 +187,7 @@ func newCluster(t testing.TB, cfg clusterConfig) *cluster {
 	if cfg.tls {
 		tlsFiles = writeCerts(t, filepath.Join(dir, "pki"), cfg.nodes)
 	}
-	cl := &cluster{t: t, nodes: make([]*Coordinator, cfg.nodes)}
+	cl := &cluster{t: t, nodes: make([]*Coordinator, cfg.nodes), cuts: make([]atomic.Bool, cfg.nodes)}
 	members := make(map[uint64]string)
 	listen := make([]string, cfg.nodes)
 	for i := range cfg.nodes {
@@ -190,7 +196,7 @@ func newCluster(t testing.TB, cfg clusterConfig) *cluster {
 		members[id] = listen[i]
 		if cfg.proxied {
 			members[id] = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-			cl.proxies = append(cl.proxies, newProxy(t, members[id], listen[i]))
+			cl.proxies = append(cl.proxies, newProxy(t, cl, i, members[id], listen[i]))
 		}
 	}
 	for i := range cfg.nodes {
@@ -236,6 +242,11 @@ func (cl *cluster) start(i int) error {
 	cl.nodes[i] = c
 	cl.mu.Unlock()
 	return nil
+}
+
+// isolated reports whether the node with this id is cut off.
+func (cl *cluster) isolated(id uint64) bool {
+	return id >= 1 && int(id) <= len(cl.cuts) && cl.cuts[id-1].Load()
 }
 
 // node returns node i's coordinator (closed while it is down).

@@ -200,6 +200,7 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 				t.Fatal("no leader")
 			}
 			cl.proxies[i].Cut()
+			defer cl.proxies[i].Heal() // on failure too
 			other := cl.node((i + 1) % len(cl.nodes))
 			// Partition detection: the others' detectors suspect the
 			// isolated node, and Health says so; after healing they trust

@@ -172,7 +172,7 @@ func retryable(err error) bool {
 	return errors.Is(err, dragonboat.ErrTimeout) || errors.Is(err, dragonboat.ErrShardNotReady) ||
 		errors.Is(err, dragonboat.ErrSystemBusy) || errors.Is(err, dragonboat.ErrAborted) ||
 		errors.Is(err, dragonboat.ErrCanceled) ||
-		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, dragonboat.ErrShardNotInitialized)
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, dragonboat.ErrInvalidDeadline) || errors.Is(err, dragonboat.ErrShardNotInitialized)
 }
 
 func sleepCtx(ctx context.Context, d time.Duration) bool {
