@@ -27,8 +27,10 @@ const (
 	// inotify. The default.
 	Auto WatcherMode = iota
 	// Fanotify reports events with the acting process's pid, with file
-	// handles and names (FAN_REPORT_DFID_NAME_TARGET), through one inode
-	// mark per directory. Needs root.
+	// handles and names (FAN_REPORT_DFID_NAME_TARGET). Creates, deletes and
+	// renames come from a filesystem mark, kept to the tree by directory
+	// handle, so none is missed in a directory just created; writes and
+	// attribute changes from one inode mark per directory. Needs root.
 	Fanotify
 	// Inotify watches each directory; events carry no pid.
 	Inotify
@@ -186,7 +188,7 @@ func NewWatcher(p propagation.Propagator, dir string, opts *WatcherOptions) (*Wa
 		ferr = w.startFanotify()
 		if ferr == nil {
 			w.mode = Fanotify
-			w.reason = "fanotify with FAN_REPORT_DFID_NAME_TARGET and FAN_RENAME on one inode mark per directory: pids, names and renames in one event"
+			w.reason = "fanotify (root, kernel with FAN_REPORT_DFID_NAME_TARGET): pids, names and renames in one event; creates, deletes and renames through a filesystem mark filtered by directory handle, file events through one inode mark per directory"
 			break
 		}
 		w.closeFDs()

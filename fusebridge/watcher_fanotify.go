@@ -2,8 +2,6 @@ package fusebridge
 
 import (
 	"fmt"
-	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
 
@@ -30,14 +28,15 @@ var fanMasks = []struct {
 	{unix.FAN_DELETE, "FAN_DELETE", semevent.KindFileDelete, semevent.KindDirDelete},
 }
 
+// fanDirentMask is watched on the whole filesystem: creates, deletes and
+// renames keep the map of the tree's directories current, and a
+// filesystem mark sees them in a directory from the instant it exists.
+const fanDirentMask = unix.FAN_CREATE | unix.FAN_DELETE | unix.FAN_RENAME | unix.FAN_ONDIR
+
+// fanMask returns the events watched through each directory's inode mark:
+// those about the files in it.
 func (w *Watcher) fanMask() uint64 {
-	m := uint64(unix.FAN_ONDIR | unix.FAN_EVENT_ON_CHILD)
-	if w.want[semevent.KindFileCreate] || w.want[semevent.KindDirCreate] {
-		m |= unix.FAN_CREATE
-	}
-	// Directory creates, deletes and renames keep the tree's map current,
-	// so they are always watched.
-	m |= unix.FAN_CREATE | unix.FAN_DELETE | unix.FAN_RENAME
+	var m uint64
 	if w.want[semevent.KindFileWrite] {
 		m |= unix.FAN_MODIFY | unix.FAN_CLOSE_WRITE
 	}
@@ -53,11 +52,14 @@ func (w *Watcher) fanMask() uint64 {
 	if w.want[semevent.KindFileClose] {
 		m |= unix.FAN_CLOSE_NOWRITE
 	}
+	if m != 0 {
+		m |= unix.FAN_ONDIR | unix.FAN_EVENT_ON_CHILD
+	}
 	return m
 }
 
 func (w *Watcher) startFanotify() error {
-	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK|unix.FAN_REPORT_DFID_NAME_TARGET,
+	fd, err := unix.FanotifyInit(unix.FAN_CLASS_NOTIF|unix.FAN_CLOEXEC|unix.FAN_NONBLOCK|unix.FAN_UNLIMITED_QUEUE|unix.FAN_REPORT_DFID_NAME_TARGET,
 		unix.O_RDONLY|unix.O_LARGEFILE)
 	if err != nil {
 		return fmt.Errorf("fanotify_init(FAN_REPORT_DFID_NAME_TARGET): %w", err)
@@ -69,6 +71,9 @@ func (w *Watcher) startFanotify() error {
 	}
 	w.mode = Fanotify
 	w.mask = w.fanMask()
+	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, fanDirentMask, unix.AT_FDCWD, w.root); err != nil {
+		return fmt.Errorf("fanotify_mark(FAN_MARK_FILESYSTEM) %s: %w", w.root, err)
+	}
 	return walkDirs(w.root, func(p string) error { return w.fanWatch(p) })
 }
 
@@ -79,8 +84,10 @@ func (w *Watcher) fanWatch(p string) error {
 	if !ok {
 		return nil
 	}
-	if err := unix.FanotifyMark(w.fd, unix.FAN_MARK_ADD|unix.FAN_MARK_ONLYDIR|unix.FAN_MARK_DONT_FOLLOW, w.mask, unix.AT_FDCWD, p); err != nil {
-		return fmt.Errorf("fanotify_mark %s: %w", p, err)
+	if w.mask != 0 {
+		if err := unix.FanotifyMark(w.fd, unix.FAN_MARK_ADD|unix.FAN_MARK_ONLYDIR|unix.FAN_MARK_DONT_FOLLOW, w.mask, unix.AT_FDCWD, p); err != nil {
+			return fmt.Errorf("fanotify_mark %s: %w", p, err)
+		}
 	}
 	h, _, err := unix.NameToHandleAt(unix.AT_FDCWD, p, 0)
 	if err != nil {
@@ -94,28 +101,17 @@ func (w *Watcher) fanWatch(p string) error {
 	return nil
 }
 
-// dirPath returns the tree-relative path of the directory with handle i.
+// dirPath returns the tree-relative path of the directory with handle i,
+// and false for a directory outside the tree. The map is complete: every
+// directory of the tree entered it by the initial walk, a create or a
+// rename that the filesystem mark reported, so events about any other
+// directory of the filesystem are dropped without a system call.
 func (w *Watcher) dirPath(i *kwatch.FanInfo) (string, bool) {
 	if i == nil {
 		return "", false
 	}
-	if p, ok := w.dirs[i.Key()]; ok {
-		return p, true
-	}
-	fd, err := unix.OpenByHandleAt(w.rootFD, unix.NewFileHandle(i.HandleType, i.Handle), unix.O_PATH|unix.O_CLOEXEC)
-	if err != nil {
-		return "", false
-	}
-	defer unix.Close(fd)
-	abs, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
-	if err != nil {
-		return "", false
-	}
-	rel, ok := w.rel(abs)
-	if ok {
-		w.dirs[i.Key()] = rel
-	}
-	return rel, ok
+	p, ok := w.dirs[i.Key()]
+	return p, ok
 }
 
 func (w *Watcher) fanBatch(buf []byte) {
@@ -186,15 +182,21 @@ func (w *Watcher) fanEvent(ev *kwatch.FanEvent) {
 		switch m.bit {
 		case unix.FAN_CREATE:
 			if isDir {
+				if self != nil {
+					// Known by handle at once, even if it is gone before
+					// it can be marked: later events name it as a parent.
+					if _, seen := w.dirs[self.Key()]; !seen {
+						w.nDirs.Add(1)
+					}
+					w.dirs[self.Key()] = path
+				}
 				w.fanNewDir(w.root+path, self)
 			}
 		case unix.FAN_DELETE:
-			if isDir && self != nil {
-				if _, ok := w.dirs[self.Key()]; ok {
-					delete(w.dirs, self.Key())
-					w.nDirs.Add(-1)
-				}
-			}
+			// A deleted directory stays in the map: unread events merge,
+			// so a create and a delete of one name can arrive as one event
+			// ahead of events that happened between them inside the
+			// directory. Handles are not reused (they carry a generation).
 			if self != nil {
 				delete(w.dirty, self.Key())
 			}
@@ -271,6 +273,10 @@ func (w *Watcher) fanMoveDir(self *kwatch.FanInfo, oldPath, newPath string, inOl
 			}
 		}
 	case inNew:
+		if self != nil {
+			w.dirs[self.Key()] = newPath
+			w.nDirs.Add(1)
+		}
 		w.fanNewDir(w.root+newPath, self)
 	case inOld:
 		for k, p := range w.dirs {

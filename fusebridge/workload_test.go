@@ -29,7 +29,7 @@ type fsOps interface {
 
 type realFS struct{ root string }
 
-func (r realFS) abs(p string) string { return filepath.Join(r.root, p) }
+func (r realFS) abs(p string) string  { return filepath.Join(r.root, p) }
 func (r realFS) mkdir(p string) error { return os.Mkdir(r.abs(p), 0o755) }
 func (r realFS) write(p string, chunks ...[]byte) error {
 	f, err := os.OpenFile(r.abs(p), os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -134,13 +134,13 @@ func treeWorkload(f fsOps) error {
 			do(f.write(fmt.Sprintf("%s/f%d", dir, i), chunk(1000+i, 'a'), chunk(4096, 'b')))
 			do(f.write(fmt.Sprintf("%s/sub/g%d", dir, i), chunk(10, 'c')))
 		}
-		do(f.write(dir+"/empty"))
+		do(f.write(dir + "/empty"))
 	}
-	do(f.write("d0/f0", chunk(5, 'z')))      // rewrite: truncate + write
-	do(f.write("d0/f1"))                     // rewrite to empty
-	do(f.rename("d0/f2", "d1/moved"))        // across directories
-	do(f.rename("d1/f3", "d1/f3.renamed"))   // in place
-	do(f.rename("d2", "d2r"))                // a directory
+	do(f.write("d0/f0", chunk(5, 'z')))       // rewrite: truncate + write
+	do(f.write("d0/f1"))                      // rewrite to empty
+	do(f.rename("d0/f2", "d1/moved"))         // across directories
+	do(f.rename("d1/f3", "d1/f3.renamed"))    // in place
+	do(f.rename("d2", "d2r"))                 // a directory
 	do(f.write("d2r/after", chunk(300, 'x'))) // in the renamed directory
 	do(f.write("d2r/sub/g0", chunk(7, 'y')))  // beneath it
 	for i := range 5 {
