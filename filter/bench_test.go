@@ -2,6 +2,7 @@ package filter_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/expr-lang/expr"
 
@@ -68,6 +69,42 @@ func BenchmarkFilterExpr(b *testing.B) {
 			sink = f(ev)
 		}
 	})
+}
+
+// BenchmarkFilterExprPaired alternates blocks of 1000 Match calls and 1000
+// raw expr.Run calls on the same program, so that both see the same machine
+// load, and reports each one's ns per evaluation and their ratio.
+func BenchmarkFilterExprPaired(b *testing.B) {
+	ev := benchEvent()
+	for _, bc := range []struct{ name, src string }{
+		{"closure", `Kind == "write" && Size > 4096 && Path startsWith "/data/"`},
+		{"vmFallback", `Size % 7 == 2 || Path startsWith "/data/" && Size / 2 > 100`},
+	} {
+		x := filter.MustCompile(bc.src)
+		env := filter.NewEnv(ev)
+		prog := x.Program()
+		b.Run(bc.name, func(b *testing.B) {
+			var tf, tr time.Duration
+			n := 0
+			for b.Loop() {
+				t0 := time.Now()
+				for range 1000 {
+					sink = x.Match(ev)
+				}
+				t1 := time.Now()
+				for range 1000 {
+					out, _ := expr.Run(prog, env)
+					sink = out.(bool)
+				}
+				tr += time.Since(t1)
+				tf += t1.Sub(t0)
+				n += 1000
+			}
+			b.ReportMetric(float64(tf.Nanoseconds())/float64(n), "filter-ns/eval")
+			b.ReportMetric(float64(tr.Nanoseconds())/float64(n), "rawExprRun-ns/eval")
+			b.ReportMetric(float64(tr)/float64(tf), "speedup")
+		})
+	}
 }
 
 func BenchmarkCache(b *testing.B) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"syscall"
+	"time"
 	"testing"
 
 	"github.com/vexfs/semevent"
@@ -134,6 +135,48 @@ func BenchmarkRoute(b *testing.B) {
 			}
 			b.ReportMetric(float64(cpuTime()-cpu0)/float64(i), "cpu-ns/op")
 			b.ReportMetric(float64(dests)/float64(i), "dests/op")
+			sinkDests = buf
+		})
+	}
+}
+
+// BenchmarkRouteScaling alternates blocks of 1024 decisions on 1k-, 10k-
+// and 100k-rule tables (4096-event cycles, decision cache on, and with
+// NoDecisionCache for /indexes), so that all three see the same machine
+// load, and reports ns per decision for each and the 100k/1k ratio.
+func BenchmarkRouteScaling(b *testing.B) {
+	for _, variant := range []struct {
+		name string
+		opts *routing.Options
+	}{{"cached", nil}, {"indexes", &routing.Options{NoDecisionCache: true}}} {
+		b.Run(variant.name, func(b *testing.B) {
+			sizes := []int{1000, 10000, 100000}
+			tabs := make([]*routing.Table, len(sizes))
+			evs := make([][]*semevent.Event, len(sizes))
+			buf := make([]string, 0, 16)
+			for i, n := range sizes {
+				tabs[i] = benchTable(b, n, variant.opts)
+				evs[i] = benchEvents(n, 4096)
+				for _, ev := range evs[i] {
+					buf = tabs[i].Route(ev, buf[:0])
+				}
+			}
+			spent := make([]time.Duration, len(sizes))
+			n := 0
+			for b.Loop() {
+				for i := range sizes {
+					t0 := time.Now()
+					for j := range 1024 {
+						buf = tabs[i].Route(evs[i][(n+j)&4095], buf[:0])
+					}
+					spent[i] += time.Since(t0)
+				}
+				n += 1024
+			}
+			for i, size := range sizes {
+				b.ReportMetric(float64(spent[i].Nanoseconds())/float64(n), fmt.Sprintf("ns/decision-%dk", size/1000))
+			}
+			b.ReportMetric(float64(spent[2])/float64(spent[0]), "ratio-100k/1k")
 			sinkDests = buf
 		})
 	}
