@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/routing"
