@@ -29,12 +29,20 @@
 //
 // Matching cost grows with the number of rules that could match an event,
 // not with the number of rules: rules are indexed by their subject tokens
-// (a trie), by the literal prefix of their path glob and by their content
-// patterns (one Aho-Corasick automaton); the candidate sets are roaring
-// bitmaps intersected once per distinct subject and cached, so a decision
-// is a cache lookup, the rules tied to that subject, and a few probes of the
+// (a trie), by the literal prefix of their path glob (one hashing pass over
+// the path probes every indexed depth) and by their content patterns (one
+// Aho-Corasick automaton). The candidate sets are roaring bitmaps
+// intersected once per distinct subject and cached, so a decision is a
+// cache lookup, the rules tied to that subject, and a few probes of the
 // path index. Only rules with neither a subject nor an indexable path nor
-// content patterns are checked for every event.
+// content patterns are checked for every event whose subject they match.
+//
+// On top of that, a decision cache remembers, per (topic, path) pair seen
+// at least twice, the destinations that follow from topic and path alone
+// and the few rules whose other conditions (content, expr, filters) must
+// still be checked per event; repeated pairs then cost two string hashes
+// and a comparison. Subjects whose rules use content patterns bypass it.
+// Options.NoDecisionCache turns it off.
 //
 // # Concurrency
 //
