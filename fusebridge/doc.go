@@ -1,0 +1,110 @@
+// Package fusebridge turns real file operations into semantic events: the
+// operations a go-fuse server serves, the kernel's view of a directory
+// tree (fanotify or inotify), the folding of the two views of one
+// operation into one event, and a shared-memory channel that carries
+// events to another process.
+//
+// # Usage
+//
+// A loopback mount over a backing directory, its kernel watcher and a bus
+// that folds their twin events:
+//
+//	bus, _ := propagation.New(&propagation.Options{Dedup: fusebridge.DedupOptions(0)})
+//	bridge, _ := fusebridge.New(bus, nil)
+//	root, _ := bridge.NewLoopbackRoot(backing)
+//	mnt, err := fusebridge.MountFS(mountpoint, root, nil) // root and /dev/fuse
+//	defer mnt.Unmount()
+//	w, _ := fusebridge.NewWatcher(bus, backing, &fusebridge.WatcherOptions{ServerPID: os.Getpid()})
+//	defer w.Close()
+//	fmt.Println(w.Mode(), w.Reason()) // which kernel interface, and why
+//
+// Every successful operation on the mount becomes an event with boundary
+// [semevent.FUSE]: create, mknod, symlink and link ([semevent.KindFileCreate]),
+// mkdir, unlink, rmdir, rename (Path is the new name, OldPath the old),
+// open, read, write, flush and release ([semevent.KindFileClose] with
+// attribute op), setattr (truncate; chmod for mode, owner and times),
+// setxattr and removexattr. Paths are relative to the mount, "/a/b". PID
+// is the calling process (FUSE reports the thread; the bridge maps it
+// through /proc), UID and GID the caller's. The attribute [AttrOp] names
+// the FUSE operation or the kernel mask.
+//
+// Writes are reported per open→close session by default
+// ([WriteSessions]): one [semevent.KindFileWrite] when a handle opened for
+// writing is released after the file changed, with Size the bytes written
+// through it and [AttrRanges] the ranges touched; [WriteCalls] and
+// [WriteBoth] add or substitute one event per write call.
+//
+// Custom file systems: [Bridge.Wrap] wraps any go-fuse node
+// ([fs.InodeEmbedder]) and every node created beneath it; each operation is
+// forwarded unchanged, and an operation the node does not implement
+// behaves as go-fuse's default for it. Code that type-asserts
+// Inode.Operations() to its own type must call [Unwrap] first. See the
+// Wrap example and examples/fusewatch.
+//
+// # Deduplication across the boundary
+//
+// A [Watcher] on the backing directory sees each operation done through
+// the mount a second time. [Key] gives both sightings of a create, delete,
+// rename, mkdir, rmdir or write session the same key, and
+// [DedupOptions] configures the bus to fold them: the delivered event is
+// the FUSE one (its pid, trace context, cause and attributes), with Seen
+// holding FUSE and Kernel and Observed the kernel's sighting. Operations
+// done on the backing directory directly reach subscribers as kernel
+// events. The kernel reports a session as written when a descriptor
+// opened for writing is closed after a modification (a write, a truncate,
+// or a new mtime alone — fsnotify's FS_MODIFY), with the path the file had
+// at the first modification; the bridge reports sessions by the same rule.
+// Events that only one side can see (reads, opens, per-call writes,
+// attribute changes) have key 0 and pass without waiting. The loopback's
+// own attribute fix-ups (it sets the owner of every file it creates) are
+// dropped by the watcher through WatcherOptions.ServerPID.
+//
+// Limits: the kernel's file events (writes, attribute changes) come from
+// one inode mark per directory, placed when the watcher reads the
+// directory's creation; a file written in a directory younger than that
+// is reported by the FUSE side alone. Unread kernel events on one object
+// merge, so the kernel may report fewer sessions than the bridge: each
+// still appears once, some without a kernel sighting.
+//
+// # Shared memory
+//
+// [NewShmChannel] creates a single-producer, single-consumer ring in a
+// memfd; pass [ShmChannel.File] to another process, which calls
+// [OpenShmChannel]. The [ShmWriter] is a [semevent.Handler] to subscribe on
+// the server's bus; the [ShmReader] decodes events and can publish them to
+// a bus in the analytics process ([ShmReader.Run]).
+//
+// # Concurrency
+//
+// go-fuse calls node operations concurrently; the bridge's wrappers are
+// safe for that. Events are queued without waiting longer than
+// Options.BlockTimeout and published by one goroutine, so a slow
+// subscriber never stalls the file system; a full queue applies
+// Options.Policy and [Bridge.Stats] counts every drop. A [Watcher] reads
+// the kernel in one goroutine and publishes in order. [ShmWriter] methods
+// may be called concurrently; a [ShmReader] belongs to one goroutine.
+// [Bridge.Close], [Watcher.Close] and [Mount.Unmount] wait for their
+// goroutines.
+//
+// # Errors
+//
+// [New] and [NewWatcher] return [ErrNilPropagator] or joined
+// *[OptionError]s; NewWatcher returns an error wrapping [ErrUnsupported]
+// when the requested kernel interface is unavailable. [MountFS] returns a
+// *[MountError], wrapping [ErrNoFUSE] when this machine cannot mount
+// (no /dev/fuse, not root). Unmount retries while the mount is busy and
+// then detaches it lazily, so nothing stays mounted. The shared-memory
+// channel returns errors wrapping [ErrPeerGone] when the other process
+// died, [ErrChannelCorrupt] for memory that does not decode, and io.EOF
+// when the writer closed. Watcher problems that do not stop it (a kernel
+// queue overflow, a malformed record) go to WatcherOptions.OnError and are
+// counted in [WatcherStats].
+//
+// # Testing
+//
+// Code that consumes these events can be tested without mounting: publish
+// events shaped like the bridge's (boundary FUSE, the attributes above) to
+// a propagationtest fake. The package's own tests mount real file systems
+// in temporary directories when run as root with /dev/fuse, and skip with
+// the missing piece named otherwise.
+package fusebridge
