@@ -21,7 +21,8 @@ var ErrClosed = fmt.Errorf("coord: %w", semevent.ErrClosed)
 // concurrently. Entries must not be modified once appended.
 type Log[T any] struct {
 	mu      sync.Mutex // guards every field below
-	evs     []T
+	chunks  [][]T      // full chunks of chunkSize entries, then the last, partial one
+	n       int        // entries held
 	notify  chan struct{} // closed on the next append or Close when non-nil
 	closed  bool
 	waiters bool
@@ -30,14 +31,33 @@ type Log[T any] struct {
 // New returns an empty log.
 func New[T any]() *Log[T] { return &Log[T]{} }
 
+// chunkSize is the capacity of each chunk: the log grows by chunks and
+// never copies what it holds, so appending stays cheap however long it is.
+const chunkSize = 4096
+
 // Append adds evs and returns the index of the first (indexes start at 1).
 func (l *Log[T]) Append(evs ...T) uint64 {
 	l.mu.Lock()
-	first := uint64(len(l.evs)) + 1
-	l.evs = append(l.evs, evs...)
+	first := uint64(l.n) + 1
+	l.appendLocked(evs)
 	l.wakeLocked()
 	l.mu.Unlock()
 	return first
+}
+
+func (l *Log[T]) appendLocked(evs []T) {
+	for len(evs) > 0 {
+		k := len(l.chunks) - 1
+		if k < 0 || len(l.chunks[k]) == chunkSize {
+			l.chunks = append(l.chunks, make([]T, 0, chunkSize))
+			k++
+		}
+		c := l.chunks[k]
+		m := min(len(evs), chunkSize-len(c))
+		l.chunks[k] = append(c, evs[:m]...)
+		evs = evs[m:]
+		l.n += m
+	}
 }
 
 func (l *Log[T]) wakeLocked() {
@@ -52,7 +72,7 @@ func (l *Log[T]) wakeLocked() {
 func (l *Log[T]) Len() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return uint64(len(l.evs))
+	return uint64(l.n)
 }
 
 // Read appends to dst up to max events from index from (0 counts as 1)
@@ -63,27 +83,36 @@ func (l *Log[T]) Read(dst []T, from uint64, max int) ([]T, uint64) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if from > uint64(len(l.evs)) {
+	if from > uint64(l.n) {
 		return dst, from
 	}
-	rest := l.evs[from-1:]
-	if max > 0 && len(rest) > max {
-		rest = rest[:max]
+	left := l.n - int(from-1)
+	if max > 0 && left > max {
+		left = max
 	}
-	return append(dst, rest...), from
+	i := int(from - 1)
+	for left > 0 {
+		c := l.chunks[i/chunkSize][i%chunkSize:]
+		m := min(left, len(c))
+		dst = append(dst, c[:m]...)
+		i += m
+		left -= m
+	}
+	return dst, from
 }
 
-// All returns every event, shared: callers must not modify them.
+// All returns a copy of the list of every entry; the entries themselves
+// are shared.
 func (l *Log[T]) All() []T {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.evs[:len(l.evs):len(l.evs)]
+	all, _ := l.Read(nil, 1, 0)
+	return all
 }
 
 // Reset replaces the content with evs (a snapshot being restored).
 func (l *Log[T]) Reset(evs []T) {
 	l.mu.Lock()
-	l.evs = evs
+	l.chunks, l.n = nil, 0
+	l.appendLocked(evs)
 	l.wakeLocked()
 	l.mu.Unlock()
 }
@@ -93,7 +122,7 @@ func (l *Log[T]) Reset(evs []T) {
 func (l *Log[T]) Wait(ctx context.Context, index uint64) error {
 	for {
 		l.mu.Lock()
-		if uint64(len(l.evs)) >= index {
+		if uint64(l.n) >= index {
 			l.mu.Unlock()
 			return nil
 		}
