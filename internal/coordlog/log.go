@@ -20,9 +20,9 @@ var ErrClosed = fmt.Errorf("coord: %w", semevent.ErrClosed)
 // Log is one shard's committed entries (events, or their encodings). All methods may be called
 // concurrently. Entries must not be modified once appended.
 type Log[T any] struct {
-	mu      sync.Mutex // guards every field below
-	chunks  [][]T      // full chunks of chunkSize entries, then the last, partial one
-	n       int        // entries held
+	mu      sync.Mutex    // guards every field below
+	chunks  [][]T         // full chunks of chunkSize entries, then the last, partial one
+	n       int           // entries held
 	notify  chan struct{} // closed on the next append or Close when non-nil
 	closed  bool
 	waiters bool
