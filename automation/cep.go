@@ -217,10 +217,10 @@ func (p *Sequence) build() (*cpat, error) {
 		}
 	}
 	if p.Strict {
-		c.m = &strictSeq{stages: st, states: map[Key]*strictState{}}
+		c.m = &strictSeq{stages: st, states: newKeyMap[*seqState]()}
 		c.all = true
 	} else {
-		c.m = &relaxedSeq{stages: st, states: map[Key]*relaxedState{}}
+		c.m = &relaxedSeq{stages: st, states: newKeyMap[*seqState]()}
 		c.stages = st
 	}
 	return c, nil
@@ -238,7 +238,7 @@ func (p *Count) build() (*cpat, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.m = &countM{stage: st, min: p.Min, states: map[Key]*countState{}}
+	c.m = &countM{stage: st, min: p.Min, states: newKeyMap[*countState]()}
 	c.stages = []cstage{st}
 	return c, nil
 }
@@ -256,7 +256,7 @@ func (p *Absence) build() (*cpat, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.m = &absenceM{first: first, then: then, states: map[Key]*absenceState{}}
+	c.m = &absenceM{first: first, then: then, states: newKeyMap[*absenceState]()}
 	c.stages = []cstage{first, then}
 	return c, nil
 }
@@ -273,7 +273,7 @@ func (p *Repeat) build() (*cpat, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.m = &repeatM{stage: st, min: p.Min, max: p.Max, states: map[Key]*repeatState{}}
+	c.m = &repeatM{stage: st, min: p.Min, max: p.Max, states: newKeyMap[*repeatState]()}
 	c.all = true
 	return c, nil
 }

@@ -22,11 +22,33 @@ func stageHits(stages []cstage, ev *semevent.Event, hit *[MaxStages]bool) bool {
 // relaxedSeq is a followed-by Sequence.
 type relaxedSeq struct {
 	stages []cstage
-	states map[Key]*relaxedState
+	states keyMap[*seqState]
 	n      int // partial matches held
 }
 
-type relaxedState struct{ parts []partial }
+// seqState holds one key's partial sequence matches.
+type seqState struct{ parts []partial }
+
+// sweepSeq drops the partial matches whose window the watermark passed.
+func sweepSeq(c *cep, p *cpat, wm int64, states *keyMap[*seqState], n *int) {
+	states.each(func(k Key, st *seqState) {
+		w := 0
+		for _, pt := range st.parts {
+			if pt.start+p.within < wm {
+				c.putIDs(pt.ids)
+				*n--
+				continue
+			}
+			st.parts[w] = pt
+			w++
+		}
+		clear(st.parts[w:])
+		st.parts = st.parts[:w]
+		if w == 0 {
+			states.del(k)
+		}
+	})
+}
 
 func (m *relaxedSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 	var hit [MaxStages]bool
@@ -34,7 +56,7 @@ func (m *relaxedSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) 
 		return
 	}
 	n := len(m.stages)
-	st := m.states[k]
+	st := m.states.get(k)
 	if st != nil {
 		w := 0
 		for _, pt := range st.parts {
@@ -63,8 +85,8 @@ func (m *relaxedSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) 
 			c.emit(p, k, []semevent.ID{ev.ID}, t, originOf(ev))
 		} else {
 			if st == nil {
-				st = &relaxedState{}
-				m.states[k] = st
+				st = &seqState{}
+				m.states.set(k, st)
 			}
 			if len(st.parts) >= c.cap {
 				c.putIDs(st.parts[0].ids)
@@ -79,31 +101,13 @@ func (m *relaxedSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) 
 		}
 	}
 	if st != nil && len(st.parts) == 0 {
-		delete(m.states, k)
+		m.states.del(k)
 	}
 }
 
 func (m *relaxedSeq) timer(*cep, *cpat, Key, uint64, int64) {}
 
-func (m *relaxedSeq) sweep(c *cep, p *cpat, wm int64) {
-	for k, st := range m.states {
-		w := 0
-		for _, pt := range st.parts {
-			if pt.start+p.within < wm {
-				c.putIDs(pt.ids)
-				m.n--
-				continue
-			}
-			st.parts[w] = pt
-			w++
-		}
-		clear(st.parts[w:])
-		st.parts = st.parts[:w]
-		if w == 0 {
-			delete(m.states, k)
-		}
-	}
-}
+func (m *relaxedSeq) sweep(c *cep, p *cpat, wm int64) { sweepSeq(c, p, wm, &m.states, &m.n) }
 
 func (m *relaxedSeq) partials() int { return m.n }
 
@@ -111,16 +115,14 @@ func (m *relaxedSeq) partials() int { return m.n }
 // progress level per key.
 type strictSeq struct {
 	stages []cstage
-	states map[Key]*strictState
+	states keyMap[*seqState]
 	n      int
 }
-
-type strictState struct{ parts []partial }
 
 func (m *strictSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 	var hit [MaxStages]bool
 	any := stageHits(m.stages, ev, &hit)
-	st := m.states[k]
+	st := m.states.get(k)
 	if st == nil && !hit[0] {
 		return
 	}
@@ -149,39 +151,21 @@ func (m *strictSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 			c.emit(p, k, []semevent.ID{ev.ID}, t, originOf(ev))
 		} else {
 			if st == nil {
-				st = &strictState{}
-				m.states[k] = st
+				st = &seqState{}
+				m.states.set(k, st)
 			}
 			st.parts = append(st.parts, partial{start: t, ids: append(c.getIDs(n), ev.ID)})
 			m.n++
 		}
 	}
 	if st != nil && len(st.parts) == 0 {
-		delete(m.states, k)
+		m.states.del(k)
 	}
 }
 
 func (m *strictSeq) timer(*cep, *cpat, Key, uint64, int64) {}
 
-func (m *strictSeq) sweep(c *cep, p *cpat, wm int64) {
-	for k, st := range m.states {
-		w := 0
-		for _, pt := range st.parts {
-			if pt.start+p.within < wm {
-				c.putIDs(pt.ids)
-				m.n--
-				continue
-			}
-			st.parts[w] = pt
-			w++
-		}
-		clear(st.parts[w:])
-		st.parts = st.parts[:w]
-		if w == 0 {
-			delete(m.states, k)
-		}
-	}
-}
+func (m *strictSeq) sweep(c *cep, p *cpat, wm int64) { sweepSeq(c, p, wm, &m.states, &m.n) }
 
 func (m *strictSeq) partials() int { return m.n }
 
@@ -195,7 +179,7 @@ type ref struct {
 type countM struct {
 	stage  cstage
 	min    int
-	states map[Key]*countState
+	states keyMap[*countState]
 	n      int
 }
 
@@ -212,10 +196,10 @@ func (m *countM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 		c.emit(p, k, []semevent.ID{ev.ID}, t, originOf(ev))
 		return
 	}
-	st := m.states[k]
+	st := m.states.get(k)
 	if st == nil {
 		st = &countState{buf: make([]ref, 0, min(m.min, 16))}
-		m.states[k] = st
+		m.states.set(k, st)
 	}
 	for st.head < len(st.buf) && t-st.buf[st.head].t > p.within {
 		st.head++
@@ -234,7 +218,7 @@ func (m *countM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 		}
 		c.emit(p, k, ids, t, originOf(ev))
 		m.n -= len(live)
-		delete(m.states, k)
+		m.states.del(k)
 		return
 	}
 	if st.head > len(st.buf)/2 && st.head > 8 {
@@ -246,15 +230,15 @@ func (m *countM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 func (m *countM) timer(*cep, *cpat, Key, uint64, int64) {}
 
 func (m *countM) sweep(c *cep, p *cpat, wm int64) {
-	for k, st := range m.states {
+	m.states.each(func(k Key, st *countState) {
 		for st.head < len(st.buf) && st.buf[st.head].t+p.within < wm {
 			st.head++
 			m.n--
 		}
 		if st.head == len(st.buf) {
-			delete(m.states, k)
+			m.states.del(k)
 		}
-	}
+	})
 }
 
 func (m *countM) partials() int { return m.n }
@@ -262,7 +246,7 @@ func (m *countM) partials() int { return m.n }
 // absenceM is an Absence pattern: pending First events with timers.
 type absenceM struct {
 	first, then cstage
-	states      map[Key]*absenceState
+	states      keyMap[*absenceState]
 	n           int
 }
 
@@ -275,7 +259,7 @@ type pending struct {
 type absenceState struct{ pend []pending }
 
 func (m *absenceM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
-	st := m.states[k]
+	st := m.states.get(k)
 	if st != nil && m.then.match(ev) {
 		m.n -= len(st.pend)
 		st.pend = st.pend[:0]
@@ -283,7 +267,7 @@ func (m *absenceM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 	if m.first.match(ev) {
 		if st == nil {
 			st = &absenceState{}
-			m.states[k] = st
+			m.states.set(k, st)
 		}
 		if len(st.pend) >= c.cap {
 			copy(st.pend, st.pend[1:])
@@ -297,12 +281,12 @@ func (m *absenceM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 		c.timers.push(timer{at: t + p.within, p: p, key: k, seq: c.seq})
 	}
 	if st != nil && len(st.pend) == 0 {
-		delete(m.states, k)
+		m.states.del(k)
 	}
 }
 
 func (m *absenceM) timer(c *cep, p *cpat, k Key, seq uint64, at int64) {
-	st := m.states[k]
+	st := m.states.get(k)
 	if st == nil {
 		return
 	}
@@ -318,7 +302,7 @@ func (m *absenceM) timer(c *cep, p *cpat, k Key, seq uint64, at int64) {
 		}
 	}
 	if len(st.pend) == 0 {
-		delete(m.states, k)
+		m.states.del(k)
 	}
 }
 
@@ -330,7 +314,7 @@ func (m *absenceM) partials() int { return m.n }
 type repeatM struct {
 	stage    cstage
 	min, max int
-	states   map[Key]*repeatState
+	states   keyMap[*repeatState]
 	n        int
 }
 
@@ -346,11 +330,11 @@ func (m *repeatM) close(c *cep, p *cpat, k Key, st *repeatState) {
 		c.emit(p, k, st.ids, st.last, st.o)
 	}
 	m.n -= len(st.ids)
-	delete(m.states, k)
+	m.states.del(k)
 }
 
 func (m *repeatM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
-	st := m.states[k]
+	st := m.states.get(k)
 	if st != nil && t-st.start > p.within {
 		m.close(c, p, k, st)
 		st = nil
@@ -364,7 +348,7 @@ func (m *repeatM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 	if st == nil {
 		c.seq++
 		st = &repeatState{start: t, seq: c.seq}
-		m.states[k] = st
+		m.states.set(k, st)
 		c.timers.push(timer{at: t + p.within, p: p, key: k, seq: c.seq})
 	}
 	st.ids = append(st.ids, ev.ID)
@@ -376,7 +360,7 @@ func (m *repeatM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 }
 
 func (m *repeatM) timer(c *cep, p *cpat, k Key, seq uint64, at int64) {
-	if st := m.states[k]; st != nil && st.seq == seq {
+	if st := m.states.get(k); st != nil && st.seq == seq {
 		m.close(c, p, k, st)
 	}
 }
