@@ -57,10 +57,10 @@ func (p *passthroughFile) PassthroughFd() (int, bool) {
 	return -1, false
 }
 
+// wrapFile wraps fh, even a nil one (nodes that serve data themselves
+// open without a handle): the wrapper carries the session, and the node's
+// operations hand the user's nodes their own handle back.
 func (b *Bridge) wrapFile(ctx context.Context, n *eventNode, fh fs.FileHandle, flags uint32) fs.FileHandle {
-	if fh == nil {
-		return nil
-	}
 	ef := &eventFile{fh: fh, n: n, flags: flags}
 	if c, ok := fuse.FromContext(ctx); ok {
 		ef.pid, ef.uid, ef.gid = b.pids.tgid(c.Pid), c.Uid, c.Gid

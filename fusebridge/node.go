@@ -319,7 +319,7 @@ func (n *eventNode) Create(ctx context.Context, name string, flags, mode uint32,
 	}
 	n.emit(ctx, semevent.KindFileCreate, n.child(name), "create", func(ev *semevent.Event) { ev.Inode = out.Ino })
 	cn, _ := ch.Operations().(*eventNode)
-	if cn == nil || fh == nil {
+	if cn == nil {
 		return ch, fh, fflags, 0
 	}
 	return ch, n.b.wrapFile(ctx, cn, fh, flags), fflags, 0
