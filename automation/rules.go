@@ -265,32 +265,37 @@ func (e *Engine) Handle(ctx context.Context, ev *semevent.Event) error {
 	set := e.set.Load()
 	e.events.Add(1)
 	var errs []error
-	n := 0
-	run := func(list []*crule) {
-		for _, r := range list {
-			n++
-			if r.cond != nil && !r.cond.Match(ev) {
-				continue
-			}
-			e.fired.Add(1)
-			for _, a := range r.acts {
-				if err := a.fn(ctx, &Firing{Rule: r.name, Event: ev, Params: a.params}); err != nil {
-					e.actErrs.Add(1)
-					err = fmt.Errorf("automation: rule %s: action %s: %w", r.name, a.name, err)
-					if e.onErr != nil {
-						e.onErr(err)
-					}
-					errs = append(errs, err)
-				}
-			}
-		}
-	}
-	run(set.always)
+	n := len(set.always)
+	errs = e.run(ctx, set.always, ev, errs)
 	if int(ev.Kind) < len(set.byKind) {
-		run(set.byKind[ev.Kind])
+		list := set.byKind[ev.Kind]
+		n += len(list)
+		errs = e.run(ctx, list, ev, errs)
 	}
 	e.evals.Add(uint64(n))
 	return errors.Join(errs...)
+}
+
+// run evaluates rules against ev and runs the actions of those that fire,
+// appending action errors to errs.
+func (e *Engine) run(ctx context.Context, rules []*crule, ev *semevent.Event, errs []error) []error {
+	for _, r := range rules {
+		if r.cond != nil && !r.cond.Match(ev) {
+			continue
+		}
+		e.fired.Add(1)
+		for _, a := range r.acts {
+			if err := a.fn(ctx, &Firing{Rule: r.name, Event: ev, Params: a.params}); err != nil {
+				e.actErrs.Add(1)
+				err = fmt.Errorf("automation: rule %s: action %s: %w", r.name, a.name, err)
+				if e.onErr != nil {
+					e.onErr(err)
+				}
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errs
 }
 
 // Match appends to dst the names of the active rules whose condition ev

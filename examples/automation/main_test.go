@@ -1,9 +1,15 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // TestAutomationRuns runs the example in process, so that CI fails if it
-// breaks.
+// breaks, or leaks a goroutine.
 func TestAutomationRuns(t *testing.T) {
 	if err := run(); err != nil {
 		t.Fatal(err)
