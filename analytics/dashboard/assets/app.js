@@ -192,6 +192,9 @@ function render(s) {
   }
   dash.updates++;
   dash.last = s;
+  // Mirror the counters into the DOM for tools that read it (chromium --dump-dom).
+  document.body.dataset.updates = dash.updates;
+  for (const [id, n] of Object.entries(dash.drawn)) document.getElementById(id).dataset.drawn = n;
 }
 
 function connect() {
@@ -204,5 +207,17 @@ function connect() {
   es.onerror = () => { status.textContent = "reconnecting…"; status.className = "status off"; };
 }
 
+// poll fetches /snapshot every second (?poll=ms sets the period) for
+// places where a stream cannot pass (some proxies, chromium --dump-dom).
+function poll(ms) {
+  const status = document.getElementById("status");
+  const tick = () => fetch("snapshot").then((r) => r.json()).then((s) => {
+    status.textContent = "polling"; status.className = "status on"; render(s);
+  }).catch(() => { status.textContent = "retrying…"; status.className = "status off"; dash.errors++; })
+    .finally(() => setTimeout(tick, ms));
+  tick();
+}
+
 window.addEventListener("resize", () => dash.last && render(dash.last));
-connect();
+const pollMs = new URLSearchParams(location.search).get("poll");
+if (pollMs !== null) poll(Number(pollMs) || 1000); else connect();
