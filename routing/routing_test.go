@@ -466,6 +466,7 @@ var groupMember = map[string]string{"gA": "d3", "gB": "m1"}
 // reference routes by checking every rule, with independent matchers.
 type reference struct {
 	rules []routing.Rule
+	subj  [][]string // pattern tokens, nil for any subject
 	globs []filter.Filter
 	when  []filter.Filter
 }
@@ -481,20 +482,30 @@ func newReference(t testing.TB, rs *routing.RuleSet) *reference {
 			}
 		}
 		if r.When != "" {
-			if w, err = filter.Compile(r.When, &filter.ExprOptions{VMOnly: true}); err != nil {
+			if w, err = filter.Compile(r.When, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
 		ref.globs = append(ref.globs, g)
 		ref.when = append(ref.when, w)
+		var toks []string
+		if r.Subject != "" {
+			toks = strings.Split(r.Subject, ".")
+		}
+		ref.subj = append(ref.subj, toks)
 	}
 	return ref
 }
 
 func (ref *reference) route(ev *semevent.Event) []string {
 	var out []string
+	topic := ev.TopicOrKind()
+	st := strings.Split(topic, ".")
+	if topic == "" || slices.Contains(st, "") {
+		st = nil // invalid subjects match no pattern
+	}
 	for i, r := range ref.rules {
-		if r.Subject != "" && !refMatch(r.Subject, ev.TopicOrKind()) {
+		if ref.subj[i] != nil && !refMatchTokens(ref.subj[i], st) {
 			continue
 		}
 		if ref.globs[i] != nil && !ref.globs[i].Match(ev) {

@@ -99,7 +99,15 @@ func refMatch(pattern, subject string) bool {
 			return false
 		}
 	}
-	pt := strings.Split(pattern, ".")
+	return refMatchTokens(strings.Split(pattern, "."), st)
+}
+
+// refMatchTokens matches pattern tokens against the tokens of a valid
+// subject; st is nil for an invalid subject.
+func refMatchTokens(pt, st []string) bool {
+	if st == nil {
+		return false
+	}
 	for i, p := range pt {
 		if p == ">" {
 			return len(st) > i
