@@ -139,6 +139,7 @@ type ExecutorStats struct {
 	Rejected           uint64 // Start calls refused by a tenant quota
 	Retries            uint64 // step attempts after the first
 	Compensations      uint64 // compensations that succeeded
+	InboxDropped       uint64 // events not kept by a full Listener inbox
 	Running, Queued    int
 }
 
@@ -252,7 +253,8 @@ type execution struct {
 	comps       []comp
 	seq         uint64
 	storeFailed bool
-	suspended   bool // stopped in Await by Close
+	suspended   bool    // stopped in Await by Close
+	inbox       *waiter // for a Listener workflow
 	info        *ExecutionInfo
 }
 
@@ -315,6 +317,13 @@ func (e *Executor) newExecution(id string, w Workflow, wf string, ev *semevent.E
 	x := &execution{e: e, id: id, wf: wf, w: w, tenant: ev.Tenant, ev: ev,
 		done: map[string]*Record{}, compensated: map[string]bool{}}
 	x.ctx, x.cancel = context.WithCancelCause(e.root)
+	if l, ok := w.(Listener); ok {
+		f, size := l.Inbox(ev)
+		if size <= 0 {
+			size = 64
+		}
+		x.inbox = &waiter{f: f, ch: make(chan *semevent.Event, size)}
+	}
 	x.info = &ExecutionInfo{ID: id, Workflow: wf, Tenant: ev.Tenant, Trigger: ev.ID, Path: ev.Path, Queued: e.clock.Now()}
 	return x
 }
@@ -365,6 +374,9 @@ func (e *Executor) recover() error {
 			continue
 		}
 		e.execs[id] = x
+		if x.inbox != nil {
+			e.waiters[x.inbox] = struct{}{}
+		}
 		e.tenantLocked(x.tenant).q = append(e.tenantLocked(x.tenant).q, x)
 		e.stats.Resumed++
 	}
@@ -438,6 +450,9 @@ func (e *Executor) Start(ctx context.Context, workflow string, ev *semevent.Even
 	}
 	x := e.newExecution(id, w, workflow, ev)
 	e.execs[id] = x
+	if x.inbox != nil {
+		e.waiters[x.inbox] = struct{}{}
+	}
 	e.mu.Unlock()
 
 	if e.store != nil {
@@ -445,6 +460,9 @@ func (e *Executor) Start(ctx context.Context, workflow string, ev *semevent.Even
 		if err != nil {
 			e.mu.Lock()
 			delete(e.execs, id)
+			if x.inbox != nil {
+				delete(e.waiters, x.inbox)
+			}
 			e.mu.Unlock()
 			x.cancel(nil)
 			return "", err
@@ -482,9 +500,18 @@ func (e *Executor) Handle(ctx context.Context, ev *semevent.Event) error {
 	}
 	e.mu.Lock()
 	for w := range e.waiters {
-		if !w.fired && (w.f == nil || w.f.Match(ev)) {
+		if w.fired || (w.f != nil && !w.f.Match(ev)) {
+			continue
+		}
+		if w.once {
 			w.fired = true
 			w.ch <- ev.Clone()
+			continue
+		}
+		select {
+		case w.ch <- ev.Clone():
+		default:
+			e.stats.InboxDropped++
 		}
 	}
 	e.mu.Unlock()
@@ -650,6 +677,9 @@ func (e *Executor) execute(x *execution, tq *tenantQ) {
 		}
 	}
 	x.cancel(nil)
+	if x.inbox != nil {
+		e.removeWaiter(x.inbox)
+	}
 	x.mu.Lock()
 	x.info.Ended = e.clock.Now()
 	x.info.Outcome = outcome

@@ -197,6 +197,9 @@ type Machine struct {
 	// MaxTransitions bounds the transitions of one execution, so a
 	// cycle cannot run forever. Default 10000.
 	MaxTransitions int
+	// Inbox is how many events of its key an execution keeps while it is
+	// not waiting (see [Run.Listen]). Default 64.
+	Inbox int
 }
 
 // State is one state of a [Machine].
@@ -223,6 +226,7 @@ type machine struct {
 	states  map[string]*cstate
 	key     KeyFunc
 	maxT    int
+	inbox   int
 }
 
 type cstate struct {
@@ -241,6 +245,12 @@ type ctrans struct {
 
 func (m *machine) Name() string { return m.name }
 
+// Inbox keeps the events of the triggering event's key.
+func (m *machine) Inbox(trigger *semevent.Event) (filter.Filter, int) {
+	key, id := m.key(trigger), trigger.ID
+	return filter.Func(func(ev *semevent.Event) bool { return ev.ID != id && m.key(ev) == key }), m.inbox
+}
+
 type triggeredMachine struct{ *machine }
 
 func (m triggeredMachine) Trigger() filter.Filter { return m.trigger }
@@ -254,7 +264,7 @@ func NewMachine(m Machine) (Workflow, error) {
 	if m.Name == "" {
 		bad("name", errors.New("empty name"))
 	}
-	cm := &machine{name: m.Name, initial: m.Initial, states: map[string]*cstate{}, key: m.Correlate, maxT: m.MaxTransitions, trigger: m.Trigger}
+	cm := &machine{name: m.Name, initial: m.Initial, states: map[string]*cstate{}, key: m.Correlate, maxT: m.MaxTransitions, trigger: m.Trigger, inbox: m.Inbox}
 	if cm.key == nil {
 		cm.key = ByPath
 	}

@@ -24,7 +24,7 @@ import (
 // build workflows declaratively; [NewWorkflow] wraps a function.
 //
 // A Workflow may also implement [Triggered], to be started by
-// [Executor.Handle].
+// [Executor.Handle], and [Listener], to receive events after it starts.
 type Workflow interface {
 	Name() string
 	Run(r *Run) error
@@ -43,6 +43,20 @@ type funcWorkflow struct {
 
 func (w *funcWorkflow) Name() string     { return w.name }
 func (w *funcWorkflow) Run(r *Run) error { return w.fn(r) }
+
+// Listener is implemented by workflows whose executions wait for events
+// with [Run.Await]. Inbox returns, for an execution's triggering event,
+// the filter of the events the execution wants (nil: all) and how many
+// it keeps while it is not waiting (0: 64). The executor then keeps
+// those events from the moment the execution is started, beyond the
+// limit dropping them and counting them in ExecutorStats.InboxDropped,
+// and Await takes them in order, discarding those its own filter does
+// not match — so events that arrive before or between Awaits are not
+// missed. Without an inbox, Await only sees events that arrive while it
+// waits. The inbox is not durable: after a restart it starts empty.
+type Listener interface {
+	Inbox(trigger *semevent.Event) (f filter.Filter, size int)
+}
 
 type triggeredWorkflow struct {
 	funcWorkflow
@@ -223,41 +237,58 @@ func (r *Run) Await(name string, f filter.Filter, timeout time.Duration) (*semev
 		return rec.Event, nil
 	}
 	e := x.e
-	w := &waiter{f: f, ch: make(chan *semevent.Event, 1)}
-	e.addWaiter(w)
-	defer e.removeWaiter(w)
+	x.mu.Lock()
+	inbox := x.inbox
+	x.mu.Unlock()
+	var ch <-chan *semevent.Event
+	if inbox != nil {
+		ch = inbox.ch
+	} else {
+		w := &waiter{f: f, ch: make(chan *semevent.Event, 1), once: true}
+		e.addWaiter(w)
+		defer e.removeWaiter(w)
+		ch = w.ch
+	}
 	x.noteStep(id, "awaiting", 0, nil)
 	var tc <-chan time.Time
 	if timeout > 0 {
 		tc = e.clock.After(timeout)
 	}
-	select {
-	case ev := <-w.ch:
-		if err := e.record(x, &Record{Type: RecAwaitDone, Step: id, Event: ev}); err != nil {
-			return nil, err
+	for {
+		select {
+		case ev := <-ch:
+			if inbox != nil && f != nil && !f.Match(ev) {
+				continue // not for this Await: consumed, as if ignored
+			}
+			if err := e.record(x, &Record{Type: RecAwaitDone, Step: id, Event: ev}); err != nil {
+				return nil, err
+			}
+			x.noteStep(id, "done", 1, nil)
+			return ev, nil
+		case <-tc:
+			if err := e.record(x, &Record{Type: RecAwaitDone, Step: id}); err != nil {
+				return nil, err
+			}
+			x.noteStep(id, "timeout", 1, ErrTimeout)
+			return nil, ErrTimeout
+		case <-x.ctx.Done():
+			return nil, context.Cause(x.ctx)
+		case <-e.stop:
+			// Close does not wait for events: suspend, to resume on restart.
+			x.mu.Lock()
+			x.suspended = true
+			x.mu.Unlock()
+			return nil, ErrClosed
 		}
-		x.noteStep(id, "done", 1, nil)
-		return ev, nil
-	case <-tc:
-		if err := e.record(x, &Record{Type: RecAwaitDone, Step: id}); err != nil {
-			return nil, err
-		}
-		x.noteStep(id, "timeout", 1, ErrTimeout)
-		return nil, ErrTimeout
-	case <-x.ctx.Done():
-		return nil, context.Cause(x.ctx)
-	case <-e.stop:
-		// Close does not wait for events: suspend, to resume on restart.
-		x.mu.Lock()
-		x.suspended = true
-		x.mu.Unlock()
-		return nil, ErrClosed
 	}
 }
 
+// waiter receives events from Executor.Handle: one (once) for a plain
+// Await, or every match, while there is room, for an inbox.
 type waiter struct {
 	f     filter.Filter
 	ch    chan *semevent.Event
+	once  bool
 	fired bool // guarded by Executor.mu
 }
 

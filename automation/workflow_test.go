@@ -697,6 +697,18 @@ func TestMachine(t *testing.T) {
 	require.Equal(t, automation.Succeeded, info.Outcome)
 	require.Equal(t, []string{"open", "stale"}, j.list())
 
+	// Back to back: the events arrive before the machine waits for them,
+	// and wait in its inbox.
+	j = journalOf{}
+	create = newEvent("", "/m/c")
+	require.NoError(t, ex.Handle(ctx, create))
+	for _, k := range []semevent.Kind{semevent.KindFileWrite, semevent.KindFileRead, semevent.KindFileWrite, semevent.KindFileClose} {
+		require.NoError(t, ex.Handle(ctx, &semevent.Event{ID: evSeq.Next(), Kind: k, Path: "/m/c"}))
+	}
+	info = wait(t, ex, automation.ExecutionID("upload", create))
+	require.Equal(t, automation.Succeeded, info.Outcome)
+	require.Equal(t, []string{"open", "open", "open", "closed"}, j.list())
+
 	_, err = automation.NewMachine(automation.Machine{Name: "bad", Initial: "x", States: map[string]automation.State{
 		"a": {On: []automation.Transition{{When: `Kind ==`, To: "nowhere"}}},
 	}})
