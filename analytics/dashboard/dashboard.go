@@ -43,6 +43,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -341,7 +342,7 @@ func (d *Dashboard) Snapshot() Snapshot {
 	keyTotal := map[string]float64{}
 	for _, e := range ends {
 		w := d.windows[e]
-		wp := WindowPoint{T: e / 1e6, Counts: w.counts, P50: math.NaN(), P99: math.NaN()}
+		wp := WindowPoint{T: e / 1e6, Counts: maps.Clone(w.counts), P50: math.NaN(), P99: math.NaN()}
 		for k, c := range w.counts {
 			wp.Total += c
 			keyTotal[k] += c

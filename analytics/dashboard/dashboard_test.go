@@ -173,3 +173,25 @@ func TestOptionsValidate(t *testing.T) {
 		t.Errorf("New(bad) = %v, want three problems", err)
 	}
 }
+
+// TestConcurrentUse runs results, anomalies, samples and snapshots at
+// once; the race detector checks that no snapshot shares state.
+func TestConcurrentUse(t *testing.T) {
+	d, _ := newDash(t)
+	var wg sync.WaitGroup
+	for g := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 200 {
+				d.ObserveResult(result(string(rune('a'+g)), int64(i%5)*1e9, uint64(i), "/p"))
+				d.ObserveAnomaly(analytics.Anomaly{Key: "a", Time: int64(i)})
+				d.Sample()
+			}
+		}()
+	}
+	for range 100 {
+		_, _ = json.Marshal(d.Snapshot())
+	}
+	wg.Wait()
+}
