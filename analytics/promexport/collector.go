@@ -19,7 +19,11 @@
 //	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //
 // The metric names are listed in [Names]; alerts.yml in this directory has
-// example alert rules written against them.
+// example alert rules written against them. Components with a Stats
+// method that promexport does not import (package coord's coordinators,
+// package automation's engines) plug in through [FieldsSource]:
+//
+//	Automation: promexport.FieldsSource(func() any { return engine.Stats() }),
 //
 // # Concurrency
 //
