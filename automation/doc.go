@@ -90,8 +90,10 @@
 //     every attempt and replay.
 //   - Workflow code must be deterministic given its step results, and do
 //     its side effects only in steps.
-//   - An Await's timeout that was running at the crash starts over.
-//     Events given to Handle while no Await is waiting are not kept.
+//   - An Await that was waiting at the crash waits, after the restart,
+//     until its recorded deadline. Events given to Handle are not
+//     recorded until an Await takes them: an execution's inbox
+//     ([Listener]) starts empty after a restart.
 //   - The store grows with every execution; the executor keeps the IDs of
 //     ended executions in memory for deduplication.
 //

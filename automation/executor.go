@@ -250,6 +250,7 @@ type execution struct {
 	mu          sync.Mutex // guards the fields below
 	done        map[string]*Record
 	compensated map[string]bool
+	deadlines   map[string]int64 // recorded Await deadlines, Unix ns
 	comps       []comp
 	seq         uint64
 	storeFailed bool
@@ -315,7 +316,7 @@ func NewExecutor(opts *ExecutorOptions) (*Executor, error) {
 
 func (e *Executor) newExecution(id string, w Workflow, wf string, ev *semevent.Event) *execution {
 	x := &execution{e: e, id: id, wf: wf, w: w, tenant: ev.Tenant, ev: ev,
-		done: map[string]*Record{}, compensated: map[string]bool{}}
+		done: map[string]*Record{}, compensated: map[string]bool{}, deadlines: map[string]int64{}}
 	x.ctx, x.cancel = context.WithCancelCause(e.root)
 	if l, ok := w.(Listener); ok {
 		f, size := l.Inbox(ev)
@@ -348,6 +349,8 @@ func (e *Executor) recover() error {
 			return nil // finished, or started before the retained log
 		}
 		switch r.Type {
+		case RecAwaitStarted:
+			x.deadlines[r.Step] = int64(r.Seq)
 		case RecStepDone, RecStepFailed, RecAwaitDone:
 			x.done[r.Step] = r
 			x.seq = max(x.seq, r.Seq)

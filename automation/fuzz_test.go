@@ -37,6 +37,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		{Type: RecStepDone, Time: 2, Execution: "w/1", Step: "par1.0/s#2", Seq: 7, Result: []byte("out")},
 		{Type: RecStepFailed, Execution: "w/1", Step: "s", Err: "boom"},
 		{Type: RecAwaitDone, Execution: "w/1", Step: "in:open"},
+		{Type: RecAwaitStarted, Execution: "w/1", Step: "in:open", Seq: 1 << 62},
 		{Type: RecFinished, Execution: "w/1", Outcome: CompensationFailed, Err: "x"},
 	} {
 		f.Add(AppendRecord(nil, r))

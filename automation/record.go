@@ -24,6 +24,7 @@ const (
 	RecCompensated                              // Step's compensation succeeded
 	RecCompensationFailed                       // Step's compensation failed for good
 	RecFinished                                 // execution ended; Outcome, Err
+	RecAwaitStarted                             // Step (an Await) began waiting; Seq is its deadline (Unix ns), 0 for none
 
 	recTypeEnd
 )

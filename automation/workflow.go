@@ -224,9 +224,10 @@ func (r *Run) Parallel(branches ...func(r *Run) error) error {
 
 // Await waits for an event given to [Executor.Handle] that f matches (nil
 // matches any), for at most timeout (0: no limit), and returns a copy of
-// it; after a timeout it returns [ErrTimeout]. The outcome is recorded:
-// on replay Await returns it again at once. A timeout that was running
-// when the process stopped starts over on restart.
+// it; after a timeout it returns [ErrTimeout]. The deadline and the
+// outcome are recorded: on replay Await returns the outcome again at
+// once, and an Await that was waiting when the process stopped waits
+// until the same deadline after the restart.
 func (r *Run) Await(name string, f filter.Filter, timeout time.Duration) (*semevent.Event, error) {
 	x := r.x
 	id := r.stepID(name)
@@ -249,10 +250,23 @@ func (r *Run) Await(name string, f filter.Filter, timeout time.Duration) (*semev
 		defer e.removeWaiter(w)
 		ch = w.ch
 	}
+	// The deadline is recorded, so that after a restart the wait goes on
+	// until the same deadline rather than starting over.
+	x.mu.Lock()
+	deadline, known := x.deadlines[id]
+	x.mu.Unlock()
+	if !known {
+		if timeout > 0 {
+			deadline = e.clock.Now().Add(timeout).UnixNano()
+		}
+		if err := e.record(x, &Record{Type: RecAwaitStarted, Step: id, Seq: uint64(deadline)}); err != nil {
+			return nil, err
+		}
+	}
 	x.noteStep(id, "awaiting", 0, nil)
 	var tc <-chan time.Time
-	if timeout > 0 {
-		tc = e.clock.After(timeout)
+	if deadline > 0 {
+		tc = e.clock.After(time.Duration(deadline - e.clock.Now().UnixNano()))
 	}
 	for {
 		select {

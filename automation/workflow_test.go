@@ -731,3 +731,48 @@ func TestExecutorOptionsValidate(t *testing.T) {
 	require.Len(t, oe.Problems, 5, "%v", oe.Problems)
 	require.NoError(t, (*automation.ExecutorOptions)(nil).Validate())
 }
+
+// TestAwaitDeadlineSurvivesRestart suspends a machine waiting with a
+// one-minute timeout, restarts the executor on the same store 40 s later
+// and checks that it times out 20 s after that, at the recorded deadline.
+func TestAwaitDeadlineSurvivesRestart(t *testing.T) {
+	var j journalOf
+	wf, err := automation.NewMachine(automation.Machine{
+		Name: "wait", Initial: "open",
+		States: map[string]automation.State{
+			"open": {Enter: &automation.Step{Do: func(context.Context, *automation.StepContext) ([]byte, error) {
+				j.add("open")
+				return nil, nil
+			}}, On: []automation.Transition{{When: `Kind == "close"`, To: "done"}}, Timeout: time.Minute, OnTimeout: "stale"},
+			"done":  {Final: true},
+			"stale": {Final: true},
+		},
+	})
+	require.NoError(t, err)
+	store := automationtest.NewStore()
+	clock := automationtest.NewClock(t0, false)
+	opts := func() *automation.ExecutorOptions {
+		return &automation.ExecutorOptions{Workflows: []automation.Workflow{wf}, Store: store, Clock: clock}
+	}
+	ex, err := automation.NewExecutor(opts())
+	require.NoError(t, err)
+	id, err := ex.Start(context.Background(), "wait", newEvent("", "/w"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return clock.Waiting() == 1 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, ex.Close(context.Background())) // suspends the Await
+	clock.Advance(40 * time.Second)
+
+	ex2, err := automation.NewExecutor(opts())
+	require.NoError(t, err)
+	defer ex2.Close(context.Background())
+	require.Equal(t, uint64(1), ex2.Stats().Resumed)
+	// the suspended Await's timer is still in the fake clock: 2
+	require.Eventually(t, func() bool { return clock.Waiting() == 2 }, 10*time.Second, time.Millisecond)
+	clock.Advance(20 * time.Second)
+	info := wait(t, ex2, id)
+	require.Equal(t, automation.Succeeded, info.Outcome)
+	last := info.Steps[len(info.Steps)-1]
+	require.Equal(t, "in:open", last.ID)
+	require.Equal(t, "timeout", last.Status)
+	require.Equal(t, []string{"open"}, j.list(), "the Enter step ran once: replayed after the restart")
+}
