@@ -1,0 +1,156 @@
+package fusebridge_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+	"testing"
+
+	"github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/fusebridge"
+	"github.com/vexfs/semevent/propagation"
+)
+
+// noPassthroughNode is go-fuse's loopback with passthrough turned off: the
+// bare baseline for the bridge, which also sends reads and writes through
+// the server.
+type noPassthroughNode struct{ *fs.LoopbackNode }
+
+type noPassthroughFile struct{ *fs.LoopbackFile }
+
+func (noPassthroughFile) PassthroughFd() (int, bool) { return -1, false }
+
+func (n *noPassthroughNode) WrapChild(ctx context.Context, ops fs.InodeEmbedder) fs.InodeEmbedder {
+	return &noPassthroughNode{ops.(*fs.LoopbackNode)}
+}
+
+func (n *noPassthroughNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, syscall.Errno) {
+	fh, fl, errno := n.LoopbackNode.Open(ctx, flags)
+	if lf, ok := fh.(*fs.LoopbackFile); ok {
+		fh = noPassthroughFile{lf}
+	}
+	return fh, fl, errno
+}
+
+func (n *noPassthroughNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
+	ch, fh, fl, errno := n.LoopbackNode.Create(ctx, name, flags, mode, out)
+	if lf, ok := fh.(*fs.LoopbackFile); ok {
+		fh = noPassthroughFile{lf}
+	}
+	return ch, fh, fl, errno
+}
+
+// writeFiles writes n files of 4 KiB into a new directory under dir.
+func writeFiles(b *testing.B, dir string, round, n int) {
+	d := filepath.Join(dir, fmt.Sprintf("r%d", round))
+	if err := os.Mkdir(d, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	data := make([]byte, 4096)
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%04d", i)), data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFUSEWrite writes 2000 files of 4 KiB per iteration through: the
+// backing directory directly; go-fuse's bare loopback with and without
+// passthrough; the semevent loopback publishing every event to a bus with
+// one subscriber, without passthrough (every write seen) and with it.
+// Compare semevent to the bare loopback of the same passthrough setting.
+func BenchmarkFUSEWrite(b *testing.B) {
+	const files = 2000
+	type variant struct {
+		name   string
+		mount  func(b *testing.B, backing, mnt string) (cleanup func())
+		direct bool
+	}
+	bare := func(pt bool) func(b *testing.B, backing, mnt string) func() {
+		return func(b *testing.B, backing, mnt string) func() {
+			root, err := fs.NewLoopbackRoot(backing)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !pt {
+				ln := root.(*fs.LoopbackNode)
+				nn := &noPassthroughNode{ln}
+				ln.RootData.RootNode = nn
+				root = nn
+			}
+			m, err := fusebridge.MountFS(mnt, root, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return func() { m.Unmount() }
+		}
+	}
+	withEvents := func(pt bool) func(b *testing.B, backing, mnt string) func() {
+		return func(b *testing.B, backing, mnt string) func() {
+			bus, err := propagation.New(nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var n atomic.Int64
+			bus.Subscribe(semevent.HandlerFunc(func(context.Context, *semevent.Event) error { n.Add(1); return nil }), nil)
+			br, err := fusebridge.New(bus, &fusebridge.Options{Passthrough: pt})
+			if err != nil {
+				b.Fatal(err)
+			}
+			root, err := br.NewLoopbackRoot(backing)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := fusebridge.MountFS(mnt, root, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return func() {
+				m.Unmount()
+				br.Close(context.Background())
+				bus.Close(context.Background())
+				st := br.Stats()
+				b.ReportMetric(float64(st.Published)/float64(b.N*files), "events/file")
+				if st.Dropped+st.Evicted > 0 {
+					b.Errorf("bridge dropped events: %+v", st)
+				}
+			}
+		}
+	}
+	variants := []variant{
+		{name: "direct", direct: true},
+		{name: "gofuse-passthrough", mount: bare(true)},
+		{name: "semevent-passthrough", mount: withEvents(true)},
+		{name: "gofuse-nopassthrough", mount: bare(false)},
+		{name: "semevent-nopassthrough", mount: withEvents(false)},
+	}
+	for _, v := range variants {
+		b.Run(v.name, func(b *testing.B) {
+			if !v.direct {
+				needFUSE(b)
+			}
+			dir := b.TempDir()
+			backing, mnt := filepath.Join(dir, "backing"), filepath.Join(dir, "mnt")
+			os.Mkdir(backing, 0o755)
+			os.Mkdir(mnt, 0o755)
+			target := backing
+			if !v.direct {
+				cleanup := v.mount(b, backing, mnt)
+				defer cleanup()
+				target = mnt
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				writeFiles(b, target, i, files)
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*files), "ns/file")
+		})
+	}
+}
