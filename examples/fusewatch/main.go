@@ -196,4 +196,3 @@ func (p *printer) summary(bs fusebridge.Stats, ws fusebridge.WatcherStats, watch
 	}
 	fmt.Fprintf(p.out, "bus: %d published, %d folded by dedup, %d delivered\n", st.Published, st.Deduplicated, st.Delivered)
 }
-
