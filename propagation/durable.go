@@ -20,7 +20,10 @@ type Journal interface {
 	// for new ones as they commit, until ctx ends or fn fails.
 	Tail(ctx context.Context, from uint64, fn func(off uint64, ev *semevent.Event) error) error
 	// Consume is Tail from the named consumer's committed offset,
-	// committing each offset after fn returns (at-least-once).
+	// committing progress after fn returns — *journal.Journal commits every
+	// 4096 records, whenever it catches up and on return — so a restart
+	// delivers again at most the events since the last commit
+	// (at-least-once).
 	Consume(ctx context.Context, name string, fn func(off uint64, ev *semevent.Event) error) error
 }
 
@@ -77,9 +80,10 @@ type Replay struct {
 	// From is the first journal offset to deliver.
 	From uint64
 	// Consumer, when set, names a durable consumer: delivery starts after
-	// its last committed offset (From is then ignored) and each offset is
-	// committed once the handler returns, so after a restart nothing is
-	// lost and at most the events in flight are delivered again.
+	// its last committed offset (From is then ignored) and the journal
+	// commits progress as the handler returns (see Journal.Consume), so
+	// after a restart nothing is lost and the events handled since the last
+	// commit are delivered again.
 	Consumer string
 }
 
