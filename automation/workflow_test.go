@@ -613,7 +613,7 @@ func TestTenantRateQuota(t *testing.T) {
 		return nil
 	})
 	ex := newExecutor(t, &automation.ExecutorOptions{Workflows: []automation.Workflow{wf}, Clock: clock,
-		Quotas: map[string]automation.TenantQuota{"slow": {PerSecond: 2, Burst: 2}}})
+		Quotas: map[string]automation.TenantQuota{"slow": {PerSecond: 2, Burst: 1}}})
 	ctx := context.Background()
 	for i := range 7 {
 		_, err := ex.Start(ctx, "q", newEvent("slow", fmt.Sprint("/s", i)))
@@ -632,12 +632,21 @@ func TestTenantRateQuota(t *testing.T) {
 		}
 		return n
 	}
-	require.Eventually(t, func() bool { return count("free") == 5 && count("slow") == 2 }, 10*time.Second, time.Millisecond)
-	for want := 3; want <= 7; want++ {
-		require.Eventually(t, func() bool { return clock.Waiting() > 0 }, 10*time.Second, time.Millisecond)
-		clock.Advance(500 * time.Millisecond)
-		require.Eventually(t, func() bool { return count("slow") == want }, 10*time.Second, time.Millisecond)
-		require.Equal(t, want, count("slow"), "one execution per 500ms")
+	require.Eventually(t, func() bool { return count("free") == 5 && count("slow") == 1 }, 10*time.Second, time.Millisecond)
+	// Move the fake clock in 10 ms steps: each further execution of the
+	// slow tenant must wait for its token, 500 ms of fake time. (Burst 1:
+	// a scheduler that lags cannot start two at once.)
+	for want := 2; want <= 7; want++ {
+		from := clock.Now()
+		require.Eventually(t, func() bool {
+			if count("slow") >= want {
+				return true
+			}
+			clock.Advance(10 * time.Millisecond)
+			return false
+		}, 20*time.Second, time.Millisecond)
+		require.Equal(t, want, count("slow"), "one execution per token")
+		require.GreaterOrEqual(t, clock.Now().Sub(from), 490*time.Millisecond, "execution %d started before its token", want)
 	}
 }
 
