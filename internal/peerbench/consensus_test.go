@@ -3,6 +3,7 @@ package peerbench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -108,9 +109,6 @@ func newHashicorp(tb testing.TB, tcp, bolt bool) *cluster {
 		conf := raft.DefaultConfig()
 		conf.LocalID = servers[i].ID
 		conf.Logger = hclog.New(&hclog.LoggerOptions{Output: io.Discard, Level: hclog.Off})
-		conf.HeartbeatTimeout = 500 * time.Millisecond
-		conf.ElectionTimeout = 500 * time.Millisecond
-		conf.LeaderLeaseTimeout = 250 * time.Millisecond
 		var logs raft.LogStore
 		var stable raft.StableStore
 		if bolt {
@@ -136,23 +134,51 @@ func newHashicorp(tb testing.TB, tcp, bolt bool) *cluster {
 		}
 		nodes[i].r, nodes[i].trans = r, trans[i]
 	}
+	var mu sync.Mutex // guards leader
 	var leader *raft.Raft
-	for deadline := time.Now().Add(30 * time.Second); leader == nil; {
-		for _, nd := range nodes {
-			if nd.r.State() == raft.Leader {
-				leader = nd.r
+	// findLeader waits for a node to be leader and makes it the one
+	// appends go to.
+	findLeader := func() error {
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			for _, nd := range nodes {
+				if nd.r.State() == raft.Leader {
+					mu.Lock()
+					leader = nd.r
+					mu.Unlock()
+					return nil
+				}
 			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("hashicorp/raft: no leader after 30s")
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			tb.Fatal("hashicorp/raft: no leader after 30s")
-		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	if err := findLeader(); err != nil {
+		tb.Fatal(err)
 	}
 	return &cluster{
 		append: func(ctx context.Context, ev *semevent.Event) error {
 			// The user's encoding step is part of the work: coord/raft
 			// encodes inside Append.
-			return leader.Apply(codec.Append(nil, ev), 10*time.Second).Error()
+			cmd := codec.Append(nil, ev)
+			for {
+				mu.Lock()
+				l := leader
+				mu.Unlock()
+				err := l.Apply(cmd, 10*time.Second).Error()
+				switch {
+				case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress):
+					// As coord/raft does, carry on through a leader change
+					// (without its exactly-once sessions: a lost
+					// leadership may have committed the entry).
+					if err := findLeader(); err != nil {
+						return err
+					}
+				default:
+					return err
+				}
+			}
 		},
 		close: func() {
 			for _, nd := range nodes {
