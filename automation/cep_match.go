@@ -100,9 +100,8 @@ func (m *relaxedSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) 
 			m.n++
 		}
 	}
-	if st != nil && len(st.parts) == 0 {
-		m.states.del(k)
-	}
+	// An emptied state stays until the next sweep: keys come back, and
+	// deleting and re-inserting them costs more than keeping them.
 }
 
 func (m *relaxedSeq) timer(*cep, *cpat, Key, uint64, int64) {}
@@ -158,9 +157,8 @@ func (m *strictSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 			m.n++
 		}
 	}
-	if st != nil && len(st.parts) == 0 {
-		m.states.del(k)
-	}
+	// An emptied state stays until the next sweep: keys come back, and
+	// deleting and re-inserting them costs more than keeping them.
 }
 
 func (m *strictSeq) timer(*cep, *cpat, Key, uint64, int64) {}
