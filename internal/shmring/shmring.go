@@ -445,15 +445,16 @@ func (c *Consumer) TryRecv(dst []byte) (rec []byte, ok bool, err error) {
 	if freed != 0 {
 		c.freed = freed
 	}
-	if c.tail&(tailBatch-1) == 0 {
+	// Payload space is scarcer than slots: free it at once.
+	if freed != 0 || c.tail == c.head || c.tail&(tailBatch-1) == 0 {
 		c.publishTail()
 	}
 	return rec, true, nil
 }
 
-// tailBatch is how many slots the consumer frees at once while records
-// keep coming: fewer stores to the line the producer reads. An empty ring
-// frees everything before waiting.
+// tailBatch is how many slots the consumer frees at once while it works
+// through a backlog: fewer stores to the line the producer reads. Reading
+// the last record it knows of frees everything.
 const tailBatch = 32
 
 func (c *Consumer) publishTail() {
