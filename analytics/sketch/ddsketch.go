@@ -19,6 +19,7 @@ type DDSketch struct {
 	alpha     float64
 	gamma     float64
 	logGamma  float64
+	invLog    float64 // 1/logGamma
 	maxBins   int
 	pos, neg  store
 	zero      uint64
@@ -38,7 +39,7 @@ func NewDDSketch(alpha float64, maxBins int) *DDSketch {
 		maxBins = DefaultMaxBins
 	}
 	g := (1 + alpha) / (1 - alpha)
-	return &DDSketch{alpha: alpha, gamma: g, logGamma: math.Log(g), maxBins: maxBins,
+	return &DDSketch{alpha: alpha, gamma: g, logGamma: math.Log(g), invLog: 1 / math.Log(g), maxBins: maxBins,
 		min: math.Inf(1), max: math.Inf(-1)}
 }
 
@@ -57,7 +58,7 @@ func (s *DDSketch) Collapsed() bool { return s.collapsed }
 const minIndexable = 1e-9
 
 func (s *DDSketch) index(v float64) int {
-	return int(math.Ceil(math.Log(v) / s.logGamma))
+	return int(math.Ceil(math.Log(v) * s.invLog))
 }
 
 func (s *DDSketch) value(i int) float64 {
@@ -81,8 +82,12 @@ func (s *DDSketch) AddN(v float64, n uint64) {
 		s.zero += n
 	}
 	s.count += n
-	s.min = math.Min(s.min, v)
-	s.max = math.Max(s.max, v)
+	if v < s.min {
+		s.min = v
+	}
+	if v > s.max {
+		s.max = v
+	}
 }
 
 // Merge folds o into s; both must have the same accuracy.

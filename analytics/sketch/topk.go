@@ -15,8 +15,15 @@ const DefaultTopKCapacity = 64
 type TopK struct {
 	capacity int
 	total    uint64
-	heap     []Counter      // min-heap by Count
-	index    map[string]int // key → position in heap
+	heap     []*node          // min-heap by Count
+	index    map[string]*node // key → its counter
+}
+
+// node is one counter and its position in the heap, so that moving it
+// does not touch the map.
+type node struct {
+	Counter
+	pos int
 }
 
 // Counter is one key's estimated count. The true count lies in
@@ -33,7 +40,7 @@ func NewTopK(capacity int) *TopK {
 	if capacity <= 0 {
 		capacity = DefaultTopKCapacity
 	}
-	return &TopK{capacity: capacity, index: make(map[string]int, capacity)}
+	return &TopK{capacity: capacity, index: make(map[string]*node, capacity)}
 }
 
 // Capacity returns the number of counters.
@@ -48,21 +55,22 @@ func (t *TopK) Add(key string, w uint64) {
 		return
 	}
 	t.total += w
-	if i, ok := t.index[key]; ok {
-		t.heap[i].Count += w
-		t.down(i)
+	if n, ok := t.index[key]; ok {
+		n.Count += w
+		t.down(n.pos)
 		return
 	}
 	if len(t.heap) < t.capacity {
-		t.heap = append(t.heap, Counter{Key: key, Count: w})
-		t.index[key] = len(t.heap) - 1
-		t.up(len(t.heap) - 1)
+		n := &node{Counter: Counter{Key: key, Count: w}, pos: len(t.heap)}
+		t.heap = append(t.heap, n)
+		t.index[key] = n
+		t.up(n.pos)
 		return
 	}
-	m := &t.heap[0]
+	m := t.heap[0]
 	delete(t.index, m.Key)
 	m.Key, m.Err, m.Count = key, m.Count, m.Count+w
-	t.index[key] = 0
+	t.index[key] = m
 	t.down(0)
 }
 
@@ -70,8 +78,7 @@ func (t *TopK) less(i, j int) bool { return t.heap[i].Count < t.heap[j].Count }
 
 func (t *TopK) swap(i, j int) {
 	t.heap[i], t.heap[j] = t.heap[j], t.heap[i]
-	t.index[t.heap[i].Key] = i
-	t.index[t.heap[j].Key] = j
+	t.heap[i].pos, t.heap[j].pos = i, j
 }
 
 func (t *TopK) up(i int) {
@@ -127,7 +134,8 @@ func (t *TopK) Merge(o *TopK) error {
 	for _, c := range t.heap {
 		all[c.Key] = Counter{Key: c.Key, Count: c.Count + om, Err: c.Err + om}
 	}
-	for _, c := range o.heap {
+	for _, n := range o.heap {
+		c := n.Counter
 		if a, ok := all[c.Key]; ok {
 			a.Count += c.Count - om
 			a.Err += c.Err - om
@@ -151,10 +159,20 @@ func (t *TopK) rebuild(cs []Counter) {
 	t.heap = t.heap[:0]
 	clear(t.index)
 	for _, c := range cs {
-		t.heap = append(t.heap, c)
-		t.index[c.Key] = len(t.heap) - 1
-		t.up(len(t.heap) - 1)
+		n := &node{Counter: c, pos: len(t.heap)}
+		t.heap = append(t.heap, n)
+		t.index[c.Key] = n
+		t.up(n.pos)
 	}
+}
+
+// counters returns the counters in heap order.
+func (t *TopK) counters() []Counter {
+	cs := make([]Counter, len(t.heap))
+	for i, n := range t.heap {
+		cs[i] = n.Counter
+	}
+	return cs
 }
 
 func sortCounters(cs []Counter) {
@@ -168,18 +186,15 @@ func sortCounters(cs []Counter) {
 
 // Top returns the n largest counters, largest first (ties by key).
 func (t *TopK) Top(n int) []Counter {
-	cs := slices.Clone(t.heap)
+	cs := t.counters()
 	sortCounters(cs)
 	return cs[:min(n, len(cs))]
 }
 
 // Clone returns a copy of t.
 func (t *TopK) Clone() *TopK {
-	c := &TopK{capacity: t.capacity, total: t.total, heap: slices.Clone(t.heap),
-		index: make(map[string]int, len(t.index))}
-	for k, v := range t.index {
-		c.index[k] = v
-	}
+	c := &TopK{capacity: t.capacity, total: t.total, index: make(map[string]*node, len(t.index))}
+	c.rebuild(t.counters())
 	return c
 }
 
