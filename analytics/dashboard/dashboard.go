@@ -65,6 +65,9 @@ type Options struct {
 	Interval time.Duration            // sampling and push interval (default 1s)
 	History  int                      // points kept per chart (default 120)
 	TopN     int                      // top paths shown (default 10)
+	// Patterns, when set, lists frequent event sequences to show, such as
+	// an analytics.Miner's Top.
+	Patterns func() []analytics.Pattern
 	// Now returns the wall time (default time.Now).
 	Now func() time.Time
 }
@@ -103,6 +106,7 @@ type Snapshot struct {
 	Keys       []string           `json:"keys"` // the keys drawn in Windows, busiest first
 	Top        []TopEntry         `json:"top"`
 	Anomalies  []AnomalyPoint     `json:"anomalies"`
+	Patterns   []PatternEntry     `json:"patterns"`
 	Totals     map[string]float64 `json:"totals"`
 }
 
@@ -141,6 +145,12 @@ type WindowPoint struct {
 type TopEntry struct {
 	Key   string  `json:"key"`
 	Count float64 `json:"count"`
+}
+
+// PatternEntry is one frequent sequence.
+type PatternEntry struct {
+	Steps   []string `json:"steps"`
+	Support uint64   `json:"support"`
 }
 
 // AnomalyPoint is one anomaly as drawn.
@@ -320,11 +330,17 @@ func (d *Dashboard) ObserveAnomaly(a analytics.Anomaly) {
 
 // Snapshot returns what the page would draw now.
 func (d *Dashboard) Snapshot() Snapshot {
+	var patterns []PatternEntry
+	if d.o.Patterns != nil {
+		for _, p := range d.o.Patterns() {
+			patterns = append(patterns, PatternEntry{p.Steps, p.Support})
+		}
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := Snapshot{Title: d.o.Title, Time: ms(d.o.Now()),
 		Throughput: slices.Clone(d.through), Latency: slices.Clone(d.latency),
-		Anomalies: slices.Clone(d.anomalies), Totals: map[string]float64{}}
+		Anomalies: slices.Clone(d.anomalies), Totals: map[string]float64{}, Patterns: patterns}
 	for k, v := range d.totals {
 		s.Totals[k] = v
 	}

@@ -195,3 +195,16 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestPatterns(t *testing.T) {
+	d, err := dashboard.New(&dashboard.Options{Patterns: func() []analytics.Pattern {
+		return []analytics.Pattern{{Steps: []string{"open", "close"}, Support: 3}}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if p := d.Snapshot().Patterns; len(p) != 1 || p[0].Support != 3 || p[0].Steps[1] != "close" {
+		t.Errorf("Patterns = %+v", p)
+	}
+}

@@ -72,7 +72,12 @@ func run(ctx context.Context, c config, ready func(url string)) error {
 	}
 	defer bus.Close(context.Background())
 
-	dash, err := dashboard.New(&dashboard.Options{Title: "semevent · synthetic file workload", Bus: bus.Stats, Interval: c.interval})
+	miner, err := analytics.NewMiner(nil)
+	if err != nil {
+		return err
+	}
+	dash, err := dashboard.New(&dashboard.Options{Title: "semevent · synthetic file workload", Bus: bus.Stats,
+		Interval: c.interval, Patterns: func() []analytics.Pattern { return miner.Top(8, 10) }})
 	if err != nil {
 		return err
 	}
@@ -96,10 +101,6 @@ func run(ctx context.Context, c config, ready func(url string)) error {
 		return err
 	}
 	defer proc.Close(context.Background())
-	miner, err := analytics.NewMiner(nil)
-	if err != nil {
-		return err
-	}
 	for name, h := range map[string]semevent.Handler{"analytics": proc, "patterns": miner} {
 		if _, err := bus.Subscribe(h, &propagation.SubscribeOptions{Name: name}); err != nil {
 			return err

@@ -184,12 +184,13 @@ func startBrowser(t *testing.T) *chromeDriver {
 
 // state is what the page reports through window.__dash.
 type state struct {
-	Updates int            `json:"updates"`
-	Errors  int            `json:"errors"`
-	Drawn   map[string]int `json:"drawn"`
-	Ink     map[string]int `json:"ink"`  // painted pixels per canvas
-	Sig     map[string]int `json:"sig"`  // a hash of each canvas's pixels
-	Rows    int            `json:"rows"` // anomaly table rows
+	Updates  int            `json:"updates"`
+	Errors   int            `json:"errors"`
+	Drawn    map[string]int `json:"drawn"`
+	Ink      map[string]int `json:"ink"`      // painted pixels per canvas
+	Sig      map[string]int `json:"sig"`      // a hash of each canvas's pixels
+	Rows     int            `json:"rows"`     // anomaly table rows
+	Patterns int            `json:"patterns"` // frequent-sequence rows with an arrow
 }
 
 const probe = `
@@ -203,7 +204,8 @@ for (const c of document.querySelectorAll("canvas[data-chart]")) {
   ink[c.id] = n; sig[c.id] = h;
 }
 return {updates: d.updates, errors: d.errors, drawn: d.drawn, ink, sig,
-  rows: document.querySelectorAll("#anomalies tbody tr").length};`
+  rows: document.querySelectorAll("#anomalies tbody tr").length,
+  patterns: [...document.querySelectorAll("#patterns tbody td")].filter((td) => td.textContent.includes("→")).length};`
 
 func (d *chromeDriver) state() state {
 	out := d.call("POST", "/session/"+d.session+"/execute/sync", map[string]any{"script": probe, "args": []any{}})
@@ -256,6 +258,9 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	if later.Rows < 1 {
 		t.Errorf("anomaly table has %d rows", later.Rows)
+	}
+	if later.Patterns < 1 {
+		t.Errorf("no frequent sequence shown")
 	}
 	t.Logf("first: %d updates, drawn %v; later: %d updates, drawn %v", first.Updates, first.Drawn, later.Updates, later.Drawn)
 

@@ -190,6 +190,23 @@ function render(s) {
     td.colSpan = 5; td.textContent = "none yet"; td.style.color = color("--muted");
     tr.appendChild(td); body.appendChild(tr);
   }
+  const pbody = document.querySelector("#patterns tbody");
+  const pats = (s.patterns || []).slice(0, 8);
+  pbody.replaceChildren(...pats.map((p) => {
+    const tr = document.createElement("tr");
+    const seq = document.createElement("td");
+    seq.textContent = p.steps.join(" → ");
+    const sup = document.createElement("td");
+    sup.textContent = fmt(p.support);
+    tr.append(seq, sup);
+    return tr;
+  }));
+  if (pats.length === 0) {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 2; td.textContent = "none yet"; td.style.color = color("--muted");
+    tr.appendChild(td); pbody.appendChild(tr);
+  }
   dash.updates++;
   dash.last = s;
   // Mirror the counters into the DOM for tools that read it (chromium --dump-dom).
