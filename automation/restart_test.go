@@ -144,18 +144,39 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 		return cmd
 	}
 	r := rand.New(rand.NewPCG(1, 2))
+	lines := func() int {
+		b, _ := os.ReadFile(filepath.Join(dir, "attempts"))
+		return strings.Count(string(b), "\n")
+	}
 	killed := 0
 	for range kills {
+		before := lines()
 		cmd := start()
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
+		// Kill once this child has started some step, after a random
+		// delay: mid-workflow, at a random point of it.
+		progressed, exited := false, false
+		for !progressed && !exited {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("child failed: %v", err)
+				}
+				exited = true
+			case <-time.After(time.Millisecond):
+				progressed = lines() > before
+			}
+		}
+		if exited {
+			continue // finished before the kill: the next run finds nothing to do
+		}
 		select {
 		case err := <-done:
-			// finished before the kill: fine, the next run finds nothing to do
 			if err != nil {
 				t.Fatalf("child failed: %v", err)
 			}
-		case <-time.After(time.Duration(30+r.IntN(150)) * time.Millisecond):
+		case <-time.After(time.Duration(r.IntN(40)) * time.Millisecond):
 			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
