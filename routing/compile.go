@@ -186,6 +186,13 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 	var pats []string
 	patID := map[string]int{}
 	byPrefix := map[string][]pathCand{}
+	// Conditions are immutable and safe for concurrent use: rules with the
+	// same When text share one compiled condition.
+	type compiledWhen struct {
+		x   *filter.Expr
+		err error
+	}
+	whens := map[string]compiledWhen{}
 	for i, r := range rs.Rules {
 		cr := crule{name: r.Name, in: inAll}
 		fieldErr := func(field string, pos int, err error, format string, args ...any) {
@@ -232,7 +239,12 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 		}
 		var conds []filter.Filter
 		if r.When != "" {
-			x, err := filter.Compile(r.When, nil)
+			w, ok := whens[r.When]
+			if !ok {
+				w.x, w.err = filter.Compile(r.When, nil)
+				whens[r.When] = w
+			}
+			x, err := w.x, w.err
 			if err != nil {
 				pos := -1
 				var xe *filter.ExprError
