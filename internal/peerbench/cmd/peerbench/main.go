@@ -304,8 +304,18 @@ var consensusPairs = map[string]string{
 	"hashicorp-tcp":   "semevent-tmpfs",
 }
 
+// headline lists the peers the summary compares semevent with.
+var headline = map[string]bool{
+	"nats": true, "watermill": true, "eventbus-async": true,
+	"expr": true, "cel-go": true,
+	"hashicorp-tcp": true, "hashicorp-tcp-bolt": true,
+}
+
 // A loss is a row where semevent is slower than a peer (not a floor).
-type loss struct{ workload, row, ref, by string }
+type loss struct {
+	workload, row, ref, by string
+	lost                   bool // semevent is slower
+}
 
 type table struct {
 	title    string
@@ -404,14 +414,32 @@ func render(r *results, machine string, count int) string {
 	})...)
 
 	p("## Where semevent loses\n\n")
-	if len(losses) == 0 {
-		p("Nowhere in this run: semevent was faster than, or within 5%% of, every peer.\n")
-	} else {
-		for _, l := range losses {
+	lost := 0
+	for _, l := range losses {
+		if l.lost && l.by != "–" {
 			p("- %s: %s is %s than %s.\n", l.workload, l.ref, l.by, l.row)
+			lost++
 		}
 	}
-	return b.String()
+	if lost == 0 {
+		p("Nowhere in this run: semevent was faster than, or within 5%% of, every peer.\n")
+	}
+
+	var sum strings.Builder
+	sum.WriteString("## Summary\n\n")
+	for _, l := range losses {
+		if headline[l.row] && !strings.Contains(l.workload, "latency at") && l.by != "–" {
+			by := l.by
+			if l.lost {
+				by = "**" + by + "**"
+			}
+			fmt.Fprintf(&sum, "- %s: %s is %s than %s.\n", l.workload, l.ref, by, l.row)
+		}
+	}
+	sum.WriteString("\n")
+	doc := b.String()
+	i := strings.Index(doc, "## Propagation")
+	return doc[:i] + sum.String() + doc[i:]
 }
 
 // renderTable writes one table and returns the rows where semevent loses.
@@ -480,14 +508,14 @@ func renderTable(b *strings.Builder, r *results, t table) []loss {
 				vs = strings.Trim(vs, "*") + " (floor)"
 			} else if strings.HasPrefix(row, "semevent") {
 				vs = strings.Trim(vs, "*") + " (semevent variant)"
-			} else if strings.HasPrefix(vs, "**") {
+			} else {
 				title := t.title
 				if title == "" {
 					title = t.group
 				} else {
 					title = t.group + " " + title
 				}
-				losses = append(losses, loss{title, row, ref, by})
+				losses = append(losses, loss{title, row, ref, by, strings.HasPrefix(vs, "**")})
 			}
 		}
 		fmt.Fprintf(b, " %s | %s |\n", vs, r.notes[t.group][row])
