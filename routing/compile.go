@@ -88,7 +88,7 @@ type compiled struct {
 	ac       *matchac.Automaton
 	patRules [][]uint32 // pattern id -> rules (byMatch)
 
-	anySubjSet *roaring.Bitmap
+	any anyParts
 
 	decisions    []atomic.Pointer[decision] // nil when disabled
 	doorkeeper   []atomic.Uint64            // hashes of pairs seen once
@@ -322,7 +322,7 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 		return nil, &RuleSetError{Errors: errs}
 	}
 	c.paths = newPathIndex(byPrefix)
-	c.anySubjSet = roaring.BitmapOf(c.anySubj...)
+	c.buildAny()
 	c.seed = maphash.MakeSeed()
 	if !o.NoDecisionCache {
 		size := max(2, 1<<bits.Len(uint(o.DecisionCacheSize-1)))

@@ -37,42 +37,79 @@ func (c *compiled) entryFor(subject string) *entry {
 }
 
 func (c *compiled) build(subject string) *entry {
+	// Rules without a subject pattern are the same for every entry and
+	// were sorted out once (c.any); only the subject's own rules are
+	// intersected here, so building an entry costs what the subject's
+	// rules cost, not what the rule set costs.
 	s := roaring.New()
-	s.AddMany(c.anySubj)
 	if validSubject(subject) {
 		c.trie.collect(strings.Split(subject, "."), s)
 	}
-	e := &entry{}
-	seen := map[target]bool{}
+	a := &c.any
+	e := &entry{static: slices.Clone(a.static)}
 	roaring.And(s, c.static).Iterate(func(id uint32) bool {
 		for _, t := range c.rules[id].to {
-			if !seen[t] {
-				seen[t] = true
+			if !slices.Contains(e.static, t) {
 				e.static = append(e.static, t)
 			}
 		}
 		return true
 	})
-	e.verify = roaring.And(s, c.verify).ToArray()
-	if p := roaring.And(s, c.byPath); !p.IsEmpty() {
-		if p.GetCardinality() <= smallSet {
-			e.verify = append(e.verify, p.ToArray()...)
+	e.verify = append(slices.Clone(a.verify), roaring.And(s, c.verify).ToArray()...)
+	if p := roaring.And(s, c.byPath).ToArray(); len(p)+a.nPath > 0 {
+		if len(p)+a.nPath <= smallSet {
+			e.verify = append(append(e.verify, a.path...), p...)
 		} else {
-			e.usePath = true
-			e.pathSubj = roaring.AndNot(p, c.anySubjSet).ToArray()
+			e.usePath, e.pathSubj = true, p
 		}
 	}
-	if m := roaring.And(s, c.byMatch); !m.IsEmpty() {
-		if m.GetCardinality() <= smallSet {
-			e.verify = append(e.verify, m.ToArray()...)
+	if m := roaring.And(s, c.byMatch).ToArray(); len(m)+a.nMatch > 0 {
+		if len(m)+a.nMatch <= smallSet {
+			e.verify = append(append(e.verify, a.match...), m...)
 		} else {
-			e.useContent = true
-			e.matchSubj = roaring.AndNot(m, c.anySubjSet).ToArray()
-			m.Iterate(func(id uint32) bool { e.contentIn |= c.rules[id].in; return true })
+			e.useContent, e.matchSubj, e.contentIn = true, m, a.matchIn
+			for _, id := range m {
+				e.contentIn |= c.rules[id].in
+			}
 		}
 	}
 	slices.Sort(e.verify)
 	return e
+}
+
+// anyParts is what the rules without a subject pattern contribute to
+// every entry.
+type anyParts struct {
+	static  []target
+	verify  []uint32
+	nPath   int
+	path    []uint32 // the byPath ones, kept when there are few
+	nMatch  int
+	match   []uint32 // the byMatch ones, kept when there are few
+	matchIn uint8
+}
+
+func (c *compiled) buildAny() {
+	any := roaring.BitmapOf(c.anySubj...)
+	a := &c.any
+	roaring.And(any, c.static).Iterate(func(id uint32) bool {
+		for _, t := range c.rules[id].to {
+			if !slices.Contains(a.static, t) {
+				a.static = append(a.static, t)
+			}
+		}
+		return true
+	})
+	a.verify = roaring.And(any, c.verify).ToArray()
+	p := roaring.And(any, c.byPath)
+	if a.nPath = int(p.GetCardinality()); a.nPath <= smallSet {
+		a.path = p.ToArray()
+	}
+	m := roaring.And(any, c.byMatch)
+	if a.nMatch = int(m.GetCardinality()); a.nMatch <= smallSet {
+		a.match = m.ToArray()
+	}
+	m.Iterate(func(id uint32) bool { a.matchIn |= c.rules[id].in; return true })
 }
 
 // member reports whether id is in the sorted list ids.
