@@ -181,3 +181,27 @@ func BenchmarkRouteScaling(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRouteNewSubject routes events whose topics were never seen, so
+// that every decision builds its subject's entry (the cost of a cache
+// miss; it allocates).
+func BenchmarkRouteNewSubject(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		b.Run(fmt.Sprintf("rules=%dk", n/1000), func(b *testing.B) {
+			tab := benchTable(b, n, &routing.Options{NoDecisionCache: true})
+			topics := make([]string, 1<<16)
+			for i := range topics {
+				topics[i] = fmt.Sprintf("tenant.t%d.fs.file.x%d", i%(n/10), i)
+			}
+			ev := &semevent.Event{Path: "/data/t1/logs/a.log"}
+			buf := make([]string, 0, 16)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				ev.Topic = topics[i&(1<<16-1)]
+				buf = tab.Route(ev, buf[:0])
+				i++
+			}
+		})
+	}
+}
