@@ -26,9 +26,17 @@ import (
 
 const (
 	restartEnv   = "SEMEVENT_AUTOMATION_RESTART_CHILD"
-	restartExecs = 40
 	restartSteps = 4
 )
+
+// restartExecs is the number of executions; the soak (SEMEVENT_SOAK set,
+// which the child inherits) runs more, so that more kills land.
+var restartExecs = func() int {
+	if os.Getenv("SEMEVENT_SOAK") != "" {
+		return 400
+	}
+	return 40
+}()
 
 func restartEvent(i int) *semevent.Event {
 	return &semevent.Event{ID: semevent.MakeID(uint64(i+1), 7, 7), Kind: semevent.KindFileCreate, Path: fmt.Sprintf("/inbox/%d.pdf", i), Tenant: fmt.Sprintf("t%d", i%3), Time: int64(i + 1)}
