@@ -63,8 +63,9 @@ type Processor struct {
 	closed bool
 	wm     int64
 	// tumbling and sliding: panes of width slide, sorted by start.
-	panes []*pane
-	last  *pane
+	panes     []*pane
+	last      *pane
+	nextCheck int64 // advanceLocked has nothing to do below this watermark
 	// session windows.
 	sessions map[string][]*session
 	timers   timerHeap
@@ -113,6 +114,7 @@ func New(opts *Options) (*Processor, error) {
 		lateness:     int64(o.AllowedLateness),
 		session:      o.Window.Kind == KindSession,
 		wm:           math.MinInt64,
+		nextCheck:    math.MinInt64,
 		sessions:     map[string][]*session{},
 	}
 	if o.Time == ProcessingTime {
@@ -370,7 +372,12 @@ func floorTo(t, d int64) int64 {
 }
 
 func (p *Processor) addAlignedLocked(ev *semevent.Event, t int64) {
-	ps := floorTo(t, p.slide)
+	var ps int64
+	if l := p.last; l != nil && t >= l.start && t-l.start < p.slide {
+		ps = l.start // the common case, without a division
+	} else {
+		ps = floorTo(t, p.slide)
+	}
 	if sat(ps, p.size+p.lateness) <= p.wm {
 		p.lateLocked(ev)
 		return
@@ -480,18 +487,27 @@ func (p *Processor) advanceLocked(w int64) {
 		p.fireSessionsLocked()
 		return
 	}
-	if len(p.panes) == 0 {
-		return
+	if w < p.nextCheck {
+		return // no window end and no purge time passed
 	}
-	// Smallest window end after prev; nothing to do when past w.
-	first := p.panes[0].start + p.slide
-	if prev != math.MinInt64 {
-		first = max(first, floorTo(prev, p.slide)+p.slide)
+	if len(p.panes) > 0 {
+		// Smallest window end after prev; nothing to do when past w.
+		first := p.panes[0].start + p.slide
+		if prev != math.MinInt64 {
+			first = max(first, floorTo(prev, p.slide)+p.slide)
+		}
+		if first <= w {
+			p.fireRangeLocked(first, w)
+		}
+		p.purgeLocked()
 	}
-	if first <= w {
-		p.fireRangeLocked(first, w)
+	// The next end to fire, or the oldest pane's purge time if sooner.
+	// A pane created later may fall due sooner; it is then purged at the
+	// next check, which costs memory for a moment and nothing else.
+	p.nextCheck = sat(floorTo(w, p.slide), p.slide)
+	if len(p.panes) > 0 {
+		p.nextCheck = min(p.nextCheck, sat(p.panes[0].start+p.size, p.lateness))
 	}
-	p.purgeLocked()
 }
 
 // fireRangeLocked emits the windows with end in [from, to] that hold panes.
@@ -595,7 +611,7 @@ func (p *Processor) flushLocked() {
 		}
 		p.fireRangeLocked(from, math.MaxInt64-p.size)
 	}
-	p.panes, p.last = nil, nil
+	p.panes, p.last, p.nextCheck = nil, nil, math.MinInt64
 }
 
 // deliver runs the callbacks and publishes, with no lock held.
