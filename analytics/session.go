@@ -53,6 +53,23 @@ func (p *Processor) addSessionLocked(ev *semevent.Event, t int64) {
 	k := p.key(ev)
 	ss := p.sessions[k]
 	end := sat(t, p.gap)
+	// Common case: one session overlaps. Sessions are disjoint and sorted,
+	// so growing it keeps the order and the slice as they are.
+	var one *session
+	n := 0
+	for _, s := range ss {
+		if s.start < end && t < s.end {
+			one = s
+			n++
+		}
+	}
+	if n == 1 {
+		one.start = min(one.start, t)
+		one.end = max(one.end, end)
+		p.update(one.agg, ev)
+		p.sessionChangedLocked(one)
+		return
+	}
 	// Sessions overlapping [t, t+gap) form a contiguous run of ss.
 	var hit *session
 	out := ss[:0]
@@ -98,14 +115,19 @@ func (p *Processor) addSessionLocked(ev *semevent.Event, t int64) {
 	hit.start = min(hit.start, t)
 	hit.end = max(hit.end, end)
 	p.update(hit.agg, ev)
-	if hit.end <= p.wm {
-		// Its end has passed: emit the change now.
-		p.emitSessionLocked(hit, true)
-		p.armLocked(hit, sat(hit.end, p.lateness))
-	} else {
-		hit.fired = false
-		p.armLocked(hit, hit.end)
+	p.sessionChangedLocked(hit)
+}
+
+// sessionChangedLocked emits s again at once if its end has passed, or
+// makes sure a timer will fire it.
+func (p *Processor) sessionChangedLocked(s *session) {
+	if s.end <= p.wm {
+		p.emitSessionLocked(s, true)
+		p.armLocked(s, sat(s.end, p.lateness))
+		return
 	}
+	s.fired = false
+	p.armLocked(s, s.end)
 }
 
 const minWatermark = -1 << 63
