@@ -128,7 +128,9 @@
 //
 // Package automation/automationtest has a fake Clock (time moves on
 // Advance, or jumps at once for backoff), an in-memory Store that can be
-// made to fail (a crash at any record), and a recording Publisher.
+// made to fail (a crash at any record), a recording Publisher, and
+// TestStore, the conformance suite for [Store] implementations, which the
+// fake and [JournalStore] both pass.
 // The package's own tests check the CEP engine against a brute-force
 // matcher on random streams, saga order and idempotence under injected
 // failures, and recovery after SIGKILL of a child process.

@@ -67,3 +67,7 @@ func TestPublisher(t *testing.T) {
 		t.Fatal("Take did not forget")
 	}
 }
+
+func TestStoreConformance(t *testing.T) {
+	automationtest.TestStore(t, func(*testing.T) automation.Store { return automationtest.NewStore() })
+}
