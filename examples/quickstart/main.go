@@ -32,12 +32,15 @@ func main() {
 	}
 }
 
-func run() error {
+func run() error { return tour(25_000, 200_000) }
+
+// tour runs the steady stream of steady operations, then the saturated one.
+func tour(steady, saturated int) error {
 	fmt.Println("semevent quickstart: FUSE and kernel sightings of file operations through one bus")
-	if err := stream("steady 50k ops/s", 25_000, 20*time.Microsecond); err != nil {
+	if err := stream("steady 50k ops/s", steady, 20*time.Microsecond); err != nil {
 		return err
 	}
-	return stream("saturated", 200_000, 0)
+	return stream("saturated", saturated, 0)
 }
 
 // counters are what the handlers count.
