@@ -15,7 +15,8 @@
 // Conditions are filter expr conditions, compiled once into closures; the
 // optional Kinds list indexes a rule so that events of other kinds never
 // evaluate it. Actions are registered by name; [ActionEmit] is built in
-// and publishes a semevent.KindRuleFired event.
+// and publishes a semevent.KindRuleFired event, and [StartWorkflow]
+// makes an action that starts a workflow.
 //
 //	rules, err := automation.NewEngine(ruleSet, &automation.EngineOptions{
 //		Actions:   map[string]automation.ActionFunc{"notify": notify},

@@ -432,3 +432,26 @@ func (e *Engine) Watch(ctx context.Context, path string, interval time.Duration)
 		}
 	}
 }
+
+// StartWorkflow returns an action that starts, on ex, an execution of the
+// workflow named by the action's "workflow" parameter for the firing
+// event. Register it under a name of your choice:
+//
+//	Actions: map[string]automation.ActionFunc{"start": automation.StartWorkflow(ex)}
+//
+//	then: [{action: start, params: {workflow: ingest-pdf}}]
+//
+// An event that already started that workflow is not an error
+// (ErrDuplicate is ignored), so redelivered events are harmless.
+func StartWorkflow(ex *Executor) ActionFunc {
+	return func(ctx context.Context, f *Firing) error {
+		name := f.Params["workflow"]
+		if name == "" {
+			return fmt.Errorf("%w: action has no \"workflow\" parameter", ErrUnknownWorkflow)
+		}
+		if _, err := ex.Start(ctx, name, f.Event); err != nil && !errors.Is(err, ErrDuplicate) {
+			return err
+		}
+		return nil
+	}
+}

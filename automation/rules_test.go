@@ -212,3 +212,32 @@ func writeAtomic(p string, data []byte) error {
 	}
 	return os.Rename(tmp, p)
 }
+
+func TestStartWorkflowAction(t *testing.T) {
+	ran := make(chan string, 2)
+	wf := automation.NewWorkflow("index", nil, func(r *automation.Run) error {
+		ran <- r.Event().Path
+		return nil
+	})
+	ex := newExecutor(t, &automation.ExecutorOptions{Workflows: []automation.Workflow{wf}})
+	rs, err := automation.ParseRuleSet([]byte(`
+rules:
+  - name: index-pdfs
+    when: Path endsWith ".pdf"
+    then: [{action: start, params: {workflow: index}}]
+  - name: broken
+    when: Path endsWith ".bad"
+    then: [{action: start, params: {workflow: nosuch}}]
+`))
+	require.NoError(t, err)
+	e, err := automation.NewEngine(rs, &automation.EngineOptions{Actions: map[string]automation.ActionFunc{"start": automation.StartWorkflow(ex)}})
+	require.NoError(t, err)
+	ev := newEvent("", "/a.pdf")
+	require.NoError(t, e.Handle(context.Background(), ev))
+	require.NoError(t, e.Handle(context.Background(), ev)) // redelivered: no second execution
+	require.Equal(t, "/a.pdf", <-ran)
+	err = e.Handle(context.Background(), newEvent("", "/x.bad"))
+	require.ErrorIs(t, err, automation.ErrUnknownWorkflow)
+	wait(t, ex, automation.ExecutionID("index", ev))
+	require.Equal(t, uint64(1), ex.Stats().Started)
+}
