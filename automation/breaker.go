@@ -143,6 +143,17 @@ func (b *Breaker) Done(err error) {
 	}
 }
 
+// release gives back a call that Allow let through and that ended
+// without telling anything about the action (it was cancelled).
+func (b *Breaker) release() {
+	if b.max < 0 {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+}
+
 func (b *Breaker) setLocked(s BreakerState) {
 	if b.state != s {
 		b.state = s

@@ -794,7 +794,11 @@ func (e *Executor) attempts(ctx context.Context, x *execution, id string, s *Ste
 			}
 			cancel()
 			if br != nil {
-				br.Done(err)
+				if err != nil && ctx.Err() != nil {
+					br.release() // cancelled: says nothing about the action
+				} else {
+					br.Done(err)
+				}
 			}
 		}
 		if err == nil {
