@@ -44,4 +44,11 @@
 // UnmarshalBinary returns a *[DecodeError] (wrapping [ErrCorrupt]) naming
 // the sketch and the byte offset of the problem; Merge returns
 // [ErrIncompatible] for sketches with different parameters.
+//
+// # Testing
+//
+// Sketches are deterministic: the same values in the same order give the
+// same state and encoding, so tests can compare encodings. This package's
+// tests check every bound above against exact answers, and fuzz every
+// decoder.
 package sketch
