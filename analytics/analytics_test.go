@@ -320,3 +320,35 @@ func TestForecastAndStoreWiring(t *testing.T) {
 		t.Errorf("store has %d points (last %+v), want 30 ending at 300", len(pts), pts[len(pts)-1])
 	}
 }
+
+func TestIdleTimeout(t *testing.T) {
+	var now atomic.Int64
+	now.Store(1) // processing time, unrelated to event time
+	results := make(chan analytics.Result, 10)
+	p, err := analytics.New(&analytics.Options{
+		Window: analytics.Tumbling(time.Second), IdleTimeout: 5 * time.Second, Tick: time.Millisecond,
+		Clock: now.Load, OnResult: func(r analytics.Result) { results <- r },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 3 {
+		_ = p.Handle(ctx, &semevent.Event{Time: t0 + int64(i)*1e8})
+	}
+	// Quiet for less than the timeout: nothing closes.
+	now.Add(int64(4 * time.Second))
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case r := <-results:
+		t.Fatalf("window closed before the idle timeout: %+v", r)
+	default:
+	}
+	// Quiet past it: the watermark moves with processing time.
+	now.Add(int64(2 * time.Second))
+	r := <-results
+	if r.Start != t0 || r.Agg.Count != 3 {
+		t.Errorf("result %+v count %d, want [t0, t0+1s) count 3", r, r.Agg.Count)
+	}
+	_ = p.Close(ctx)
+}

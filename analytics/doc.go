@@ -34,7 +34,9 @@
 // a tumbling or sliding window W if W.End + AllowedLateness is after the
 // watermark when the event arrives, and a session event is late if its
 // time + AllowedLateness is before it. [Processor.Advance] moves the
-// watermark without events (from a heartbeat, say). In [ProcessingTime]
+// watermark without events (from a heartbeat, say), and
+// Options.IdleTimeout lets it follow the processing clock while the stream
+// is quiet. In [ProcessingTime]
 // mode the arrival time places events and a ticker closes windows.
 //
 // Sliding windows are computed from panes of one Slide each, so an event

@@ -88,10 +88,17 @@ type Options struct {
 	// update emits the window again with Result.Update set. Events later
 	// still are late: counted in Stats.Late and passed to OnLate.
 	AllowedLateness time.Duration
-	// Tick is how often a ProcessingTime processor closes due windows
-	// (default 100ms). Ignored in EventTime mode, where [Processor.Advance]
-	// moves the watermark without events.
+	// Tick is how often a ProcessingTime processor closes due windows,
+	// and how often an EventTime one with IdleTimeout checks for idleness
+	// (default 100ms).
 	Tick time.Duration
+	// IdleTimeout, in EventTime mode, lets the watermark move on when the
+	// stream goes quiet: once no event arrived for IdleTimeout of
+	// processing time, the watermark advances with the processing time
+	// elapsed since the last event, so the last windows close without
+	// waiting for new events. 0 disables it (then only events,
+	// [Processor.Advance] and Flush move it).
+	IdleTimeout time.Duration
 	// Clock returns the processing time in Unix nanoseconds (default
 	// time.Now).
 	Clock func() int64
@@ -197,6 +204,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Tick < 0 {
 		bad("Tick", "negative (%v)", o.Tick)
+	}
+	if o.IdleTimeout < 0 {
+		bad("IdleTimeout", "negative (%v)", o.IdleTimeout)
 	}
 	if o.PublishTimeout < 0 {
 		bad("PublishTimeout", "negative (%v)", o.PublishTimeout)

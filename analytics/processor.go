@@ -66,6 +66,9 @@ type Processor struct {
 	panes     []*pane
 	last      *pane
 	nextCheck int64 // advanceLocked has nothing to do below this watermark
+	// idleness (EventTime with IdleTimeout): when the last event arrived,
+	// by the processing clock, and the watermark it left.
+	lastArrival, idleFrom int64
 	// session windows.
 	sessions map[string][]*session
 	timers   timerHeap
@@ -127,7 +130,7 @@ func New(opts *Options) (*Processor, error) {
 		p.forecasts = &forecasts{o: *o.Forecast, keys: map[string]*HoltWinters{}}
 	}
 	p.stats.Watermark = math.MinInt64
-	if o.Time == ProcessingTime {
+	if o.Time == ProcessingTime || o.IdleTimeout > 0 {
 		p.stop, p.done = make(chan struct{}), make(chan struct{})
 		go p.tick()
 	}
@@ -143,7 +146,19 @@ func (p *Processor) tick() {
 		case <-p.stop:
 			return
 		case <-t.C:
-			_ = p.Advance(context.Background(), p.o.Clock())
+			now := p.o.Clock()
+			if p.o.Time == ProcessingTime {
+				_ = p.Advance(context.Background(), now)
+				continue
+			}
+			p.mu.Lock()
+			idle := now - p.lastArrival
+			w := p.idleFrom + idle
+			due := p.lastArrival != 0 && idle >= int64(p.o.IdleTimeout) && w > p.wm
+			p.mu.Unlock()
+			if due {
+				_ = p.Advance(context.Background(), w)
+			}
 		}
 	}
 }
@@ -353,6 +368,9 @@ func (p *Processor) addLocked(ev *semevent.Event) {
 	}
 	if w := t - p.ooo; w > p.wm {
 		p.advanceLocked(w)
+	}
+	if p.o.IdleTimeout > 0 {
+		p.lastArrival, p.idleFrom = p.o.Clock(), p.wm
 	}
 }
 

@@ -87,6 +87,7 @@ func run(ctx context.Context, c config, ready func(url string)) error {
 		Name:          "kinds",
 		Window:        analytics.Tumbling(c.window),
 		MaxOutOfOrder: 50 * time.Millisecond,
+		IdleTimeout:   2 * c.window, // close the last windows when the workload stops
 		Key:           analytics.ByKind,
 		Aggs:          analytics.TopK | analytics.Quantiles | analytics.ApproxDistinct,
 		OnResult:      dash.ObserveResult,
