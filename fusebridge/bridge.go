@@ -109,9 +109,12 @@ func (b *Bridge) Close(ctx context.Context) error {
 
 func (b *Bridge) run() {
 	defer close(b.done)
-	batch := make([]*semevent.Event, 0, 64)
+	batch := make([]*semevent.Event, 0, 256)
 	for ev := range b.q {
 		batch = append(batch[:0], ev)
+		if b.opts.BatchDelay > 0 {
+			time.Sleep(b.opts.BatchDelay)
+		}
 	fill:
 		for len(batch) < cap(batch) {
 			select {

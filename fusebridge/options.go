@@ -71,6 +71,13 @@ type Options struct {
 	// release. Default false.
 	Passthrough bool
 
+	// BatchDelay is how long the publishing goroutine, woken by an event,
+	// waits for more before it publishes them as one batch. Batches cost
+	// the bus (and the processor the FUSE server needs) far fewer
+	// wake-ups than single events; the price is that much latency.
+	// Default 1ms; negative publishes at once.
+	BatchDelay time.Duration
+
 	// Tenant is stamped on every event.
 	Tenant string
 
@@ -84,6 +91,7 @@ type Options struct {
 const (
 	DefaultQueueSize    = 8192
 	DefaultBlockTimeout = 50 * time.Millisecond
+	DefaultBatchDelay   = time.Millisecond
 )
 
 func (o *Options) withDefaults() Options {
@@ -96,6 +104,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.BlockTimeout == 0 {
 		c.BlockTimeout = DefaultBlockTimeout
+	}
+	if c.BatchDelay == 0 {
+		c.BatchDelay = DefaultBatchDelay
 	}
 	return c
 }

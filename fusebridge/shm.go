@@ -126,7 +126,10 @@ type ShmReader struct {
 	buf []byte
 }
 
-// Next decodes the next event into ev, waiting while the channel is empty.
+// Next decodes the next event into ev, overwriting every field and reusing
+// ev's slices and equal strings (so decoding a stream into one Event does
+// not allocate; Clone an event to keep it), waiting while the channel is
+// empty.
 // It returns io.EOF after the writer closed and every event was read, an
 // error wrapping ErrPeerGone if the writer's process ended without
 // closing, or one wrapping ErrChannelCorrupt or codec.ErrMalformed for
@@ -137,7 +140,6 @@ func (r *ShmReader) Next(ev *semevent.Event) error {
 	if err != nil {
 		return err
 	}
-	*ev = semevent.Event{}
 	return codec.Decode(r.buf, ev)
 }
 
