@@ -78,9 +78,11 @@
 //
 // go-fuse calls node operations concurrently; the bridge's wrappers are
 // safe for that. Events are queued without waiting longer than
-// Options.BlockTimeout and published by one goroutine, so a slow
-// subscriber never stalls the file system; a full queue applies
-// Options.Policy and [Bridge.Stats] counts every drop. A [Watcher] reads
+// Options.BlockTimeout and published by one goroutine, in batches
+// gathered over Options.BatchDelay (1ms by default: fewer wake-ups on the
+// processors the FUSE server needs), so a slow subscriber never stalls the
+// file system; a full queue applies Options.Policy and [Bridge.Stats]
+// counts every drop. A [Watcher] reads
 // the kernel in one goroutine and publishes in order. [ShmWriter] methods
 // may be called concurrently; a [ShmReader] belongs to one goroutine.
 // [Bridge.Close], [Watcher.Close] and [Mount.Unmount] wait for their

@@ -192,6 +192,8 @@ func NewWatcher(p propagation.Propagator, dir string, opts *WatcherOptions) (*Wa
 			break
 		}
 		w.closeFDs()
+		w.dirs = map[string]string{}
+		w.nDirs.Store(0)
 		if w.opts.Mode == Fanotify {
 			unix.Close(w.wake[0])
 			unix.Close(w.wake[1])
