@@ -21,7 +21,9 @@ import (
 
 // rig is a real mount: a backing directory, a loopback mount over it with
 // events, a kernel watcher on the backing directory, all publishing to one
-// bus with the bridge's dedup.
+// bus with the bridge's dedup. The window is long: the test syncs the
+// watcher before closing the bus, and Close releases what still waits, so
+// only a kernel watcher lagging longer than the window could split a pair.
 type rig struct {
 	backing, mnt string
 	bus          *propagation.Bus
@@ -69,7 +71,7 @@ func newRig(t testing.TB, bopts *fusebridge.Options, wopts *fusebridge.WatcherOp
 		}
 	}
 	var err error
-	r.bus, err = propagation.New(&propagation.Options{Dedup: fusebridge.DedupOptions(2 * time.Second)})
+	r.bus, err = propagation.New(&propagation.Options{Dedup: fusebridge.DedupOptions(10 * time.Second)})
 	if err != nil {
 		t.Fatal(err)
 	}
