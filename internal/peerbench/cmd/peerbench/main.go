@@ -58,6 +58,9 @@ func main() {
 	log.SetFlags(0)
 	log.SetPrefix("peerbench: ")
 
+	if b, err := os.ReadFile("go.mod"); err != nil || !bytes.Contains(b, []byte("module github.com/vexfs/semevent/internal/peerbench\n")) {
+		log.Fatal("run me from internal/peerbench: cd internal/peerbench && go run ./cmd/peerbench")
+	}
 	var output bytes.Buffer
 	machine := describeMachine()
 	fmt.Fprintf(&output, "peerbench-machine\t%s\npeerbench-count\t%d\n", machine, *count)
