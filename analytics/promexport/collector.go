@@ -76,14 +76,17 @@ type Metric struct {
 // such as package coord's coordinator or package automation's engine.
 type Source func() []Metric
 
-// JournalStats is what a journal exposes today: its offsets.
+// JournalStats is what a journal exposes: its offsets and its counters.
 type JournalStats struct {
 	FirstOffset, NextOffset uint64
+	journal.Stats
 }
 
-// JournalOf reads j's offsets.
+// JournalOf reads j's offsets and counters.
 func JournalOf(j *journal.Journal) func() JournalStats {
-	return func() JournalStats { return JournalStats{FirstOffset: j.FirstOffset(), NextOffset: j.NextOffset()} }
+	return func() JournalStats {
+		return JournalStats{FirstOffset: j.FirstOffset(), NextOffset: j.NextOffset(), Stats: j.Stats()}
+	}
 }
 
 // RouterStats is what a routing table exposes today.
@@ -216,6 +219,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		e.gauge("first_offset", "Offset of the oldest record the journal retains.", float64(s.FirstOffset))
 		e.gauge("next_offset", "Offset the next appended record will get.", float64(s.NextOffset))
 		e.gauge("retained_records", "Records the journal retains.", float64(s.NextOffset-min(s.FirstOffset, s.NextOffset)))
+		e.counter("records_written_total", "Records written since the journal was opened.", uint64(s.Records))
+		e.counter("flushes_total", "Group writes; records_written_total / flushes_total is the mean group size.", uint64(s.Flushes))
+		e.counter("fsyncs_total", "Data fsyncs.", uint64(s.Fsyncs))
+		e.counter("written_bytes_total", "Record bytes written.", uint64(s.Bytes))
+		e.counter("segments_created_total", "Segments created.", uint64(s.Segments))
 	}
 	if c.o.Router != nil {
 		s := c.o.Router()
@@ -275,6 +283,7 @@ func collectBus(e emitter, s propagation.Stats) {
 	e.counter("matched_total", "(event, subscription) pairs that passed the filter.", s.Matched)
 	e.counter("delivered_total", "Handler calls that returned.", s.Delivered)
 	e.counter("deduplicated_total", "Sightings folded into another event by deduplication.", s.Deduplicated)
+	e.counter("denied_total", "(event, subscription) pairs the access policy refused.", s.Denied)
 	for i, v := range drops(s.Dropped) {
 		e.counter("dropped_total", "Events a subscription did not get, by reason.", v, "reason", dropReasons[i])
 	}
@@ -328,7 +337,7 @@ func collectAnalytics(e emitter, name string, s analytics.Stats) {
 // exports under the default namespace (sources add their own).
 func Names() []string {
 	out := []string{}
-	for _, n := range []string{"published_total", "matched_total", "delivered_total", "deduplicated_total",
+	for _, n := range []string{"published_total", "matched_total", "delivered_total", "deduplicated_total", "denied_total",
 		"dropped_total", "handler_errors_total", "handler_panics_total", "boundary_published_total",
 		"queue_depth", "delivery_latency_seconds", "delivery_latency_samples_total",
 		"subscription_matched_total", "subscription_delivered_total", "subscription_dropped_total",
@@ -340,6 +349,8 @@ func Names() []string {
 		out = append(out, "semevent_analytics_"+n)
 	}
 	out = append(out, "semevent_journal_first_offset", "semevent_journal_next_offset", "semevent_journal_retained_records",
+		"semevent_journal_records_written_total", "semevent_journal_flushes_total", "semevent_journal_fsyncs_total",
+		"semevent_journal_written_bytes_total", "semevent_journal_segments_created_total",
 		"semevent_router_rules_version", "semevent_router_destinations",
 		"semevent_health_status", "semevent_health_overall_status")
 	return out
