@@ -2,7 +2,8 @@
 // users would pick instead, on the same workloads: in-process propagation
 // (buffered channels, watermill's gochannel, NATS embedded in process,
 // EventBus), subject routing (the NATS sublist), conditions (expr,
-// cel-go, a hand-written closure) and 3-node consensus (hashicorp/raft).
+// cel-go, a hand-written closure) and 3-node consensus (coord/raft against
+// hashicorp/raft in memory, on loopback TCP and with a boltdb log).
 //
 // It is its own Go module, so that none of these peers enters semevent's
 // dependency graph. The benchmarks live in the _test.go files; the tests
@@ -13,4 +14,8 @@
 // writes BENCHMARKS.md at the repository root:
 //
 //	cd internal/peerbench && go run ./cmd/peerbench
+//
+// The quick check, as CI would run it:
+//
+//	cd internal/peerbench && go vet ./... && go test -run . -count=1 ./...
 package peerbench
