@@ -125,6 +125,7 @@ func BenchmarkFUSEWriteInterleaved(b *testing.B) {
 	}
 	b.ReportMetric(per(2)/per(1), "semevent/gofuse-passthrough")
 	b.ReportMetric(per(4)/per(3), "semevent/gofuse-nopassthrough")
+	b.ReportMetric(per(5)/per(3), "semevent-nobus/gofuse-nopassthrough")
 }
 
 type fuseVariant struct {
@@ -205,6 +206,20 @@ func fuseVariants(b *testing.B, files int) []fuseVariant {
 		mk("semevent-passthrough", withEvents(true)),
 		mk("gofuse-nopassthrough", bare(false)),
 		mk("semevent-nopassthrough", withEvents(false)),
+		mk("semevent-nobus-nopassthrough", func(b *testing.B, backing, mnt string) func() {
+			// The bridge's own cost: events built and queued, then dropped
+			// by a Propagator that does nothing.
+			br, err := fusebridge.New(discard{}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			root, _ := br.NewLoopbackRoot(backing)
+			m, err := fusebridge.MountFS(mnt, root, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return func() { m.Unmount(); br.Close(context.Background()) }
+		}),
 	}
 }
 
@@ -227,3 +242,12 @@ func benchBacking(b *testing.B) string {
 	b.Cleanup(func() { os.RemoveAll(d) })
 	return d
 }
+
+// discard is a Propagator that accepts and forgets every event.
+type discard struct{}
+
+func (discard) Publish(context.Context, *semevent.Event) error { return nil }
+func (discard) Subscribe(semevent.Handler, *propagation.SubscribeOptions) (propagation.Subscription, error) {
+	return nil, nil
+}
+func (discard) Close(context.Context) error { return nil }
