@@ -50,7 +50,7 @@ func BenchmarkRaftAppend(b *testing.B) {
 	})
 	for _, shards := range []int{1, 4} {
 		b.Run(fmt.Sprintf("concurrent64/shards=%d", shards), func(b *testing.B) {
-			const appenders, batch = 64, 128
+			const appenders, batch = 64, 256
 			var next atomic.Int64
 			var wg sync.WaitGroup
 			b.ResetTimer()

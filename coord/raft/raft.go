@@ -83,7 +83,10 @@ func New(opts *Options) (*Coordinator, error) {
 		ListenAddress:  o.ListenAddr,
 		Expert:         config.ExpertConfig{LogDB: config.GetTinyMemLogDBConfig()},
 	}
-	nhc.Expert.LogDB.Shards = 1 // one small pebble instance instead of 16
+	// One small pebble instance per shard (up to 16) rather than 16
+	// large ones: Raft groups write their logs in parallel, and a node
+	// reserves megabytes of disk, not hundreds.
+	nhc.Expert.LogDB.Shards = uint64(min(o.Shards, 16))
 	if o.TLS != nil {
 		nhc.MutualTLS = true
 		nhc.CAFile, nhc.CertFile, nhc.KeyFile = o.TLS.CAFile, o.TLS.CertFile, o.TLS.KeyFile
