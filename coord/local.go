@@ -18,10 +18,11 @@ import (
 // membership changes (recording them), and fails on demand ([Local.FailNext]).
 // It is safe for concurrent use.
 type Local struct {
-	opts   Options
-	ids    *semevent.IDGenerator
-	logs   []*coordlog.Log[*semevent.Event]
-	closed atomic.Bool
+	opts    Options
+	ids     *semevent.IDGenerator
+	logs    []*coordlog.Log[*semevent.Event]
+	closed  atomic.Bool
+	failing atomic.Int32 // len(failNext), read without the lock
 
 	mu       sync.Mutex // guards members, failNext, subs
 	members  []Member
@@ -91,11 +92,12 @@ func (l *Local) Append(ctx context.Context, evs ...*semevent.Event) ([]Position,
 			return nil, err
 		}
 	}
-	if l.failNext != nil || len(evs) == 0 { // racy peek; rechecked under mu
+	if l.failing.Load() > 0 {
 		l.mu.Lock()
 		if len(l.failNext) > 0 {
 			err := l.failNext[0]
 			l.failNext = l.failNext[1:]
+			l.failing.Add(-1)
 			l.mu.Unlock()
 			return nil, err
 		}
@@ -124,6 +126,7 @@ func (l *Local) Append(ctx context.Context, evs ...*semevent.Event) ([]Position,
 func (l *Local) FailNext(err error) {
 	l.mu.Lock()
 	l.failNext = append(l.failNext, err)
+	l.failing.Add(1)
 	l.mu.Unlock()
 }
 
