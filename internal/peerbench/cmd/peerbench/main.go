@@ -8,7 +8,7 @@
 //
 // Flags: -count (runs of each benchmark, default 3), -out (default
 // ../../BENCHMARKS.md), -raw (also keep the raw go test output in a file),
-// -from (write BENCHMARKS.md from a raw file of an earlier run instead of
+// -from (write BENCHMARKS.md from the raw files of earlier runs instead of
 // running anything), -only (comma-separated workloads: propagation,
 // routing, conditions, consensus).
 package main
@@ -52,7 +52,7 @@ func main() {
 	count := flag.Int("count", 3, "runs of each benchmark; the tables show medians")
 	out := flag.String("out", "../../BENCHMARKS.md", "the Markdown file to write")
 	raw := flag.String("raw", "", "also write the raw go test output to this file")
-	from := flag.String("from", "", "read raw go test output from this file instead of running the benchmarks")
+	from := flag.String("from", "", "write BENCHMARKS.md from the raw output of earlier runs (comma-separated files; a later file's runs of a benchmark replace an earlier one's) instead of running anything")
 	only := flag.String("only", "", "comma-separated workloads to run (default all)")
 	flag.Parse()
 	log.SetFlags(0)
@@ -65,30 +65,36 @@ func main() {
 	machine := describeMachine()
 	fmt.Fprintf(&output, "peerbench-machine\t%s\npeerbench-count\t%d\n", machine, *count)
 	if *from != "" {
-		b, err := os.ReadFile(*from)
-		if err != nil {
-			log.Fatal(err)
-		}
-		output.Write(b)
-	} else {
-		notes, err := goTest(io.Discard, "-run", "^TestNotes$", "-v", "-count=1")
-		if err != nil {
-			log.Fatal(err)
-		}
-		output.Write(notes)
-		for _, w := range workloads {
-			if *only != "" && !slices.Contains(strings.Split(*only, ","), w.key) {
-				continue
-			}
-			log.Printf("%s: -benchtime=%s -count=%d", w.key, w.benchtime, *count)
-			b, err := goTest(os.Stderr, "-run", "^$", "-bench", w.bench, "-benchtime", w.benchtime,
-				"-count", strconv.Itoa(*count), "-timeout", "60m")
-			output.Write(b)
+		// Several files: a later file's runs of a benchmark replace an
+		// earlier file's (a rerun of one workload over a full run).
+		var res *results
+		for _, f := range strings.Split(*from, ",") {
+			b, err := os.ReadFile(f)
 			if err != nil {
-				// Keep what did run; the document lists the failure.
-				log.Printf("%s: %v", w.key, err)
-				fmt.Fprintf(&output, "peerbench-failed\t%s\t%v\n", w.key, err)
+				log.Fatal(err)
 			}
+			res = res.overlay(parse(b))
+		}
+		write(res, res.machine, res.count, *out)
+		return
+	}
+	notes, err := goTest(io.Discard, "-run", "^TestNotes$", "-v", "-count=1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	output.Write(notes)
+	for _, w := range workloads {
+		if *only != "" && !slices.Contains(strings.Split(*only, ","), w.key) {
+			continue
+		}
+		log.Printf("%s: -benchtime=%s -count=%d", w.key, w.benchtime, *count)
+		b, err := goTest(os.Stderr, "-run", "^$", "-bench", w.bench, "-benchtime", w.benchtime,
+			"-count", strconv.Itoa(*count), "-timeout", "60m")
+		output.Write(b)
+		if err != nil {
+			// Keep what did run; the document lists the failure.
+			log.Printf("%s: %v", w.key, err)
+			fmt.Fprintf(&output, "peerbench-failed\t%s\t%v\n", w.key, err)
 		}
 	}
 	if *raw != "" {
@@ -96,18 +102,35 @@ func main() {
 			log.Fatal(err)
 		}
 	}
-	res := parse(output.Bytes())
-	if *from != "" && res.machine != "" {
-		machine = res.machine
-	}
-	if *from != "" && res.count > 0 {
-		*count = res.count
-	}
-	md := render(res, machine, *count)
-	if err := os.WriteFile(*out, []byte(md), 0o644); err != nil {
+	write(parse(output.Bytes()), machine, *count, *out)
+}
+
+func write(res *results, machine string, count int, out string) {
+	if err := os.WriteFile(out, []byte(render(res, machine, count)), 0o644); err != nil {
 		log.Fatal(err)
 	}
-	log.Printf("wrote %s", *out)
+	log.Printf("wrote %s", out)
+}
+
+// overlay returns r with o's benchmarks, notes and failures added, o's
+// runs of a benchmark replacing r's. A nil r is o.
+func (r *results) overlay(o *results) *results {
+	if r == nil {
+		return o
+	}
+	for name, runs := range o.runs {
+		r.runs[name] = runs
+	}
+	for g, m := range o.notes {
+		if r.notes[g] == nil {
+			r.notes[g] = make(map[string]string)
+		}
+		for k, v := range m {
+			r.notes[g][k] = v
+		}
+	}
+	r.failed = append(r.failed, o.failed...)
+	return r
 }
 
 // goTest runs go test in the current directory with PEERBENCH_NOTES set,
