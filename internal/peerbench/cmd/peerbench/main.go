@@ -10,7 +10,7 @@
 // ../../BENCHMARKS.md), -raw (also keep the raw go test output in a file),
 // -from (write BENCHMARKS.md from the raw files of earlier runs instead of
 // running anything), -only (comma-separated workloads: propagation,
-// routing, conditions, consensus).
+// latency, routing, conditions, consensus).
 package main
 
 import (
