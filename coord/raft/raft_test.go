@@ -10,6 +10,7 @@ import (
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/coord"
 	"github.com/vexfs/semevent/coord/coordtest"
+	"github.com/vexfs/semevent/internal/codec"
 )
 
 const testShards = 2
@@ -30,6 +31,7 @@ func TestCluster(t *testing.T) {
 		})
 	})
 	t.Run("ReplicasAgree", func(t *testing.T) { checkReplicasAgree(t, cl) })
+	t.Run("RetriedProposalAppliedOnce", func(t *testing.T) { testRetryOnce(t, cl) })
 	t.Run("Faults", func(t *testing.T) { runFaults(t, cl, faultSchedule()) })
 	t.Run("Close", func(t *testing.T) {
 		c := cl.node(2)
@@ -104,4 +106,53 @@ func checkReplicasAgree(t *testing.T, cl *cluster) [][][]byte {
 		logs = append(logs, ref)
 	}
 	return logs
+}
+
+// testRetryOnce proposes the same command twice through one client
+// session without completing it, as the writer does when an attempt times
+// out: the state machine applies it once and answers the retry with the
+// first answer.
+func testRetryOnce(t *testing.T, cl *cluster) {
+	ctx, cancel := context.WithTimeout(context.Background(), coordtest.Timeout)
+	defer cancel()
+	c := cl.node(0)
+	w := c.ws[0]
+	sess, err := w.session(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: "/retry"}
+	coord.Stamp(ev, c.ids)
+	cmd := appendRecord(proposalHeader(nil, 1), codec.Append(nil, ev))
+	before := c.reps.get(0).log.Len()
+	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+	r1, err := c.nh.SyncPropose(pctx, sess, cmd)
+	pcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, pcancel = context.WithTimeout(ctx, 5*time.Second)
+	r2, err := c.nh.SyncPropose(pctx, sess, cmd) // the retry
+	pcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess.ProposalCompleted()
+	w.release(sess)
+	if r1.Value != r2.Value || r1.Value != before+1 {
+		t.Fatalf("first answer index %d, retry's %d, want both %d", r1.Value, r2.Value, before+1)
+	}
+	recs, err := c.Read(ctx, 0, before+1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range recs {
+		if r.Event.ID == ev.ID {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("retried event committed %d times", n)
+	}
 }
