@@ -81,7 +81,7 @@ func New(opts *Options) (*Coordinator, error) {
 		RTTMillisecond: uint64(o.RTT / time.Millisecond),
 		RaftAddress:    o.Addr,
 		ListenAddress:  o.ListenAddr,
-		Expert:         config.ExpertConfig{LogDB: config.GetTinyMemLogDBConfig()},
+		Expert:         config.ExpertConfig{LogDB: config.GetSmallMemLogDBConfig()},
 	}
 	// One small pebble instance per shard (up to 16) rather than 16
 	// large ones: Raft groups write their logs in parallel, and a node
