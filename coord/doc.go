@@ -58,5 +58,7 @@
 // Test code written against Coordinator with a [Local]: it records every
 // appended event (Read them back), accepts membership changes, and fails on
 // demand with [Local.FailNext]. coord/coordtest.TestCoordinator is the
-// conformance suite every Coordinator passes.
+// conformance suite every Coordinator passes; coordtest.Link is a [Peer]
+// that can be cut and healed, to test anti-entropy across partitions. The
+// CRDT laws are property tests (testing/quick) on random histories.
 package coord
