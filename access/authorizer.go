@@ -398,3 +398,12 @@ func (c *Checker) Allow(ev *semevent.Event) bool {
 // Denied returns how many events Allow refused. It may be called from any
 // goroutine.
 func (c *Checker) Denied() uint64 { return c.denied.Load() }
+
+// AuthorizeWorkflow decides whether ctx's principal may run the named
+// workflow for ev: OpRunWorkflow on the topic "workflow.<name>" (grant it
+// with Topics such as "workflow.>"), ev's tenant and path. It fits
+// automation.ExecutorOptions.Authorize. Denials are audited.
+func (a *Authorizer) AuthorizeWorkflow(ctx context.Context, workflow string, ev *semevent.Event) error {
+	probe := &semevent.Event{ID: ev.ID, Kind: semevent.KindWorkflowStep, Topic: "workflow." + workflow, Tenant: ev.Tenant, Path: ev.Path, UID: ev.UID, PID: ev.PID}
+	return a.Check(ctx, OpRunWorkflow, probe)
+}

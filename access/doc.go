@@ -43,9 +43,12 @@
 // replayed (per event, so a subscription never receives an event its
 // principal may not see). Administrative changes go through
 // [Authorizer.Guard], which checks OpAdmin on "admin.<target>" and audits
-// the outcome: [Authorizer.SetPolicy] uses it, and so should rule-set
-// reloads (routing.Table.Load), workflow reloads and cluster membership
-// changes.
+// the outcome: [Authorizer.SetPolicy] uses it, and passing az.Guard as the
+// Guard option of routing.Options (rule reloads), automation.EngineOptions
+// (rule reloads), coord.Options and coord/raft.Options (membership changes)
+// makes those packages refuse any change whose context does not carry an
+// admin. [Authorizer.AuthorizeWorkflow] as automation.ExecutorOptions.Authorize
+// checks OpRunWorkflow on "workflow.<name>" before Executor.Start.
 //
 // # Performance
 //

@@ -85,6 +85,12 @@ type ExecutorOptions struct {
 	// OnError receives errors no caller is waiting for: a store that
 	// fails, a recorded execution whose workflow is unknown.
 	OnError func(error)
+	// Authorize, when set, is asked before Start runs a workflow on
+	// behalf of ctx's caller; an error refuses the run and is returned.
+	// (*access.Authorizer).AuthorizeWorkflow fits. Executions that
+	// Handle starts for matching events are not asked again: the event's
+	// delivery was authorized by the subscription that brought it.
+	Authorize func(ctx context.Context, workflow string, ev *semevent.Event) error
 }
 
 // Validate lists every problem in o.
@@ -184,6 +190,8 @@ func (i *ExecutionInfo) clone() ExecutionInfo {
 // semevent.Handler: Handle starts triggered workflows and feeds
 // [Run.Await]. All methods are safe for concurrent use.
 type Executor struct {
+	authorize func(ctx context.Context, workflow string, ev *semevent.Event) error
+
 	mu        sync.Mutex // guards every field down to stats
 	execs     map[string]*execution
 	finished  map[string]struct{}
@@ -294,7 +302,7 @@ func NewExecutor(opts *ExecutorOptions) (*Executor, error) {
 		breakers: map[string]*Breaker{}, workflows: map[string]Workflow{},
 		store: o.Store, maxConc: o.MaxConcurrent, quota: o.Quota, quotas: o.Quotas,
 		brOpts: o.Breaker, clock: o.Clock, rand: o.Rand, histCap: o.History,
-		pub: o.Publisher, onErr: o.OnError, ids: semevent.NewIDGenerator(0),
+		pub: o.Publisher, onErr: o.OnError, authorize: o.Authorize, ids: semevent.NewIDGenerator(0),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), schedDone: make(chan struct{}),
 	}
 	e.root, e.stopRoot = context.WithCancel(context.Background())
@@ -426,6 +434,16 @@ func (e *Executor) Start(ctx context.Context, workflow string, ev *semevent.Even
 	if ev == nil {
 		return "", semevent.ErrNilEvent
 	}
+	if e.authorize != nil {
+		if err := e.authorize(ctx, workflow, ev); err != nil {
+			return "", err
+		}
+	}
+	return e.start(ctx, workflow, ev)
+}
+
+// start is Start without authorization.
+func (e *Executor) start(ctx context.Context, workflow string, ev *semevent.Event) (string, error) {
 	if ev.ID.IsZero() {
 		ev = ev.Clone()
 		ev.ID = e.ids.Next()
@@ -496,7 +514,7 @@ func (e *Executor) Handle(ctx context.Context, ev *semevent.Event) error {
 	var errs []error
 	for _, w := range e.triggers {
 		if w.(Triggered).Trigger().Match(ev) {
-			if _, err := e.Start(ctx, w.Name(), ev); err != nil && !errors.Is(err, ErrDuplicate) {
+			if _, err := e.start(ctx, w.Name(), ev); err != nil && !errors.Is(err, ErrDuplicate) {
 				errs = append(errs, err)
 			}
 		}

@@ -67,6 +67,14 @@ const ActionEmit = "emit"
 // EngineOptions configure [NewEngine]. A nil *EngineOptions means
 // defaults: only the built-in [ActionEmit], publishing nowhere.
 type EngineOptions struct {
+	// Guard, when set, authorizes every reload: LoadContext,
+	// LoadFileContext and Watch call Guard(ctx, "automation.rules", load)
+	// and load only through it. (*access.Authorizer).Guard fits: it checks
+	// OpAdmin for ctx's principal and audits the reload. Load and LoadFile
+	// carry no principal and are then refused. The rule set given to
+	// NewEngine is not guarded.
+	Guard func(ctx context.Context, target string, load func() error) error
+
 	// Actions registers actions by name; rules refer to them in Then. The
 	// name "emit" is reserved for [ActionEmit].
 	Actions map[string]ActionFunc
@@ -112,6 +120,7 @@ type EngineStats struct {
 // never waits for a reload and sees either the old set or the new one.
 // It is a semevent.Handler. All methods are safe for concurrent use.
 type Engine struct {
+	guard   func(ctx context.Context, target string, load func() error) error
 	set     atomic.Pointer[ruleSet]
 	actions map[string]ActionFunc
 	pub     Publisher
@@ -149,14 +158,14 @@ func NewEngine(rs *RuleSet, opts *EngineOptions) (*Engine, error) {
 	if opts != nil {
 		o = *opts
 	}
-	e := &Engine{actions: map[string]ActionFunc{}, pub: o.Publisher, onErr: o.OnError}
+	e := &Engine{actions: map[string]ActionFunc{}, pub: o.Publisher, onErr: o.OnError, guard: o.Guard}
 	for name, fn := range o.Actions {
 		e.actions[name] = fn
 	}
 	e.actions[ActionEmit] = e.emit
 	e.set.Store(&ruleSet{})
 	if rs != nil {
-		if err := e.Load(rs); err != nil {
+		if err := e.load(rs); err != nil {
 			return nil, err
 		}
 	}
@@ -167,7 +176,27 @@ func NewEngine(rs *RuleSet, opts *EngineOptions) (*Engine, error) {
 // Otherwise it returns every problem as *[RuleError]s joined (a bad
 // condition carries the *filter.ExprError with its position) and keeps
 // the active set.
-func (e *Engine) Load(rs *RuleSet) error {
+//
+// With EngineOptions.Guard set, Load is refused: use LoadContext.
+func (e *Engine) Load(rs *RuleSet) error { return e.LoadContext(context.Background(), rs) }
+
+// GuardTarget is the target name the engine passes to EngineOptions.Guard.
+const GuardTarget = "automation.rules"
+
+// LoadContext is Load on behalf of ctx's caller, whom EngineOptions.Guard,
+// when set, authorizes.
+func (e *Engine) LoadContext(ctx context.Context, rs *RuleSet) error {
+	if e.guard != nil {
+		err := e.guard(ctx, GuardTarget, func() error { return e.load(rs) })
+		if err != nil {
+			e.reloadErrs.Add(1) // a refusal counts once; load counts its own failure
+		}
+		return err
+	}
+	return e.load(rs)
+}
+
+func (e *Engine) load(rs *RuleSet) error {
 	set, err := e.compile(rs)
 	if err != nil {
 		e.reloadErrs.Add(1)
@@ -375,7 +404,10 @@ func ParseRuleSet(data []byte) (rs *RuleSet, err error) {
 }
 
 // LoadFile parses the rule set in the file at path and loads it.
-func (e *Engine) LoadFile(path string) error {
+func (e *Engine) LoadFile(path string) error { return e.LoadFileContext(context.Background(), path) }
+
+// LoadFileContext is LoadFile on behalf of ctx's caller; see LoadContext.
+func (e *Engine) LoadFileContext(ctx context.Context, path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		e.reloadErrs.Add(1)
@@ -386,7 +418,7 @@ func (e *Engine) LoadFile(path string) error {
 		e.reloadErrs.Add(1)
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := e.Load(rs); err != nil {
+	if err := e.LoadContext(ctx, rs); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	return nil
@@ -411,7 +443,7 @@ func (e *Engine) Watch(ctx context.Context, path string, interval time.Duration)
 	if err != nil {
 		return err
 	}
-	if err := e.LoadFile(path); err != nil {
+	if err := e.LoadFileContext(ctx, path); err != nil {
 		return err
 	}
 	tick := time.NewTicker(interval)
@@ -427,7 +459,7 @@ func (e *Engine) Watch(ctx context.Context, path string, interval time.Duration)
 			continue
 		}
 		last = cur
-		if err := e.LoadFile(path); err != nil && e.onErr != nil {
+		if err := e.LoadFileContext(ctx, path); err != nil && e.onErr != nil {
 			e.onErr(err)
 		}
 	}

@@ -213,6 +213,10 @@ func (l *Local) Members(ctx context.Context) ([]Member, error) {
 
 // AddNode records a member; Local replicates nothing to it.
 func (l *Local) AddNode(ctx context.Context, id uint64, addr string) error {
+	return Guarded(ctx, l.opts.Guard, func() error { return l.addNode(id, addr) })
+}
+
+func (l *Local) addNode(id uint64, addr string) error {
 	if l.closed.Load() {
 		return ErrClosed
 	}
@@ -229,6 +233,10 @@ func (l *Local) AddNode(ctx context.Context, id uint64, addr string) error {
 
 // RemoveNode forgets a member.
 func (l *Local) RemoveNode(ctx context.Context, id uint64) error {
+	return Guarded(ctx, l.opts.Guard, func() error { return l.removeNode(id) })
+}
+
+func (l *Local) removeNode(id uint64) error {
 	if l.closed.Load() {
 		return ErrClosed
 	}

@@ -1,6 +1,7 @@
 package coord
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -23,6 +24,22 @@ type Options struct {
 	// MaxEventSize bounds one event's encoded size; Append rejects larger
 	// events with a *[SizeError]. Default [DefaultMaxEventSize].
 	MaxEventSize int
+	// Guard, when set, authorizes membership changes: AddNode and
+	// RemoveNode run only through Guard(ctx, GuardTarget, change).
+	// (*access.Authorizer).Guard fits: it checks OpAdmin for ctx's
+	// principal and audits the change.
+	Guard func(ctx context.Context, target string, change func() error) error
+}
+
+// GuardTarget is the target name coordinators pass to a Guard.
+const GuardTarget = "coord.membership"
+
+// Guarded runs change through guard, or directly when guard is nil.
+func Guarded(ctx context.Context, guard func(context.Context, string, func() error) error, change func() error) error {
+	if guard == nil {
+		return change()
+	}
+	return guard(ctx, GuardTarget, change)
 }
 
 func (o *Options) withDefaults() Options {

@@ -2,6 +2,7 @@ package routing
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,12 +64,15 @@ func ReadRuleSet(name string) (*RuleSet, error) {
 
 // LoadFile reads the rule set file name and loads it as [Table.Load] does.
 // Errors in the file name it as their Source.
-func (t *Table) LoadFile(name string) error {
+func (t *Table) LoadFile(name string) error { return t.LoadFileContext(context.Background(), name) }
+
+// LoadFileContext is LoadFile on behalf of ctx's caller; see LoadContext.
+func (t *Table) LoadFileContext(ctx context.Context, name string) error {
 	rs, err := ReadRuleSet(name)
 	if err != nil {
 		return err
 	}
-	if err := t.Load(rs); err != nil {
+	if err := t.LoadContext(ctx, rs); err != nil {
 		var rse *RuleSetError
 		if errors.As(err, &rse) {
 			rse.Source = name

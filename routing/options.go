@@ -1,12 +1,22 @@
 package routing
 
 import (
+	"context"
 	"fmt"
 	"sync/atomic"
 )
 
 // Options configure a [Table]. The zero value, and nil, mean defaults.
 type Options struct {
+	// Guard, when set, authorizes every reload: Load, LoadFile and Watch
+	// call Guard(ctx, "routing.rules", load) and load only through it.
+	// (*access.Authorizer).Guard fits, which checks that ctx's principal
+	// holds OpAdmin on "admin.routing.rules" and audits the reload. Load
+	// and LoadFile, which take no context, carry no principal and are then
+	// refused; use LoadContext and LoadFileContext. The rule set given to
+	// New is not guarded.
+	Guard func(ctx context.Context, target string, load func() error) error
+
 	// CacheSize bounds the routing decisions cached per distinct subject.
 	// When full, the cache is emptied and refills. Default 16384.
 	CacheSize int

@@ -1,6 +1,7 @@
 package routing
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 
@@ -39,7 +40,7 @@ func New(rs *RuleSet, opts *Options) (*Table, error) {
 		return nil, err
 	}
 	t := &Table{opts: opts.withDefaults()}
-	if err := t.Load(rs); err != nil {
+	if err := t.load(rs); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -70,7 +71,23 @@ func (t *Table) RouteVersion(ev *semevent.Event, dst []string) ([]string, uint64
 // the new rules, and the decision cache starts empty. If rs is invalid,
 // Load returns a *[RuleSetError] listing every problem and the current rule
 // set stays.
-func (t *Table) Load(rs *RuleSet) error {
+//
+// With Options.Guard set, Load is refused: use LoadContext.
+func (t *Table) Load(rs *RuleSet) error { return t.LoadContext(context.Background(), rs) }
+
+// GuardTarget is the target name routing passes to Options.Guard.
+const GuardTarget = "routing.rules"
+
+// LoadContext is Load on behalf of ctx's caller, whom Options.Guard, when
+// set, authorizes.
+func (t *Table) LoadContext(ctx context.Context, rs *RuleSet) error {
+	if g := t.opts.Guard; g != nil {
+		return g(ctx, GuardTarget, func() error { return t.load(rs) })
+	}
+	return t.load(rs)
+}
+
+func (t *Table) load(rs *RuleSet) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o := t.opts.withDefaults()

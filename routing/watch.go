@@ -55,7 +55,7 @@ func Watch(ctx context.Context, t *Table, name string, opts *WatchOptions) (*Wat
 	if err != nil {
 		return nil, fmt.Errorf("routing: watch: %w", err)
 	}
-	if err := t.LoadFile(name); err != nil {
+	if err := t.LoadFileContext(ctx, name); err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -88,7 +88,7 @@ func (w *Watcher) run(ctx context.Context, t *Table, name string, o WatchOptions
 			continue
 		}
 		last = data
-		if err := t.LoadFile(name); err != nil {
+		if err := t.LoadFileContext(ctx, name); err != nil {
 			report(err)
 			continue
 		}

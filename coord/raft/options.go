@@ -1,6 +1,7 @@
 package raft
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,9 @@ import (
 type Options struct {
 	// Node is this node's id, at least 1, unique in the cluster.
 	Node uint64
+	// Guard, when set, authorizes membership changes (AddNode,
+	// RemoveNode); see coord.Options.Guard.
+	Guard func(ctx context.Context, target string, change func() error) error
 	// Dir holds the node's Raft log and snapshots. A node restarted with
 	// the same Dir resumes from its own disk. Required.
 	Dir string

@@ -496,12 +496,12 @@ func compareU64(a, b uint64) int {
 // AddNode adds node id at addr to every shard; start that node with Join
 // set. See [coord.Membership].
 func (c *Coordinator) AddNode(ctx context.Context, id uint64, addr string) error {
-	return c.changeMembers(ctx, "add", id, addr)
+	return coord.Guarded(ctx, c.opts.Guard, func() error { return c.changeMembers(ctx, "add", id, addr) })
 }
 
 // RemoveNode removes node id from every shard. See [coord.Membership].
 func (c *Coordinator) RemoveNode(ctx context.Context, id uint64) error {
-	return c.changeMembers(ctx, "remove", id, "")
+	return coord.Guarded(ctx, c.opts.Guard, func() error { return c.changeMembers(ctx, "remove", id, "") })
 }
 
 func (c *Coordinator) changeMembers(ctx context.Context, op string, id uint64, addr string) error {
