@@ -395,7 +395,7 @@ func render(r *results, machine string, count int) string {
 		})...)
 	}
 
-	latIntro := ("One publisher sends an event every 50 µs, each with its own payload stamped with the time; the subscriber's handler records how long after publishing it ran. eventbus-sync is left out: its handler runs inside Publish. With a dozen runnable processes on two cores, these figures mostly measure how soon the OS runs a woken thread: contenders whose publisher parks until the handler is done (watermill-ack, eventbus-async) hand the processor straight to the handler and look good here while carrying a fraction of the throughput above.\n\n")
+	latIntro := ("One publisher sends an event every 50 µs, each with its own payload stamped with the time; the subscriber's handler records how long after publishing it ran. eventbus-sync is left out: its handler runs inside Publish. On a loaded machine the tail (p99) mostly measures how soon the OS runs a woken thread, and varies from run to run far more than the throughput tables. Contenders whose publisher parks until the handler is done (watermill-ack, eventbus-async) hand the processor straight to the handler, which favours them here while it caps their throughput above.\n\n")
 	losses = append(losses, renderTable(&b, r, table{
 		title: "1 → 1 latency at 20k events/s", intro: latIntro,
 		group: "propagation", prefix: "BenchmarkPropagationLatency/1x1/", semevent: "semevent",
