@@ -88,6 +88,17 @@
 // [Bridge.Close], [Watcher.Close] and [Mount.Unmount] wait for their
 // goroutines.
 //
+// # Deadlocks
+//
+// A process that serves a mount must not start a child with its working
+// directory inside that mount (exec.Cmd.Dir): the child calls chdir
+// between fork and exec, and while that FUSE request waits, the Go
+// runtime cannot start the thread that would serve it — the process hangs
+// for good, and so does the child if the parent is killed. Pass the
+// directory as an argument (git -C, tar -C) or run such clients from
+// another process. go-fuse's fs/api.go lists the other self-deadlocks of
+// a process that is its own FUSE client.
+//
 // # Errors
 //
 // [New] and [NewWatcher] return [ErrNilPropagator] or joined

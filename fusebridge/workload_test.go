@@ -378,8 +378,13 @@ func TestWorkloadGit(t *testing.T) {
 	env := append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@example.com", "GIT_COMMITTER_NAME=t",
 		"GIT_COMMITTER_EMAIL=t@example.com", "GIT_CONFIG_NOSYSTEM=1", "HOME="+t.TempDir())
 	for _, args := range [][]string{{"init", "-q"}, {"add", "."}, {"commit", "-q", "-m", "first"}} {
-		cmd := exec.Command(gitBin, args...)
-		cmd.Dir, cmd.Env = repo, env
+		// git -C, never cmd.Dir: a child whose working directory is set
+		// inside this process's own mount calls chdir between fork and
+		// exec, and that FUSE request can deadlock the whole process (see
+		// the package doc). No background gc or maintenance either: it
+		// would outlive the command inside the mount.
+		cmd := exec.Command(gitBin, append([]string{"-C", repo, "-c", "gc.auto=0", "-c", "maintenance.auto=false"}, args...)...)
+		cmd.Env = env
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("git %v: %v: %s", args, err, out)
 		}
