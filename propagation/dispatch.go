@@ -106,9 +106,9 @@ func (d *dispatcher) round() (int, bool) {
 				break
 			}
 			n++
-			in.space.Broadcast()
 			if !d.accept(env) {
 				in.taken.Add(uint64(n))
+				in.space.Broadcast()
 				b.epoch.Add(1)
 				return total + n, false
 			}
@@ -116,6 +116,9 @@ func (d *dispatcher) round() (int, bool) {
 		b.epoch.Add(1) // even: between batches
 		if n > 0 {
 			in.taken.Add(uint64(n))
+			// Publishers waiting for room wake once per batch, to find up
+			// to Quantum free slots, rather than once per event.
+			in.space.Broadcast()
 			total += n
 		}
 	}

@@ -39,11 +39,14 @@ type subscription struct {
 
 // worker is one goroutine calling the handler, fed through a bounded queue.
 type worker struct {
-	sub   *subscription
-	q     buffer
-	wake  *park.Parker // the worker sleeps on it
-	spin  park.Spinner
-	space park.Signal // the dispatcher waits on it under Block
+	sub  *subscription
+	q    buffer
+	wake *park.Parker // the worker sleeps on it
+	spin park.Spinner
+
+	freed     int         // events taken since the last madeRoom; worker only
+	roomEvery int         // min(32, Buffer/16), at least 1
+	space     park.Signal // the dispatcher waits on it under Block
 
 	enq atomic.Uint64 // by the dispatcher
 	_   [56]byte      // keeps the dispatcher's and the worker's counters on separate cache lines
@@ -83,7 +86,8 @@ func newSubscription(b *Bus, h semevent.Handler, o SubscribeOptions) *subscripti
 	}
 	s.workers = make([]*worker, o.Workers)
 	for i := range s.workers {
-		s.workers[i] = &worker{sub: s, q: newBuffer(o.Buffer, o.Policy), wake: park.New(), spin: park.NewSpinner(b.opts.Spin)}
+		s.workers[i] = &worker{sub: s, q: newBuffer(o.Buffer, o.Policy), wake: park.New(), spin: park.NewSpinner(b.opts.Spin),
+			roomEvery: max(1, min(32, o.Buffer/16))}
 	}
 	return s
 }
@@ -221,6 +225,7 @@ func (w *worker) run() {
 		}
 		env, ok := w.q.tryDequeue()
 		if !ok {
+			w.madeRoom()
 			env, ok = w.spinUntilWork()
 		}
 		if !ok {
@@ -238,8 +243,21 @@ func (w *worker) run() {
 			w.wake.Cancel()
 		}
 		w.deq.Add(1)
-		w.space.Broadcast()
+		if w.freed++; w.freed >= w.roomEvery {
+			w.madeRoom()
+		}
 		w.deliver(env)
+	}
+}
+
+// madeRoom wakes the dispatcher if it waits for room in the buffer. The
+// worker calls it every roomEvery events and whenever the buffer runs
+// empty, so that a dispatcher blocked by a full buffer (Block policy)
+// wakes to a batch of free slots instead of once per event.
+func (w *worker) madeRoom() {
+	if w.freed > 0 {
+		w.freed = 0
+		w.space.Broadcast()
 	}
 }
 
