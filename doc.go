@@ -12,10 +12,19 @@
 // # Packages
 //
 //	semevent              the Event value, IDs, trace context, Handler, errors
-//	filter                Filter: predicates over events
+//	filter                Filter: typed predicates and expr conditions
+//	routing               Router: subject, path and content rules with hot reload
 //	propagation           Propagator: the in-process bus (backpressure, order, dedup, stats)
-//	propagation/propagationtest  a recording fake Propagator and a conformance suite
+//	propagation/journal   the durable, crash-safe event log
+//	access, access/audit  access control and the tamper-evident audit trail
+//	coord, coord/raft     Coordinator: local and Raft-replicated order, CRDTs, clocks
+//	automation            Workflow: rules, complex event processing, sagas
+//	analytics             Analyzer: windows, sketches, anomalies, metrics, dashboard
+//	fusebridge            FUSE and kernel capture, cross-boundary dedup
 //	examples/quickstart   a runnable tour: go run ./examples/quickstart
+//
+// Each package with an interface has a <pkg>test sibling with a fake and a
+// conformance suite for users' own tests.
 //
 // # Usage
 //
