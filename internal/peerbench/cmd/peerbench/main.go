@@ -373,7 +373,7 @@ func render(r *results, machine string, count int) string {
 	for _, f := range r.failed {
 		p("**Failed in this run:** %s (see the raw output; its tables hold only the runs that completed).\n\n", f)
 	}
-	p("Every figure is the median of %d runs (`go test -bench -count=%d`). The machine is shared and was loaded while these ran, so absolute figures are noisy; the ratios between rows of one table, measured in the same run, are what to read. ", count, count)
+	p("Every figure is the median of %d runs (`go test -bench -count=%d`). The machine is shared with other work (see its load average above), so absolute figures are noisy; the ratios between rows of one table, measured in the same run, are what to read. ", count, count)
 	p("\"vs semevent\" says how semevent compares with the row: *2.0× faster* means semevent does the same work in half the time; **slower** rows are where semevent loses. Floor rows (bare channels, a hand-written closure) do less than a library and are there to show the cost of the library, not as peers.\n\n")
 	p("The benchmarks are in `internal/peerbench`, a Go module of its own, so none of these peers enters semevent's dependency graph. `go test ./...` there checks that every harness delivers, routes and decides exactly as the others do.\n\n")
 
