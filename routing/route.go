@@ -140,21 +140,32 @@ type router struct {
 
 func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 	topic := ev.TopicOrKind()
-	r := router{c: c, ev: ev, dst: dst, start: len(dst)}
 	var h uint64
 	if c.decisions != nil {
 		// Two-way set associative: a decision lives in one of two slots.
 		h = c.decisionHash(topic, ev.Path)
 		set := c.decisions[h&c.decisionMask&^1:][:2]
-		if d := set[0].Load(); d != nil && d.is(h, topic, ev.Path) {
-			r.fromDecision(d)
-			return r.dst
+		d := set[0].Load()
+		if d == nil || !d.is(h, topic, ev.Path) {
+			if d = set[1].Load(); d != nil && !d.is(h, topic, ev.Path) {
+				d = nil
+			}
 		}
-		if d := set[1].Load(); d != nil && d.is(h, topic, ev.Path) {
+		if d != nil {
+			if len(d.groups) == 0 && len(d.residual) == 0 {
+				// The common hit: destinations already resolved and
+				// distinct, nothing to check per event.
+				for i := range d.dests {
+					dst = append(dst, d.dests[i].name)
+				}
+				return dst
+			}
+			r := router{c: c, ev: ev, dst: dst, start: len(dst)}
 			r.fromDecision(d)
 			return r.dst
 		}
 	}
+	r := router{c: c, ev: ev, dst: dst, start: len(dst)}
 	e := c.entryFor(topic)
 	if c.decisions != nil && !e.useContent && c.seenBefore(h) {
 		d := c.decide(e, h, topic, ev.Path)
