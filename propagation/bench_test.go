@@ -215,3 +215,53 @@ func reportRate(b *testing.B, n float64, unit string) {
 // pace yields the processor: the paced publishers of the latency
 // benchmarks have other work to do and do not hog their processor.
 func pace() { runtime.Gosched() }
+
+// BenchmarkBusDedup publishes each operation twice, as the FUSE server and
+// as the kernel watcher, through a bus with deduplication; every pair folds
+// into one delivered event. It reports pairs/s and allocations per pair
+// (the fold appends the kernel sighting to the kept event's Observed).
+func BenchmarkBusDedup(b *testing.B) {
+	bus, err := propagation.New(&propagation.Options{Dedup: &propagation.DedupOptions{Window: time.Second}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var got atomic.Int64
+	done := make(chan struct{})
+	n := int64(b.N)
+	if _, err := bus.Subscribe(semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) error {
+		if got.Add(1) == n {
+			close(done)
+		}
+		return nil
+	}), nil); err != nil {
+		b.Fatal(err)
+	}
+	const ring = 8192 // events are reused once their pair has long been delivered
+	fuse, kernel := make([]semevent.Event, ring), make([]semevent.Event, ring)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		for int64(i)-got.Load() >= ring/2 {
+			runtime.Gosched()
+		}
+		f, k := &fuse[i%ring], &kernel[i%ring]
+		*f = semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.FUSE, Path: "/data/f", Offset: int64(i), Size: 4096}
+		*k = semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.Kernel, Path: "/data/f", Offset: int64(i), Size: 4096}
+		if err := bus.Publish(ctx, f); err != nil {
+			b.Fatal(err)
+		}
+		if err := bus.Publish(ctx, k); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-done
+	b.StopTimer()
+	reportRate(b, float64(b.N), "pairs/s")
+	if err := bus.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	if st := bus.Stats(); st.Deduplicated != uint64(b.N) {
+		b.Fatalf("deduplicated %d of %d pairs", st.Deduplicated, b.N)
+	}
+}
