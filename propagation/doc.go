@@ -33,7 +33,8 @@
 // event over and must not modify it after Publish; handlers share it and
 // must treat it as read-only (see [semevent.Event.Clone]). Publish assigns
 // ID and Time when they are zero. In steady state, publishing and
-// delivering allocate nothing.
+// delivering allocate nothing, except that deduplication allocates once per
+// folded pair (the other sighting appended to Observed).
 //
 // # Delivery guarantees
 //
