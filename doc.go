@@ -58,10 +58,47 @@
 // and handlers must treat it as read-only because all subscribers share it.
 // [Event.Clone] makes a private copy.
 //
+// # Lifecycle
+//
+// Every long-lived component — bus, journal, mount, watcher, bridge,
+// engines, processors, coordinators, dashboards — is a [Closer]: it has
+// one Close(ctx) error, safe to call twice, that waits for its goroutines
+// or for ctx. Shut a pipeline down from the producers to the storage, so
+// that nothing is published into a component already closed:
+//
+//  1. the FUSE mount (no new operations),
+//  2. the kernel watcher,
+//  3. the bridge that feeds the bus,
+//  4. processors and engines (analytics, rules, CEP, workflows),
+//  5. the bus (it drains what it holds and stops its workers),
+//  6. the journal (last: the bus's durable publishes commit to it).
+//
+// [CloseAll] closes a list in the order given and joins the errors:
+//
+//	defer semevent.CloseAll(ctx, mount, watcher, bridge, engine, bus, journal)
+//
+// # Keys
+//
+// One [Key] type, with one stable [Key.Hash], keys every per-entity
+// structure: dedup, shards, CEP partitions, workflow correlation, window
+// groups, rate limits and consistent-hash routing. A Key always carries
+// the event's tenant, so keyed state never mixes tenants. [PathKey] is the
+// default everywhere.
+//
+// # Publishing from components
+//
+// Components that make events (engines, executors, analytics, the FUSE
+// bridge) take a [Publisher]. When they publish into a bus they also
+// listen to, each publish is bounded by a timeout ([DefaultPublishTimeout]
+// unless configured; see [PublishTimeout]), so a full queue cannot make a
+// handler wait for itself.
+//
 // # Errors
 //
 // Every package wraps the shared sentinels ([ErrClosed], [ErrNilEvent],
 // [ErrNilHandler], [ErrInvalidEvent]) with %w, so errors.Is works across
 // packages. Bad input yields a typed error that says what and where:
-// [EventError] names the field, [ParseError] the byte position.
+// [EventError] names the field, [ParseError] the byte position, and every
+// constructor reports bad options as one [OptionsError] listing every
+// problem, wrapping [ErrInvalidOptions].
 package semevent

@@ -3,6 +3,7 @@ package semevent
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors shared by every semevent package. Packages wrap them with %w so that
@@ -17,7 +18,59 @@ var (
 	ErrNilHandler = errors.New("semevent: nil handler")
 	// ErrInvalidEvent is wrapped by *EventError when an event fails Validate.
 	ErrInvalidEvent = errors.New("semevent: invalid event")
+	// ErrInvalidOptions is wrapped by every [OptionsError]: every
+	// constructor of every package returns it for options that fail
+	// validation.
+	ErrInvalidOptions = errors.New("semevent: invalid options")
 )
+
+// OptionsError lists every problem found in one options struct. It is the
+// only options error type of semevent: every package's Validate and
+// constructor returns it, and it wraps [ErrInvalidOptions].
+type OptionsError struct {
+	Options  string // the options type, e.g. "propagation.Options"
+	Problems []OptionProblem
+}
+
+// OptionProblem is one invalid field of an options struct.
+type OptionProblem struct {
+	Field string // e.g. "QueueSize" or "Windows[2].Size"
+	Msg   string
+}
+
+// Addf records a problem with field.
+func (e *OptionsError) Addf(field, format string, args ...any) {
+	e.Problems = append(e.Problems, OptionProblem{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Err returns e when it holds a problem and nil otherwise, so that a
+// Validate method can end with "return e.Err()".
+func (e *OptionsError) Err() error {
+	if e == nil || len(e.Problems) == 0 {
+		return nil
+	}
+	return e
+}
+
+func (e *OptionsError) Error() string {
+	var b strings.Builder
+	b.WriteString("semevent: invalid ")
+	b.WriteString(e.Options)
+	for i, p := range e.Problems {
+		if i == 0 {
+			b.WriteString(": ")
+		} else {
+			b.WriteString("; ")
+		}
+		b.WriteString(p.Field)
+		b.WriteString(": ")
+		b.WriteString(p.Msg)
+	}
+	return b.String()
+}
+
+// Unwrap returns [ErrInvalidOptions].
+func (e *OptionsError) Unwrap() error { return ErrInvalidOptions }
 
 // EventError reports an event that failed validation: which field, and why.
 type EventError struct {
