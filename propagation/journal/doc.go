@@ -101,8 +101,9 @@
 // # On disk
 //
 // A journal directory holds segment files named by their first offset
-// (00000000000000000000.seg), a LOCK file, and consumers/NAME files with
-// committed offsets. A segment is a header (magic "SEVJ", version,
+// (00000000000000000000.seg), a LOCK file, consumers/NAME files with
+// committed offsets, and an INSTANCE file holding the journal's random
+// instance id (see [Journal.Instance]), created on first Open and fsynced. A segment is a header (magic "SEVJ", version,
 // flags, base offset, creation time, key id, salt and key check when
 // encrypted, CRC-32C) followed by records: length u32, CRC-32C u32 (over
 // length, offset and body), offset u64, body (the internal/codec encoding

@@ -186,6 +186,7 @@ func TestNewSegmentDurableBeforeAck(t *testing.T) {
 	log.add("ack")
 	require.NoError(t, j.Close())
 	want := []string{
+		"create .tmp", "write .tmp", "fsync .tmp", "rename .tmp ", "syncdir", // Open: the INSTANCE file
 		"create .tmp", "write .tmp", "fsync .tmp", "rename .tmp .seg", "syncdir", "write .tmp", "fsync .tmp", "ack",
 		"create .tmp", "write .tmp", "fsync .tmp", "rename .tmp .seg", "syncdir", "write .tmp", "fsync .tmp", "ack",
 	}

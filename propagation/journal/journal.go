@@ -30,6 +30,7 @@ type Journal struct {
 	lock     io.Closer
 	recovery *Recovery
 	always   bool
+	instance [16]byte // see Instance
 
 	mu          sync.Mutex // guards the fields below up to the blank line
 	closed      bool
@@ -131,7 +132,11 @@ func Open(dir string, opts *Options) (*Journal, error) {
 		}
 		j.lock = lk
 	}
-	if err := j.load(); err != nil {
+	err := j.load()
+	if err == nil {
+		err = j.loadInstance()
+	}
+	if err != nil {
 		if j.lock != nil {
 			j.lock.Close()
 		}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -462,4 +463,57 @@ func TestTailRacesRetention(t *testing.T) {
 	}
 	t.Logf("%d of 4 readers fell behind retention", behind)
 	require.NoError(t, j.Close())
+}
+
+// TestInstance checks that a journal keeps its instance id across reopens
+// and that a recreated directory gets a new one.
+func TestInstance(t *testing.T) {
+	dir := t.TempDir()
+	j, err := journal.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := j.Instance()
+	if id == ([16]byte{}) {
+		t.Fatal("Instance() is zero")
+	}
+	j.Close()
+	j, err = journal.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := j.Instance(); got != id {
+		t.Fatalf("Instance() after reopen = %x, want %x", got, id)
+	}
+	j.Close()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	j, err = journal.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if got := j.Instance(); got == id {
+		t.Fatalf("Instance() of a recreated journal = %x, the old one's", got)
+	}
+}
+
+// TestInstanceCorrupt checks that a damaged INSTANCE file fails Open with a
+// *CorruptError instead of silently minting a new id.
+func TestInstanceCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	j, err := journal.Open(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if err := os.WriteFile(filepath.Join(dir, "INSTANCE"), []byte("xyz\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = journal.Open(dir, nil)
+	var ce *journal.CorruptError
+	if !errors.As(err, &ce) {
+		t.Fatalf("Open with a bad INSTANCE file: %v, want *CorruptError", err)
+	}
 }
