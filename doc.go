@@ -18,7 +18,7 @@
 //	propagation/journal   the durable, crash-safe event log
 //	access, access/audit  access control and the tamper-evident audit trail
 //	coord, coord/raft     Coordinator: local and Raft-replicated order, CRDTs, clocks
-//	automation            Workflow: rules, complex event processing, sagas
+//	automation/…          Workflow: sagas; rules (rule engine), cep (complex events), breaker
 //	analytics             Analyzer: windows, sketches, anomalies, metrics, dashboard
 //	fusebridge            FUSE and kernel capture, cross-boundary dedup
 //	examples/quickstart   a runnable tour: go run ./examples/quickstart

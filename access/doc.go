@@ -44,7 +44,7 @@
 // principal may not see). Administrative changes go through
 // [Authorizer.Guard], which checks OpAdmin on "admin.<target>" and audits
 // the outcome: [Authorizer.SetPolicy] uses it, and passing az.Guard as the
-// Guard option of routing.Options (rule reloads), automation.EngineOptions
+// Guard option of routing.Options (rule reloads), automation/rules.Options
 // (rule reloads), coord.Options and coord/raft.Options (membership changes)
 // makes those packages refuse any change whose context does not carry an
 // admin. [Authorizer.AuthorizeWorkflow] as automation.ExecutorOptions.Authorize

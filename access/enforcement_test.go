@@ -11,6 +11,7 @@ import (
 	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/access/audit"
 	"github.com/vexfs/semevent/automation"
+	"github.com/vexfs/semevent/automation/rules"
 	"github.com/vexfs/semevent/coord"
 	"github.com/vexfs/semevent/routing"
 )
@@ -66,13 +67,13 @@ func TestAdminEntryPointsAreGuarded(t *testing.T) {
 	allowed("routing reload", tab.LoadContext(admin, rs))
 
 	// Automation rule reloads.
-	eng, err := automation.NewEngine(nil, &automation.EngineOptions{Guard: az.Guard})
+	eng, err := rules.New(nil, &rules.Options{Guard: az.Guard})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules := &automation.RuleSet{Rules: []automation.Rule{{Name: "r", When: `Kind == "write"`, Then: []automation.ActionRef{{Action: automation.ActionEmit}}}}}
-	denied("automation reload", eng.LoadContext(reader, rules))
-	allowed("automation reload", eng.LoadContext(admin, rules))
+	ars := &rules.RuleSet{Rules: []rules.Rule{{Name: "r", When: `Kind == "write"`, Then: []rules.ActionRef{{Action: rules.ActionEmit}}}}}
+	denied("automation reload", eng.LoadContext(reader, ars))
+	allowed("automation reload", eng.LoadContext(admin, ars))
 
 	// Running a workflow.
 	wf, err := automation.NewFlow(automation.Flow{Name: "ingest", Steps: []automation.Node{

@@ -7,7 +7,7 @@ import (
 	"github.com/vexfs/semevent"
 )
 
-// Clock is the time source of an [Executor], a [Breaker] and a rate
+// Clock is the time source of an [Executor], its breakers and its rate
 // quota: Now for timestamps and breaker and quota arithmetic, After for
 // retry backoff and [Run.Await] timeouts. The zero value of every Options
 // struct uses the real clock; tests pass automationtest.Clock so that
@@ -34,17 +34,3 @@ func sleep(ctx context.Context, c Clock, d time.Duration) error {
 		return ctx.Err()
 	}
 }
-
-// Publisher is where the rule engine, the CEP engine and the executor
-// send the events they make (rule fired, pattern matched, workflow step).
-// A propagation.Propagator is one; so is the journal through an adapter.
-// Publish must be safe for concurrent use.
-type Publisher interface {
-	Publish(ctx context.Context, ev *semevent.Event) error
-}
-
-// PublishFunc adapts a function to [Publisher].
-type PublishFunc func(ctx context.Context, ev *semevent.Event) error
-
-// Publish calls f(ctx, ev).
-func (f PublishFunc) Publish(ctx context.Context, ev *semevent.Event) error { return f(ctx, ev) }

@@ -1,8 +1,11 @@
-// Package automation makes events trigger actions: a rule engine ("when
-// <expr condition> then <actions>"), complex event processing over event
-// time (sequences, counts, absence, repetition), and workflows — linear,
+// Package automation runs workflows that events trigger — linear,
 // parallel, conditional and state machines — with retries, circuit
 // breakers, compensation (sagas), tenant quotas and durable recovery.
+// Its subpackages make events trigger actions: automation/rules is the
+// rule engine ("when <expr condition> then <actions>", hot reload),
+// automation/cep is complex event processing over event time
+// (sequences, counts, absence, repetition), and automation/breaker is
+// the circuit breaker the executor keeps per action.
 //
 // [Workflow] is the package's one small interface: a name and a Run
 // method. [Triggered] is an optional ability beside it, for workflows
@@ -10,42 +13,7 @@
 //
 // # Usage
 //
-// Rules. A [RuleSet] comes from code or from a YAML or JSON file
-// ([ParseRuleSet], [Engine.LoadFile], [Engine.Watch] for hot reload).
-// Conditions are filter expr conditions, compiled once into closures; the
-// optional Kinds list indexes a rule so that events of other kinds never
-// evaluate it. Actions are registered by name; [ActionEmit] is built in
-// and publishes a semevent.KindRuleFired event, and [StartWorkflow]
-// makes an action that starts a workflow.
-//
-//	rules, err := automation.NewEngine(ruleSet, &automation.EngineOptions{
-//		Actions:   map[string]automation.ActionFunc{"notify": notify},
-//		Publisher: bus, // any propagation.Propagator
-//	})
-//	sub, err := bus.Subscribe(rules, nil) // an Engine is a semevent.Handler
-//
-// Complex event processing. [NewCEP] compiles [Pattern]s — [Sequence]
-// (strict "next" or relaxed "followed-by" contiguity), [Count], [Absence]
-// and [Repeat] — each keyed by a [KeyFunc] ([ByPath], [ByPID],
-// [ByTenant], [ByAttr]) and bounded by a Within duration of event time.
-// A match is published as an event of kind semevent.KindPatternMatched
-// whose Cause is the last causing event, whose Data holds every causing
-// event's ID (decode with [CausingIDs]) and whose attributes name the
-// pattern ([AttrPattern]) and key ([AttrKey]); it copies Tenant, Path and
-// PID from the last causing event. Memory is bounded: partial matches
-// expire with their window (swept once per shortest Within of event
-// time), and each key of each pattern holds at most
-// CEPOptions.MaxPartialsPerKey, the oldest evicted and counted.
-// Give stages a Kind or Topic: they index the pattern, which is what lets
-// a thousand patterns share one event stream.
-//
-//	cep, err := automation.NewCEP([]automation.Pattern{
-//		&automation.Count{Name: "mass-delete", Key: automation.ByPID,
-//			Stage: automation.Stage{Kind: semevent.KindFileDelete},
-//			Min: 101, Within: time.Second},
-//	}, &automation.CEPOptions{Publisher: bus})
-//
-// Workflows. Build one with [NewFlow] ([Task], [Seq], [Parallel], [If]),
+// Build a workflow with [NewFlow] ([Task], [Seq], [Parallel], [If]),
 // [NewMachine] (states, transitions on events, timeouts) or
 // [NewWorkflow] (a function over [Run]), and give it to an [Executor]:
 //
@@ -59,7 +27,7 @@
 //
 // Each [Step] has a Do, an optional Compensate, a [RetryPolicy]
 // (exponential backoff with jitter), a per-attempt Timeout and a circuit
-// [Breaker] per Action. If a workflow fails, its completed steps are
+// breaker (automation/breaker) per Action. If a workflow fails, its completed steps are
 // compensated in reverse order of completion and the history
 // ([Executor.History], [Executor.Execution]) shows each step's status,
 // attempts and timings. [Executor.Cancel] cancels an execution through
@@ -103,27 +71,25 @@
 //
 // # Concurrency
 //
-// [Engine], [CEP], [Executor], [Breaker] and every [Publisher] and
-// [Store] the package provides are safe for concurrent use. Engine.Handle
-// runs lock-free against an atomically swapped rule set and runs actions
-// on the caller's goroutine. CEP.Handle serialises on one mutex and
-// publishes matches after releasing it. The executor runs each execution
+// [Executor] and every [Store] the package provides are safe for
+// concurrent use. The executor runs each execution
 // in its own goroutine (and each Parallel branch in another); a step's Do
 // may run concurrently with other executions' steps. Close waits for
 // running executions; executions waiting in Await are suspended at once.
 //
 // # Errors
 //
-// Sentinels for errors.Is: [ErrInvalidOptions], [ErrBadRule],
-// [ErrUnknownAction], [ErrCircuitOpen], [ErrQuotaExceeded], [ErrTimeout],
-// [ErrUnknownWorkflow], [ErrDuplicate], [ErrCorruptRecord], [ErrClosed]
-// (wraps semevent.ErrClosed). Typed errors for errors.As: *[RuleError]
-// (the rule or pattern, the field, and the cause — a *filter.ExprError
-// with line, column and byte offset for a bad condition), *[StepError]
-// (execution, step, attempts), *[RecordError] (byte position),
-// *[OptionsError] (every problem Validate found). Loading joins every
-// problem of a rule set with errors.Join. Nothing panics on bad input;
-// a panicking step or workflow fails with an error.
+// Sentinels for errors.Is: [ErrBadRule], [ErrQuotaExceeded],
+// [ErrTimeout], [ErrUnknownWorkflow], [ErrDuplicate], [ErrCorruptRecord],
+// [ErrClosed] (wraps semevent.ErrClosed), and breaker.ErrCircuitOpen for
+// a step whose action's breaker is open. Typed errors for errors.As:
+// *[RuleError] (the rule, pattern or flow, the field, and the cause — a
+// *filter.ExprError with line, column and byte offset for a bad
+// condition; the rules and cep subpackages return it too), *[StepError]
+// (execution, step, attempts), *[RecordError] (byte position), and
+// *semevent.OptionsError (every problem Validate found, wrapping
+// semevent.ErrInvalidOptions). Nothing panics on bad input; a panicking
+// step or workflow fails with an error.
 //
 // # Testing
 //
@@ -132,7 +98,6 @@
 // made to fail (a crash at any record), a recording Publisher, and
 // TestStore, the conformance suite for [Store] implementations, which the
 // fake and [JournalStore] both pass.
-// The package's own tests check the CEP engine against a brute-force
-// matcher on random streams, saga order and idempotence under injected
-// failures, and recovery after SIGKILL of a child process.
+// The package's own tests check saga order and idempotence under
+// injected failures, and recovery after SIGKILL of a child process.
 package automation

@@ -3,26 +3,15 @@ package automation
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/vexfs/semevent"
 )
 
 // Sentinel errors, for errors.Is.
 var (
-	// ErrInvalidOptions is wrapped by the *[OptionsError] that constructors
-	// return when an Options struct fails Validate.
-	ErrInvalidOptions = errors.New("automation: invalid options")
 	// ErrBadRule is wrapped by every *[RuleError]: a rule or pattern that
 	// does not compile, or a rule set that does not parse.
 	ErrBadRule = errors.New("automation: bad rule")
-	// ErrUnknownAction is wrapped by the *[RuleError] for a rule whose
-	// action is not registered.
-	ErrUnknownAction = errors.New("automation: unknown action")
-	// ErrCircuitOpen is returned by [Breaker.Allow], and so by a step
-	// attempt, while the action's circuit breaker is open (or half-open
-	// with its probe in flight).
-	ErrCircuitOpen = errors.New("automation: circuit open")
 	// ErrQuotaExceeded is returned by [Executor.Start] when the tenant's
 	// queue of waiting executions is full.
 	ErrQuotaExceeded = errors.New("automation: tenant quota exceeded")
@@ -88,33 +77,3 @@ func (e *RecordError) Error() string {
 
 // Unwrap returns [ErrCorruptRecord].
 func (e *RecordError) Unwrap() error { return ErrCorruptRecord }
-
-// OptionsError lists every problem Validate found in an Options struct.
-type OptionsError struct {
-	Options  string // the struct's type name, e.g. "ExecutorOptions"
-	Problems []string
-}
-
-func (e *OptionsError) Error() string {
-	return fmt.Sprintf("automation: invalid %s: %s", e.Options, strings.Join(e.Problems, "; "))
-}
-
-// Unwrap returns [ErrInvalidOptions].
-func (e *OptionsError) Unwrap() error { return ErrInvalidOptions }
-
-// problems collects Validate findings.
-type problems struct {
-	name string
-	list []string
-}
-
-func (p *problems) addf(format string, args ...any) {
-	p.list = append(p.list, fmt.Sprintf(format, args...))
-}
-
-func (p *problems) err() error {
-	if len(p.list) == 0 {
-		return nil
-	}
-	return &OptionsError{Options: p.name, Problems: p.list}
-}

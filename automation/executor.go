@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/automation/breaker"
 )
 
 // Outcome is how an execution ended.
@@ -68,8 +69,9 @@ type ExecutorOptions struct {
 	// Quota is every tenant's quota unless Quotas has one for it.
 	Quota  TenantQuota
 	Quotas map[string]TenantQuota
-	// Breaker configures the per-action circuit breakers.
-	Breaker BreakerOptions
+	// Breaker configures the per-action circuit breakers; its Clock
+	// defaults to Clock.
+	Breaker breaker.Options
 	// Clock is the time source for backoff, Await timeouts, breakers and
 	// rates. Default the real clock.
 	Clock Clock
@@ -81,7 +83,12 @@ type ExecutorOptions struct {
 	History int
 	// Publisher, if set, receives a semevent.KindWorkflowStep event for
 	// each step that completes, fails or is compensated.
-	Publisher Publisher
+	Publisher semevent.Publisher
+	// PublishTimeout bounds each publish to Publisher (see
+	// semevent.PublishTimeout): 0 means semevent.DefaultPublishTimeout,
+	// a negative value means no bound. A publish that times out is
+	// reported to OnError and the step goes on.
+	PublishTimeout time.Duration
 	// OnError receives errors no caller is waiting for: a store that
 	// fails, a recorded execution whose workflow is unknown.
 	OnError func(error)
@@ -95,7 +102,7 @@ type ExecutorOptions struct {
 
 // Validate lists every problem in o.
 func (o *ExecutorOptions) Validate() error {
-	p := problems{name: "ExecutorOptions"}
+	p := &semevent.OptionsError{Options: "automation.ExecutorOptions"}
 	if o == nil {
 		return nil
 	}
@@ -103,34 +110,37 @@ func (o *ExecutorOptions) Validate() error {
 	for i, w := range o.Workflows {
 		switch {
 		case w == nil:
-			p.addf("Workflows[%d] is nil", i)
+			p.Addf(fmt.Sprintf("Workflows[%d]", i), "is nil")
 		case w.Name() == "":
-			p.addf("Workflows[%d] has an empty name", i)
+			p.Addf(fmt.Sprintf("Workflows[%d]", i), "has an empty name")
 		case names[w.Name()]:
-			p.addf("Workflows[%d]: duplicate name %q", i, w.Name())
+			p.Addf(fmt.Sprintf("Workflows[%d]", i), "duplicate name %q", w.Name())
 		default:
 			names[w.Name()] = true
 		}
 	}
 	if o.MaxConcurrent < 0 {
-		p.addf("MaxConcurrent %d is negative", o.MaxConcurrent)
+		p.Addf("MaxConcurrent", "%d is negative", o.MaxConcurrent)
 	}
 	if o.History < 0 {
-		p.addf("History %d is negative", o.History)
+		p.Addf("History", "%d is negative", o.History)
 	}
 	check := func(name string, q TenantQuota) {
 		if q.MaxConcurrent < 0 || q.PerSecond < 0 || q.Burst < 0 || q.MaxQueued < 0 {
-			p.addf("%s: negative limit in %+v", name, q)
+			p.Addf(name, "negative limit in %+v", q)
 		}
 	}
 	check("Quota", o.Quota)
 	for t, q := range o.Quotas {
 		check(fmt.Sprintf("Quotas[%q]", t), q)
 	}
-	if err := o.Breaker.Validate(); err != nil {
-		p.addf("Breaker: %v", err)
+	var be *semevent.OptionsError
+	if err := o.Breaker.Validate(); errors.As(err, &be) {
+		for _, pb := range be.Problems {
+			p.Addf("Breaker."+pb.Field, "%s", pb.Msg)
+		}
 	}
-	return p.err()
+	return p.Err()
 }
 
 // ExecutorStats are an [Executor]'s counters.
@@ -202,7 +212,7 @@ type Executor struct {
 	closed    bool
 	history   []*ExecutionInfo // ring of ended executions
 	histNext  int
-	breakers  map[string]*Breaker
+	breakers  map[string]*breaker.Breaker
 	stats     ExecutorStats
 	workflows map[string]Workflow
 	triggers  []Workflow
@@ -211,11 +221,12 @@ type Executor struct {
 	maxConc   int
 	quota     TenantQuota
 	quotas    map[string]TenantQuota
-	brOpts    BreakerOptions
+	brOpts    breaker.Options
 	clock     Clock
 	rand      func() float64
 	histCap   int
-	pub       Publisher
+	pub       semevent.Publisher
+	pubTO     time.Duration
 	onErr     func(error)
 	ids       *semevent.IDGenerator
 	root      context.Context
@@ -299,10 +310,10 @@ func NewExecutor(opts *ExecutorOptions) (*Executor, error) {
 	e := &Executor{
 		execs: map[string]*execution{}, finished: map[string]struct{}{},
 		tenants: map[string]*tenantQ{}, waiters: map[*waiter]struct{}{},
-		breakers: map[string]*Breaker{}, workflows: map[string]Workflow{},
+		breakers: map[string]*breaker.Breaker{}, workflows: map[string]Workflow{},
 		store: o.Store, maxConc: o.MaxConcurrent, quota: o.Quota, quotas: o.Quotas,
 		brOpts: o.Breaker, clock: o.Clock, rand: o.Rand, histCap: o.History,
-		pub: o.Publisher, onErr: o.OnError, authorize: o.Authorize, ids: semevent.NewIDGenerator(0),
+		pub: o.Publisher, pubTO: o.PublishTimeout, onErr: o.OnError, authorize: o.Authorize, ids: semevent.NewIDGenerator(0),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), schedDone: make(chan struct{}),
 	}
 	e.root, e.stopRoot = context.WithCancel(context.Background())
@@ -792,7 +803,7 @@ func (e *Executor) compensate(x *execution) bool {
 
 // attempts runs s.Do (or, with comp, s.Compensate) under its retry policy, breaker and timeout, and returns
 // its result, the number of attempts and the last error.
-func (e *Executor) attempts(ctx context.Context, x *execution, id string, s *Step, br *Breaker, comp bool, compResult []byte) ([]byte, int, error) {
+func (e *Executor) attempts(ctx context.Context, x *execution, id string, s *Step, br *breaker.Breaker, comp bool, compResult []byte) ([]byte, int, error) {
 	pol := s.Retry.withDefaults()
 	for a := 1; ; a++ {
 		sc := &StepContext{Execution: x.id, Step: id, Attempt: a, Tenant: x.tenant, Event: x.ev, Result: compResult}
@@ -813,7 +824,7 @@ func (e *Executor) attempts(ctx context.Context, x *execution, id string, s *Ste
 			cancel()
 			if br != nil {
 				if err != nil && ctx.Err() != nil {
-					br.release() // cancelled: says nothing about the action
+					br.Release() // cancelled: says nothing about the action
 				} else {
 					br.Done(err)
 				}
@@ -837,12 +848,12 @@ func (e *Executor) attempts(ctx context.Context, x *execution, id string, s *Ste
 	}
 }
 
-func (e *Executor) breaker(action string) *Breaker {
+func (e *Executor) breaker(action string) *breaker.Breaker {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	b := e.breakers[action]
 	if b == nil {
-		b, _ = NewBreaker(&e.brOpts)
+		b, _ = breaker.New(&e.brOpts)
 		e.breakers[action] = b
 	}
 	return b
@@ -850,7 +861,7 @@ func (e *Executor) breaker(action string) *Breaker {
 
 // Breaker returns the circuit breaker of the named action (see
 // [Step.Action]), creating it closed.
-func (e *Executor) Breaker(action string) *Breaker { return e.breaker(action) }
+func (e *Executor) Breaker(action string) *breaker.Breaker { return e.breaker(action) }
 
 func (e *Executor) publishStep(x *execution, step, status string) {
 	if e.pub == nil {
@@ -861,7 +872,7 @@ func (e *Executor) publishStep(x *execution, step, status string) {
 		Tenant: x.tenant, Path: x.ev.Path, Trace: x.ev.Trace, Cause: x.ev.ID,
 		Attrs: []semevent.Attr{{Key: AttrWorkflow, Value: x.wf}, {Key: AttrExecution, Value: x.id}, {Key: AttrStep, Value: step}, {Key: AttrStatus, Value: status}},
 	}
-	if err := e.pub.Publish(e.root, ev); err != nil {
+	if err := semevent.PublishTimeout(e.root, e.pub, ev, e.pubTO); err != nil {
 		e.report(err)
 	}
 }

@@ -192,8 +192,8 @@ type Machine struct {
 	Initial string
 	States  map[string]State
 	// Correlate keys events: a transition only considers events with
-	// the triggering event's key. Default ByPath.
-	Correlate KeyFunc
+	// the triggering event's key. Nil: semevent.PathKey.
+	Correlate semevent.KeyFunc
 	// MaxTransitions bounds the transitions of one execution, so a
 	// cycle cannot run forever. Default 10000.
 	MaxTransitions int
@@ -224,7 +224,7 @@ type machine struct {
 	trigger filter.Filter
 	initial string
 	states  map[string]*cstate
-	key     KeyFunc
+	key     semevent.KeyFunc
 	maxT    int
 	inbox   int
 }
@@ -266,7 +266,7 @@ func NewMachine(m Machine) (Workflow, error) {
 	}
 	cm := &machine{name: m.Name, initial: m.Initial, states: map[string]*cstate{}, key: m.Correlate, maxT: m.MaxTransitions, trigger: m.Trigger, inbox: m.Inbox}
 	if cm.key == nil {
-		cm.key = ByPath
+		cm.key = semevent.PathKey
 	}
 	if cm.maxT == 0 {
 		cm.maxT = 10000

@@ -326,3 +326,12 @@ func safeDo(s *Step, comp bool, ctx context.Context, sc *StepContext) (res []byt
 	}
 	return s.Do(ctx, sc)
 }
+
+// Attribute keys of the semevent.KindWorkflowStep events an [Executor]
+// publishes.
+const (
+	AttrWorkflow  = "workflow"  // the workflow of a step event
+	AttrExecution = "execution" // the execution of a step event
+	AttrStep      = "step"      // the step of a step event
+	AttrStatus    = "status"    // the step's status
+)

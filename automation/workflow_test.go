@@ -16,6 +16,7 @@ import (
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/automation"
 	"github.com/vexfs/semevent/automation/automationtest"
+	"github.com/vexfs/semevent/automation/breaker"
 	"github.com/vexfs/semevent/filter"
 )
 
@@ -221,7 +222,7 @@ func TestSagaCompensation(t *testing.T) {
 			wf, err := automation.NewFlow(automation.Flow{Name: "saga", Steps: nodes})
 			require.NoError(t, err)
 			store := automationtest.NewStore()
-			ex := newExecutor(t, &automation.ExecutorOptions{Workflows: []automation.Workflow{wf}, Store: store, Breaker: automation.BreakerOptions{Failures: -1}})
+			ex := newExecutor(t, &automation.ExecutorOptions{Workflows: []automation.Workflow{wf}, Store: store, Breaker: breaker.Options{Failures: -1}})
 			id, err := ex.Start(context.Background(), "saga", newEvent("", "/s"))
 			require.NoError(t, err)
 			info := wait(t, ex, id)
@@ -367,7 +368,7 @@ func TestRetryBackoffWithJitter(t *testing.T) {
 	us := []float64{0, 0.5, 0.999}
 	i := 0
 	ex := newExecutor(t, &automation.ExecutorOptions{Workflows: []automation.Workflow{wf}, Clock: clock,
-		Rand: func() float64 { u := us[i%len(us)]; i++; return u }, Breaker: automation.BreakerOptions{Failures: -1}})
+		Rand: func() float64 { u := us[i%len(us)]; i++; return u }, Breaker: breaker.Options{Failures: -1}})
 	id, err := ex.Start(context.Background(), "r", newEvent("", "/r"))
 	require.NoError(t, err)
 	info := wait(t, ex, id)
@@ -402,63 +403,6 @@ func TestRetryBackoffWithJitter(t *testing.T) {
 	}
 }
 
-func TestBreakerTransitions(t *testing.T) {
-	clock := automationtest.NewClock(t0, false)
-	b, err := automation.NewBreaker(&automation.BreakerOptions{Failures: 3, OpenFor: 10 * time.Second, Clock: clock})
-	require.NoError(t, err)
-	boom := errors.New("boom")
-	steps := []struct {
-		do        string // "ok", "fail", "advance"
-		wantAllow error
-		wantState automation.BreakerState
-	}{
-		{"fail", nil, automation.Closed},
-		{"fail", nil, automation.Closed},
-		{"ok", nil, automation.Closed}, // success resets the count
-		{"fail", nil, automation.Closed},
-		{"fail", nil, automation.Closed},
-		{"fail", nil, automation.Open},
-		{"call", automation.ErrCircuitOpen, automation.Open},
-		{"advance9", automation.ErrCircuitOpen, automation.Open},
-		{"advance1", nil, automation.HalfOpen}, // the probe
-		{"call", automation.ErrCircuitOpen, automation.HalfOpen},
-		{"probefail", nil, automation.Open},
-		{"call", automation.ErrCircuitOpen, automation.Open},
-		{"advance10", nil, automation.HalfOpen},
-		{"probeok", nil, automation.Closed},
-		{"call", nil, automation.Closed},
-	}
-	for i, s := range steps {
-		var err error
-		switch s.do {
-		case "ok", "fail":
-			err = b.Allow()
-			if err == nil {
-				b.Done(map[string]error{"ok": nil, "fail": boom}[s.do])
-			}
-		case "call":
-			err = b.Allow()
-			if err == nil {
-				b.Done(nil)
-			}
-		case "advance9", "advance1", "advance10":
-			d := map[string]time.Duration{"advance9": 9 * time.Second, "advance1": time.Second, "advance10": 10 * time.Second}[s.do]
-			clock.Advance(d)
-			err = b.Allow()
-		case "probefail":
-			b.Done(boom)
-		case "probeok":
-			b.Done(nil)
-		}
-		if !errors.Is(err, s.wantAllow) || (s.wantAllow == nil && err != nil) {
-			t.Fatalf("step %d (%s): Allow = %v, want %v", i, s.do, err, s.wantAllow)
-		}
-		if got := b.State(); got != s.wantState {
-			t.Fatalf("step %d (%s): state %v, want %v", i, s.do, got, s.wantState)
-		}
-	}
-}
-
 // TestBreakerStopsHammering checks that a failing action is called at
 // most Failures times across executions while its breaker is open.
 func TestBreakerStopsHammering(t *testing.T) {
@@ -479,7 +423,7 @@ func TestBreakerStopsHammering(t *testing.T) {
 	})
 	clock := automationtest.NewClock(t0, false) // backoff waits forever unless advanced: use MaxConcurrent 1 and Advance
 	ex := newExecutor(t, &automation.ExecutorOptions{Workflows: []automation.Workflow{wf}, Clock: automationtest.NewClock(t0, true),
-		MaxConcurrent: 1, Breaker: automation.BreakerOptions{Failures: 3, OpenFor: time.Hour, Clock: clock}})
+		MaxConcurrent: 1, Breaker: breaker.Options{Failures: 3, OpenFor: time.Hour, Clock: clock}})
 	var ids []string
 	for i := range 10 {
 		id, err := ex.Start(context.Background(), "b", newEvent("", fmt.Sprint("/", i)))
@@ -491,9 +435,9 @@ func TestBreakerStopsHammering(t *testing.T) {
 		require.Equal(t, automation.Failed, info.Outcome)
 	}
 	require.Equal(t, 3, calls)
-	require.Equal(t, automation.Open, ex.Breaker("flaky-api").State())
+	require.Equal(t, breaker.Open, ex.Breaker("flaky-api").State())
 	info, _ := ex.Execution(ids[9])
-	require.Contains(t, info.Err, automation.ErrCircuitOpen.Error())
+	require.Contains(t, info.Err, breaker.ErrCircuitOpen.Error())
 }
 
 func TestStepTimeoutAndCancel(t *testing.T) {
@@ -734,9 +678,9 @@ func TestExecutorOptionsValidate(t *testing.T) {
 		MaxConcurrent: -1, History: -2,
 		Quota: automation.TenantQuota{PerSecond: -1},
 	}).Validate()
-	var oe *automation.OptionsError
+	var oe *semevent.OptionsError
 	require.ErrorAs(t, err, &oe)
-	require.ErrorIs(t, err, automation.ErrInvalidOptions)
+	require.ErrorIs(t, err, semevent.ErrInvalidOptions)
 	require.Len(t, oe.Problems, 5, "%v", oe.Problems)
 	require.NoError(t, (*automation.ExecutorOptions)(nil).Validate())
 }

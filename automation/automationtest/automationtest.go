@@ -1,5 +1,6 @@
 // Package automationtest provides fakes for tests of code that uses
-// package automation: a controllable [Clock], an in-memory [Store] that
+// package automation and its subpackages rules, cep and breaker: a
+// controllable [Clock], an in-memory [Store] that
 // can fail and "crash", and a recording [Publisher].
 package automationtest
 
@@ -167,7 +168,7 @@ type Publisher struct {
 	evs []*semevent.Event
 }
 
-var _ automation.Publisher = (*Publisher)(nil)
+var _ semevent.Publisher = (*Publisher)(nil)
 
 // Publish records a copy of ev.
 func (p *Publisher) Publish(_ context.Context, ev *semevent.Event) error {

@@ -32,6 +32,8 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/automation"
+	"github.com/vexfs/semevent/automation/cep"
+	"github.com/vexfs/semevent/automation/rules"
 	"github.com/vexfs/semevent/filter"
 	"github.com/vexfs/semevent/propagation"
 	"github.com/vexfs/semevent/propagation/journal"
@@ -142,27 +144,27 @@ func run() error {
 	}
 
 	// The CEP pattern and the rule that turns its matches into alerts.
-	cep, err := automation.NewCEP([]automation.Pattern{
-		&automation.Count{
+	patterns, err := cep.New([]cep.Pattern{
+		&cep.Count{
 			Name:   "mass-delete",
-			Key:    automation.ByPID,
-			Stage:  automation.Stage{Kind: semevent.KindFileDelete},
+			Key:    semevent.PIDKey,
+			Stage:  cep.Stage{Kind: semevent.KindFileDelete},
 			Min:    101,
 			Within: time.Second,
 		},
-	}, &automation.CEPOptions{Publisher: bus})
+	}, &cep.Options{Publisher: bus})
 	if err != nil {
 		return err
 	}
 	var alerts []string
-	rules, err := automation.NewEngine(&automation.RuleSet{Rules: []automation.Rule{{
+	alerter, err := rules.New(&rules.RuleSet{Rules: []rules.Rule{{
 		Name:  "alert-mass-delete",
 		When:  `Attr("pattern") == "mass-delete"`,
 		Kinds: []semevent.Kind{semevent.KindPatternMatched},
-		Then:  []automation.ActionRef{{Action: "alert", Params: map[string]string{"channel": "#security"}}},
-	}}}, &automation.EngineOptions{Actions: map[string]automation.ActionFunc{
-		"alert": func(_ context.Context, f *automation.Firing) error {
-			ids, err := automation.CausingIDs(f.Event)
+		Then:  []rules.ActionRef{{Action: "alert", Params: map[string]string{"channel": "#security"}}},
+	}}}, &rules.Options{Actions: map[string]rules.ActionFunc{
+		"alert": func(_ context.Context, f *rules.Firing) error {
+			ids, err := cep.CausingIDs(f.Event)
 			if err != nil {
 				return err
 			}
@@ -181,8 +183,8 @@ func run() error {
 		f    filter.Filter
 	}{
 		{"workflows", ex, filter.Kinds(semevent.KindFileClose)},
-		{"cep", cep, filter.Kinds(semevent.KindFileDelete)},
-		{"rules", rules, filter.Kinds(semevent.KindPatternMatched)},
+		{"cep", patterns, filter.Kinds(semevent.KindFileDelete)},
+		{"rules", alerter, filter.Kinds(semevent.KindPatternMatched)},
 	} {
 		if _, err := bus.Subscribe(s.h, &propagation.SubscribeOptions{Name: s.name, Filter: s.f}); err != nil {
 			return err
@@ -223,10 +225,8 @@ func run() error {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := ex.Close(ctx); err != nil {
-		return err
-	}
-	if err := bus.Close(ctx); err != nil {
+	// Producers and engines first, then the bus they publish to.
+	if err := semevent.CloseAll(ctx, patterns, alerter, ex, bus); err != nil {
 		return err
 	}
 	hist := ex.History()
@@ -252,8 +252,8 @@ func run() error {
 	if len(alerts) != 1 || len(stored) != 3 || len(indexed) != 3 {
 		return fmt.Errorf("want 1 alert, 3 stored, 3 indexed; got %d, %d, %d", len(alerts), len(stored), len(indexed))
 	}
-	cs := cep.Stats()
-	fmt.Printf("cep: %d delete events, %d match; rules fired %d; executions %+v\n", cs.Events, cs.Matches, rules.Stats().Fired, summary(ex.Stats()))
+	cs := patterns.Stats()
+	fmt.Printf("cep: %d delete events, %d match; rules fired %d; executions %+v\n", cs.Events, cs.Matches, alerter.Stats().Fired, summary(ex.Stats()))
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package automation_test
+package cep_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/automation"
 	"github.com/vexfs/semevent/automation/automationtest"
+	"github.com/vexfs/semevent/automation/cep"
 	"github.com/vexfs/semevent/filter"
 	"github.com/vexfs/semevent/propagation"
 	"github.com/vexfs/semevent/propagation/propagationtest"
@@ -18,9 +19,9 @@ import (
 func TestCEPOnBus(t *testing.T) {
 	bus := propagationtest.New()
 	defer bus.Close(context.Background())
-	c, err := automation.NewCEP([]automation.Pattern{
-		&automation.Count{Name: "mass-delete", Key: automation.ByPID, Stage: automation.Stage{Kind: semevent.KindFileDelete}, Min: 101, Within: time.Second},
-	}, &automation.CEPOptions{Publisher: bus})
+	c, err := cep.New([]cep.Pattern{
+		&cep.Count{Name: "mass-delete", Key: semevent.PIDKey, Stage: cep.Stage{Kind: semevent.KindFileDelete}, Min: 101, Within: time.Second},
+	}, &cep.Options{Publisher: bus})
 	require.NoError(t, err)
 	_, err = bus.Subscribe(c, &propagation.SubscribeOptions{Filter: filter.Not(filter.Kinds(semevent.KindPatternMatched))})
 	require.NoError(t, err)
@@ -42,19 +43,19 @@ func TestCEPOnBus(t *testing.T) {
 	require.Len(t, matches, 1)
 	m := matches[0]
 	require.Equal(t, uint32(7), m.PID)
-	ids, err := automation.CausingIDs(m)
+	ids, err := cep.CausingIDs(m)
 	require.NoError(t, err)
 	require.Len(t, ids, 101)
 	require.Equal(t, ids[100], m.Cause)
-	key, _ := m.Attr(automation.AttrKey)
+	key, _ := m.Attr(cep.AttrKey)
 	require.Equal(t, "7", key)
 }
 
 func TestCEPEvictionAndExpiry(t *testing.T) {
 	pub := &automationtest.Publisher{}
-	c, err := automation.NewCEP([]automation.Pattern{
-		&automation.Sequence{Name: "a-b", Stages: []automation.Stage{{Kind: semevent.KindFileCreate}, {Kind: semevent.KindFileClose}}, Within: time.Second},
-	}, &automation.CEPOptions{Publisher: pub, MaxPartialsPerKey: 10})
+	c, err := cep.New([]cep.Pattern{
+		&cep.Sequence{Name: "a-b", Stages: []cep.Stage{{Kind: semevent.KindFileCreate}, {Kind: semevent.KindFileClose}}, Within: time.Second},
+	}, &cep.Options{Publisher: pub, MaxPartialsPerKey: 10})
 	require.NoError(t, err)
 	ctx := context.Background()
 	for i := range 25 {
@@ -82,9 +83,9 @@ func TestCEPEvictionAndExpiry(t *testing.T) {
 
 func TestCEPAbsenceFiresOnTimeout(t *testing.T) {
 	pub := &automationtest.Publisher{}
-	c, err := automation.NewCEP([]automation.Pattern{
-		&automation.Absence{Name: "unclosed", First: automation.Stage{Kind: semevent.KindFileOpen}, Then: automation.Stage{Kind: semevent.KindFileClose}, Within: time.Minute},
-	}, &automation.CEPOptions{Publisher: pub})
+	c, err := cep.New([]cep.Pattern{
+		&cep.Absence{Name: "unclosed", First: cep.Stage{Kind: semevent.KindFileOpen}, Then: cep.Stage{Kind: semevent.KindFileClose}, Within: time.Minute},
+	}, &cep.Options{Publisher: pub})
 	require.NoError(t, err)
 	ctx := context.Background()
 	open := &semevent.Event{ID: semevent.MakeID(1, 0, 0), Kind: semevent.KindFileOpen, Path: "/f", Tenant: "acme", Time: 0}
@@ -103,14 +104,14 @@ func TestCEPAbsenceFiresOnTimeout(t *testing.T) {
 }
 
 func TestCEPRejectsBadPatterns(t *testing.T) {
-	_, err := automation.NewCEP([]automation.Pattern{
-		&automation.Sequence{Name: "s", Within: time.Second},
-		&automation.Sequence{Name: "w", Stages: []automation.Stage{{When: `Size >`}}, Within: time.Second},
-		&automation.Count{Name: "c", Stage: automation.Stage{}, Min: 0, Within: time.Second},
-		&automation.Absence{Name: "a", Within: 0},
-		&automation.Repeat{Name: "r", Min: 3, Max: 2, Within: time.Second},
-		&automation.Count{Name: "c", Min: 1, Within: time.Second},
-		&automation.Count{Name: "c", Min: 1, Within: time.Second},
+	_, err := cep.New([]cep.Pattern{
+		&cep.Sequence{Name: "s", Within: time.Second},
+		&cep.Sequence{Name: "w", Stages: []cep.Stage{{When: `Size >`}}, Within: time.Second},
+		&cep.Count{Name: "c", Stage: cep.Stage{}, Min: 0, Within: time.Second},
+		&cep.Absence{Name: "a", Within: 0},
+		&cep.Repeat{Name: "r", Min: 3, Max: 2, Within: time.Second},
+		&cep.Count{Name: "c", Min: 1, Within: time.Second},
+		&cep.Count{Name: "c", Min: 1, Within: time.Second},
 		nil,
 	}, nil)
 	require.ErrorIs(t, err, automation.ErrBadRule)

@@ -1,4 +1,4 @@
-package automation_test
+package rules_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/automation"
 	"github.com/vexfs/semevent/automation/automationtest"
+	"github.com/vexfs/semevent/automation/rules"
 	"github.com/vexfs/semevent/filter"
 	"github.com/vexfs/semevent/propagation"
 	"github.com/vexfs/semevent/propagation/propagationtest"
@@ -25,7 +26,7 @@ type fired struct {
 	rules []string
 }
 
-func (f *fired) action(_ context.Context, fr *automation.Firing) error {
+func (f *fired) action(_ context.Context, fr *rules.Firing) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.rules = append(f.rules, fr.Rule+":"+fr.Params["tag"])
@@ -42,14 +43,14 @@ func (f *fired) take() []string {
 
 func TestRulesFire(t *testing.T) {
 	var f fired
-	rs := &automation.RuleSet{Rules: []automation.Rule{
-		{Name: "big-write", When: `Kind == "write" && Size > 1000`, Kinds: []semevent.Kind{semevent.KindFileWrite}, Then: []automation.ActionRef{{Action: "rec", Params: map[string]string{"tag": "w"}}}},
-		{Name: "inbox-pdf", When: `Path startsWith "/inbox/" && Path endsWith ".pdf"`, Then: []automation.ActionRef{{Action: "rec"}}},
-		{Name: "acme", If: filter.Tenants("acme"), Then: []automation.ActionRef{{Action: "rec"}}},
-		{Name: "off", When: `true`, Disabled: true, Then: []automation.ActionRef{{Action: "rec"}}},
-		{Name: "attr", When: `Attr("owner") == "bob"`, Kinds: []semevent.Kind{semevent.KindFileCreate, semevent.KindFileWrite}, Then: []automation.ActionRef{{Action: "rec"}}},
+	rs := &rules.RuleSet{Rules: []rules.Rule{
+		{Name: "big-write", When: `Kind == "write" && Size > 1000`, Kinds: []semevent.Kind{semevent.KindFileWrite}, Then: []rules.ActionRef{{Action: "rec", Params: map[string]string{"tag": "w"}}}},
+		{Name: "inbox-pdf", When: `Path startsWith "/inbox/" && Path endsWith ".pdf"`, Then: []rules.ActionRef{{Action: "rec"}}},
+		{Name: "acme", Filter: filter.Tenants("acme"), Then: []rules.ActionRef{{Action: "rec"}}},
+		{Name: "off", When: `true`, Disabled: true, Then: []rules.ActionRef{{Action: "rec"}}},
+		{Name: "attr", When: `Attr("owner") == "bob"`, Kinds: []semevent.Kind{semevent.KindFileCreate, semevent.KindFileWrite}, Then: []rules.ActionRef{{Action: "rec"}}},
 	}}
-	e, err := automation.NewEngine(rs, &automation.EngineOptions{Actions: map[string]automation.ActionFunc{"rec": f.action}})
+	e, err := rules.New(rs, &rules.Options{Actions: map[string]rules.ActionFunc{"rec": f.action}})
 	require.NoError(t, err)
 	tests := []struct {
 		ev   semevent.Event
@@ -89,22 +90,22 @@ func equalStrings(a, b []string) bool {
 }
 
 func TestRuleErrors(t *testing.T) {
-	e, err := automation.NewEngine(nil, nil)
+	e, err := rules.New(nil, nil)
 	require.NoError(t, err)
-	err = e.Load(&automation.RuleSet{Rules: []automation.Rule{
-		{Name: "syntax", When: `Size >`, Then: []automation.ActionRef{{Action: "emit"}}},
-		{Name: "type", When: `Path + 1 == 2`, Then: []automation.ActionRef{{Action: "emit"}}},
-		{Name: "notbool", When: `Size`, Then: []automation.ActionRef{{Action: "emit"}}},
-		{Name: "noact", When: `true`, Then: []automation.ActionRef{{Action: "page-oncall"}}},
-		{Name: "syntax", Then: []automation.ActionRef{{Action: "emit"}}},
+	err = e.Load(&rules.RuleSet{Rules: []rules.Rule{
+		{Name: "syntax", When: `Size >`, Then: []rules.ActionRef{{Action: "emit"}}},
+		{Name: "type", When: `Path + 1 == 2`, Then: []rules.ActionRef{{Action: "emit"}}},
+		{Name: "notbool", When: `Size`, Then: []rules.ActionRef{{Action: "emit"}}},
+		{Name: "noact", When: `true`, Then: []rules.ActionRef{{Action: "page-oncall"}}},
+		{Name: "syntax", Then: []rules.ActionRef{{Action: "emit"}}},
 		{Name: "empty"},
 	}})
 	require.ErrorIs(t, err, automation.ErrBadRule)
-	require.ErrorIs(t, err, automation.ErrUnknownAction)
+	require.ErrorIs(t, err, rules.ErrUnknownAction)
 	require.ErrorIs(t, err, filter.ErrNotBool)
 	for _, want := range []string{
 		"rule syntax: when", "line 1, column", "rule type: when", "rule notbool: when",
-		`rule noact: then[0].action: automation: unknown action "page-oncall"`,
+		`rule noact: then[0].action: automation/rules: unknown action "page-oncall"`,
 		"rule syntax: name: duplicate rule name", "rule empty: then: no actions",
 	} {
 		require.Contains(t, err.Error(), want)
@@ -119,8 +120,8 @@ func TestRuleErrors(t *testing.T) {
 	require.Equal(t, uint64(1), e.Stats().ReloadErrors)
 	require.Equal(t, 0, e.Stats().Rules)
 
-	_, err = automation.NewEngine(nil, &automation.EngineOptions{Actions: map[string]automation.ActionFunc{"emit": nil, "": nil}})
-	var oe *automation.OptionsError
+	_, err = rules.New(nil, &rules.Options{Actions: map[string]rules.ActionFunc{"emit": nil, "": nil}})
+	var oe *semevent.OptionsError
 	require.ErrorAs(t, err, &oe)
 	require.Len(t, oe.Problems, 2)
 }
@@ -140,7 +141,7 @@ const rulesJSON = `{"rules": [{"name": "deletes", "when": "Kind == \"delete\"", 
 func TestRuleFilesAndEmit(t *testing.T) {
 	bus := propagationtest.New()
 	defer bus.Close(context.Background())
-	e, err := automation.NewEngine(nil, &automation.EngineOptions{Publisher: bus})
+	e, err := rules.New(nil, &rules.Options{Publisher: bus})
 	require.NoError(t, err)
 	// The engine subscribes to the bus like any handler.
 	_, err = bus.Subscribe(e, &propagation.SubscribeOptions{Name: "rules", Filter: filter.Not(filter.Kinds(semevent.KindRuleFired))})
@@ -163,12 +164,12 @@ func TestRuleFilesAndEmit(t *testing.T) {
 		}
 	}
 	require.Len(t, firedEvents, 1, "only the JSON set (loaded last) is active")
-	rule, _ := firedEvents[0].Attr(automation.AttrRule)
+	rule, _ := firedEvents[0].Attr(rules.AttrRule)
 	require.Equal(t, "deletes", rule)
 	require.Equal(t, del.ID, firedEvents[0].Cause)
 	require.Equal(t, "t", firedEvents[0].Tenant)
 
-	_, err = automation.ParseRuleSet([]byte("rules:\n  - name: x\n    whne: true\n"))
+	_, err = rules.ParseRuleSet([]byte("rules:\n  - name: x\n    whne: true\n"))
 	require.ErrorIs(t, err, automation.ErrBadRule)
 	require.Contains(t, err.Error(), "line 3")
 }
@@ -179,7 +180,7 @@ func TestWatchHotReload(t *testing.T) {
 	require.NoError(t, os.WriteFile(p, []byte(rulesYAML), 0o644))
 	errs := make(chan error, 4)
 	pub := &automationtest.Publisher{}
-	e, err := automation.NewEngine(nil, &automation.EngineOptions{Publisher: pub, OnError: func(err error) { errs <- err }})
+	e, err := rules.New(nil, &rules.Options{Publisher: pub, OnError: func(err error) { errs <- err }})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
@@ -220,7 +221,7 @@ func TestStartWorkflowAction(t *testing.T) {
 		return nil
 	})
 	ex := newExecutor(t, &automation.ExecutorOptions{Workflows: []automation.Workflow{wf}})
-	rs, err := automation.ParseRuleSet([]byte(`
+	rs, err := rules.ParseRuleSet([]byte(`
 rules:
   - name: index-pdfs
     when: Path endsWith ".pdf"
@@ -230,7 +231,7 @@ rules:
     then: [{action: start, params: {workflow: nosuch}}]
 `))
 	require.NoError(t, err)
-	e, err := automation.NewEngine(rs, &automation.EngineOptions{Actions: map[string]automation.ActionFunc{"start": automation.StartWorkflow(ex)}})
+	e, err := rules.New(rs, &rules.Options{Actions: map[string]rules.ActionFunc{"start": rules.StartWorkflow(ex)}})
 	require.NoError(t, err)
 	ev := newEvent("", "/a.pdf")
 	require.NoError(t, e.Handle(context.Background(), ev))

@@ -1,4 +1,4 @@
-package automation
+package cep
 
 import (
 	"context"
@@ -9,46 +9,16 @@ import (
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/automation"
 	"github.com/vexfs/semevent/filter"
 )
 
-// Key identifies the partition a CEP pattern matches within: the events
-// of one path, one process, one tenant, or whatever a [KeyFunc] says.
-// Numeric keys (a PID) use N so that keying does not allocate.
-type Key struct {
-	S string
-	N uint64
-}
-
-// String returns S, N in decimal, or both as "S#N".
-func (k Key) String() string {
-	switch {
-	case k.N == 0:
-		return k.S
-	case k.S == "":
-		return strconv.FormatUint(k.N, 10)
-	}
-	return k.S + "#" + strconv.FormatUint(k.N, 10)
-}
-
-// KeyFunc returns the partition key of an event. It must be
-// deterministic and safe for concurrent use.
-type KeyFunc func(ev *semevent.Event) Key
-
-// ByPath keys events by [semevent.Event.Path]; the default.
-func ByPath(ev *semevent.Event) Key { return Key{S: ev.Path} }
-
-// ByPID keys events by the process that caused them.
-func ByPID(ev *semevent.Event) Key { return Key{N: uint64(ev.PID)} }
-
-// ByTenant keys events by tenant.
-func ByTenant(ev *semevent.Event) Key { return Key{S: ev.Tenant} }
-
-// ByAttr keys events by the value of the attribute named name.
-func ByAttr(name string) KeyFunc {
-	return func(ev *semevent.Event) Key {
+// AttrValueKey keys events by their tenant and the value of the
+// attribute named name.
+func AttrValueKey(name string) semevent.KeyFunc {
+	return func(ev *semevent.Event) semevent.Key {
 		v, _ := ev.Attr(name)
-		return Key{S: v}
+		return semevent.Key{Tenant: ev.Tenant, S: v}
 	}
 }
 
@@ -59,10 +29,10 @@ func ByAttr(name string) KeyFunc {
 // event. Kind and Topic also index the pattern, so that events of other
 // kinds and topics never reach it: set them when you can.
 type Stage struct {
-	Kind  semevent.Kind // KindUnknown: any kind
-	Topic string        // "": any topic
-	When  string        // expr condition; "": true
-	If    filter.Filter // nil: true
+	Kind   semevent.Kind // KindUnknown: any kind
+	Topic  string        // "": any topic
+	When   string        // expr condition; "": true
+	Filter filter.Filter // nil: true
 }
 
 type cstage struct {
@@ -72,11 +42,11 @@ type cstage struct {
 }
 
 func (s *Stage) compile(pattern, field string) (cstage, error) {
-	c := cstage{kind: s.Kind, topic: s.Topic, f: s.If}
+	c := cstage{kind: s.Kind, topic: s.Topic, f: s.Filter}
 	if s.When != "" {
 		x, err := filter.Compile(s.When, nil)
 		if err != nil {
-			return c, &RuleError{Rule: pattern, Field: field + ".when", Err: err}
+			return c, &automation.RuleError{Rule: pattern, Field: field + ".when", Err: err}
 		}
 		if c.f == nil {
 			c.f = x
@@ -85,7 +55,7 @@ func (s *Stage) compile(pattern, field string) (cstage, error) {
 		}
 	}
 	if !s.Kind.Valid() {
-		return c, &RuleError{Rule: pattern, Field: field + ".kind", Err: fmt.Errorf("unknown kind %d", s.Kind)}
+		return c, &automation.RuleError{Rule: pattern, Field: field + ".kind", Err: fmt.Errorf("unknown kind %d", s.Kind)}
 	}
 	return c, nil
 }
@@ -100,10 +70,9 @@ func (s *cstage) match(ev *semevent.Event) bool {
 	return s.f == nil || s.f.Match(ev)
 }
 
-func (s *cstage) any() bool { return s.kind == semevent.KindUnknown && s.topic == "" && s.f == nil }
-
 // Pattern is a complex-event pattern: [Sequence], [Count], [Absence] or
-// [Repeat]. Every pattern has a name, a [KeyFunc] (nil means [ByPath]), a
+// [Repeat]. Every pattern has a name, a semevent.KeyFunc (nil means
+// semevent.PathKey), a
 // Scope (the events it sees at all; the zero Stage means every event) and
 // a Within duration on event time, which bounds its memory.
 type Pattern interface {
@@ -126,7 +95,7 @@ type Pattern interface {
 // matches and start a new one.
 type Sequence struct {
 	Name   string
-	Key    KeyFunc
+	Key    semevent.KeyFunc
 	Scope  Stage
 	Stages []Stage // 1 to MaxStages
 	Within time.Duration
@@ -139,7 +108,7 @@ type Sequence struct {
 // and are consumed, so the next match needs Min new ones.
 type Count struct {
 	Name   string
-	Key    KeyFunc
+	Key    semevent.KeyFunc
 	Scope  Stage
 	Stage  Stage
 	Min    int
@@ -155,7 +124,7 @@ type Count struct {
 // older ones and starts its own.
 type Absence struct {
 	Name   string
-	Key    KeyFunc
+	Key    semevent.KeyFunc
 	Scope  Stage
 	First  Stage
 	Then   Stage
@@ -170,7 +139,7 @@ type Absence struct {
 // matches if it has at least Min events.
 type Repeat struct {
 	Name     string
-	Key      KeyFunc
+	Key      semevent.KeyFunc
 	Scope    Stage
 	Stage    Stage
 	Min, Max int
@@ -185,19 +154,19 @@ func (p *Count) PatternName() string    { return p.Name }
 func (p *Absence) PatternName() string  { return p.Name }
 func (p *Repeat) PatternName() string   { return p.Name }
 
-func newCpat(name string, key KeyFunc, scope *Stage, within time.Duration) (*cpat, error) {
+func newCpat(name string, key semevent.KeyFunc, scope *Stage, within time.Duration) (*cpat, error) {
 	if name == "" {
-		return nil, &RuleError{Rule: "#?", Field: "name", Err: errors.New("empty name")}
+		return nil, &automation.RuleError{Rule: "#?", Field: "name", Err: errors.New("empty name")}
 	}
 	if within <= 0 {
-		return nil, &RuleError{Rule: name, Field: "within", Err: fmt.Errorf("within %v, want > 0", within)}
+		return nil, &automation.RuleError{Rule: name, Field: "within", Err: fmt.Errorf("within %v, want > 0", within)}
 	}
 	sc, err := scope.compile(name, "scope")
 	if err != nil {
 		return nil, err
 	}
 	if key == nil {
-		key = ByPath
+		key = semevent.PathKey
 	}
 	return &cpat{name: name, key: key, scope: sc, within: int64(within)}, nil
 }
@@ -208,7 +177,7 @@ func (p *Sequence) build() (*cpat, error) {
 		return nil, err
 	}
 	if len(p.Stages) == 0 || len(p.Stages) > MaxStages {
-		return nil, &RuleError{Rule: p.Name, Field: "stages", Err: fmt.Errorf("%d stages, want 1 to %d", len(p.Stages), MaxStages)}
+		return nil, &automation.RuleError{Rule: p.Name, Field: "stages", Err: fmt.Errorf("%d stages, want 1 to %d", len(p.Stages), MaxStages)}
 	}
 	st := make([]cstage, len(p.Stages))
 	for i := range p.Stages {
@@ -232,7 +201,7 @@ func (p *Count) build() (*cpat, error) {
 		return nil, err
 	}
 	if p.Min < 1 {
-		return nil, &RuleError{Rule: p.Name, Field: "min", Err: fmt.Errorf("min %d, want >= 1", p.Min)}
+		return nil, &automation.RuleError{Rule: p.Name, Field: "min", Err: fmt.Errorf("min %d, want >= 1", p.Min)}
 	}
 	st, err := p.Stage.compile(p.Name, "stage")
 	if err != nil {
@@ -267,7 +236,7 @@ func (p *Repeat) build() (*cpat, error) {
 		return nil, err
 	}
 	if p.Min < 1 || p.Max < 0 || (p.Max > 0 && p.Max < p.Min) {
-		return nil, &RuleError{Rule: p.Name, Field: "min/max", Err: fmt.Errorf("min %d max %d, want 1 <= min <= max or max 0", p.Min, p.Max)}
+		return nil, &automation.RuleError{Rule: p.Name, Field: "min/max", Err: fmt.Errorf("min %d max %d, want 1 <= min <= max or max 0", p.Min, p.Max)}
 	}
 	st, err := p.Stage.compile(p.Name, "stage")
 	if err != nil {
@@ -281,7 +250,7 @@ func (p *Repeat) build() (*cpat, error) {
 // cpat is a compiled pattern.
 type cpat struct {
 	name   string
-	key    KeyFunc
+	key    semevent.KeyFunc
 	scope  cstage
 	within int64
 	m      matcher
@@ -293,10 +262,11 @@ type cpat struct {
 // matcher is one pattern's state machine. Its methods are called with
 // CEP.mu held.
 type matcher interface {
-	event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64)
-	timer(c *cep, p *cpat, k Key, seq uint64, at int64)
+	event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64)
+	timer(c *cep, p *cpat, k semevent.Key, seq uint64, at int64)
 	sweep(c *cep, p *cpat, wm int64)
 	partials() int
+	reset() // drops every key's state
 }
 
 // origin is what a match event copies from the events that caused it.
@@ -307,14 +277,19 @@ type origin struct {
 
 func originOf(ev *semevent.Event) origin { return origin{ev.Tenant, ev.Path, ev.PID} }
 
-// CEPOptions configure [NewCEP]. A nil *CEPOptions means defaults.
-type CEPOptions struct {
+// Options configure [New]. A nil *Options means defaults.
+type Options struct {
 	// Publisher receives every match as an event of kind
 	// semevent.KindPatternMatched. Nil: matches are only counted.
-	Publisher Publisher
+	Publisher semevent.Publisher
+	// PublishTimeout bounds each publish to Publisher (see
+	// semevent.PublishTimeout): 0 means semevent.DefaultPublishTimeout,
+	// a negative value means no bound. A publish that times out is
+	// returned by Handle or Advance and reported to OnError.
+	PublishTimeout time.Duration
 	// MaxPartialsPerKey caps the partial matches (and pending Absence
 	// timers) one pattern keeps for one key; beyond it the oldest is
-	// evicted and counted in CEPStats.Evicted. Default 1024.
+	// evicted and counted in Stats.Evicted. Default 1024.
 	MaxPartialsPerKey int
 	// OnError receives Publisher errors. Nil: they are returned by Handle
 	// and Advance only.
@@ -325,16 +300,16 @@ type CEPOptions struct {
 const DefaultMaxPartialsPerKey = 1024
 
 // Validate lists every problem in o.
-func (o *CEPOptions) Validate() error {
-	p := problems{name: "CEPOptions"}
+func (o *Options) Validate() error {
+	p := &semevent.OptionsError{Options: "cep.Options"}
 	if o != nil && o.MaxPartialsPerKey < 0 {
-		p.addf("MaxPartialsPerKey %d is negative", o.MaxPartialsPerKey)
+		p.Addf("MaxPartialsPerKey", "%d is negative", o.MaxPartialsPerKey)
 	}
-	return p.err()
+	return p.Err()
 }
 
-// CEPStats are a [CEP]'s counters.
-type CEPStats struct {
+// Stats are an [Engine]'s counters.
+type Stats struct {
 	Events   uint64 // events handled
 	Matches  uint64 // matches emitted
 	Evicted  uint64 // partial matches evicted by MaxPartialsPerKey
@@ -342,13 +317,13 @@ type CEPStats struct {
 	Partials int    // partial matches and pending timers held now
 }
 
-// CEP is the complex-event-processing engine: it runs a fixed set of
-// [Pattern]s over the events given to [CEP.Handle] and publishes a
+// Engine is the complex-event-processing engine: it runs a fixed set of
+// [Pattern]s over the events given to [Engine.Handle] and publishes a
 // semevent.KindPatternMatched event for each match. It is a
 // semevent.Handler, so it can subscribe to a propagation.Propagator.
 //
 // Time is event time: the watermark is the largest [semevent.Event.Time]
-// seen, or a later time given to [CEP.Advance]. Absence and Repeat fire
+// seen, or a later time given to [Engine.Advance]. Absence and Repeat fire
 // when the watermark passes their deadline, partial matches expire with
 // their window, and state is swept once per the shortest Within of event
 // time. Events should arrive in event-time order; a late event is
@@ -356,7 +331,7 @@ type CEPStats struct {
 //
 // All methods are safe for concurrent use; Handle serialises on one
 // mutex, and publishes after releasing it.
-type CEP struct {
+type Engine struct {
 	c cep
 }
 
@@ -369,45 +344,51 @@ type cep struct {
 	epoch     uint64
 	watermark int64
 	started   bool
+	closed    bool
 	lastSweep int64
 	sweepGap  int64
 	seq       uint64 // last timer sequence number
 	timers    timerHeap
 	out       []*semevent.Event // matches made under mu, published after
 	cap       int
-	stats     CEPStats
+	stats     Stats
 
-	pub   Publisher
+	pub   semevent.Publisher
+	pubTO time.Duration
 	onErr func(error)
 	idsFL [MaxStages + 1][][]semevent.ID
 }
 
-var _ semevent.Handler = (*CEP)(nil)
+var (
+	_ semevent.Handler = (*Engine)(nil)
+	_ semevent.Closer  = (*Engine)(nil)
+)
 
-// NewCEP compiles patterns. Every invalid pattern is reported, as
-// *[RuleError]s joined; pattern names must be unique.
-func NewCEP(patterns []Pattern, opts *CEPOptions) (*CEP, error) {
+// New compiles patterns. Every invalid pattern is reported, as
+// *automation.RuleErrors joined; pattern names must be unique.
+func New(patterns []Pattern, opts *Options) (*Engine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	var o CEPOptions
+	var o Options
 	if opts != nil {
 		o = *opts
 	}
 	if o.MaxPartialsPerKey == 0 {
 		o.MaxPartialsPerKey = DefaultMaxPartialsPerKey
 	}
-	e := &CEP{}
+	e := &Engine{}
 	c := &e.c
 	c.byTopic = map[string][]*cpat{}
 	c.cap = o.MaxPartialsPerKey
 	c.pub = o.Publisher
+	c.pubTO = o.PublishTimeout
 	c.onErr = o.OnError
 	var errs []error
 	names := map[string]bool{}
 	for i, p := range patterns {
 		if p == nil {
-			errs = append(errs, &RuleError{Rule: fmt.Sprintf("#%d", i), Field: "pattern", Err: errors.New("nil pattern")})
+			errs = append(errs, &automation.RuleError{Rule: fmt.Sprintf("#%d", i), Field: "pattern", Err: errors.New("nil pattern")})
 			continue
 		}
 		cp, err := p.build()
@@ -416,7 +397,7 @@ func NewCEP(patterns []Pattern, opts *CEPOptions) (*CEP, error) {
 			continue
 		}
 		if names[cp.name] {
-			errs = append(errs, &RuleError{Rule: cp.name, Field: "name", Err: errors.New("duplicate pattern name")})
+			errs = append(errs, &automation.RuleError{Rule: cp.name, Field: "name", Err: errors.New("duplicate pattern name")})
 			continue
 		}
 		names[cp.name] = true
@@ -463,12 +444,16 @@ func (c *cep) index(p *cpat) {
 // Handle runs ev through every pattern it may concern and publishes the
 // matches it completes, and those whose deadline ev's time passed. It
 // returns the publisher's errors, joined.
-func (e *CEP) Handle(ctx context.Context, ev *semevent.Event) error {
+func (e *Engine) Handle(ctx context.Context, ev *semevent.Event) error {
 	if ev == nil {
 		return semevent.ErrNilEvent
 	}
 	c := &e.c
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return automation.ErrClosed
+	}
 	c.stats.Events++
 	t := ev.Time
 	if !c.started {
@@ -508,9 +493,13 @@ func (c *cep) visit(list []*cpat, ev *semevent.Event, t int64) {
 // Advance moves the watermark to t (Unix nanoseconds) if t is later,
 // firing the Absence and Repeat deadlines it passes, and publishes those
 // matches. Call it from a ticker to fire timeouts when events are sparse.
-func (e *CEP) Advance(ctx context.Context, t int64) error {
+func (e *Engine) Advance(ctx context.Context, t int64) error {
 	c := &e.c
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return automation.ErrClosed
+	}
 	if !c.started {
 		c.started = true
 		c.watermark, c.lastSweep = t, t
@@ -547,7 +536,7 @@ func (c *cep) flushLocked(ctx context.Context) error {
 	var errs []error
 	if c.pub != nil {
 		for _, m := range out {
-			if err := c.pub.Publish(ctx, m); err != nil {
+			if err := semevent.PublishTimeout(ctx, c.pub, m, c.pubTO); err != nil {
 				if c.onErr != nil {
 					c.onErr(err)
 				}
@@ -558,8 +547,29 @@ func (c *cep) flushLocked(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// Close stops the engine: Handle and Advance return automation.ErrClosed
+// (which wraps semevent.ErrClosed) from then on, and the partial matches
+// and pending timers are dropped without firing. The engine starts no
+// goroutines, so Close waits only for a Handle or Advance in progress to
+// release the engine's lock. It is idempotent and safe in any order with
+// the bus the engine publishes to.
+func (e *Engine) Close(ctx context.Context) error {
+	c := &e.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	c.timers = nil
+	for _, p := range c.pats {
+		p.m.reset()
+	}
+	return nil
+}
+
 // Stats returns the engine's counters.
-func (e *CEP) Stats() CEPStats {
+func (e *Engine) Stats() Stats {
 	c := &e.c
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -571,14 +581,14 @@ func (e *CEP) Stats() CEPStats {
 }
 
 // Watermark returns the current watermark in Unix nanoseconds.
-func (e *CEP) Watermark() int64 {
+func (e *Engine) Watermark() int64 {
 	e.c.mu.Lock()
 	defer e.c.mu.Unlock()
 	return e.c.watermark
 }
 
 // emit records a match; ids are copied.
-func (c *cep) emit(p *cpat, k Key, ids []semevent.ID, at int64, o origin) {
+func (c *cep) emit(p *cpat, k semevent.Key, ids []semevent.ID, at int64, o origin) {
 	c.stats.Matches++
 	data := make([]byte, 16*len(ids))
 	for i, id := range ids {
@@ -598,15 +608,11 @@ func (c *cep) emit(p *cpat, k Key, ids []semevent.ID, at int64, o origin) {
 	})
 }
 
-// Attribute keys of the events this package makes.
+// Attribute keys of the semevent.KindPatternMatched events an [Engine]
+// publishes.
 const (
-	AttrPattern   = "pattern"   // the CEP pattern that matched
-	AttrKey       = "key"       // the CEP partition key
-	AttrRule      = "rule"      // the rule that fired
-	AttrWorkflow  = "workflow"  // the workflow of a step event
-	AttrExecution = "execution" // the execution of a step event
-	AttrStep      = "step"      // the step of a step event
-	AttrStatus    = "status"    // the step's status
+	AttrPattern = "pattern" // the pattern that matched
+	AttrKey     = "key"     // the partition key (semevent.Key.String)
 )
 
 // CausingIDs returns the IDs of the events that caused a pattern match,
@@ -614,7 +620,7 @@ const (
 // [semevent.ID.Bytes] each, and its Cause is the last of them.
 func CausingIDs(match *semevent.Event) ([]semevent.ID, error) {
 	if match.Kind != semevent.KindPatternMatched || len(match.Data)%16 != 0 {
-		return nil, &RecordError{Pos: len(match.Data) / 16 * 16, Msg: "not a pattern-matched event with 16-byte IDs"}
+		return nil, &automation.RecordError{Pos: len(match.Data) / 16 * 16, Msg: "not a pattern-matched event with 16-byte IDs"}
 	}
 	ids := make([]semevent.ID, len(match.Data)/16)
 	for i := range ids {
@@ -646,7 +652,7 @@ func (c *cep) putIDs(s []semevent.ID) {
 type timer struct {
 	at  int64
 	p   *cpat
-	key Key
+	key semevent.Key
 	seq uint64
 }
 

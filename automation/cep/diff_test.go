@@ -1,4 +1,4 @@
-package automation
+package cep
 
 import (
 	"context"
@@ -54,20 +54,20 @@ func (sp *spec) inScope(ev *semevent.Event) bool { return sp.scope == 0 || ev.Ki
 
 func (sp *spec) key(ev *semevent.Event) string {
 	if sp.byPID {
-		return Key{N: uint64(ev.PID)}.String()
+		return semevent.Key{N: uint64(ev.PID)}.String()
 	}
 	return ev.Path
 }
 
 func (sp *spec) pattern() Pattern {
-	var key KeyFunc = ByPath
+	var key semevent.KeyFunc = semevent.PathKey
 	if sp.byPID {
-		key = ByPID
+		key = semevent.PIDKey
 	}
 	var scope Stage
 	if sp.scope != 0 {
 		k := sp.scope
-		scope.If = funcFilter(func(ev *semevent.Event) bool { return ev.Kind != k })
+		scope.Filter = funcFilter(func(ev *semevent.Event) bool { return ev.Kind != k })
 	}
 	w := time.Duration(sp.within)
 	switch sp.typ {
@@ -337,7 +337,7 @@ func TestCEPDifferential(t *testing.T) {
 			pats = append(pats, sp.pattern())
 		}
 		rec := &recorder{}
-		e, err := NewCEP(pats, &CEPOptions{Publisher: rec, MaxPartialsPerKey: 1 << 20})
+		e, err := New(pats, &Options{Publisher: rec, MaxPartialsPerKey: 1 << 20})
 		if err != nil {
 			t.Fatal(err)
 		}

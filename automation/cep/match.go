@@ -1,4 +1,4 @@
-package automation
+package cep
 
 import "github.com/vexfs/semevent"
 
@@ -31,7 +31,7 @@ type seqState struct{ parts []partial }
 
 // sweepSeq drops the partial matches whose window the watermark passed.
 func sweepSeq(c *cep, p *cpat, wm int64, states *keyMap[*seqState], n *int) {
-	states.each(func(k Key, st *seqState) {
+	states.each(func(k semevent.Key, st *seqState) {
 		w := 0
 		for _, pt := range st.parts {
 			if pt.start+p.within < wm {
@@ -50,7 +50,7 @@ func sweepSeq(c *cep, p *cpat, wm int64, states *keyMap[*seqState], n *int) {
 	})
 }
 
-func (m *relaxedSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
+func (m *relaxedSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
 	var hit [MaxStages]bool
 	if !stageHits(m.stages, ev, &hit) {
 		return
@@ -104,11 +104,13 @@ func (m *relaxedSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) 
 	// deleting and re-inserting them costs more than keeping them.
 }
 
-func (m *relaxedSeq) timer(*cep, *cpat, Key, uint64, int64) {}
+func (m *relaxedSeq) timer(*cep, *cpat, semevent.Key, uint64, int64) {}
 
 func (m *relaxedSeq) sweep(c *cep, p *cpat, wm int64) { sweepSeq(c, p, wm, &m.states, &m.n) }
 
 func (m *relaxedSeq) partials() int { return m.n }
+
+func (m *relaxedSeq) reset() { m.states, m.n = newKeyMap[*seqState](), 0 }
 
 // strictSeq is a next-contiguity Sequence: at most one partial match per
 // progress level per key.
@@ -118,7 +120,7 @@ type strictSeq struct {
 	n      int
 }
 
-func (m *strictSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
+func (m *strictSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
 	var hit [MaxStages]bool
 	any := stageHits(m.stages, ev, &hit)
 	st := m.states.get(k)
@@ -161,11 +163,13 @@ func (m *strictSeq) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 	// deleting and re-inserting them costs more than keeping them.
 }
 
-func (m *strictSeq) timer(*cep, *cpat, Key, uint64, int64) {}
+func (m *strictSeq) timer(*cep, *cpat, semevent.Key, uint64, int64) {}
 
 func (m *strictSeq) sweep(c *cep, p *cpat, wm int64) { sweepSeq(c, p, wm, &m.states, &m.n) }
 
 func (m *strictSeq) partials() int { return m.n }
+
+func (m *strictSeq) reset() { m.states, m.n = newKeyMap[*seqState](), 0 }
 
 // ref is one buffered event.
 type ref struct {
@@ -186,7 +190,7 @@ type countState struct {
 	head int // buf[head:] are live
 }
 
-func (m *countM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
+func (m *countM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
 	if !m.stage.match(ev) {
 		return
 	}
@@ -225,10 +229,10 @@ func (m *countM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 	}
 }
 
-func (m *countM) timer(*cep, *cpat, Key, uint64, int64) {}
+func (m *countM) timer(*cep, *cpat, semevent.Key, uint64, int64) {}
 
 func (m *countM) sweep(c *cep, p *cpat, wm int64) {
-	m.states.each(func(k Key, st *countState) {
+	m.states.each(func(k semevent.Key, st *countState) {
 		for st.head < len(st.buf) && st.buf[st.head].t+p.within < wm {
 			st.head++
 			m.n--
@@ -240,6 +244,8 @@ func (m *countM) sweep(c *cep, p *cpat, wm int64) {
 }
 
 func (m *countM) partials() int { return m.n }
+
+func (m *countM) reset() { m.states, m.n = newKeyMap[*countState](), 0 }
 
 // absenceM is an Absence pattern: pending First events with timers.
 type absenceM struct {
@@ -256,7 +262,7 @@ type pending struct {
 
 type absenceState struct{ pend []pending }
 
-func (m *absenceM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
+func (m *absenceM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
 	st := m.states.get(k)
 	if st != nil && m.then.match(ev) {
 		m.n -= len(st.pend)
@@ -283,7 +289,7 @@ func (m *absenceM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 	}
 }
 
-func (m *absenceM) timer(c *cep, p *cpat, k Key, seq uint64, at int64) {
+func (m *absenceM) timer(c *cep, p *cpat, k semevent.Key, seq uint64, at int64) {
 	st := m.states.get(k)
 	if st == nil {
 		return
@@ -308,6 +314,8 @@ func (m *absenceM) sweep(*cep, *cpat, int64) {}
 
 func (m *absenceM) partials() int { return m.n }
 
+func (m *absenceM) reset() { m.states, m.n = newKeyMap[*absenceState](), 0 }
+
 // repeatM is a Repeat pattern: one open run per key.
 type repeatM struct {
 	stage    cstage
@@ -323,7 +331,7 @@ type repeatState struct {
 	o           origin
 }
 
-func (m *repeatM) close(c *cep, p *cpat, k Key, st *repeatState) {
+func (m *repeatM) close(c *cep, p *cpat, k semevent.Key, st *repeatState) {
 	if len(st.ids) >= m.min {
 		c.emit(p, k, st.ids, st.last, st.o)
 	}
@@ -331,7 +339,7 @@ func (m *repeatM) close(c *cep, p *cpat, k Key, st *repeatState) {
 	m.states.del(k)
 }
 
-func (m *repeatM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
+func (m *repeatM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
 	st := m.states.get(k)
 	if st != nil && t-st.start > p.within {
 		m.close(c, p, k, st)
@@ -357,7 +365,7 @@ func (m *repeatM) event(c *cep, p *cpat, k Key, ev *semevent.Event, t int64) {
 	}
 }
 
-func (m *repeatM) timer(c *cep, p *cpat, k Key, seq uint64, at int64) {
+func (m *repeatM) timer(c *cep, p *cpat, k semevent.Key, seq uint64, at int64) {
 	if st := m.states.get(k); st != nil && st.seq == seq {
 		m.close(c, p, k, st)
 	}
@@ -366,3 +374,5 @@ func (m *repeatM) timer(c *cep, p *cpat, k Key, seq uint64, at int64) {
 func (m *repeatM) sweep(*cep, *cpat, int64) {}
 
 func (m *repeatM) partials() int { return m.n }
+
+func (m *repeatM) reset() { m.states, m.n = newKeyMap[*repeatState](), 0 }

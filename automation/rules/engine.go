@@ -1,4 +1,4 @@
-package automation
+package rules
 
 import (
 	"bytes"
@@ -14,8 +14,17 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/automation"
 	"github.com/vexfs/semevent/filter"
 )
+
+// ErrUnknownAction is wrapped by the *automation.RuleError for a rule
+// whose action is not registered.
+var ErrUnknownAction = errors.New("automation/rules: unknown action")
+
+// AttrRule is the attribute of a semevent.KindRuleFired event that names
+// the rule that fired.
+const AttrRule = "rule"
 
 // Rule is "when <condition> then <actions>".
 type Rule struct {
@@ -23,8 +32,8 @@ type Rule struct {
 	// When is an expr condition over the event (see filter.Compile), such
 	// as `Kind == "write" && Path startsWith "/inbox/"`. Empty: true.
 	When string `yaml:"when,omitempty" json:"when,omitempty"`
-	// If is a typed condition, ANDed with When; code only.
-	If filter.Filter `yaml:"-" json:"-"`
+	// Filter is a typed condition, ANDed with When; code only.
+	Filter filter.Filter `yaml:"-" json:"-"`
 	// Kinds, when set, restricts the rule to events of these kinds. It is
 	// an index: events of other kinds never evaluate the rule's condition,
 	// which is what keeps a thousand rules cheap.
@@ -59,14 +68,14 @@ type Firing struct {
 type ActionFunc func(ctx context.Context, f *Firing) error
 
 // ActionEmit is the built-in action that publishes a
-// semevent.KindRuleFired event to EngineOptions.Publisher, caused by the
+// semevent.KindRuleFired event to Options.Publisher, caused by the
 // firing event, with its tenant, path and trace, the attribute "rule" and
 // the action's parameters as attributes.
 const ActionEmit = "emit"
 
-// EngineOptions configure [NewEngine]. A nil *EngineOptions means
-// defaults: only the built-in [ActionEmit], publishing nowhere.
-type EngineOptions struct {
+// Options configure [New]. A nil *Options means defaults: only the
+// built-in [ActionEmit], publishing nowhere.
+type Options struct {
 	// Guard, when set, authorizes every reload: LoadContext,
 	// LoadFileContext and Watch call Guard(ctx, "automation.rules", load)
 	// and load only through it. (*access.Authorizer).Guard fits: it checks
@@ -79,32 +88,37 @@ type EngineOptions struct {
 	// name "emit" is reserved for [ActionEmit].
 	Actions map[string]ActionFunc
 	// Publisher receives the events of ActionEmit.
-	Publisher Publisher
+	Publisher semevent.Publisher
+	// PublishTimeout bounds each publish to Publisher (see
+	// semevent.PublishTimeout): 0 means semevent.DefaultPublishTimeout,
+	// a negative value means no bound. A publish that times out fails
+	// its action with context.DeadlineExceeded, reported to OnError.
+	PublishTimeout time.Duration
 	// OnError receives action errors and, from [Engine.Watch], reload
 	// errors. Nil: action errors are only returned by Handle.
 	OnError func(error)
 }
 
 // Validate lists every problem in o.
-func (o *EngineOptions) Validate() error {
-	p := problems{name: "EngineOptions"}
+func (o *Options) Validate() error {
+	p := &semevent.OptionsError{Options: "rules.Options"}
 	if o != nil {
 		for name, fn := range o.Actions {
 			switch {
 			case name == "":
-				p.addf("Actions: empty action name")
+				p.Addf("Actions", "empty action name")
 			case name == ActionEmit:
-				p.addf("Actions: %q is reserved", name)
+				p.Addf("Actions", "%q is reserved", name)
 			case fn == nil:
-				p.addf("Actions[%q] is nil", name)
+				p.Addf(fmt.Sprintf("Actions[%q]", name), "is nil")
 			}
 		}
 	}
-	return p.err()
+	return p.Err()
 }
 
-// EngineStats are an [Engine]'s counters.
-type EngineStats struct {
+// Stats are an [Engine]'s counters.
+type Stats struct {
 	Events       uint64 // events handled
 	Evaluations  uint64 // rule conditions evaluated
 	Fired        uint64 // rules fired
@@ -123,11 +137,16 @@ type Engine struct {
 	guard   func(ctx context.Context, target string, load func() error) error
 	set     atomic.Pointer[ruleSet]
 	actions map[string]ActionFunc
-	pub     Publisher
+	pub     semevent.Publisher
+	pubTO   time.Duration
 	onErr   func(error)
+
+	closed atomic.Bool
 
 	events, evals, fired, actErrs, reloads, reloadErrs atomic.Uint64
 }
+
+var _ semevent.Closer = (*Engine)(nil)
 
 var _ semevent.Handler = (*Engine)(nil)
 
@@ -149,16 +168,16 @@ type ruleSet struct {
 	n      int
 }
 
-// NewEngine returns an engine running rs (nil: no rules yet).
-func NewEngine(rs *RuleSet, opts *EngineOptions) (*Engine, error) {
+// New returns an engine running rs (nil: no rules yet).
+func New(rs *RuleSet, opts *Options) (*Engine, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	var o EngineOptions
+	var o Options
 	if opts != nil {
 		o = *opts
 	}
-	e := &Engine{actions: map[string]ActionFunc{}, pub: o.Publisher, onErr: o.OnError, guard: o.Guard}
+	e := &Engine{actions: map[string]ActionFunc{}, pub: o.Publisher, pubTO: o.PublishTimeout, onErr: o.OnError, guard: o.Guard}
 	for name, fn := range o.Actions {
 		e.actions[name] = fn
 	}
@@ -173,17 +192,17 @@ func NewEngine(rs *RuleSet, opts *EngineOptions) (*Engine, error) {
 }
 
 // Load compiles rs and, if every rule is valid, makes it the active set.
-// Otherwise it returns every problem as *[RuleError]s joined (a bad
+// Otherwise it returns every problem as *automation.RuleErrors joined (a bad
 // condition carries the *filter.ExprError with its position) and keeps
 // the active set.
 //
-// With EngineOptions.Guard set, Load is refused: use LoadContext.
+// With Options.Guard set, Load is refused: use LoadContext.
 func (e *Engine) Load(rs *RuleSet) error { return e.LoadContext(context.Background(), rs) }
 
-// GuardTarget is the target name the engine passes to EngineOptions.Guard.
+// GuardTarget is the target name the engine passes to Options.Guard.
 const GuardTarget = "automation.rules"
 
-// LoadContext is Load on behalf of ctx's caller, whom EngineOptions.Guard,
+// LoadContext is Load on behalf of ctx's caller, whom Options.Guard,
 // when set, authorizes.
 func (e *Engine) LoadContext(ctx context.Context, rs *RuleSet) error {
 	if e.guard != nil {
@@ -217,21 +236,21 @@ func (e *Engine) compile(rs *RuleSet) (*ruleSet, error) {
 		name := r.Name
 		if name == "" {
 			name = fmt.Sprintf("#%d", i)
-			errs = append(errs, &RuleError{Rule: name, Field: "name", Err: errors.New("empty name")})
+			errs = append(errs, &automation.RuleError{Rule: name, Field: "name", Err: errors.New("empty name")})
 		} else if names[name] {
-			errs = append(errs, &RuleError{Rule: name, Field: "name", Err: errors.New("duplicate rule name")})
+			errs = append(errs, &automation.RuleError{Rule: name, Field: "name", Err: errors.New("duplicate rule name")})
 		}
 		names[name] = true
 		if r.Disabled {
 			continue
 		}
-		c := &crule{name: name, cond: r.If}
+		c := &crule{name: name, cond: r.Filter}
 		if r.When != "" {
 			x, ok := conds[r.When]
 			if !ok {
 				cx, err := filter.Compile(r.When, nil)
 				if err != nil {
-					errs = append(errs, &RuleError{Rule: name, Field: "when", Err: err})
+					errs = append(errs, &automation.RuleError{Rule: name, Field: "when", Err: err})
 					continue
 				}
 				x = cx
@@ -244,12 +263,12 @@ func (e *Engine) compile(rs *RuleSet) (*ruleSet, error) {
 			}
 		}
 		if len(r.Then) == 0 {
-			errs = append(errs, &RuleError{Rule: name, Field: "then", Err: errors.New("no actions")})
+			errs = append(errs, &automation.RuleError{Rule: name, Field: "then", Err: errors.New("no actions")})
 		}
 		for j, a := range r.Then {
 			fn, ok := e.actions[a.Action]
 			if !ok {
-				errs = append(errs, &RuleError{Rule: name, Field: fmt.Sprintf("then[%d].action", j), Err: fmt.Errorf("%w %q", ErrUnknownAction, a.Action)})
+				errs = append(errs, &automation.RuleError{Rule: name, Field: fmt.Sprintf("then[%d].action", j), Err: fmt.Errorf("%w %q", ErrUnknownAction, a.Action)})
 				continue
 			}
 			c.acts = append(c.acts, boundAction{name: a.Action, fn: fn, params: a.Params})
@@ -257,7 +276,7 @@ func (e *Engine) compile(rs *RuleSet) (*ruleSet, error) {
 		bad := false
 		for j, k := range r.Kinds {
 			if !k.Valid() || k == semevent.KindUnknown {
-				errs = append(errs, &RuleError{Rule: name, Field: fmt.Sprintf("kinds[%d]", j), Err: fmt.Errorf("invalid kind %d", k)})
+				errs = append(errs, &automation.RuleError{Rule: name, Field: fmt.Sprintf("kinds[%d]", j), Err: fmt.Errorf("invalid kind %d", k)})
 				bad = true
 			}
 		}
@@ -291,6 +310,9 @@ func (e *Engine) Handle(ctx context.Context, ev *semevent.Event) error {
 	if ev == nil {
 		return semevent.ErrNilEvent
 	}
+	if e.closed.Load() {
+		return automation.ErrClosed
+	}
 	set := e.set.Load()
 	e.events.Add(1)
 	var errs []error
@@ -316,7 +338,7 @@ func (e *Engine) run(ctx context.Context, rules []*crule, ev *semevent.Event, er
 		for _, a := range r.acts {
 			if err := a.fn(ctx, &Firing{Rule: r.name, Event: ev, Params: a.params}); err != nil {
 				e.actErrs.Add(1)
-				err = fmt.Errorf("automation: rule %s: action %s: %w", r.name, a.name, err)
+				err = fmt.Errorf("automation/rules: rule %s: action %s: %w", r.name, a.name, err)
 				if e.onErr != nil {
 					e.onErr(err)
 				}
@@ -362,12 +384,22 @@ func (e *Engine) emit(ctx context.Context, f *Firing) error {
 			out.Attrs = append(out.Attrs, semevent.Attr{Key: k, Value: v})
 		}
 	}
-	return e.pub.Publish(ctx, out)
+	return semevent.PublishTimeout(ctx, e.pub, out, e.pubTO)
+}
+
+// Close stops the engine: Handle returns automation.ErrClosed (which
+// wraps semevent.ErrClosed) from then on. The engine starts no goroutines,
+// so Close does not wait; actions already running finish on their
+// callers' goroutines. It is idempotent and safe in any order with the
+// bus the engine publishes to.
+func (e *Engine) Close(ctx context.Context) error {
+	e.closed.Store(true)
+	return nil
 }
 
 // Stats returns the engine's counters.
-func (e *Engine) Stats() EngineStats {
-	return EngineStats{
+func (e *Engine) Stats() Stats {
+	return Stats{
 		Events: e.events.Load(), Evaluations: e.evals.Load(), Fired: e.fired.Load(),
 		ActionErrors: e.actErrs.Load(), Reloads: e.reloads.Load(), ReloadErrors: e.reloadErrs.Load(),
 		Rules: e.set.Load().n,
@@ -385,20 +417,20 @@ func (e *Engine) Stats() EngineStats {
 //	      - action: notify
 //	        params: {channel: ops}
 //
-// Unknown fields are errors. A syntax error is a *[RuleError] with Field
+// Unknown fields are errors. A syntax error is a *automation.RuleError with Field
 // "file" wrapping the YAML error, which says the line. Conditions are
 // compiled by [Engine.Load], not here.
 func ParseRuleSet(data []byte) (rs *RuleSet, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			rs, err = nil, &RuleError{Rule: "-", Field: "file", Err: fmt.Errorf("yaml decoder panic: %v", r)}
+			rs, err = nil, &automation.RuleError{Rule: "-", Field: "file", Err: fmt.Errorf("yaml decoder panic: %v", r)}
 		}
 	}()
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	rs = &RuleSet{}
 	if err := dec.Decode(rs); err != nil && !errors.Is(err, io.EOF) {
-		return nil, &RuleError{Rule: "-", Field: "file", Err: err}
+		return nil, &automation.RuleError{Rule: "-", Field: "file", Err: err}
 	}
 	return rs, nil
 }
@@ -427,7 +459,7 @@ func (e *Engine) LoadFileContext(ctx context.Context, path string) error {
 // Watch loads the rule file at path, then checks it every interval
 // (default 1 s) and reloads it when its contents change, until ctx ends;
 // it returns ctx's error. A change that does not parse or compile is
-// reported to EngineOptions.OnError and leaves the active set in place;
+// reported to Options.OnError and leaves the active set in place;
 // the next change is tried again. The first load's error is returned at
 // once. Replace the file atomically (write a temporary file, rename it
 // over the old one), or Watch may load a half-written file.
@@ -469,19 +501,19 @@ func (e *Engine) Watch(ctx context.Context, path string, interval time.Duration)
 // workflow named by the action's "workflow" parameter for the firing
 // event. Register it under a name of your choice:
 //
-//	Actions: map[string]automation.ActionFunc{"start": automation.StartWorkflow(ex)}
+//	Actions: map[string]rules.ActionFunc{"start": rules.StartWorkflow(ex)}
 //
 //	then: [{action: start, params: {workflow: ingest-pdf}}]
 //
 // An event that already started that workflow is not an error
 // (ErrDuplicate is ignored), so redelivered events are harmless.
-func StartWorkflow(ex *Executor) ActionFunc {
+func StartWorkflow(ex *automation.Executor) ActionFunc {
 	return func(ctx context.Context, f *Firing) error {
 		name := f.Params["workflow"]
 		if name == "" {
-			return fmt.Errorf("%w: action has no \"workflow\" parameter", ErrUnknownWorkflow)
+			return fmt.Errorf("%w: action has no \"workflow\" parameter", automation.ErrUnknownWorkflow)
 		}
-		if _, err := ex.Start(ctx, name, f.Event); err != nil && !errors.Is(err, ErrDuplicate) {
+		if _, err := ex.Start(ctx, name, f.Event); err != nil && !errors.Is(err, automation.ErrDuplicate) {
 			return err
 		}
 		return nil

@@ -1,0 +1,40 @@
+// Package cep is complex event processing over event time: it runs a
+// fixed set of patterns — [Sequence] (strict "next" or relaxed
+// "followed-by" contiguity), [Count], [Absence] and [Repeat] — over the
+// events given to [Engine.Handle], per key, and publishes a
+// semevent.KindPatternMatched event for each match.
+//
+// # Usage
+//
+//	eng, err := cep.New([]cep.Pattern{
+//		&cep.Count{Name: "mass-delete", Key: semevent.PIDKey,
+//			Stage: cep.Stage{Kind: semevent.KindFileDelete},
+//			Min: 101, Within: time.Second},
+//	}, &cep.Options{Publisher: bus})
+//	defer eng.Close(ctx)
+//	sub, err := bus.Subscribe(eng, nil) // an Engine is a semevent.Handler
+//
+// Each pattern is keyed by a semevent.KeyFunc (nil: semevent.PathKey;
+// semevent.PIDKey, semevent.TenantKey and [AttrValueKey] are others) and
+// bounded by a Within duration of event time. A match is published as an
+// event of kind semevent.KindPatternMatched whose Cause is the last
+// causing event, whose Data holds every causing event's ID (decode with
+// [CausingIDs]) and whose attributes name the pattern ([AttrPattern]) and
+// key ([AttrKey]); it copies Tenant, Path and PID from the last causing
+// event. Give stages a Kind or Topic: they index the pattern, which is
+// what lets a thousand patterns share one event stream.
+//
+// # Concurrency
+//
+// An [Engine] is safe for concurrent use: Handle serialises on one mutex
+// and publishes matches after releasing it, each publish bounded by
+// Options.PublishTimeout, so an engine subscribed to the bus it publishes
+// to cannot wait for itself forever. It starts no goroutines.
+//
+// # Errors
+//
+// [New] returns *semevent.OptionsError for invalid [Options] and
+// *automation.RuleError (wrapping automation.ErrBadRule) for each invalid
+// pattern, joined. Handle and Advance return the publisher's errors, and
+// automation.ErrClosed after [Engine.Close].
+package cep
