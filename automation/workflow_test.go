@@ -1,6 +1,7 @@
 package automation_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -234,7 +235,21 @@ func TestSagaCompensation(t *testing.T) {
 				return
 			}
 			require.Equal(t, automation.Failed, info.Outcome, info.Err)
-			want := slices.Clone(completed)
+			// Completion order is the order of the steps' recorded Seq;
+			// for the two parallel steps it may differ from the order in
+			// which their Do calls returned.
+			var done []*automation.Record
+			for _, rec := range store.Records() {
+				if rec.Type == automation.RecStepDone {
+					done = append(done, rec)
+				}
+			}
+			slices.SortFunc(done, func(a, b *automation.Record) int { return cmp.Compare(a.Seq, b.Seq) })
+			var want []string
+			for _, rec := range done {
+				want = append(want, rec.Step)
+			}
+			require.ElementsMatch(t, completed, want)
 			slices.Reverse(want)
 			require.Equal(t, want, compensated, "compensations must run in reverse completion order")
 			for s, c := range compCalls {
