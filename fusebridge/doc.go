@@ -28,11 +28,15 @@
 // through /proc), UID and GID the caller's. The attribute [AttrOp] names
 // the FUSE operation or the kernel mask.
 //
-// Writes are reported per open→close session by default
+// Writes are reported per open→close session of each handle by default
 // ([WriteSessions]): one [semevent.KindFileWrite] when a handle opened for
-// writing is released after the file changed, with Size the bytes written
-// through it and [AttrRanges] the ranges touched; [WriteCalls] and
-// [WriteBoth] add or substitute one event per write call.
+// writing is released after the file changed through it, with Size the
+// bytes written through that handle and [AttrRanges] the ranges touched.
+// Two descriptors writing one file (`exec 3>>f 4>>f`) are two sessions,
+// each with its own size; concurrent writers each get theirs. A change
+// made without a handle (truncate(2), utimes(2)) is reported by the next
+// session of any handle open for writing. [WriteCalls] and [WriteBoth]
+// add or substitute one event per write call.
 //
 // Custom file systems: [Bridge.Wrap] wraps any go-fuse node
 // ([fs.InodeEmbedder]) and every node created beneath it; each operation is
@@ -62,9 +66,12 @@
 // Limits: the kernel's file events (writes, attribute changes) come from
 // one inode mark per directory, placed when the watcher reads the
 // directory's creation; a file written in a directory younger than that
-// is reported by the FUSE side alone. Unread kernel events on one object
-// merge, so the kernel may report fewer sessions than the bridge: each
-// still appears once, some without a kernel sighting.
+// is reported by the FUSE side alone. The kernel does not know handles:
+// it reports a close of a written descriptor after a modification since
+// its last such report, so with several handles writing one file, and
+// because unread kernel events on one object merge, it may report fewer
+// sessions than the bridge. Each session still appears once, some
+// without a kernel sighting; a kernel session never appears twice.
 //
 // # Shared memory
 //

@@ -25,11 +25,12 @@ type eventFile struct {
 	// The opener: FUSE sends release without a caller.
 	pid, uid, gid uint32
 
-	mu     sync.Mutex // guards the fields below
-	bytes  int64
-	writes int64
-	ranges []span // merged, sorted, at most maxRanges
-	trunc  bool
+	mu        sync.Mutex // guards the fields below
+	dirty     bool       // the file changed through this handle
+	dirtyPath string     // the path at the first change
+	bytes     int64
+	writes    int64
+	ranges    []span // merged, sorted, at most maxRanges
 	// passthrough: the file's size and mtime at open.
 	size, mtime int64
 	statOK      bool
@@ -90,9 +91,20 @@ func (f *eventFile) wrote(off, size int64) {
 	f.mu.Unlock()
 }
 
-func (f *eventFile) truncated(size int64) {
+// markDirty records a change to the file through this handle; the first
+// fixes the path its session reports, the path the kernel sees for it.
+func (f *eventFile) markDirty() {
 	f.mu.Lock()
-	f.trunc = true
+	dirty := f.dirty
+	f.mu.Unlock()
+	if dirty {
+		return
+	}
+	path := f.n.path() // outside f.mu: it takes go-fuse's tree lock
+	f.mu.Lock()
+	if !f.dirty {
+		f.dirty, f.dirtyPath = true, path
+	}
 	f.mu.Unlock()
 }
 
@@ -103,7 +115,7 @@ func (f *eventFile) beforeRelease(ctx context.Context) {
 		return
 	}
 	if size, mtime, ok := f.stat(ctx); ok && (size != f.size || mtime != f.mtime) {
-		f.n.markDirty()
+		f.markDirty()
 		f.mu.Lock()
 		f.bytes = size
 		f.ranges = []span{{0, size}}
@@ -111,19 +123,26 @@ func (f *eventFile) beforeRelease(ctx context.Context) {
 	}
 }
 
-// released ends the session: a handle open for writing, released while
-// the file has changed since the last session ended, yields the write
-// summary. The kernel watcher reports the same thing: a close of a
-// written descriptor after a modification.
+// released ends the session: a handle open for writing through which the
+// file changed yields the write summary, with what was written through
+// it. Sessions are per handle: two descriptors writing one file are two
+// summaries. A handle open for writing also reports the changes made
+// without a handle since the last session (a truncate(2), utimes(2)),
+// as the kernel's next close of a written descriptor does.
 func (f *eventFile) released(ctx context.Context) {
 	if !f.writable() || f.n.b.opts.Writes == WriteCalls {
 		return
 	}
-	path, ok := f.n.takeDirty()
+	npath, nok := f.n.takeDirty()
+	f.mu.Lock()
+	path, ok := f.dirtyPath, f.dirty
 	if !ok {
+		path, ok = npath, nok
+	}
+	if !ok {
+		f.mu.Unlock()
 		return
 	}
-	f.mu.Lock()
 	bytes, writes, ranges := f.bytes, f.writes, formatSpans(f.ranges)
 	lo := int64(0)
 	if len(f.ranges) > 0 {

@@ -22,14 +22,17 @@ type eventNode struct {
 	b                *Bridge
 
 	mu        sync.Mutex // guards dirty and dirtyPath
-	dirty     bool       // changed since the last write session ended
+	dirty     bool       // changed without a handle since a write session last ended
 	dirtyPath string     // the path when it became dirty
 }
 
-// markDirty records a change to the file's content or modification time,
-// as the kernel does (fsnotify's FS_MODIFY): the first since the last
-// session ended fixes the path the summary reports, which is the path the
-// kernel watcher sees for it too.
+// markDirty records a change to the file's content or modification time
+// made without a handle (truncate(2), utimes(2), the truncate of an
+// open(O_TRUNC)), as the kernel does (fsnotify's FS_MODIFY): the next
+// session of any handle open for writing reports it, as the kernel's
+// next close-after-write does. The first such change fixes the path.
+// Changes made through a handle belong to that handle's session
+// ([eventFile.markDirty]).
 func (n *eventNode) markDirty() {
 	n.mu.Lock()
 	if !n.dirty {
@@ -37,6 +40,16 @@ func (n *eventNode) markDirty() {
 		n.dirtyPath = n.path()
 	}
 	n.mu.Unlock()
+}
+
+// modified records a change to the file through ef, or without a handle
+// when ef is nil.
+func (n *eventNode) modified(ef *eventFile) {
+	if ef != nil {
+		ef.markDirty()
+		return
+	}
+	n.markDirty()
 }
 
 // takeDirty ends the dirty period and returns its path.
@@ -219,15 +232,14 @@ func (n *eventNode) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAt
 	_, mok := in.GetMTime()
 	_, aok := in.GetATime()
 	sz, sok := in.GetSize()
+	ef := eventFileOf(f)
 	if sok || mok && !aok {
 		// The kernel reports a new size, or a new mtime alone, as a
-		// modification (fsnotify_change).
-		n.markDirty()
+		// modification (fsnotify_change): of the handle's session when
+		// it came through one (ftruncate, futimens).
+		n.modified(ef)
 	}
 	if sok {
-		if ef := eventFileOf(f); ef != nil {
-			ef.truncated(int64(sz))
-		}
 		n.emit(ctx, semevent.KindFileTruncate, path, "setattr", func(ev *semevent.Event) { ev.Size = int64(sz) })
 	}
 	var set []string
@@ -298,14 +310,15 @@ func (n *eventNode) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint
 		return fh, fflags, errno
 	}
 	path := n.path()
+	wf := n.b.wrapFile(ctx, n, fh, flags)
 	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
-		n.markDirty()
+		n.modified(eventFileOf(wf))
 		n.emit(ctx, semevent.KindFileTruncate, path, "open", nil)
 	}
 	n.emit(ctx, semevent.KindFileOpen, path, "open", func(ev *semevent.Event) {
 		ev.Attrs = append(ev.Attrs, semevent.Attr{Key: AttrFlags, Value: strconv.FormatUint(uint64(flags), 16)})
 	})
-	return n.b.wrapFile(ctx, n, fh, flags), fflags, 0
+	return wf, fflags, 0
 }
 
 func (n *eventNode) Create(ctx context.Context, name string, flags, mode uint32, out *fuse.EntryOut) (*fs.Inode, fs.FileHandle, uint32, syscall.Errno) {
@@ -390,8 +403,9 @@ func (n *eventNode) Writev(ctx context.Context, f fs.FileHandle, data [][]byte, 
 
 // wrote records a successful write of size bytes at off through f.
 func (n *eventNode) wrote(ctx context.Context, f fs.FileHandle, off, size int64) {
-	n.markDirty()
-	if ef := eventFileOf(f); ef != nil {
+	ef := eventFileOf(f)
+	n.modified(ef)
+	if ef != nil {
 		ef.wrote(off, size)
 	}
 	if n.b.opts.Writes != WriteSessions {
@@ -469,7 +483,7 @@ func (n *eventNode) Allocate(ctx context.Context, f fs.FileHandle, off, size uin
 		return syscall.ENOTSUP
 	}
 	if errno == 0 {
-		n.markDirty()
+		n.modified(eventFileOf(f))
 	}
 	return errno
 }

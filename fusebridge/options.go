@@ -15,8 +15,9 @@ type WriteMode uint8
 
 const (
 	// WriteSessions emits one [semevent.KindFileWrite] per open→close
-	// session that changed the file, when the handle is released, carrying
-	// the bytes written and the byte ranges touched. The default, and the
+	// session of a handle through which the file changed, when the handle
+	// is released, carrying the bytes written through it and the byte
+	// ranges touched. Sessions are per handle, never per file. The default, and the
 	// form the kernel watcher reports, so it folds across the boundary.
 	WriteSessions WriteMode = iota
 	// WriteCalls emits one event per write call, with its offset and size,
