@@ -24,6 +24,12 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
+	if path := os.Getenv("FUSEBRIDGE_THREADOP"); path != "" {
+		os.Exit(threadOp(path))
+	}
+	if dir := os.Getenv("FUSEBRIDGE_PIDREUSE"); dir != "" {
+		os.Exit(pidReuseChild(dir))
+	}
 	if name := os.Getenv("FUSEBRIDGE_SHM_CHILD"); name != "" {
 		os.Exit(shmChild(name))
 	}

@@ -126,3 +126,25 @@ func TestParseTgid(t *testing.T) {
 		}
 	}
 }
+
+// TestPIDCacheNoAllocs: the lookup of a known thread allocates nothing.
+func TestPIDCacheNoAllocs(t *testing.T) {
+	var c pidCache
+	tid := uint32(unix.Gettid())
+	want := uint32(unix.Getpid())
+	if got := c.tgid(tid); got != want {
+		t.Fatalf("tgid(%d) = %d, want %d", tid, got, want)
+	}
+	if n := testing.AllocsPerRun(100, func() { c.tgid(tid) }); n != 0 {
+		t.Errorf("tgid of a cached thread: %v allocations, want 0", n)
+	}
+}
+
+func BenchmarkPIDCache(b *testing.B) {
+	var c pidCache
+	tid := uint32(unix.Gettid())
+	b.ReportAllocs()
+	for b.Loop() {
+		c.tgid(tid)
+	}
+}
