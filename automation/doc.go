@@ -33,6 +33,19 @@
 // attempts and timings. [Executor.Cancel] cancels an execution through
 // its context.
 //
+// Executions are isolated by tenant: an execution (whose tenant is its
+// triggering event's Tenant) is offered only its own tenant's events by
+// [Executor.Handle], in [Run.Await] and in a [Machine]'s inbox, and a
+// Machine's Correlate key is scoped by tenant whatever its KeyFunc
+// returns.
+//
+// On a bus with an access.Authorizer, set ExecutorOptions.Principal (and
+// rules.Options.Principal, cep.Options.Principal): the handler context a
+// bus gives its subscribers carries no principal, so their publishes
+// would be refused. Each needs an OpPublish grant on its own topic
+// (automation.workflow.step, automation.rule.fired,
+// automation.pattern.matched).
+//
 // Tenants are served round-robin, one execution per tenant per round,
 // within ExecutorOptions.MaxConcurrent and each tenant's [TenantQuota]
 // (concurrent executions, executions per second, queue length), so one

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/automation/breaker"
 )
 
@@ -89,6 +90,17 @@ type ExecutorOptions struct {
 	// a negative value means no bound. A publish that times out is
 	// reported to OnError and the step goes on.
 	PublishTimeout time.Duration
+	// Principal is who publishes the step events on a bus with an access.Authorizer:
+	// each publish's context carries it (access.WithPrincipal). Without it
+	// an authorized bus refuses the publish (access.ErrNoPrincipal), since
+	// the handler context the bus gives subscribers carries none. It needs
+	// a grant of OpPublish on the topic "automation.workflow.step" (semevent.KindWorkflowStep), e.g. the policy role
+	//
+	//	- name: automation
+	//	  grants:
+	//	    - ops: [publish]
+	//	      topics: [automation.workflow.step]
+	Principal *access.Principal
 	// OnError receives errors no caller is waiting for: a store that
 	// fails, a recorded execution whose workflow is unknown.
 	OnError func(error)
@@ -208,7 +220,7 @@ type Executor struct {
 	tenants   map[string]*tenantQ
 	rr        int
 	running   int
-	waiters   map[*waiter]struct{}
+	waiters   map[string]map[*waiter]struct{} // by tenant: Handle offers an event to its own tenant's waiters only
 	closed    bool
 	history   []*ExecutionInfo // ring of ended executions
 	histNext  int
@@ -227,6 +239,7 @@ type Executor struct {
 	histCap   int
 	pub       semevent.Publisher
 	pubTO     time.Duration
+	pubCtx    context.Context // root, carrying Principal
 	onErr     func(error)
 	ids       *semevent.IDGenerator
 	root      context.Context
@@ -309,7 +322,7 @@ func NewExecutor(opts *ExecutorOptions) (*Executor, error) {
 	}
 	e := &Executor{
 		execs: map[string]*execution{}, finished: map[string]struct{}{},
-		tenants: map[string]*tenantQ{}, waiters: map[*waiter]struct{}{},
+		tenants: map[string]*tenantQ{}, waiters: map[string]map[*waiter]struct{}{},
 		breakers: map[string]*breaker.Breaker{}, workflows: map[string]Workflow{},
 		store: o.Store, maxConc: o.MaxConcurrent, quota: o.Quota, quotas: o.Quotas,
 		brOpts: o.Breaker, clock: o.Clock, rand: o.Rand, histCap: o.History,
@@ -317,6 +330,10 @@ func NewExecutor(opts *ExecutorOptions) (*Executor, error) {
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), schedDone: make(chan struct{}),
 	}
 	e.root, e.stopRoot = context.WithCancel(context.Background())
+	e.pubCtx = e.root
+	if o.Principal != nil {
+		e.pubCtx = access.WithPrincipal(e.root, o.Principal)
+	}
 	for _, w := range o.Workflows {
 		e.workflows[w.Name()] = w
 		if t, ok := w.(Triggered); ok && t.Trigger() != nil {
@@ -342,7 +359,7 @@ func (e *Executor) newExecution(id string, w Workflow, wf string, ev *semevent.E
 		if size <= 0 {
 			size = 64
 		}
-		x.inbox = &waiter{f: f, ch: make(chan *semevent.Event, size)}
+		x.inbox = &waiter{tenant: ev.Tenant, f: f, ch: make(chan *semevent.Event, size)}
 	}
 	x.info = &ExecutionInfo{ID: id, Workflow: wf, Tenant: ev.Tenant, Trigger: ev.ID, Path: ev.Path, Queued: e.clock.Now()}
 	return x
@@ -397,7 +414,7 @@ func (e *Executor) recover() error {
 		}
 		e.execs[id] = x
 		if x.inbox != nil {
-			e.waiters[x.inbox] = struct{}{}
+			e.addWaiterLocked(x.inbox)
 		}
 		e.tenantLocked(x.tenant).q = append(e.tenantLocked(x.tenant).q, x)
 		e.stats.Resumed++
@@ -483,7 +500,7 @@ func (e *Executor) start(ctx context.Context, workflow string, ev *semevent.Even
 	x := e.newExecution(id, w, workflow, ev)
 	e.execs[id] = x
 	if x.inbox != nil {
-		e.waiters[x.inbox] = struct{}{}
+		e.addWaiterLocked(x.inbox)
 	}
 	e.mu.Unlock()
 
@@ -493,7 +510,7 @@ func (e *Executor) start(ctx context.Context, workflow string, ev *semevent.Even
 			e.mu.Lock()
 			delete(e.execs, id)
 			if x.inbox != nil {
-				delete(e.waiters, x.inbox)
+				e.removeWaiterLocked(x.inbox)
 			}
 			e.mu.Unlock()
 			x.cancel(nil)
@@ -516,7 +533,9 @@ func (e *Executor) poke() {
 }
 
 // Handle starts an execution of every workflow whose trigger ev matches
-// (see [Triggered]) and offers ev to every [Run.Await] in progress. It
+// (see [Triggered]) and offers ev to every [Run.Await] in progress of an
+// execution of ev's tenant (the triggering event's Tenant): executions
+// never see another tenant's events. It
 // returns the Start errors joined, except ErrDuplicate.
 func (e *Executor) Handle(ctx context.Context, ev *semevent.Event) error {
 	if ev == nil {
@@ -531,7 +550,7 @@ func (e *Executor) Handle(ctx context.Context, ev *semevent.Event) error {
 		}
 	}
 	e.mu.Lock()
-	for w := range e.waiters {
+	for w := range e.waiters[ev.Tenant] {
 		if w.fired || (w.f != nil && !w.f.Match(ev)) {
 			continue
 		}
@@ -552,14 +571,31 @@ func (e *Executor) Handle(ctx context.Context, ev *semevent.Event) error {
 
 func (e *Executor) addWaiter(w *waiter) {
 	e.mu.Lock()
-	e.waiters[w] = struct{}{}
+	e.addWaiterLocked(w)
 	e.mu.Unlock()
+}
+
+func (e *Executor) addWaiterLocked(w *waiter) {
+	ws := e.waiters[w.tenant]
+	if ws == nil {
+		ws = map[*waiter]struct{}{}
+		e.waiters[w.tenant] = ws
+	}
+	ws[w] = struct{}{}
 }
 
 func (e *Executor) removeWaiter(w *waiter) {
 	e.mu.Lock()
-	delete(e.waiters, w)
+	e.removeWaiterLocked(w)
 	e.mu.Unlock()
+}
+
+func (e *Executor) removeWaiterLocked(w *waiter) {
+	ws := e.waiters[w.tenant]
+	delete(ws, w)
+	if len(ws) == 0 {
+		delete(e.waiters, w.tenant)
+	}
 }
 
 // Cancel cancels the execution id: its context ends, and once Run
@@ -872,7 +908,7 @@ func (e *Executor) publishStep(x *execution, step, status string) {
 		Tenant: x.tenant, Path: x.ev.Path, Trace: x.ev.Trace, Cause: x.ev.ID,
 		Attrs: []semevent.Attr{{Key: AttrWorkflow, Value: x.wf}, {Key: AttrExecution, Value: x.id}, {Key: AttrStep, Value: step}, {Key: AttrStatus, Value: status}},
 	}
-	if err := semevent.PublishTimeout(e.root, e.pub, ev, e.pubTO); err != nil {
+	if err := semevent.PublishTimeout(e.pubCtx, e.pub, ev, e.pubTO); err != nil {
 		e.report(err)
 	}
 }

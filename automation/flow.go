@@ -192,7 +192,9 @@ type Machine struct {
 	Initial string
 	States  map[string]State
 	// Correlate keys events: a transition only considers events with
-	// the triggering event's key. Nil: semevent.PathKey.
+	// the triggering event's key. Nil: semevent.PathKey. Keys are scoped
+	// by tenant whatever the KeyFunc returns, and an execution only ever
+	// sees its own tenant's events.
 	Correlate semevent.KeyFunc
 	// MaxTransitions bounds the transitions of one execution, so a
 	// cycle cannot run forever. Default 10000.
@@ -247,8 +249,16 @@ func (m *machine) Name() string { return m.name }
 
 // Inbox keeps the events of the triggering event's key.
 func (m *machine) Inbox(trigger *semevent.Event) (filter.Filter, int) {
-	key, id := m.key(trigger), trigger.ID
-	return filter.Func(func(ev *semevent.Event) bool { return ev.ID != id && m.key(ev) == key }), m.inbox
+	key, id := m.keyOf(trigger), trigger.ID
+	return filter.Func(func(ev *semevent.Event) bool { return ev.ID != id && m.keyOf(ev) == key }), m.inbox
+}
+
+// keyOf is the Correlate key of ev, scoped by ev's tenant whatever the
+// KeyFunc returned.
+func (m *machine) keyOf(ev *semevent.Event) semevent.Key {
+	k := m.key(ev)
+	k.Tenant = ev.Tenant
+	return k
 }
 
 type triggeredMachine struct{ *machine }
@@ -332,7 +342,7 @@ func NewMachine(m Machine) (Workflow, error) {
 }
 
 func (m *machine) Run(r *Run) error {
-	key := m.key(r.Event())
+	key := m.keyOf(r.Event())
 	state := m.initial
 	for range m.maxT {
 		s := m.states[state]
@@ -345,7 +355,7 @@ func (m *machine) Run(r *Run) error {
 			return nil
 		}
 		f := filter.Func(func(ev *semevent.Event) bool {
-			if m.key(ev) != key {
+			if m.keyOf(ev) != key {
 				return false
 			}
 			for _, t := range s.on {

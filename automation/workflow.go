@@ -222,8 +222,8 @@ func (r *Run) Parallel(branches ...func(r *Run) error) error {
 	return errors.Join(errs...)
 }
 
-// Await waits for an event given to [Executor.Handle] that f matches (nil
-// matches any), for at most timeout (0: no limit), and returns a copy of
+// Await waits for an event of the execution's tenant given to
+// [Executor.Handle] that f matches (nil matches any), for at most timeout (0: no limit), and returns a copy of
 // it; after a timeout it returns [ErrTimeout]. The deadline and the
 // outcome are recorded: on replay Await returns the outcome again at
 // once, and an Await that was waiting when the process stopped waits
@@ -245,7 +245,7 @@ func (r *Run) Await(name string, f filter.Filter, timeout time.Duration) (*semev
 	if inbox != nil {
 		ch = inbox.ch
 	} else {
-		w := &waiter{f: f, ch: make(chan *semevent.Event, 1), once: true}
+		w := &waiter{tenant: x.tenant, f: f, ch: make(chan *semevent.Event, 1), once: true}
 		e.addWaiter(w)
 		defer e.removeWaiter(w)
 		ch = w.ch
@@ -300,10 +300,11 @@ func (r *Run) Await(name string, f filter.Filter, timeout time.Duration) (*semev
 // waiter receives events from Executor.Handle: one (once) for a plain
 // Await, or every match, while there is room, for an inbox.
 type waiter struct {
-	f     filter.Filter
-	ch    chan *semevent.Event
-	once  bool
-	fired bool // guarded by Executor.mu
+	tenant string // the execution's tenant; only its events are offered
+	f      filter.Filter
+	ch     chan *semevent.Event
+	once   bool
+	fired  bool // guarded by Executor.mu
 }
 
 func safeRun(fn func(*Run) error, r *Run) (err error) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/automation"
 	"github.com/vexfs/semevent/filter"
 )
@@ -287,6 +288,17 @@ type Options struct {
 	// a negative value means no bound. A publish that times out is
 	// returned by Handle or Advance and reported to OnError.
 	PublishTimeout time.Duration
+	// Principal is who publishes the matches on a bus with an access.Authorizer:
+	// each publish's context carries it (access.WithPrincipal). Without it
+	// an authorized bus refuses the publish (access.ErrNoPrincipal), since
+	// the handler context the bus gives subscribers carries none. It needs
+	// a grant of OpPublish on the topic "automation.pattern.matched" (semevent.KindPatternMatched), e.g. the policy role
+	//
+	//	- name: automation
+	//	  grants:
+	//	    - ops: [publish]
+	//	      topics: [automation.pattern.matched]
+	Principal *access.Principal
 	// MaxPartialsPerKey caps the partial matches (and pending Absence
 	// timers) one pattern keeps for one key; beyond it the oldest is
 	// evicted and counted in Stats.Evicted. Default 1024.
@@ -355,6 +367,7 @@ type cep struct {
 
 	pub   semevent.Publisher
 	pubTO time.Duration
+	who   *access.Principal
 	onErr func(error)
 	idsFL [MaxStages + 1][][]semevent.ID
 }
@@ -383,6 +396,7 @@ func New(patterns []Pattern, opts *Options) (*Engine, error) {
 	c.cap = o.MaxPartialsPerKey
 	c.pub = o.Publisher
 	c.pubTO = o.PublishTimeout
+	c.who = o.Principal
 	c.onErr = o.OnError
 	var errs []error
 	names := map[string]bool{}
@@ -486,7 +500,9 @@ func (c *cep) visit(list []*cpat, ev *semevent.Event, t int64) {
 		if !p.scope.match(ev) {
 			continue
 		}
-		p.m.event(c, p, p.key(ev), ev, t)
+		k := p.key(ev)
+		k.Tenant = ev.Tenant // per tenant by construction, whatever the KeyFunc
+		p.m.event(c, p, k, ev, t)
 	}
 }
 
@@ -535,6 +551,9 @@ func (c *cep) flushLocked(ctx context.Context) error {
 	c.mu.Unlock()
 	var errs []error
 	if c.pub != nil {
+		if c.who != nil {
+			ctx = access.WithPrincipal(ctx, c.who)
+		}
 		for _, m := range out {
 			if err := semevent.PublishTimeout(ctx, c.pub, m, c.pubTO); err != nil {
 				if c.onErr != nil {

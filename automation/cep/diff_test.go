@@ -26,6 +26,7 @@ type spec struct {
 	typ      string // "seq", "strict", "count", "absence", "repeat"
 	name     string
 	byPID    bool
+	noTenant bool          // the KeyFunc leaves Key.Tenant empty: the engine must scope by tenant anyway
 	scope    semevent.Kind // 0: every event; else scope excludes this kind
 	stages   []diffStage
 	within   int64
@@ -52,17 +53,25 @@ func (s diffStage) stage() Stage {
 
 func (sp *spec) inScope(ev *semevent.Event) bool { return sp.scope == 0 || ev.Kind != sp.scope }
 
+// key is the reference key: always scoped by the event's tenant, whatever
+// the pattern's KeyFunc returns (issue 18 item 4).
 func (sp *spec) key(ev *semevent.Event) string {
 	if sp.byPID {
-		return semevent.Key{N: uint64(ev.PID)}.String()
+		return semevent.Key{Tenant: ev.Tenant, N: uint64(ev.PID)}.String()
 	}
-	return ev.Path
+	return semevent.Key{Tenant: ev.Tenant, S: ev.Path}.String()
 }
 
 func (sp *spec) pattern() Pattern {
 	var key semevent.KeyFunc = semevent.PathKey
 	if sp.byPID {
 		key = semevent.PIDKey
+	}
+	switch {
+	case sp.noTenant && sp.byPID:
+		key = func(ev *semevent.Event) semevent.Key { return semevent.Key{N: uint64(ev.PID)} }
+	case sp.noTenant:
+		key = func(ev *semevent.Event) semevent.Key { return semevent.Key{S: ev.Path} }
 	}
 	var scope Stage
 	if sp.scope != 0 {
@@ -100,7 +109,7 @@ func randStage(r *rand.Rand) diffStage {
 
 func randSpec(r *rand.Rand, i int) *spec {
 	types := []string{"seq", "strict", "count", "absence", "repeat"}
-	sp := &spec{typ: types[r.IntN(len(types))], name: fmt.Sprintf("p%d", i), byPID: r.IntN(2) == 0}
+	sp := &spec{typ: types[r.IntN(len(types))], name: fmt.Sprintf("p%d", i), byPID: r.IntN(2) == 0, noTenant: r.IntN(2) == 0}
 	sp.within = int64(1 + r.IntN(60))
 	if r.IntN(3) == 0 {
 		sp.scope = diffKinds[r.IntN(len(diffKinds))]
@@ -133,20 +142,26 @@ func randSpec(r *rand.Rand, i int) *spec {
 	return sp
 }
 
+// diffTenants are the tenants of random streams: the same paths and PIDs
+// occur under each, so a key that mixed tenants would show.
+var diffTenants = []string{"", "acme", "globex"}
+
 func randStream(r *rand.Rand, n int) []*semevent.Event {
 	nkeys := 1 + r.IntN(6)
+	ntenants := 1 + r.IntN(len(diffTenants))
 	evs := make([]*semevent.Event, n)
 	t := int64(1000)
 	for i := range evs {
 		t += int64(r.IntN(8)) // gaps of 0 are common: equal times
 		k := r.IntN(nkeys)
 		evs[i] = &semevent.Event{
-			ID:   semevent.MakeID(uint64(i+1), 0, 0),
-			Kind: diffKinds[r.IntN(len(diffKinds))],
-			Path: "/k/" + strconv.Itoa(k),
-			PID:  uint32(r.IntN(nkeys) + 1),
-			Size: int64(r.IntN(100)),
-			Time: t,
+			ID:     semevent.MakeID(uint64(i+1), 0, 0),
+			Kind:   diffKinds[r.IntN(len(diffKinds))],
+			Path:   "/k/" + strconv.Itoa(k),
+			PID:    uint32(r.IntN(nkeys) + 1),
+			Size:   int64(r.IntN(100)),
+			Time:   t,
+			Tenant: diffTenants[r.IntN(ntenants)],
 		}
 	}
 	return evs
@@ -366,7 +381,7 @@ func TestCEPDifferential(t *testing.T) {
 				t.Logf("pattern %+v", *sp)
 			}
 			for _, ev := range evs {
-				t.Logf("ev %d %v %s pid %d size %d t %d", ev.ID.Nanos(), ev.Kind, ev.Path, ev.PID, ev.Size, ev.Time)
+				t.Logf("ev %d %v %s/%s pid %d size %d t %d", ev.ID.Nanos(), ev.Kind, ev.Tenant, ev.Path, ev.PID, ev.Size, ev.Time)
 			}
 			t.Fatalf("stream %d: engine found %d matches, brute force %d\nengine: %q\nbrute:  %q", s, len(got), len(want), got, want)
 		}

@@ -16,7 +16,11 @@
 //
 // Each pattern is keyed by a semevent.KeyFunc (nil: semevent.PathKey;
 // semevent.PIDKey, semevent.TenantKey and [AttrValueKey] are others) and
-// bounded by a Within duration of event time. A match is published as an
+// bounded by a Within duration of event time. Keys are per tenant by
+// construction: the engine sets Key.Tenant to the event's tenant whatever
+// the KeyFunc returned, so events of different tenants never share a
+// partial match, a count, a pending absence or a run, and a match never
+// names another tenant's event as a cause. A match is published as an
 // event of kind semevent.KindPatternMatched whose Cause is the last
 // causing event, whose Data holds every causing event's ID (decode with
 // [CausingIDs]) and whose attributes name the pattern ([AttrPattern]) and

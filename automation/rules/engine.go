@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/automation"
 	"github.com/vexfs/semevent/filter"
 )
@@ -94,6 +95,17 @@ type Options struct {
 	// a negative value means no bound. A publish that times out fails
 	// its action with context.DeadlineExceeded, reported to OnError.
 	PublishTimeout time.Duration
+	// Principal is who publishes the events of ActionEmit on a bus with an access.Authorizer:
+	// each publish's context carries it (access.WithPrincipal). Without it
+	// an authorized bus refuses the publish (access.ErrNoPrincipal), since
+	// the handler context the bus gives subscribers carries none. It needs
+	// a grant of OpPublish on the topic "automation.rule.fired" (semevent.KindRuleFired), e.g. the policy role
+	//
+	//	- name: automation
+	//	  grants:
+	//	    - ops: [publish]
+	//	      topics: [automation.rule.fired]
+	Principal *access.Principal
 	// OnError receives action errors and, from [Engine.Watch], reload
 	// errors. Nil: action errors are only returned by Handle.
 	OnError func(error)
@@ -139,6 +151,7 @@ type Engine struct {
 	actions map[string]ActionFunc
 	pub     semevent.Publisher
 	pubTO   time.Duration
+	who     *access.Principal
 	onErr   func(error)
 
 	closed atomic.Bool
@@ -177,7 +190,7 @@ func New(rs *RuleSet, opts *Options) (*Engine, error) {
 	if opts != nil {
 		o = *opts
 	}
-	e := &Engine{actions: map[string]ActionFunc{}, pub: o.Publisher, pubTO: o.PublishTimeout, onErr: o.OnError, guard: o.Guard}
+	e := &Engine{actions: map[string]ActionFunc{}, pub: o.Publisher, pubTO: o.PublishTimeout, who: o.Principal, onErr: o.OnError, guard: o.Guard}
 	for name, fn := range o.Actions {
 		e.actions[name] = fn
 	}
@@ -383,6 +396,9 @@ func (e *Engine) emit(ctx context.Context, f *Firing) error {
 		if k != AttrRule {
 			out.Attrs = append(out.Attrs, semevent.Attr{Key: k, Value: v})
 		}
+	}
+	if e.who != nil {
+		ctx = access.WithPrincipal(ctx, e.who)
 	}
 	return semevent.PublishTimeout(ctx, e.pub, out, e.pubTO)
 }
