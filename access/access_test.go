@@ -149,16 +149,17 @@ func TestSetPolicyNeedsAdminAndIsAudited(t *testing.T) {
 	if err := a.Authorize(rp, access.OpPublish, ev); err != nil {
 		t.Fatalf("under the new policy readers publish: %v", err)
 	}
-	if err := log.Close(); err != nil {
+	if err := log.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := audit.VerifyFile(path, pub, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Records: reader's refused SetPolicy, admin's failed SetPolicy,
-	// reader's refused publish, admin's SetPolicy; then the checkpoint.
-	if rep.Records != 5 {
-		t.Fatalf("audit trail has %d records, want 5", rep.Records)
+	// Records: the Open record, reader's refused SetPolicy, admin's
+	// failed SetPolicy, reader's refused publish, admin's SetPolicy; then
+	// the checkpoint.
+	if rep.Records != 6 {
+		t.Fatalf("audit trail has %d records, want 6", rep.Records)
 	}
 }

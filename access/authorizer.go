@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
+	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/expr-lang/expr"
@@ -60,6 +63,38 @@ type Options struct {
 	AuditAllowed bool
 	// CacheSize bounds the shared decision cache (entries). Default 65536.
 	CacheSize int
+	// CheckerCacheSize bounds each [Checker]'s (each subscription's)
+	// decision cache, in topics: when full it is emptied, and the entries
+	// dropped are counted (Stats.CheckerEvictions). Default 4096.
+	CheckerCacheSize int
+	// MaxAuditedKeys bounds, per [Checker], the distinct denied topics and
+	// foreign tenants whose first denial is audited. Past it, one audit
+	// record says so and further new keys are only counted
+	// (Stats.UnauditedDenials, Checker.Denied), so neither a checker's
+	// memory nor the trail grows with attacker-chosen topics or tenants.
+	// Default 1024.
+	MaxAuditedKeys int
+}
+
+// Default caps.
+const (
+	DefaultCacheSize        = 65536
+	DefaultCheckerCacheSize = 4096
+	DefaultMaxAuditedKeys   = 1024
+)
+
+// Stats are an Authorizer's counters since New.
+type Stats struct {
+	// ConditionErrors counts When conditions that failed at run time. A
+	// failing deny condition denies; a failing allow condition does not
+	// allow.
+	ConditionErrors uint64
+	// CheckerEvictions counts decision-cache entries dropped by Checkers
+	// that reached CheckerCacheSize.
+	CheckerEvictions uint64
+	// UnauditedDenials counts denials of new topics or tenants that a
+	// Checker did not audit because it had reached MaxAuditedKeys.
+	UnauditedDenials uint64
 }
 
 // Authorizer decides, from a Policy, whether a principal may do an
@@ -70,6 +105,8 @@ type Authorizer struct {
 	pol   atomic.Pointer[policyState]
 	opts  Options
 	audit *audit.Log
+
+	condErrors, checkerEvictions, unaudited atomic.Uint64
 }
 
 // policyState is a compiled policy and the decision cache that belongs to
@@ -90,6 +127,7 @@ type cacheKey struct {
 // operation on a topic, deny grants first. When none needs the path or a
 // condition, the decision is final and cached as such.
 type candidates struct {
+	who    *Principal // a copy of the principal they were computed for
 	err    error
 	grants []*grant
 	final  bool
@@ -108,7 +146,13 @@ func New(p *Policy, opts *Options) (*Authorizer, error) {
 		a.opts = *opts
 	}
 	if a.opts.CacheSize <= 0 {
-		a.opts.CacheSize = 65536
+		a.opts.CacheSize = DefaultCacheSize
+	}
+	if a.opts.CheckerCacheSize <= 0 {
+		a.opts.CheckerCacheSize = DefaultCheckerCacheSize
+	}
+	if a.opts.MaxAuditedKeys <= 0 {
+		a.opts.MaxAuditedKeys = DefaultMaxAuditedKeys
 	}
 	a.audit = a.opts.Audit
 	a.pol.Store(newState(c))
@@ -138,13 +182,21 @@ func (a *Authorizer) SetPolicy(ctx context.Context, p *Policy) error {
 // the topic "admin.<target>". The decision and fn's outcome are audited.
 // Use it around routing.Table.Load, workflow reloads and membership
 // changes.
+//
+// Every target Guard protects is global (the policy, the routing table,
+// the cluster), so the tenant rule applies: a principal bound to a tenant
+// is refused whatever its roles, and global administration needs a
+// principal bound to no tenant.
 func (a *Authorizer) Guard(ctx context.Context, target string, fn func() error) error {
 	p, _ := FromContext(ctx)
 	ev := &semevent.Event{Kind: semevent.KindCustom, Topic: "admin." + target}
-	if p != nil {
-		ev.Tenant = p.Tenant
+	var err error
+	if p != nil && p.Tenant != "" {
+		err = &DeniedError{Principal: p.String(), Op: OpAdmin, Topic: ev.Topic,
+			Reason: fmt.Sprintf("principal bound to tenant %q: global administration needs a principal bound to no tenant", p.Tenant)}
+	} else {
+		err = a.decide(a.pol.Load(), p, OpAdmin, ev)
 	}
-	err := a.decide(a.pol.Load(), p, OpAdmin, ev)
 	rec := audit.Record{Kind: audit.Admin, Op: OpAdmin.String(), Target: target, Allowed: err == nil}
 	if err == nil {
 		if ferr := fn(); ferr != nil {
@@ -154,7 +206,7 @@ func (a *Authorizer) Guard(ctx context.Context, target string, fn func() error) 
 	} else {
 		rec.Reason = reasonOf(err)
 	}
-	a.record(p, rec)
+	a.record(p, rec, false)
 	return err
 }
 
@@ -191,11 +243,12 @@ func (a *Authorizer) permits(p *Principal, op Op) error {
 	}
 	c := a.pol.Load().c
 	for _, r := range p.Roles {
-		gs, ok := c.roles[r]
-		if !ok {
+		if _, ok := c.roles[r]; !ok {
 			return &DeniedError{Principal: p.String(), Op: op, Reason: fmt.Sprintf("unknown role %q", r), Err: ErrUnknownRole}
 		}
-		for _, g := range gs {
+	}
+	for _, r := range p.Roles {
+		for _, g := range c.roles[r] {
 			if !g.deny && g.ops&op != 0 {
 				return nil
 			}
@@ -214,9 +267,15 @@ func (a *Authorizer) decide(st *policyState, p *Principal, op Op, ev *semevent.E
 			Reason: fmt.Sprintf("event of tenant %q, principal of tenant %q", ev.Tenant, p.Tenant)}
 	}
 	topic := ev.TopicOrKind()
+	if op == OpPublish && p.Tenant != "" && ReservedTopic(topic) {
+		return &DeniedError{Principal: p.String(), Op: op, Topic: topic, Path: ev.Path, EventID: ev.ID,
+			Reason: "topic reserved for the library's own records: a tenant's principal may not publish it"}
+	}
 	key := cacheKey{p: p, op: op, topic: topic}
 	cand, ok := st.cache.Load(key)
-	if !ok {
+	if !ok || !cand.who.equal(p) {
+		// A miss, or the principal was changed in place since: decide
+		// on what it holds now.
 		cand = st.c.candidates(p, op, topic)
 		if st.size.Add(1) > int64(a.opts.CacheSize) {
 			st.cache.Clear()
@@ -224,7 +283,7 @@ func (a *Authorizer) decide(st *policyState, p *Principal, op Op, ev *semevent.E
 		}
 		st.cache.Store(key, cand)
 	}
-	if allowed, reason := cand.decide(p, ev); !allowed {
+	if allowed, reason := cand.decide(p, ev, &a.condErrors); !allowed {
 		return &DeniedError{Principal: p.String(), Op: op, Topic: topic, Path: ev.Path, EventID: ev.ID, Reason: reason, Err: cand.err}
 	}
 	return nil
@@ -232,12 +291,12 @@ func (a *Authorizer) decide(st *policyState, p *Principal, op Op, ev *semevent.E
 
 // candidates gathers the grants of p's roles for op on topic.
 func (c *compiled) candidates(p *Principal, op Op, topic string) *candidates {
-	out := &candidates{final: true}
+	out := &candidates{who: p.Clone(), final: true}
 	var allows []*grant
 	for _, r := range p.Roles {
 		gs, ok := c.roles[r]
 		if !ok {
-			return &candidates{err: ErrUnknownRole, final: true, reason: fmt.Sprintf("unknown role %q", r)}
+			return &candidates{who: out.who, err: ErrUnknownRole, final: true, reason: fmt.Sprintf("unknown role %q", r)}
 		}
 		for _, g := range gs {
 			if g.ops&op == 0 || !g.topicMatch(topic) {
@@ -255,45 +314,109 @@ func (c *compiled) candidates(p *Principal, op Op, topic string) *candidates {
 	}
 	out.grants = append(out.grants, allows...)
 	if out.final {
-		out.allow, out.reason = out.evaluate(nil, nil)
+		out.allow, out.reason = out.evaluate(nil, nil, nil)
 	}
 	return out
 }
 
-// decide returns the decision for ev.
-func (c *candidates) decide(p *Principal, ev *semevent.Event) (bool, string) {
+// decide returns the decision for ev; condErrors counts conditions that
+// fail at run time.
+func (c *candidates) decide(p *Principal, ev *semevent.Event, condErrors *atomic.Uint64) (bool, string) {
 	if c.final {
 		return c.allow, c.reason
 	}
-	return c.evaluate(p, ev)
+	return c.evaluate(p, ev, condErrors)
 }
 
 // evaluate applies the grants in order (denies first); with ev nil only
-// topic-level grants are present.
-func (c *candidates) evaluate(p *Principal, ev *semevent.Event) (bool, string) {
+// topic-level grants are present. Path globs match the cleaned path
+// (path.Clean), so "/data/../secret/k", "//secret/k" and "/./secret/k" are
+// "/secret/k"; a path that is relative once cleaned ("../etc/passwd")
+// matches no glob and is denied outright when a grant names paths. A
+// deny grant whose condition fails at run time denies.
+func (c *candidates) evaluate(p *Principal, ev *semevent.Event, condErrors *atomic.Uint64) (bool, string) {
 	if c.err != nil {
 		return false, c.reason
 	}
+	var cleaned string
+	rooted := true
+	if ev != nil {
+		cleaned, rooted = cleanPath(ev.Path)
+	}
 	for _, g := range c.grants {
-		if ev != nil && (!g.pathMatch(ev.Path) || !g.holds(p, ev)) {
-			continue
+		if ev != nil {
+			if len(g.paths) > 0 {
+				if !rooted {
+					return false, "path is not absolute once cleaned"
+				}
+				if !g.pathMatch(cleaned) {
+					continue
+				}
+			}
+			if g.when != nil {
+				ok, err := g.holds(p, ev, cleaned)
+				if err != nil {
+					condErrors.Add(1)
+					if g.deny {
+						return false, g.failedReason
+					}
+					continue
+				}
+				if !ok {
+					continue
+				}
+			}
 		}
 		if g.deny {
-			return false, "denied by " + g.src
+			return false, g.denyReason
 		}
 		return true, ""
 	}
 	return false, "no grant allows it"
 }
 
-// holds evaluates g's condition, if any; an evaluation error denies.
-func (g *grant) holds(p *Principal, ev *semevent.Event) bool {
-	if g.when == nil {
-		return true
+// cleanPath returns p cleaned (without allocating when p is clean) and
+// whether it is rooted: "" and absolute paths are.
+func cleanPath(p string) (string, bool) {
+	if p == "" {
+		return "", true
 	}
-	out, err := expr.Run(g.when, condEnv{Event: viewOf(ev), Principal: p})
+	c := path.Clean(p)
+	return c, c[0] == '/'
+}
+
+// holds evaluates g's condition over ev, whose path is seen cleaned.
+func (g *grant) holds(p *Principal, ev *semevent.Event, cleaned string) (bool, error) {
+	v := viewOf(ev)
+	v.Path = cleaned
+	out, err := expr.Run(g.when, condEnv{Event: v, Principal: p})
+	if err != nil {
+		return false, err
+	}
 	b, ok := out.(bool)
-	return err == nil && ok && b
+	if !ok {
+		return false, fmt.Errorf("condition returned %T, not bool", out)
+	}
+	return b, nil
+}
+
+// reservedPrefixes are the topics the library writes its own records
+// under (audit trail, workflow records) into journals that may be shared
+// with user events.
+var reservedPrefixes = []string{"audit.", "automation.workflow.record"}
+
+// ReservedTopic reports whether topic is one the library writes its own
+// records under: "audit.>" (the audit trail in a journal) and
+// "automation.workflow.record" (workflow executions). A principal bound to
+// a tenant may not publish them whatever its grants; an operator (no
+// tenant) needs a grant that allows it.
+func ReservedTopic(topic string) bool {
+	for _, r := range reservedPrefixes {
+		if strings.HasPrefix(topic, r) {
+			return true
+		}
+	}
+	return false
 }
 
 func reasonOf(err error) string {
@@ -305,6 +428,16 @@ func reasonOf(err error) string {
 }
 
 func (a *Authorizer) recordDecision(p *Principal, op Op, ev *semevent.Event, err error) {
+	a.recordDecisionMode(p, op, ev, err, false)
+}
+
+// recordDecisionAsync queues the record (audit.Log.Enqueue): a delivery
+// must not wait for the trail's disk.
+func (a *Authorizer) recordDecisionAsync(p *Principal, op Op, ev *semevent.Event, err error) {
+	a.recordDecisionMode(p, op, ev, err, true)
+}
+
+func (a *Authorizer) recordDecisionMode(p *Principal, op Op, ev *semevent.Event, err error, async bool) {
 	if a.audit == nil {
 		return
 	}
@@ -315,18 +448,22 @@ func (a *Authorizer) recordDecision(p *Principal, op Op, ev *semevent.Event, err
 	if ev.Topic == "" && ev.Kind == semevent.KindUnknown {
 		rec.Topic = ""
 	}
-	a.record(p, rec)
+	a.record(p, rec, async)
 }
 
-func (a *Authorizer) record(p *Principal, rec audit.Record) {
+func (a *Authorizer) record(p *Principal, rec audit.Record, async bool) {
 	if a.audit == nil {
 		return
 	}
 	if p != nil {
-		rec.User, rec.Tenant, rec.Roles = p.User, p.Tenant, p.Roles
+		rec.User, rec.Tenant, rec.Roles = p.User, p.Tenant, slices.Clone(p.Roles)
 	}
 	// An audit failure must not turn a denial into an allow, nor block
 	// the caller: the Log keeps its error (audit.ErrFailed) for its owner.
+	if async {
+		a.audit.Enqueue(rec)
+		return
+	}
 	_ = a.audit.Append(rec)
 }
 
@@ -334,23 +471,31 @@ func (a *Authorizer) record(p *Principal, rec audit.Record) {
 // at a time: the bus keeps one per subscription and asks it about every
 // event it would deliver. Its private cache makes a decision a map lookup
 // by topic and a tenant comparison. The first denial per topic (and per
-// foreign tenant) is audited; Denied counts them all.
+// foreign tenant) is audited, up to Options.MaxAuditedKeys keys; Denied
+// counts them all. Its memory is bounded by Options.CheckerCacheSize
+// topics and MaxAuditedKeys keys, whatever topics and tenants it sees.
 type Checker struct {
 	a         *Authorizer
-	p         *Principal
+	p         *Principal // a copy taken by Authorizer.Checker
 	op        Op
 	st        *policyState
 	cache     map[string]*candidates
 	last      *candidates // the decision for lastTopic: events often share a topic
 	lastTopic string
-	audited   map[string]bool // topics whose denial was audited
-	tenants   map[string]bool // foreign tenants whose denial was audited
+	audited   map[auditKey]struct{} // topics and foreign tenants whose denial was audited
+	capped    bool                  // audited reached MaxAuditedKeys (and that was audited)
 	denied    atomic.Uint64
 }
 
-// Checker returns a Checker for p and op.
+type auditKey struct {
+	tenant bool // s is a foreign tenant, not a topic
+	s      string
+}
+
+// Checker returns a Checker for a copy of p and op: changes made to p
+// afterwards do not affect it.
 func (a *Authorizer) Checker(p *Principal, op Op) *Checker {
-	return &Checker{a: a, p: p, op: op}
+	return &Checker{a: a, p: p.Clone(), op: op}
 }
 
 // Allow reports whether the principal may do the operation on ev.
@@ -358,16 +503,13 @@ func (c *Checker) Allow(ev *semevent.Event) bool {
 	st := c.a.pol.Load()
 	if st != c.st {
 		c.st = st
-		c.cache, c.audited, c.tenants = make(map[string]*candidates), make(map[string]bool), make(map[string]bool)
+		c.cache, c.audited, c.capped = make(map[string]*candidates), make(map[auditKey]struct{}), false
 		c.last = nil
 	}
 	p := c.p
 	if p == nil || (p.Tenant != "" && ev.Tenant != p.Tenant) {
 		c.denied.Add(1)
-		if !c.tenants[ev.Tenant] {
-			c.tenants[ev.Tenant] = true
-			c.a.recordDecision(p, c.op, ev, c.a.decide(st, p, c.op, ev))
-		}
+		c.audit(auditKey{tenant: true, s: ev.Tenant}, ev, func() error { return c.a.decide(st, p, c.op, ev) })
 		return false
 	}
 	topic := ev.TopicOrKind()
@@ -376,28 +518,57 @@ func (c *Checker) Allow(ev *semevent.Event) bool {
 		var ok bool
 		if cand, ok = c.cache[topic]; !ok {
 			cand = st.c.candidates(p, c.op, topic)
-			if len(c.cache) >= c.a.opts.CacheSize {
+			if len(c.cache) >= c.a.opts.CheckerCacheSize {
+				c.a.checkerEvictions.Add(uint64(len(c.cache)))
 				clear(c.cache)
-				clear(c.audited)
 			}
 			c.cache[topic] = cand
 		}
 		c.last, c.lastTopic = cand, topic
 	}
-	if allowed, _ := cand.decide(p, ev); allowed {
+	allowed, reason := cand.decide(p, ev, &c.a.condErrors)
+	if allowed {
 		return true
 	}
 	c.denied.Add(1)
-	if !c.audited[topic] {
-		c.audited[topic] = true
-		c.a.recordDecision(p, c.op, ev, c.a.decide(st, p, c.op, ev))
-	}
+	c.audit(auditKey{s: topic}, ev, func() error {
+		return &DeniedError{Principal: p.String(), Op: c.op, Topic: topic, Path: ev.Path, EventID: ev.ID, Reason: reason, Err: cand.err}
+	})
 	return false
+}
+
+// audit records the first denial for k, off the caller's goroutine, while
+// fewer than MaxAuditedKeys keys were audited; past that it records once
+// that it stops, then only counts.
+func (c *Checker) audit(k auditKey, ev *semevent.Event, denial func() error) {
+	if _, done := c.audited[k]; done || c.a.audit == nil {
+		return
+	}
+	if len(c.audited) >= c.a.opts.MaxAuditedKeys {
+		c.a.unaudited.Add(1)
+		if !c.capped {
+			c.capped = true
+			c.a.record(c.p, audit.Record{Kind: audit.Decision, Op: c.op.String(), Allowed: false,
+				Reason: fmt.Sprintf("%d distinct topics and tenants denied to this subscription were audited: further ones are counted, not audited", len(c.audited))}, true)
+		}
+		return
+	}
+	c.audited[k] = struct{}{}
+	c.a.recordDecisionAsync(c.p, c.op, ev, denial())
 }
 
 // Denied returns how many events Allow refused. It may be called from any
 // goroutine.
 func (c *Checker) Denied() uint64 { return c.denied.Load() }
+
+// Stats returns the Authorizer's counters.
+func (a *Authorizer) Stats() Stats {
+	return Stats{
+		ConditionErrors:  a.condErrors.Load(),
+		CheckerEvictions: a.checkerEvictions.Load(),
+		UnauditedDenials: a.unaudited.Load(),
+	}
+}
 
 // AuthorizeWorkflow decides whether ctx's principal may run the named
 // workflow for ev: OpRunWorkflow on the topic "workflow.<name>" (grant it

@@ -2,12 +2,16 @@ package access_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/access"
+	"github.com/vexfs/semevent/access/audit"
 	"github.com/vexfs/semevent/propagation"
 )
 
@@ -92,3 +96,85 @@ func BenchmarkAuthorize(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDenialAuditDelay is issue 18 item 15: 20k events of distinct
+// topics that one subscription may not see (each a first denial, so each
+// audited) and another may; the op is the time until the second
+// subscription has all of them. "no-audit" is the baseline; "audit" has
+// a file trail with a checkpoint (fsync and ed25519) every 64 records.
+// The ratio audit/no-audit is the delay auditing causes the other
+// subscriber.
+func BenchmarkDenialAuditDelay(b *testing.B) {
+	const n = 20_000
+	for _, withAudit := range []bool{false, true} {
+		name := "no-audit"
+		if withAudit {
+			name = "audit"
+		}
+		b.Run(name, func(b *testing.B) {
+			for range b.N {
+				b.StopTimer()
+				opts := &access.Options{}
+				var closeTrail func()
+				if withAudit {
+					_, priv, _ := ed25519.GenerateKey(nil)
+					s, err := audit.OpenFile(filepath.Join(b.TempDir(), "audit.log"))
+					if err != nil {
+						b.Fatal(err)
+					}
+					trail, err := audit.New(s, &audit.Options{Key: priv, CheckpointEvery: 64})
+					if err != nil {
+						b.Fatal(err)
+					}
+					opts.Audit = trail
+					closeTrail = func() { closeLog(trail) }
+				}
+				az, err := access.New(&access.Policy{Roles: []access.Role{
+					{Name: "reader", Grants: []access.Grant{{Ops: []access.Op{access.OpSubscribe}, Topics: []string{"fs.>"}}}},
+					{Name: "all", Grants: []access.Grant{{Ops: []access.Op{access.OpSubscribe, access.OpPublish}}}},
+				}}, opts)
+				if err != nil {
+					b.Fatal(err)
+				}
+				bus, err := propagation.New(&propagation.Options{Authorizer: az})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := bus.Subscribe(semevent.HandlerFunc(func(context.Context, *semevent.Event) error { return nil }),
+					&propagation.SubscribeOptions{Principal: &access.Principal{User: "r", Roles: []string{"reader"}}}); err != nil {
+					b.Fatal(err)
+				}
+				var got atomic.Int64
+				done := make(chan struct{})
+				if _, err := bus.Subscribe(semevent.HandlerFunc(func(context.Context, *semevent.Event) error {
+					if got.Add(1) == n {
+						close(done)
+					}
+					return nil
+				}), &propagation.SubscribeOptions{Principal: &access.Principal{User: "o", Roles: []string{"all"}}}); err != nil {
+					b.Fatal(err)
+				}
+				ctx := access.WithPrincipal(context.Background(), &access.Principal{User: "w", Roles: []string{"all"}})
+				evs := make([]*semevent.Event, n)
+				for i := range evs {
+					evs[i] = &semevent.Event{Kind: semevent.KindCustom, Topic: fmt.Sprintf("denied.%d", i), Path: "/a"}
+				}
+				b.StartTimer()
+				for _, ev := range evs {
+					if err := bus.Publish(ctx, ev); err != nil {
+						b.Fatal(err)
+					}
+				}
+				<-done
+				b.StopTimer()
+				bus.Close(context.Background())
+				if closeTrail != nil {
+					closeTrail()
+				}
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+func closeLog(l *audit.Log) { l.Close(context.Background()) }

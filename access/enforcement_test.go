@@ -42,11 +42,14 @@ func TestAdminEntryPointsAreGuarded(t *testing.T) {
 	admin := access.WithPrincipal(context.Background(), &access.Principal{User: "root", Roles: []string{"admin"}})
 	runner := access.WithPrincipal(context.Background(), &access.Principal{User: "cron", Roles: []string{"runner"}})
 	reader := access.WithPrincipal(context.Background(), &access.Principal{User: "eve", Roles: []string{"reader"}})
+	// Issue 18 item 5: an admin bound to a tenant did SetPolicy, a routing
+	// reload and a coord membership change. Every Guard target is global.
+	tenantAdmin := access.WithPrincipal(context.Background(), &access.Principal{User: "acme-root", Tenant: "acme", Roles: []string{"admin"}})
 
 	denied := func(what string, err error) {
 		t.Helper()
 		if !errors.Is(err, access.ErrDenied) {
-			t.Errorf("%s by a reader = %v, want ErrDenied", what, err)
+			t.Errorf("%s = %v, want ErrDenied", what, err)
 		}
 	}
 	allowed := func(what string, err error) {
@@ -64,6 +67,7 @@ func TestAdminEntryPointsAreGuarded(t *testing.T) {
 	rs := &routing.RuleSet{Rules: []routing.Rule{{Subject: "fs.>", To: []string{"all"}}}}
 	denied("routing reload", tab.LoadContext(reader, rs))
 	denied("routing reload without a principal", tab.Load(rs))
+	denied("routing reload by a tenant's admin", tab.LoadContext(tenantAdmin, rs))
 	allowed("routing reload", tab.LoadContext(admin, rs))
 
 	// Automation rule reloads.
@@ -73,6 +77,7 @@ func TestAdminEntryPointsAreGuarded(t *testing.T) {
 	}
 	ars := &rules.RuleSet{Rules: []rules.Rule{{Name: "r", When: `Kind == "write"`, Then: []rules.ActionRef{{Action: rules.ActionEmit}}}}}
 	denied("automation reload", eng.LoadContext(reader, ars))
+	denied("automation reload by a tenant's admin", eng.LoadContext(tenantAdmin, ars))
 	allowed("automation reload", eng.LoadContext(admin, ars))
 
 	// Running a workflow.
@@ -102,17 +107,55 @@ func TestAdminEntryPointsAreGuarded(t *testing.T) {
 	denied("add node", coord.AddNode(reader, local, 2, "127.0.0.1:7002"))
 	allowed("add node", coord.AddNode(admin, local, 2, "127.0.0.1:7002"))
 	denied("remove node", coord.RemoveNode(reader, local, 2))
+	denied("add node by a tenant's admin", coord.AddNode(tenantAdmin, local, 3, "127.0.0.1:7003"))
+	denied("remove node by a tenant's admin", coord.RemoveNode(tenantAdmin, local, 2))
 
-	if err := trail.Close(); err != nil {
+	// The policy itself, and any other Guard target.
+	denied("SetPolicy by a tenant's admin", az.SetPolicy(tenantAdmin, nil))
+	denied("Guard by a tenant's admin", az.Guard(tenantAdmin, "anything", func() error { return nil }))
+	allowed("Guard", az.Guard(admin, "anything", func() error { return nil }))
+
+	if err := trail.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := audit.VerifyFile(path, pub, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 9 decisions (5 admin refusals, 3 admin grants, 1 workflow refusal)
-	// plus the final checkpoint.
-	if rep.Records != 10 {
-		t.Errorf("audit trail holds %d records, want 10", rep.Records)
+	// The Open record, 16 decisions (5 admin refusals to a reader, 6 to
+	// a tenant's admin, 4 admin grants, 1 workflow refusal) and the final
+	// checkpoint.
+	if rep.Records != 18 {
+		t.Errorf("audit trail holds %d records, want 18", rep.Records)
 	}
+	// Each refusal of the tenant's admin is in the trail.
+	recs := 0
+	for _, r := range readTrail(t, path) {
+		if r.Tenant == "acme" && r.Kind == audit.Admin && !r.Allowed {
+			recs++
+		}
+	}
+	if recs != 6 {
+		t.Errorf("%d refusals of the tenant's admin audited, want 6", recs)
+	}
+}
+
+// readTrail decodes every record of the audit file at path.
+func readTrail(t *testing.T, path string) []*audit.Record {
+	t.Helper()
+	s, err := audit.OpenFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var out []*audit.Record
+	err = s.Records(func(raw []byte) error {
+		r, err := audit.Decode(raw)
+		out = append(out, r)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

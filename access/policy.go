@@ -99,6 +99,8 @@ type grant struct {
 	paths  []*glob.Glob
 	when   *vm.Program
 	src    string // "role#i" for reasons
+
+	denyReason, failedReason string // made once, so that a denial does not allocate
 }
 
 // condEnv is what a grant's When condition sees.
@@ -152,6 +154,8 @@ func compile(p *Policy) (*compiled, error) {
 		gs := []*grant{}
 		for gi, g := range r.Grants {
 			cg := &grant{deny: g.Deny, src: fmt.Sprintf("%s#%d", r.Name, gi)}
+			cg.denyReason = "denied by " + cg.src
+			cg.failedReason = "deny condition of " + cg.src + " failed at run time: fail closed"
 			for _, op := range g.Ops {
 				if op.String() == fmt.Sprintf("Op(%d)", uint8(op)) {
 					bad(r.Name, gi, "Ops", 0, fmt.Errorf("unknown operation %d", uint8(op)))

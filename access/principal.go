@@ -9,11 +9,34 @@ import (
 
 // Principal is who asks: a user, the roles granted to them and, for a
 // tenant's user, the tenant. Principals travel in a context.Context.
+//
+// A principal is read when it is used, never kept: [Authorizer.Authorize]
+// and [Authorizer.Check] decide on its fields as they are at the call, and
+// [Authorizer.Checker] (one per bus subscription) takes a copy, so a
+// subscription keeps the roles its principal had when it subscribed:
+// changing Roles in place afterwards has no effect on it (subscribe again
+// to change them). Do not modify a principal while another goroutine uses
+// it.
 type Principal struct {
 	User   string
 	UID    uint32
 	Tenant string // a tenant's user sees only that tenant's events; "" for operators
 	Roles  []string
+}
+
+// Clone returns a deep copy of p (nil for nil).
+func (p *Principal) Clone() *Principal {
+	if p == nil {
+		return nil
+	}
+	c := *p
+	c.Roles = slices.Clone(p.Roles)
+	return &c
+}
+
+// equal reports whether p and q have the same fields.
+func (p *Principal) equal(q *Principal) bool {
+	return p.User == q.User && p.UID == q.UID && p.Tenant == q.Tenant && slices.Equal(p.Roles, q.Roles)
 }
 
 // HasRole reports whether p has the named role.

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/binary"
 	"errors"
@@ -9,9 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/vexfs/semevent/access/audit"
 	"github.com/vexfs/semevent/propagation/journal"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func keys(t *testing.T) (ed25519.PublicKey, ed25519.PrivateKey) {
 	t.Helper()
@@ -42,7 +47,7 @@ func writeTrail(t *testing.T, priv ed25519.PrivateKey, n int) string {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return path
@@ -67,9 +72,10 @@ func TestIntactTrailVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// 10 decisions, checkpoints after 4, 8 and the final one at Close.
-	if rep.Records != 13 || rep.Checkpoints != 3 {
-		t.Fatalf("report %+v, want 13 records and 3 checkpoints", rep)
+	// The Open record, 10 decisions, checkpoints after 4, 8 and the
+	// final one at Close.
+	if rep.Records != 14 || rep.Checkpoints != 4 {
+		t.Fatalf("report %+v, want 14 records and 4 signed ones", rep)
 	}
 	// Reopening continues the chain.
 	s, err := audit.OpenFile(path)
@@ -83,10 +89,10 @@ func TestIntactTrailVerifies(t *testing.T) {
 	if err := l.Append(audit.Record{Kind: audit.Admin, User: "root", Op: "reload", Target: "routing", Allowed: true}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := audit.VerifyFile(path, pub, nil); err != nil || rep.Records != 15 {
+	if rep, err := audit.VerifyFile(path, pub, nil); err != nil || rep.Records != 16 {
 		t.Fatalf("after reopening: %+v, %v", rep, err)
 	}
 }
@@ -106,20 +112,7 @@ func TestEveryTamperingIsDetected(t *testing.T) {
 	forged := func(sign bool) []byte {
 		// A forger who can read the trail chains a new record correctly
 		// and signs a checkpoint with a key of their own.
-		path := filepath.Join(t.TempDir(), "f.log")
-		os.WriteFile(path, orig, 0o600)
-		s, _ := audit.OpenFile(path)
-		l, err := audit.New(s, &audit.Options{Key: otherKey, CheckpointEvery: 1000})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l.Append(audit.Record{Kind: audit.Decision, User: "mallory", Op: "publish", Allowed: true})
-		if sign {
-			l.Checkpoint()
-		}
-		s.Sync()
-		b, _ := os.ReadFile(path)
-		return b
+		return forge(t, orig, otherKey, sign)
 	}
 	type tamper struct {
 		name string
@@ -191,10 +184,10 @@ func TestAnchorDetectsCutBackToEarlierCheckpoint(t *testing.T) {
 	anchor := rep.Head
 	// Cut back to the checkpoint after record 4: still a valid trail on
 	// its own, but not with the anchor kept outside.
-	if _, err := audit.Verify(recs[:5], pub, nil); err != nil {
+	if _, err := audit.Verify(recs[:6], pub, nil); err != nil {
 		t.Fatalf("the prefix up to a checkpoint should verify alone: %v", err)
 	}
-	if _, err := audit.Verify(recs[:5], pub, &audit.VerifyOptions{Anchor: &anchor}); err == nil {
+	if _, err := audit.Verify(recs[:6], pub, &audit.VerifyOptions{Anchor: &anchor}); err == nil {
 		t.Fatal("a trail cut back behind its anchor verified")
 	}
 	if _, err := audit.Verify(recs, pub, &audit.VerifyOptions{Anchor: &anchor}); err != nil {
@@ -222,25 +215,29 @@ func TestJournalStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := l.Close(); err != nil {
+	if err := l.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := audit.ReadJournal(j)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep, err := audit.Verify(recs, pub, nil); err != nil || rep.Records != 10 {
+	if rep, err := audit.Verify(recs, pub, nil); err != nil || rep.Records != 11 {
 		t.Fatalf("journal trail: %+v, %v", rep, err)
 	}
 }
 
 func TestStoreFailureStopsTheLog(t *testing.T) {
 	_, priv := keys(t)
-	s := &failStore{}
+	if _, err := audit.New(&failStore{}, &audit.Options{Key: priv}); !errors.Is(err, audit.ErrFailed) {
+		t.Fatalf("New on a store that cannot take the Open record = %v, want ErrFailed", err)
+	}
+	s := &failStore{ok: 1}
 	l, err := audit.New(s, &audit.Options{Key: priv})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer l.Close(context.Background())
 	if err := l.Append(audit.Record{Kind: audit.Decision}); !errors.Is(err, audit.ErrFailed) {
 		t.Fatalf("Append on a failing store = %v, want ErrFailed", err)
 	}
@@ -252,12 +249,19 @@ func TestStoreFailureStopsTheLog(t *testing.T) {
 	}
 }
 
-type failStore struct{}
+// failStore takes ok appends, then fails every one.
+type failStore struct{ ok int }
 
-func (failStore) Append([]byte) error  { return errors.New("EIO") }
-func (failStore) Sync() error          { return nil }
-func (failStore) Last() ([]byte, bool) { return nil, false }
-func (failStore) Close() error         { return nil }
+func (s *failStore) Append([]byte) error {
+	if s.ok == 0 {
+		return errors.New("EIO")
+	}
+	s.ok--
+	return nil
+}
+func (*failStore) Sync() error                          { return nil }
+func (*failStore) Records(func(rec []byte) error) error { return nil }
+func (*failStore) Close() error                         { return nil }
 
 func writeTo(t *testing.T, b []byte) string {
 	path := filepath.Join(t.TempDir(), "t.log")

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/propagation/journal"
@@ -21,9 +22,11 @@ type Store interface {
 	Append(rec []byte) error
 	// Sync makes every appended record durable.
 	Sync() error
-	// Last returns the last stored record, if any, so that a Log can
-	// continue the chain after a restart.
-	Last() ([]byte, bool)
+	// Records calls fn with every stored record, in order, and stops at
+	// fn's first error, which it returns. fn must not keep rec. A Log
+	// reads the whole trail once, in New, to verify it before it appends
+	// anything.
+	Records(fn func(rec []byte) error) error
 	Close() error
 }
 
@@ -34,7 +37,24 @@ var (
 	// ErrFailed is wrapped by every Append after a store failure: the log
 	// records nothing more, so that no gap can hide in it.
 	ErrFailed = errors.New("audit: log failed")
+	// ErrUnsignedTail is wrapped by the *UnsignedTailError New returns.
+	ErrUnsignedTail = errors.New("audit: records after the last signed checkpoint")
 )
+
+// UnsignedTailError is New's refusal of a trail that ends with records no
+// checkpoint signed: they may have been forged while the log was stopped
+// (or the previous run crashed before its checkpoint). Inspect them, then
+// either restore the trail or set Options.QuarantineUnsignedTail.
+type UnsignedTailError struct {
+	First uint64 // the first unsigned record's sequence number
+	Count int    // how many there are
+}
+
+func (e *UnsignedTailError) Error() string {
+	return fmt.Sprintf("audit: %d records from sequence number %d are not covered by a signed checkpoint: refusing to sign them (Options.QuarantineUnsignedTail marks them instead)", e.Count, e.First)
+}
+
+func (e *UnsignedTailError) Unwrap() error { return ErrUnsignedTail }
 
 // Options configure a Log.
 type Options struct {
@@ -45,6 +65,35 @@ type Options struct {
 	CheckpointEvery int
 	// Now returns the time in Unix nanoseconds; default semevent.Now.
 	Now func() int64
+	// Trail, when not zero, is the identity the stored trail must have
+	// (a new trail is created with it). Zero accepts the stored trail's
+	// identity, or makes a random one for a new trail; Log.Trail returns
+	// it, to keep beside the public key.
+	Trail TrailID
+	// Anchor, when set, is a chain head kept outside the trail
+	// (Log.Head of the previous run): the stored trail must still hold
+	// it, so a trail cut back or replaced is refused.
+	Anchor *Anchor
+	// QuarantineUnsignedTail makes New continue a trail that ends with
+	// unsigned records: it appends a signed Quarantine record saying
+	// they are not vouched for (Report.Quarantined counts them) instead
+	// of refusing with an *UnsignedTailError.
+	QuarantineUnsignedTail bool
+	// QueueSize bounds the records Enqueue holds for the writer
+	// goroutine; when it is full Enqueue drops the record and counts it
+	// (Stats.Dropped), and the next record written says how many were
+	// lost. Default 4096.
+	QueueSize int
+}
+
+// DefaultQueueSize is the default Options.QueueSize.
+const DefaultQueueSize = 4096
+
+// Stats are a Log's counters.
+type Stats struct {
+	Records uint64 // records written, checkpoints included
+	Dropped uint64 // records Enqueue dropped because its queue was full
+	Queued  int    // records waiting in the queue
 }
 
 // Log appends records to a Store, chaining each to the one before by hash
@@ -56,6 +105,16 @@ type Log struct {
 	key   ed25519.PrivateKey
 	every int
 	now   func() int64
+	trail TrailID
+
+	q       chan Record        // Enqueue → writer
+	flushes chan chan struct{} // Flush → writer
+	done    chan struct{}      // closed when the writer returns
+	qmu     sync.RWMutex       // guards qclosed against a send on a closed q
+	qclosed bool
+	dropped atomic.Uint64 // since New
+	lost    atomic.Uint64 // dropped and not yet said in the trail
+	written atomic.Uint64
 
 	mu       sync.Mutex // guards the fields below
 	seq      uint64
@@ -66,8 +125,12 @@ type Log struct {
 	scratch  []byte
 }
 
-// New returns a Log writing to store, continuing its chain if it has
-// records.
+// New returns a Log writing to store. A store that holds records is
+// verified first, whole: it must be a trail this key signed (with
+// opts.Trail's identity and holding opts.Anchor, when given) and end with
+// a signed record. Otherwise New returns the *VerifyError, or an
+// *UnsignedTailError, and appends nothing. An empty store gets a new
+// trail: an Open record naming its identity, signed and synced.
 func New(store Store, opts *Options) (*Log, error) {
 	if opts == nil || len(opts.Key) != ed25519.PrivateKeySize {
 		return nil, ErrNoKey
@@ -79,24 +142,59 @@ func New(store Store, opts *Options) (*Log, error) {
 	if l.now == nil {
 		l.now = semevent.Now
 	}
-	if last, ok := store.Last(); ok {
-		r, err := Decode(last)
-		if err != nil {
-			return nil, fmt.Errorf("audit: cannot continue the chain: %w", err)
+	v, err := newVerifier(opts.Key.Public().(ed25519.PublicKey), &VerifyOptions{AllowUnsignedTail: true, Anchor: opts.Anchor, Trail: opts.Trail})
+	if err != nil {
+		return nil, err
+	}
+	if err := store.Records(func(rec []byte) error { return v.add(rec, -1) }); err != nil {
+		return nil, fmt.Errorf("audit: refusing to continue the stored trail: %w", err)
+	}
+	if err := v.finish(-1); err != nil && !(v.i == 0 && opts.Anchor == nil) {
+		return nil, fmt.Errorf("audit: refusing to continue the stored trail: %w", err)
+	}
+	rep := v.rep
+	if rep.Records == 0 {
+		l.trail = opts.Trail
+		if l.trail == (TrailID{}) {
+			l.trail = NewTrailID()
 		}
-		l.seq, l.prev = r.Seq+1, r.Hash()
-		if r.Kind != Checkpoint {
-			l.unsigned = 1
+		if err := l.signedLocked(Open, "", ""); err != nil {
+			return nil, err
+		}
+	} else {
+		l.trail = rep.Trail
+		l.seq, l.prev = rep.Head.Seq+1, rep.Head.Hash
+		if rep.Unsigned > 0 {
+			if !opts.QuarantineUnsignedTail {
+				return nil, &UnsignedTailError{First: rep.Signed.Seq + 1, Count: rep.Unsigned}
+			}
+			l.unsigned = rep.Unsigned
+			reason := fmt.Sprintf("records %d to %d were found after the last signed record when the trail was reopened: they are not vouched for",
+				rep.Signed.Seq+1, rep.Head.Seq)
+			if err := l.signedLocked(Quarantine, "audit.trail", reason); err != nil {
+				return nil, err
+			}
 		}
 	}
+	size := opts.QueueSize
+	if size <= 0 {
+		size = DefaultQueueSize
+	}
+	l.q, l.flushes, l.done = make(chan Record, size), make(chan chan struct{}), make(chan struct{})
+	go l.writer()
 	return l, nil
 }
 
-// Append adds r to the trail, setting its Seq, Time (when zero) and Prev.
+// Append adds r to the trail, setting its Seq, Time (when zero) and Prev,
+// and returns once the store has it (and, at a checkpoint, synced it).
 func (l *Log) Append(r Record) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := l.appendLocked(&r); err != nil {
+	return l.appendCheckpointLocked(&r)
+}
+
+func (l *Log) appendCheckpointLocked(r *Record) error {
+	if err := l.appendLocked(r); err != nil {
 		return err
 	}
 	l.unsigned++
@@ -104,6 +202,99 @@ func (l *Log) Append(r Record) error {
 		return l.checkpointLocked()
 	}
 	return nil
+}
+
+// Enqueue adds r to the trail later, from the Log's writer goroutine,
+// without waiting: for callers that must not block on the trail's disk,
+// such as a bus delivering events. When the queue (Options.QueueSize) is
+// full, r is dropped and counted, and the next record written says how
+// many were lost. It reports whether r was queued.
+func (l *Log) Enqueue(r Record) bool {
+	l.qmu.RLock()
+	defer l.qmu.RUnlock()
+	if !l.qclosed {
+		select {
+		case l.q <- r:
+			return true
+		default:
+		}
+	}
+	l.dropped.Add(1)
+	l.lost.Add(1)
+	return false
+}
+
+// Flush waits until every record Enqueue queued before the call is
+// written, or ctx ends.
+func (l *Log) Flush(ctx context.Context) error {
+	reply := make(chan struct{})
+	select {
+	case l.flushes <- reply:
+	case <-l.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// writer writes queued records in batches, one lock per batch.
+func (l *Log) writer() {
+	defer close(l.done)
+	for {
+		select {
+		case r, ok := <-l.q:
+			if !ok {
+				return
+			}
+			l.mu.Lock()
+			l.writeQueuedLocked(&r)
+			for n := 0; n < 256; n++ {
+				select {
+				case r, ok := <-l.q:
+					if !ok {
+						l.mu.Unlock()
+						return
+					}
+					l.writeQueuedLocked(&r)
+					continue
+				default:
+				}
+				break
+			}
+			l.mu.Unlock()
+		case reply := <-l.flushes:
+			l.mu.Lock()
+			for drained := false; !drained; {
+				select {
+				case r, ok := <-l.q:
+					if !ok {
+						drained = true
+						break
+					}
+					l.writeQueuedLocked(&r)
+				default:
+					drained = true
+				}
+			}
+			l.mu.Unlock()
+			close(reply)
+		}
+	}
+}
+
+func (l *Log) writeQueuedLocked(r *Record) {
+	if n := l.lost.Swap(0); n > 0 {
+		lost := Record{Kind: Admin, Op: "audit", Target: "audit.queue", Reason: fmt.Sprintf("%d records dropped: the audit queue was full", n)}
+		_ = l.appendCheckpointLocked(&lost)
+	}
+	// A failure is kept in l.failed for Append's callers.
+	_ = l.appendCheckpointLocked(r)
 }
 
 func (l *Log) appendLocked(r *Record) error {
@@ -117,6 +308,9 @@ func (l *Log) appendLocked(r *Record) error {
 	if r.Time == 0 {
 		r.Time = l.now()
 	}
+	if r.Kind.Signed() {
+		r.Sig = ed25519.Sign(l.key, signedBytes(l.trail, r))
+	}
 	l.scratch = r.AppendBinary(l.scratch[:0])
 	if err := l.store.Append(l.scratch); err != nil {
 		l.failed = fmt.Errorf("%w: %w", ErrFailed, err)
@@ -124,6 +318,7 @@ func (l *Log) appendLocked(r *Record) error {
 	}
 	l.seq++
 	l.prev = sha256Sum(l.scratch)
+	l.written.Add(1)
 	return nil
 }
 
@@ -138,8 +333,16 @@ func (l *Log) checkpointLocked() error {
 	if l.unsigned == 0 {
 		return nil
 	}
-	cp := Record{Kind: Checkpoint, Sig: ed25519.Sign(l.key, signedBytes(l.seq, l.prev))}
-	if err := l.appendLocked(&cp); err != nil {
+	return l.signedLocked(Checkpoint, "", "")
+}
+
+// signedLocked appends a signed record of kind k and syncs the store.
+func (l *Log) signedLocked(k Kind, target, reason string) error {
+	r := Record{Kind: k, Target: target, Reason: reason}
+	if k == Open {
+		r.Target = l.trail.String()
+	}
+	if err := l.appendLocked(&r); err != nil {
 		return err
 	}
 	l.unsigned = 0
@@ -150,50 +353,56 @@ func (l *Log) checkpointLocked() error {
 	return nil
 }
 
-// Close writes a final checkpoint and closes the store.
-func (l *Log) Close() error {
+// Stats returns the Log's counters.
+func (l *Log) Stats() Stats {
+	return Stats{Records: l.written.Load(), Dropped: l.dropped.Load(), Queued: len(l.q)}
+}
+
+// Close writes what Enqueue queued, a final checkpoint, and closes the
+// store. It is idempotent; when ctx ends first it returns ctx's error and
+// a later Close finishes the work.
+func (l *Log) Close(ctx context.Context) error {
+	l.qmu.Lock()
+	if !l.qclosed {
+		l.qclosed = true
+		close(l.q)
+	}
+	l.qmu.Unlock()
+	select {
+	case <-l.done:
+	case <-ctx.Done():
+		return fmt.Errorf("audit: close: %w", ctx.Err())
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return nil
+	}
+	if n := l.lost.Swap(0); n > 0 {
+		lost := Record{Kind: Admin, Op: "audit", Target: "audit.queue", Reason: fmt.Sprintf("%d records dropped: the audit queue was full", n)}
+		_ = l.appendCheckpointLocked(&lost)
 	}
 	err := l.checkpointLocked()
 	l.closed = true
 	return errors.Join(err, l.store.Close())
 }
 
-// signedBytes is what a checkpoint at sequence number seq signs: the
-// domain, the sequence number and the hash of the record before it.
-func signedBytes(seq uint64, prev [32]byte) []byte {
-	b := []byte("semevent audit checkpoint v1\x00")
-	b = binary.BigEndian.AppendUint64(b, seq)
-	return append(b, prev[:]...)
-}
-
 // FileStore is a Store in one append-only file of frames: a 4-byte
 // little-endian length, then the record.
 type FileStore struct {
+	path string
 	f    *os.File
 	w    *bufio.Writer
-	last []byte
 }
 
-// OpenFile opens or creates the audit file at path. Existing frames must
-// be whole: a torn last frame is an error (use VerifyFile to see where).
+// OpenFile opens or creates the audit file at path. New reads and
+// verifies it whole before appending to it.
 func OpenFile(path string) (*FileStore, error) {
-	recs, _, err := readFrames(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	s := &FileStore{f: f, w: bufio.NewWriter(f)}
-	if len(recs) > 0 {
-		s.last = recs[len(recs)-1].data
-	}
-	return s, nil
+	return &FileStore{path: path, f: f, w: bufio.NewWriter(f)}, nil
 }
 
 func (s *FileStore) Append(rec []byte) error {
@@ -201,7 +410,6 @@ func (s *FileStore) Append(rec []byte) error {
 	binary.LittleEndian.PutUint32(hdr[:], uint32(len(rec)))
 	s.w.Write(hdr[:])
 	_, err := s.w.Write(rec)
-	s.last = append(s.last[:0], rec...)
 	return err
 }
 
@@ -212,98 +420,125 @@ func (s *FileStore) Sync() error {
 	return s.f.Sync()
 }
 
-func (s *FileStore) Last() ([]byte, bool) { return s.last, s.last != nil }
+// Records reads the file's frames; a torn or oversized frame is a
+// *VerifyError.
+func (s *FileStore) Records(fn func(rec []byte) error) error {
+	if err := s.w.Flush(); err != nil {
+		return err
+	}
+	_, err := scanFrames(s.path, func(rec []byte, _ int64) error { return fn(rec) })
+	return err
+}
 
 func (s *FileStore) Close() error { return errors.Join(s.Sync(), s.f.Close()) }
 
-// frame is one stored record and where it starts in the file.
-type frame struct {
-	off  int64
-	data []byte
-}
-
-// readFrames reads every whole frame of the file at path; a torn last
-// frame is reported as a *VerifyError after the whole ones.
-func readFrames(path string) ([]frame, int64, error) {
-	b, err := os.ReadFile(path)
+// scanFrames calls fn with every whole frame of the file at path and its
+// offset, reading in bounded chunks, and returns the file's length. A
+// torn last frame is a *VerifyError after the whole ones.
+func scanFrames(path string, fn func(rec []byte, off int64) error) (int64, error) {
+	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, err
+		return 0, fmt.Errorf("audit: %w", err)
 	}
-	var out []frame
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64<<10)
+	var buf []byte
 	off := int64(0)
-	for off < int64(len(b)) {
-		if int64(len(b))-off < 4 {
-			return out, off, &VerifyError{Index: len(out), Offset: off, Reason: "truncated frame header"}
+	for i := 0; ; i++ {
+		var hdr [4]byte
+		n, err := io.ReadFull(r, hdr[:])
+		if err == io.EOF {
+			return off, nil
 		}
-		n := int64(binary.LittleEndian.Uint32(b[off:]))
-		if n > MaxRecordSize || int64(len(b))-off-4 < n {
-			return out, off, &VerifyError{Index: len(out), Offset: off, Reason: fmt.Sprintf("truncated or oversized frame of %d bytes", n)}
+		if err != nil {
+			if err == io.ErrUnexpectedEOF {
+				return off, &VerifyError{Index: i, Offset: off, Reason: fmt.Sprintf("truncated frame header of %d bytes", n)}
+			}
+			return off, fmt.Errorf("audit: %s: %w", path, err)
 		}
-		out = append(out, frame{off: off, data: b[off+4 : off+4+n]})
-		off += 4 + n
+		size := int64(binary.LittleEndian.Uint32(hdr[:]))
+		if size > MaxRecordSize {
+			return off, &VerifyError{Index: i, Offset: off, Reason: fmt.Sprintf("oversized frame of %d bytes", size)}
+		}
+		if int64(cap(buf)) < size {
+			buf = make([]byte, size)
+		}
+		buf = buf[:size]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				return off, &VerifyError{Index: i, Offset: off, Reason: fmt.Sprintf("truncated frame of %d bytes", size)}
+			}
+			return off, fmt.Errorf("audit: %s: %w", path, err)
+		}
+		if err := fn(buf, off); err != nil {
+			return off, err
+		}
+		off += 4 + size
 	}
-	return out, off, nil
 }
 
 // JournalStore is a Store on a semevent journal: each record is an event of
 // topic "audit.record" whose Data is the encoded record, so the trail gets
 // the journal's durability (and its encryption at rest, if configured).
+// Keep the trail in a journal users cannot publish to, or let an
+// access.Authorizer refuse them the reserved topic (it does for tenants'
+// principals): a forged "audit.record" event breaks the chain, and New
+// then refuses to continue the trail.
 type JournalStore struct {
-	j    *journal.Journal
-	last []byte
+	j *journal.Journal
 }
 
 // AuditTopic is the topic of the events a JournalStore writes.
 const AuditTopic = "audit.record"
 
-// NewJournalStore returns a Store on j, continuing after the last audit
-// record j holds.
+// NewJournalStore returns a Store on j.
 func NewJournalStore(j *journal.Journal) (*JournalStore, error) {
-	recs, err := ReadJournal(j)
-	if err != nil {
-		return nil, err
-	}
-	s := &JournalStore{j: j}
-	if len(recs) > 0 {
-		s.last = recs[len(recs)-1]
-	}
-	return s, nil
+	return &JournalStore{j: j}, nil
 }
 
 func (s *JournalStore) Append(rec []byte) error {
 	ev := &semevent.Event{Kind: semevent.KindCustom, Topic: AuditTopic, Data: append([]byte(nil), rec...)}
-	if _, err := s.j.Append(context.Background(), ev); err != nil {
-		return err
-	}
-	s.last = ev.Data
-	return nil
+	_, err := s.j.Append(context.Background(), ev)
+	return err
 }
 
-func (s *JournalStore) Sync() error          { return s.j.Sync(context.Background()) }
-func (s *JournalStore) Last() ([]byte, bool) { return s.last, s.last != nil }
+func (s *JournalStore) Sync() error { return s.j.Sync(context.Background()) }
+
+// Records reads the audit records j holds, in order.
+func (s *JournalStore) Records(fn func(rec []byte) error) error { return scanJournal(s.j, fn) }
 
 // Close does not close the journal, which belongs to the caller.
 func (s *JournalStore) Close() error { return s.Sync() }
 
 // ReadJournal returns the encoded audit records j holds, in order.
 func ReadJournal(j *journal.Journal) ([][]byte, error) {
+	var out [][]byte
+	err := scanJournal(j, func(rec []byte) error {
+		out = append(out, rec)
+		return nil
+	})
+	return out, err
+}
+
+func scanJournal(j *journal.Journal, fn func(rec []byte) error) error {
 	r, err := j.NewReader(j.FirstOffset())
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer r.Close()
-	var out [][]byte
 	for {
 		var ev semevent.Event
 		_, err := r.Next(&ev)
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return out, err
+			return err
 		}
 		if ev.Topic == AuditTopic {
-			out = append(out, ev.Data)
+			if err := fn(ev.Data); err != nil {
+				return err
+			}
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/varint"
 )
 
 // Kind says what a record is.
@@ -20,6 +21,15 @@ const (
 	Admin
 	// Checkpoint signs the chain up to and including the record before it.
 	Checkpoint
+	// Open is a trail's first record: its Target is the trail's identity
+	// (a random [TrailID] fixed at creation, in hex), and it is signed
+	// like a checkpoint.
+	Open
+	// Quarantine is a signed record that a Log writes, when asked to
+	// (Options.QuarantineUnsignedTail), after records it found at start
+	// that no checkpoint covered: it vouches for nothing before it but
+	// says, in Reason, which records are not vouched for.
+	Quarantine
 )
 
 func (k Kind) String() string {
@@ -30,6 +40,10 @@ func (k Kind) String() string {
 		return "admin"
 	case Checkpoint:
 		return "checkpoint"
+	case Open:
+		return "open"
+	case Quarantine:
+		return "quarantine"
 	}
 	return fmt.Sprintf("Kind(%d)", uint8(k))
 }
@@ -52,8 +66,13 @@ type Record struct {
 	Target  string // what an admin operation acted on
 	Reason  string
 	Prev    [32]byte
-	Sig     []byte // Checkpoint: ed25519 signature of the chain head
+	Sig     []byte // Open, Checkpoint, Quarantine: ed25519 signature, see Signed
 }
+
+// Signed reports whether the record carries a signature: Open,
+// Checkpoint and Quarantine records do. The signature covers every byte
+// of the record but the signature itself, and the trail's identity.
+func (k Kind) Signed() bool { return k == Checkpoint || k == Open || k == Quarantine }
 
 const recordVersion = 1
 
@@ -153,7 +172,7 @@ func Decode(b []byte) (*Record, error) {
 	if d.err == nil && d.pos != len(d.b) {
 		d.fail("%d trailing bytes", len(d.b)-d.pos)
 	}
-	if d.err == nil && (r.Kind < Decision || r.Kind > Checkpoint) {
+	if d.err == nil && (r.Kind < Decision || r.Kind > Quarantine) {
 		d.fail("unknown kind %d", uint8(r.Kind))
 	}
 	if d.err != nil {
@@ -204,9 +223,9 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b[d.pos:])
+	v, n := varint.Uvarint(d.b[d.pos:])
 	if n <= 0 {
-		d.fail("bad varint")
+		d.fail("bad or non-minimal varint")
 		return 0
 	}
 	d.pos += n
@@ -217,9 +236,9 @@ func (d *decoder) varint() int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b[d.pos:])
+	v, n := varint.Varint(d.b[d.pos:])
 	if n <= 0 {
-		d.fail("bad varint")
+		d.fail("bad or non-minimal varint")
 		return 0
 	}
 	d.pos += n

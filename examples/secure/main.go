@@ -133,7 +133,7 @@ func run() error {
 	}
 
 	head := auditLog.Head()
-	if err := auditLog.Close(); err != nil {
+	if err := auditLog.Close(context.Background()); err != nil {
 		return err
 	}
 	rep, err := audit.VerifyFile(trail, pub, &audit.VerifyOptions{Anchor: &head})
