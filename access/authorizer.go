@@ -135,8 +135,29 @@ type candidates struct {
 	reason string
 }
 
-// New compiles p (nil: no roles, everything denied).
+// Validate reports every problem of o as a *semevent.OptionsError.
+func (o *Options) Validate() error {
+	if o == nil {
+		return nil
+	}
+	e := &semevent.OptionsError{Options: "access.Options"}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"CacheSize", o.CacheSize}, {"CheckerCacheSize", o.CheckerCacheSize}, {"MaxAuditedKeys", o.MaxAuditedKeys}} {
+		if f.v < 0 {
+			e.Addf(f.name, "%d is negative", f.v)
+		}
+	}
+	return e.Err()
+}
+
+// New compiles p (nil: no roles, everything denied). Invalid options are a
+// *semevent.OptionsError, an invalid policy a *PolicyError.
 func New(p *Policy, opts *Options) (*Authorizer, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
 	c, err := compile(p)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/access/audit"
 	"github.com/vexfs/semevent/propagation/journal"
 )
@@ -244,7 +245,7 @@ func TestStoreFailureStopsTheLog(t *testing.T) {
 	if err := l.Append(audit.Record{Kind: audit.Decision}); !errors.Is(err, audit.ErrFailed) {
 		t.Fatalf("second Append = %v, want ErrFailed again", err)
 	}
-	if _, err := audit.New(s, nil); !errors.Is(err, audit.ErrNoKey) {
+	if _, err := audit.New(s, nil); !errors.Is(err, semevent.ErrInvalidOptions) {
 		t.Fatalf("New without a key = %v", err)
 	}
 }

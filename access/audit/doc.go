@@ -63,7 +63,7 @@
 //
 // # Errors
 //
-// [ErrNoKey] from New without a key; [ErrKeySize] from Verify and
+// *semevent.OptionsError from New without a key; [ErrKeySize] from Verify and
 // VerifyFile for a public key that is not 32 bytes; after a store failure
 // every Append returns an error wrapping [ErrFailed] (nothing more is
 // recorded, so no gap can hide); *[DecodeError] for bytes that are not a

@@ -32,8 +32,6 @@ type Store interface {
 
 // Errors.
 var (
-	// ErrNoKey is returned by New without a signing key.
-	ErrNoKey = errors.New("audit: no ed25519 signing key")
 	// ErrFailed is wrapped by every Append after a store failure: the log
 	// records nothing more, so that no gap can hide in it.
 	ErrFailed = errors.New("audit: log failed")
@@ -86,6 +84,26 @@ type Options struct {
 	QueueSize int
 }
 
+// Validate reports every problem of o as a *semevent.OptionsError; nil
+// (no key) is one.
+func (o *Options) Validate() error {
+	e := &semevent.OptionsError{Options: "audit.Options"}
+	if o == nil {
+		e.Addf("Key", "no ed25519 signing key")
+		return e
+	}
+	if len(o.Key) != ed25519.PrivateKeySize {
+		e.Addf("Key", "%d bytes, want an ed25519 private key of %d", len(o.Key), ed25519.PrivateKeySize)
+	}
+	if o.CheckpointEvery < 0 {
+		e.Addf("CheckpointEvery", "%d is negative", o.CheckpointEvery)
+	}
+	if o.QueueSize < 0 {
+		e.Addf("QueueSize", "%d is negative", o.QueueSize)
+	}
+	return e.Err()
+}
+
 // DefaultQueueSize is the default Options.QueueSize.
 const DefaultQueueSize = 4096
 
@@ -130,10 +148,11 @@ type Log struct {
 // opts.Trail's identity and holding opts.Anchor, when given) and end with
 // a signed record. Otherwise New returns the *VerifyError, or an
 // *UnsignedTailError, and appends nothing. An empty store gets a new
-// trail: an Open record naming its identity, signed and synced.
+// trail: an Open record naming its identity, signed and synced. Invalid
+// options (no key) are a *semevent.OptionsError.
 func New(store Store, opts *Options) (*Log, error) {
-	if opts == nil || len(opts.Key) != ed25519.PrivateKeySize {
-		return nil, ErrNoKey
+	if err := opts.Validate(); err != nil {
+		return nil, err
 	}
 	l := &Log{store: store, key: opts.Key, every: opts.CheckpointEvery, now: opts.Now}
 	if l.every <= 0 {
