@@ -17,10 +17,10 @@ func TestMinimalOnly(t *testing.T) {
 		{"\x01", 1, 1},
 		{"\x7f", 1, 127},
 		{"\x80\x01", 2, 128},
-		{"\x80\x00", -2, 0},      // 0 padded
-		{"\x81\x00", -2, 0},      // 1 padded
-		{"\xff\x80\x00", -3, 0},  // 127 padded twice
-		{"\x80", 0, 0},           // truncated
+		{"\x80\x00", -2, 0},     // 0 padded
+		{"\x81\x00", -2, 0},     // 1 padded
+		{"\xff\x80\x00", -3, 0}, // 127 padded twice
+		{"\x80", 0, 0},          // truncated
 		{"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 10, 1<<64 - 1},
 		{"\xff\xff\xff\xff\xff\xff\xff\xff\xff\x02", -10, 0}, // overflow
 	} {
