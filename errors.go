@@ -22,7 +22,36 @@ var (
 	// constructor of every package returns it for options that fail
 	// validation.
 	ErrInvalidOptions = errors.New("semevent: invalid options")
+	// ErrEmptyFile is wrapped by the *[FileError] a rule file watcher
+	// (routing.Watch, the automation rule engine's Watch) reports for a
+	// file that is empty or holds only white space, unless its options
+	// allow that: a truncated file would otherwise drop every rule.
+	ErrEmptyFile = errors.New("semevent: empty file")
+	// ErrUnsafeFile is wrapped by the *[FileError] a rule file watcher
+	// reports for a file that someone other than the process's user or
+	// root could have written: group- or world-writable, or owned by
+	// another user. Its rules would run with the watcher's privileges.
+	ErrUnsafeFile = errors.New("semevent: unsafe file")
 )
+
+// FileError reports a file that was refused or could not be read: which
+// file, what was found and the cause ([ErrEmptyFile], [ErrUnsafeFile], or
+// the underlying error).
+type FileError struct {
+	Path string
+	Msg  string // e.g. "mode 0666 is group- or world-writable"
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	if e.Msg == "" {
+		return fmt.Sprintf("semevent: file %s: %v", e.Path, e.Err)
+	}
+	return fmt.Sprintf("semevent: file %s: %v: %s", e.Path, e.Err, e.Msg)
+}
+
+// Unwrap returns the cause.
+func (e *FileError) Unwrap() error { return e.Err }
 
 // OptionsError lists every problem found in one options struct. It is the
 // only options error type of semevent: every package's Validate and

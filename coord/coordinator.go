@@ -10,7 +10,7 @@ import (
 // Coordinator orders events across nodes: it appends them to a replicated,
 // totally ordered log per shard and lets every node read and follow the
 // committed log. Events are spread over shards by a key (by default the
-// tenant and path, see [PathKey]); events with the same key go to the same
+// tenant and path, see [semevent.PathKey]); events with the same key go to the same
 // shard and keep their order there.
 //
 // All methods may be called concurrently. Handlers given to Subscribe may
@@ -33,7 +33,7 @@ type Coordinator interface {
 
 	// Subscribe calls h for every committed record of shard from index
 	// from on, in order, one call at a time on a goroutine of its own, and
-	// keeps following the log until Stop, until h returns an error, or
+	// keeps following the log until Unsubscribe, until h returns an error, or
 	// until the coordinator closes. Records reach a subscriber as soon as
 	// this node has applied them, which may be before a linearizable Read
 	// elsewhere would return them, never after.
@@ -75,13 +75,13 @@ func (f HandlerFunc) HandleRecord(ctx context.Context, rec Record) error { retur
 
 // Subscription is one running Subscribe.
 type Subscription interface {
-	// Stop ends delivery without waiting; see Done. Safe to call more
+	// Unsubscribe ends delivery without waiting; see Done. Safe to call more
 	// than once and from the handler.
-	Stop()
+	Unsubscribe()
 	// Done is closed once the handler has returned for the last time.
 	Done() <-chan struct{}
 	// Err returns what ended the subscription: the handler's error, or an
-	// error wrapping semevent.ErrClosed; nil while running or after Stop.
+	// error wrapping semevent.ErrClosed; nil while running or after Unsubscribe.
 	Err() error
 }
 
@@ -161,26 +161,11 @@ func Members(ctx context.Context, c Coordinator) ([]Member, error) {
 	return []Member{{ID: n}}, nil
 }
 
-// PathKey is the default shard key: an FNV-1a hash of the event's tenant and
-// path, the same in every process, so that events about one file land on
-// one shard whichever node appends them.
-func PathKey(ev *semevent.Event) uint64 {
-	const prime = 1099511628211
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(ev.Tenant); i++ {
-		h = (h ^ uint64(ev.Tenant[i])) * prime
-	}
-	h *= prime // the separator, a zero byte
-	for i := 0; i < len(ev.Path); i++ {
-		h = (h ^ uint64(ev.Path[i])) * prime
-	}
-	return h
-}
-
-// ShardOf returns the shard of key among n shards.
-func ShardOf(key uint64, n int) int {
+// ShardOf returns the shard of key among n shards: its
+// [semevent.Key.Hash] modulo n, the same in every process.
+func ShardOf(key semevent.Key, n int) int {
 	if n <= 1 {
 		return 0
 	}
-	return int(key % uint64(n))
+	return int(key.Hash() % uint64(n))
 }

@@ -2,12 +2,12 @@ package coord
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"math"
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/vexfs/semevent"
 )
 
 // DetectorOptions configure a [Detector]. The zero value means defaults.
@@ -51,26 +51,27 @@ func (o *DetectorOptions) withDefaults() DetectorOptions {
 	return c
 }
 
-// Validate reports every problem with o (after defaults), joined.
+// Validate reports every problem with o (after defaults) in one
+// *semevent.OptionsError.
 func (o *DetectorOptions) Validate() error {
 	c := o.withDefaults()
-	var errs []error
+	e := &semevent.OptionsError{Options: "coord.DetectorOptions"}
 	if c.Threshold <= 0 {
-		errs = append(errs, &OptionError{Field: "Threshold", Msg: fmt.Sprintf("%v, want > 0", c.Threshold)})
+		e.Addf("Threshold", "%v, want > 0", c.Threshold)
 	}
 	if c.Window < 1 {
-		errs = append(errs, &OptionError{Field: "Window", Msg: fmt.Sprintf("%d, want at least 1", c.Window)})
+		e.Addf("Window", "%d, want at least 1", c.Window)
 	}
 	if c.MinStdDev < 0 {
-		errs = append(errs, &OptionError{Field: "MinStdDev", Msg: fmt.Sprintf("%v is negative", c.MinStdDev)})
+		e.Addf("MinStdDev", "%v is negative", c.MinStdDev)
 	}
 	if c.Pause < 0 {
-		errs = append(errs, &OptionError{Field: "Pause", Msg: fmt.Sprintf("%v is negative", c.Pause)})
+		e.Addf("Pause", "%v is negative", c.Pause)
 	}
 	if c.FirstInterval <= 0 {
-		errs = append(errs, &OptionError{Field: "FirstInterval", Msg: fmt.Sprintf("%v, want > 0", c.FirstInterval)})
+		e.Addf("FirstInterval", "%v, want > 0", c.FirstInterval)
 	}
-	return errors.Join(errs...)
+	return e.Err()
 }
 
 // Detector is a phi-accrual failure detector (Hayashibara et al.): it

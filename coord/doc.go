@@ -21,10 +21,11 @@
 //	recs, err := c.Read(ctx, pos[0].Shard, 1, 100)
 //	sub, err := c.Subscribe(0, 1, coord.HandlerFunc(func(ctx context.Context, r coord.Record) error { … }))
 //
-// Events are spread over shards by [Options].Key (default [PathKey], the
-// tenant and path); events with the same key keep their order. Membership
-// changes go through the optional [Membership] interface ([AddNode],
-// [RemoveNode], [Members] assert for it). [Coordinator.Health] reports each
+// Events are spread over shards by [Options].Key (default
+// [semevent.PathKey], the tenant and path, placed by [ShardOf]); events
+// with the same key keep their order. Membership changes go through the
+// optional [Membership] interface ([AddNode], [RemoveNode], [Members]
+// assert for it). [Coordinator.Health] reports each
 // shard's leader and every peer's liveness as a [Detector] sees it.
 //
 // State that every node updates — counters, registers, sets, maps — lives
@@ -50,7 +51,7 @@
 // gets a *[SizeError] ([ErrTooLarge]); a shard out of range a *[ShardError]
 // ([ErrShardNotFound]); membership changes a *[NodeError] wrapping
 // [ErrUnknownNode] or [ErrDuplicateNode]; a node started with the wrong
-// members [ErrMembership]; invalid options a joined list of *[OptionError].
+// members [ErrMembership]; invalid options a *[semevent.OptionsError].
 // Invalid events fail with semevent's *EventError.
 //
 // # Testing

@@ -38,17 +38,6 @@ var (
 	ErrNoQuorum = errors.New("coord: no quorum")
 )
 
-// OptionError reports one invalid option field; Validate methods join one
-// per problem.
-type OptionError struct {
-	Field string
-	Msg   string
-}
-
-func (e *OptionError) Error() string {
-	return fmt.Sprintf("coord: option %s: %s", e.Field, e.Msg)
-}
-
 // ShardError reports a shard number out of range.
 type ShardError struct {
 	Shard  int

@@ -3,6 +3,7 @@ package coord_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/vexfs/semevent"
@@ -41,37 +42,40 @@ func TestLocalFailNext(t *testing.T) {
 
 func TestOptionsValidateListsEveryProblem(t *testing.T) {
 	err := (&coord.Options{Shards: -1, MaxEventSize: 3}).Validate()
-	var oe *coord.OptionError
-	if !errors.As(err, &oe) {
-		t.Fatalf("Validate = %v, want *OptionError", err)
+	var oe *semevent.OptionsError
+	if !errors.As(err, &oe) || !errors.Is(err, semevent.ErrInvalidOptions) {
+		t.Fatalf("Validate = %v, want *semevent.OptionsError", err)
 	}
-	for _, field := range []string{"Shards", "MaxEventSize"} {
-		if !containsField(err, field) {
+	for i, field := range []string{"Shards", "MaxEventSize"} {
+		if len(oe.Problems) != 2 || oe.Problems[i].Field != field {
 			t.Errorf("Validate = %v, does not name %s", err, field)
 		}
 	}
 	if _, err := coord.NewLocal(&coord.Options{Shards: coord.MaxShards + 1}); err == nil {
 		t.Error("NewLocal with too many shards succeeded")
 	}
-	if err := (&coord.DetectorOptions{Threshold: -1, Window: -2, MinStdDev: -1, Pause: -1, FirstInterval: -1}).Validate(); err == nil || len(err.(interface{ Unwrap() []error }).Unwrap()) != 5 {
+	err = (&coord.DetectorOptions{Threshold: -1, Window: -2, MinStdDev: -1, Pause: -1, FirstInterval: -1}).Validate()
+	if !errors.As(err, &oe) || len(oe.Problems) != 5 {
 		t.Errorf("DetectorOptions.Validate = %v, want 5 problems", err)
 	}
 }
 
-func containsField(err error, field string) bool {
-	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-		var oe *coord.OptionError
-		if errors.As(e, &oe) && oe.Field == field {
-			return true
-		}
+func TestShardOfIsStable(t *testing.T) {
+	// semevent.Key.Hash is the same in every process and on every machine,
+	// so shard placement is too.
+	k := semevent.PathKey(&semevent.Event{Tenant: "t", Path: "/p"})
+	if got, want := coord.ShardOf(k, 1000), int(k.Hash()%1000); got != want {
+		t.Errorf("ShardOf(%v, 1000) = %d, want %d", k, got, want)
 	}
-	return false
-}
-
-func TestPathKeyIsStable(t *testing.T) {
-	// FNV-1a of "t\x00/p": the same in every process and on every machine.
-	got := coord.PathKey(&semevent.Event{Tenant: "t", Path: "/p"})
-	if got != 0xcbc445ee6ea5bfd6 {
-		t.Errorf("PathKey = %#x", got)
+	if got := coord.ShardOf(k, 1); got != 0 {
+		t.Errorf("ShardOf(%v, 1) = %d, want 0", k, got)
+	}
+	other := semevent.PathKey(&semevent.Event{Tenant: "u", Path: "/p"})
+	spread := map[int]bool{}
+	for i := range 64 {
+		spread[coord.ShardOf(semevent.Key{Tenant: "t", S: fmt.Sprint("/p", i)}, 8)] = true
+	}
+	if len(spread) < 6 || k == other {
+		t.Errorf("64 paths spread over %d of 8 shards", len(spread))
 	}
 }

@@ -2,8 +2,6 @@ package coord
 
 import (
 	"context"
-	"errors"
-	"fmt"
 
 	"github.com/vexfs/semevent"
 )
@@ -19,8 +17,9 @@ type Options struct {
 	Node uint64
 	// Shards is the number of logs events are spread over. Default 1.
 	Shards int
-	// Key picks an event's shard (key modulo Shards). Default [PathKey].
-	Key func(ev *semevent.Event) uint64
+	// Key picks an event's shard: [ShardOf] its key. nil means
+	// [semevent.PathKey] (tenant and path).
+	Key semevent.KeyFunc
 	// MaxEventSize bounds one event's encoded size; Append rejects larger
 	// events with a *[SizeError]. Default [DefaultMaxEventSize].
 	MaxEventSize int
@@ -54,7 +53,7 @@ func (o *Options) withDefaults() Options {
 		c.Shards = 1
 	}
 	if c.Key == nil {
-		c.Key = PathKey
+		c.Key = semevent.PathKey
 	}
 	if c.MaxEventSize == 0 {
 		c.MaxEventSize = DefaultMaxEventSize
@@ -62,17 +61,18 @@ func (o *Options) withDefaults() Options {
 	return c
 }
 
-// Validate reports every problem with o (after defaults), joined.
+// Validate reports every problem with o (after defaults) in one
+// *semevent.OptionsError.
 func (o *Options) Validate() error {
 	c := o.withDefaults()
-	var errs []error
+	e := &semevent.OptionsError{Options: "coord.Options"}
 	if c.Shards < 1 || c.Shards > MaxShards {
-		errs = append(errs, &OptionError{Field: "Shards", Msg: fmt.Sprintf("%d, want 1 to %d", c.Shards, MaxShards)})
+		e.Addf("Shards", "%d, want 1 to %d", c.Shards, MaxShards)
 	}
 	if c.MaxEventSize < 64 {
-		errs = append(errs, &OptionError{Field: "MaxEventSize", Msg: fmt.Sprintf("%d, want at least 64", c.MaxEventSize)})
+		e.Addf("MaxEventSize", "%d, want at least 64", c.MaxEventSize)
 	}
-	return errors.Join(errs...)
+	return e.Err()
 }
 
 // MaxShards bounds the number of shards of any coordinator.

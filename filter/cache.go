@@ -23,16 +23,16 @@ const DefaultCacheSize = 4096
 
 // Validate lists every problem in o.
 func (o *CacheOptions) Validate() error {
-	p := problems{name: "CacheOptions"}
+	p := &semevent.OptionsError{Options: "filter.CacheOptions"}
 	if o != nil {
 		if o.Size < 0 || o.Size > 1<<26 {
-			p.addf("Size %d outside [0, 1<<26]", o.Size)
+			p.Addf("Size", "%d outside [0, 1<<26]", o.Size)
 		}
 		if o.Fields&^FieldsAll != 0 {
-			p.addf("Fields %#x holds unknown fields", uint32(o.Fields))
+			p.Addf("Fields", "%#x holds unknown fields", uint32(o.Fields))
 		}
 	}
-	return p.err()
+	return p.Err()
 }
 
 // Cache remembers a deterministic filter's answers, keyed by a 64-bit hash

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"fmt"
 	"sync"
 
 	"github.com/vexfs/semevent"
@@ -38,13 +39,13 @@ func (c *Chain) Fields() FieldSet { return c.fields }
 // NewChain returns a chain over fs, which must hold no nil filter. The
 // chain is a [FieldReader] when every filter in it is.
 func NewChain(fs []Filter, opts *ChainOptions) (*Chain, error) {
-	p := problems{name: "ChainOptions"}
+	p := &semevent.OptionsError{Options: "filter.ChainOptions"}
 	for i, f := range fs {
 		if f == nil {
-			p.addf("filter %d is nil", i)
+			p.Addf(fmt.Sprintf("filters[%d]", i), "is nil")
 		}
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	c := &Chain{fs: append([]Filter(nil), fs...)}

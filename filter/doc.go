@@ -46,8 +46,8 @@
 // syntax and type errors, and one wrapping [ErrNotBool] for a condition
 // that is not boolean. [PathGlob] returns a *[PatternError] with the byte
 // position. Options structs have a Validate method; constructors return the
-// *[OptionsError] it produces, listing every problem, wrapping
-// [ErrInvalidOptions]. Nothing in this package panics on bad input except
+// *[semevent.OptionsError] it produces, listing every problem, wrapping
+// [semevent.ErrInvalidOptions]. Nothing in this package panics on bad input except
 // the Must functions.
 //
 // # Testing

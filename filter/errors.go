@@ -3,13 +3,9 @@ package filter
 import (
 	"errors"
 	"fmt"
-	"strings"
 )
 
 var (
-	// ErrInvalidOptions is wrapped by the *[OptionsError] that constructors
-	// return when an Options struct fails Validate.
-	ErrInvalidOptions = errors.New("filter: invalid options")
 	// ErrNotBool is wrapped by the *[ExprError] that [Compile] returns for an
 	// expression whose result is not a bool.
 	ErrNotBool = errors.New("filter: expression does not return bool")
@@ -60,33 +56,3 @@ func (e *PatternError) Error() string {
 
 // Unwrap returns ErrBadPattern.
 func (e *PatternError) Unwrap() error { return ErrBadPattern }
-
-// OptionsError lists every problem Validate found in an Options struct.
-type OptionsError struct {
-	Options  string // the struct's type name, e.g. "RateOptions"
-	Problems []string
-}
-
-func (e *OptionsError) Error() string {
-	return fmt.Sprintf("filter: invalid %s: %s", e.Options, strings.Join(e.Problems, "; "))
-}
-
-// Unwrap returns ErrInvalidOptions.
-func (e *OptionsError) Unwrap() error { return ErrInvalidOptions }
-
-// problems collects Validate findings.
-type problems struct {
-	name string
-	list []string
-}
-
-func (p *problems) addf(format string, args ...any) {
-	p.list = append(p.list, fmt.Sprintf(format, args...))
-}
-
-func (p *problems) err() error {
-	if len(p.list) == 0 {
-		return nil
-	}
-	return &OptionsError{Options: p.name, Problems: p.list}
-}

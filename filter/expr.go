@@ -30,11 +30,11 @@ const DefaultMaxNodes = 1000
 
 // Validate lists every problem in o.
 func (o *ExprOptions) Validate() error {
-	p := problems{name: "ExprOptions"}
+	p := &semevent.OptionsError{Options: "filter.ExprOptions"}
 	if o != nil && o.MaxNodes < 0 {
-		p.addf("MaxNodes %d is negative", o.MaxNodes)
+		p.Addf("MaxNodes", "%d is negative", o.MaxNodes)
 	}
-	return p.err()
+	return p.Err()
 }
 
 // Expr is a compiled expr condition. It is immutable and safe for

@@ -47,7 +47,7 @@ func TestCompileErrors(t *testing.T) {
 				tt.src, xe.Line, xe.Column, xe.Pos, xe.Msg, tt.line, tt.column, tt.pos, tt.msg)
 		}
 	}
-	if _, err := filter.Compile("true", &filter.ExprOptions{MaxNodes: -1}); !errors.Is(err, filter.ErrInvalidOptions) {
+	if _, err := filter.Compile("true", &filter.ExprOptions{MaxNodes: -1}); !errors.Is(err, semevent.ErrInvalidOptions) {
 		t.Errorf("MaxNodes -1 accepted: %v", err)
 	}
 	if _, err := filter.Compile(strings.Repeat("Size > 1 && ", 200)+"true", &filter.ExprOptions{MaxNodes: 50}); !errors.Is(err, filter.ErrBadExpr) {

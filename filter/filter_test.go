@@ -130,7 +130,7 @@ func TestTimeFilters(t *testing.T) {
 		}
 	}
 	_, err = filter.TimeOfDay(-time.Hour, 25*time.Hour, nil)
-	var oe *filter.OptionsError
+	var oe *semevent.OptionsError
 	if !errors.As(err, &oe) || len(oe.Problems) != 2 {
 		t.Errorf("TimeOfDay(-1h, 25h) error = %v, want 2 problems", err)
 	}
@@ -138,7 +138,7 @@ func TestTimeFilters(t *testing.T) {
 
 func TestRateLimit(t *testing.T) {
 	now := int64(0)
-	r, err := filter.NewRateLimit(&filter.RateOptions{Rate: 2, Burst: 3, Key: filter.TenantKey, Now: func() int64 { return now }})
+	r, err := filter.NewRateLimit(&filter.RateOptions{Rate: 2, Burst: 3, Key: semevent.TenantKey, Now: func() int64 { return now }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,8 +158,8 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("refill after 500ms should pass exactly one event")
 	}
 	_, err = filter.NewRateLimit(&filter.RateOptions{Rate: -1, Burst: -2, MaxKeys: -3})
-	var oe *filter.OptionsError
-	if !errors.As(err, &oe) || len(oe.Problems) != 3 || !errors.Is(err, filter.ErrInvalidOptions) {
+	var oe *semevent.OptionsError
+	if !errors.As(err, &oe) || len(oe.Problems) != 3 || !errors.Is(err, semevent.ErrInvalidOptions) {
 		t.Errorf("bad RateOptions error = %v, want 3 problems", err)
 	}
 	if _, err := filter.NewRateLimit(nil); err == nil {
@@ -168,13 +168,39 @@ func TestRateLimit(t *testing.T) {
 }
 
 func TestRateLimitMaxKeys(t *testing.T) {
-	r, err := filter.NewRateLimit(&filter.RateOptions{Rate: 1, Burst: 1, Key: filter.PathKey, MaxKeys: 2})
+	r, err := filter.NewRateLimit(&filter.RateOptions{Rate: 1, Burst: 1, Key: semevent.PathKey, MaxKeys: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 10 {
 		if !r.Match(&semevent.Event{Path: string(rune('a' + i))}) {
 			t.Errorf("new key %d limited", i)
+		}
+	}
+	// Buckets are forgotten two at a time at keys 3, 5, 7 and 9.
+	if got := r.Evictions(); got != 8 {
+		t.Errorf("Evictions() = %d, want 8", got)
+	}
+}
+
+// TestRateLimitTenants checks that buckets never mix tenants, even with a
+// KeyFunc that leaves the tenant out, and that the default key is the
+// tenant and path.
+func TestRateLimitTenants(t *testing.T) {
+	noTenant := func(ev *semevent.Event) semevent.Key { return semevent.Key{S: ev.Path} }
+	for _, key := range []semevent.KeyFunc{nil, noTenant} {
+		r, err := filter.NewRateLimit(&filter.RateOptions{Rate: 1, Burst: 1, Key: key, Now: func() int64 { return 0 }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Match(&semevent.Event{Tenant: "a", Path: "/p"}) || r.Match(&semevent.Event{Tenant: "a", Path: "/p"}) {
+			t.Errorf("key %p: tenant a's bucket for /p does not hold one token", key)
+		}
+		if !r.Match(&semevent.Event{Tenant: "b", Path: "/p"}) {
+			t.Errorf("key %p: tenant b limited by tenant a's bucket", key)
+		}
+		if key == nil && !r.Match(&semevent.Event{Tenant: "a", Path: "/q"}) {
+			t.Errorf("default key: /q limited by /p's bucket")
 		}
 	}
 }
@@ -225,7 +251,7 @@ func TestChain(t *testing.T) {
 	if rec.Len() != 3 {
 		t.Errorf("parallel chain ran %d filters, want 3", rec.Len())
 	}
-	if _, err := filter.NewChain([]filter.Filter{yes, nil}, nil); !errors.Is(err, filter.ErrInvalidOptions) {
+	if _, err := filter.NewChain([]filter.Filter{yes, nil}, nil); !errors.Is(err, semevent.ErrInvalidOptions) {
 		t.Errorf("NewChain with nil filter: %v", err)
 	}
 }

@@ -18,11 +18,16 @@ type RateOptions struct {
 	// Burst is how many events a key may pass at once. Default 1 or
 	// ceil(Rate), whichever is larger.
 	Burst int
-	// Key buckets events; nil puts every event in one bucket.
-	// [TenantKey] and [PathKey] are common choices.
-	Key func(ev *semevent.Event) string
+	// Key buckets events; nil means [semevent.PathKey] (one bucket per
+	// tenant and path). [semevent.TenantKey] gives one bucket per tenant.
+	// Buckets never mix tenants. A bucket is found by the key's
+	// [semevent.Key.Hash] (the key's text is not kept, so a bucket costs
+	// the same whatever the key's length); two keys share a bucket with a
+	// chance of 2^-64.
+	Key semevent.KeyFunc
 	// MaxKeys bounds the buckets kept; when it is reached all buckets are
-	// forgotten (and refill). Default 65536.
+	// forgotten (and refill), and [RateLimit.Evictions] counts them.
+	// Default 65536.
 	MaxKeys int
 	// Now is the clock, in Unix nanoseconds; default the wall clock. Tests
 	// pass a fake.
@@ -34,38 +39,32 @@ const DefaultMaxKeys = 65536
 
 // Validate lists every problem in o.
 func (o *RateOptions) Validate() error {
-	p := problems{name: "RateOptions"}
+	p := &semevent.OptionsError{Options: "filter.RateOptions"}
 	if o == nil {
-		p.addf("Rate is required")
-		return p.err()
+		p.Addf("Rate", "is required")
+		return p.Err()
 	}
 	if !(o.Rate > 0) {
-		p.addf("Rate %v must be positive", o.Rate)
+		p.Addf("Rate", "%v must be positive", o.Rate)
 	}
 	if o.Burst < 0 {
-		p.addf("Burst %d is negative", o.Burst)
+		p.Addf("Burst", "%d is negative", o.Burst)
 	}
 	if o.MaxKeys < 0 {
-		p.addf("MaxKeys %d is negative", o.MaxKeys)
+		p.Addf("MaxKeys", "%d is negative", o.MaxKeys)
 	}
-	return p.err()
+	return p.Err()
 }
-
-// TenantKey returns ev.Tenant; PathKey returns ev.Path.
-func TenantKey(ev *semevent.Event) string { return ev.Tenant }
-
-// PathKey returns ev.Path.
-func PathKey(ev *semevent.Event) string { return ev.Path }
 
 // RateLimit passes events while their key's token bucket has tokens. It is
 // stateful: every Match that returns true spends a token.
 type RateLimit struct {
 	opts    RateOptions
 	perNano float64
-	single  bucket
 	mu      sync.Mutex // guards resets of buckets
-	buckets *xsync.MapOf[string, *bucket]
+	buckets *xsync.MapOf[uint64, *bucket]
 	nkeys   atomic.Int64
+	evicted atomic.Uint64
 }
 
 type bucket struct {
@@ -89,26 +88,25 @@ func NewRateLimit(opts *RateOptions) (*RateLimit, error) {
 	if o.Now == nil {
 		o.Now = func() int64 { return time.Now().UnixNano() }
 	}
-	r := &RateLimit{opts: o, perNano: o.Rate / 1e9, buckets: xsync.NewMapOf[string, *bucket]()}
-	r.single.tokens = float64(o.Burst)
-	r.single.last = o.Now()
-	return r, nil
+	if o.Key == nil {
+		o.Key = semevent.PathKey
+	}
+	return &RateLimit{opts: o, perNano: o.Rate / 1e9, buckets: xsync.NewMapOf[uint64, *bucket]()}, nil
 }
 
 // Match spends a token from the event's bucket and reports whether there
 // was one.
 func (r *RateLimit) Match(ev *semevent.Event) bool {
-	if r.opts.Key == nil {
-		return r.take(&r.single)
-	}
-	k := r.opts.Key(ev)
+	key := r.opts.Key(ev)
+	key.Tenant = ev.Tenant // never mix tenants, whatever the KeyFunc
+	k := key.Hash()
 	b, ok := r.buckets.Load(k)
 	if !ok {
 		if r.nkeys.Load() >= int64(r.opts.MaxKeys) {
 			r.mu.Lock()
 			if r.nkeys.Load() >= int64(r.opts.MaxKeys) {
 				r.buckets.Clear()
-				r.nkeys.Store(0)
+				r.evicted.Add(uint64(r.nkeys.Swap(0)))
 			}
 			r.mu.Unlock()
 		}
@@ -122,6 +120,10 @@ func (r *RateLimit) Match(ev *semevent.Event) bool {
 	}
 	return r.take(b)
 }
+
+// Evictions returns how many buckets were forgotten because MaxKeys was
+// reached.
+func (r *RateLimit) Evictions() uint64 { return r.evicted.Load() }
 
 func (r *RateLimit) take(b *bucket) bool {
 	now := r.opts.Now()

@@ -33,16 +33,16 @@ type timeOfDay struct {
 // (UTC when nil), falls in the daily window [from, to), both measured from
 // midnight. A window with from > to wraps past midnight: TimeOfDay(22h,
 // 6h, loc) matches nights. An invalid window (outside [0, 24h]) yields an
-// *[OptionsError].
+// *[semevent.OptionsError].
 func TimeOfDay(from, to time.Duration, loc *time.Location) (Filter, error) {
-	p := problems{name: "TimeOfDay"}
+	p := &semevent.OptionsError{Options: "filter.TimeOfDay"}
 	if from < 0 || from > 24*time.Hour {
-		p.addf("from %v outside [0, 24h]", from)
+		p.Addf("from", "%v outside [0, 24h]", from)
 	}
 	if to < 0 || to > 24*time.Hour {
-		p.addf("to %v outside [0, 24h]", to)
+		p.Addf("to", "%v outside [0, 24h]", to)
 	}
-	if err := p.err(); err != nil {
+	if err := p.Err(); err != nil {
 		return nil, err
 	}
 	if loc == nil {

@@ -14,7 +14,6 @@ import (
 	"github.com/puzpuzpuz/xsync/v3"
 
 	"github.com/vexfs/semevent"
-	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/internal/park"
 )
 
@@ -136,7 +135,7 @@ func (b *Bus) Publish(ctx context.Context, ev *semevent.Event) error {
 		return err
 	}
 	if a := b.opts.Authorizer; a != nil {
-		if err := a.Check(ctx, access.OpPublish, ev); err != nil {
+		if err := a.CheckPublish(ctx, ev); err != nil {
 			return fmt.Errorf("propagation: publish: %w", err)
 		}
 	}
@@ -191,7 +190,7 @@ func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 	}
 	if a := b.opts.Authorizer; a != nil {
 		for i, ev := range evs {
-			if err := a.Check(ctx, access.OpPublish, ev); err != nil {
+			if err := a.CheckPublish(ctx, ev); err != nil {
 				return &BatchError{Err: fmt.Errorf("propagation: publish: event %d: %w", i, err)}
 			}
 		}
@@ -291,16 +290,12 @@ func (b *Bus) Subscribe(h semevent.Handler, opts *SubscribeOptions) (Subscriptio
 	if o.Replay != nil && b.opts.Journal == nil {
 		return nil, fmt.Errorf("propagation: subscribe %q: %w", o.Name, ErrNoJournal)
 	}
-	var checker *access.Checker
+	var checker EventChecker
 	if a := b.opts.Authorizer; a != nil {
-		op := access.OpSubscribe
-		if o.Replay != nil {
-			op = access.OpReplay
-		}
-		if err := a.Permits(o.Principal, op); err != nil {
+		var err error
+		if checker, err = a.SubscribeChecker(o.Principal, o.Replay != nil); err != nil {
 			return nil, fmt.Errorf("propagation: subscribe %q: %w", o.Name, err)
 		}
-		checker = a.Checker(o.Principal, op)
 	}
 	b.nextSub++
 	s := newSubscription(b, h, o)

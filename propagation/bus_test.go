@@ -468,13 +468,13 @@ func TestOptionsValidateListsEveryProblem(t *testing.T) {
 		t.Fatal("New with three bad options succeeded")
 	}
 	for _, field := range []string{"QueueSize", "Quantum", "Dedup.Boundaries"} {
-		if !strings.Contains(err.Error(), "option "+field+":") {
+		if !strings.Contains(err.Error(), field+":") {
 			t.Errorf("error %q does not name %s", err, field)
 		}
 	}
-	var oe *propagation.OptionError
-	if !errors.As(err, &oe) {
-		t.Errorf("error %v is not an *OptionError", err)
+	var oe *semevent.OptionsError
+	if !errors.As(err, &oe) || len(oe.Problems) != 3 || !errors.Is(err, semevent.ErrInvalidOptions) {
+		t.Errorf("error %v is not an *semevent.OptionsError with 3 problems", err)
 	}
 	if err := (&propagation.SubscribeOptions{Workers: 2000, Policy: 9}).Validate(); err == nil || !strings.Contains(err.Error(), "Workers") || !strings.Contains(err.Error(), "Policy") {
 		t.Errorf("SubscribeOptions.Validate = %v, want Workers and Policy named", err)

@@ -101,7 +101,7 @@
 // Publish returns errors wrapping [semevent.ErrClosed] after Close,
 // [semevent.ErrNilEvent], a *[semevent.EventError] for an invalid event,
 // or ctx's error when it had to wait and ctx ended. Subscribe returns
-// [semevent.ErrNilHandler] or *[OptionError]s joined. Handler errors do not
+// [semevent.ErrNilHandler] or a *[semevent.OptionsError]. Handler errors do not
 // stop delivery: they are counted and passed to Options.OnError as
 // *[HandlerError].
 //

@@ -6,17 +6,6 @@ import (
 	"github.com/vexfs/semevent"
 )
 
-// OptionError reports one invalid field of [Options] or [SubscribeOptions];
-// Validate joins one per problem.
-type OptionError struct {
-	Field string
-	Msg   string
-}
-
-func (e *OptionError) Error() string {
-	return fmt.Sprintf("propagation: option %s: %s", e.Field, e.Msg)
-}
-
 // BatchError reports a batch publish that stopped part way: the first
 // Accepted events were accepted, the rest were not.
 type BatchError struct {

@@ -8,13 +8,6 @@ import (
 
 var keySeed = maphash.MakeSeed()
 
-// PathKey returns a hash of the event's path: the default key that spreads
-// a subscription's events over its workers, so that events about one file
-// are handled in order.
-func PathKey(ev *semevent.Event) uint64 {
-	return maphash.String(keySeed, ev.Path)
-}
-
 // OperationKey returns the identity of the operation an event describes —
 // its kind, paths, offset and size — so that the same write seen by the
 // FUSE server and by the kernel watcher has the same key. It never returns

@@ -1,12 +1,10 @@
 package propagation
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/vexfs/semevent"
-	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/filter"
 )
 
@@ -62,8 +60,9 @@ type Options struct {
 	// principal in its ctx (access.WithPrincipal) allowed to publish the
 	// event; a subscription needs SubscribeOptions.Principal, allowed to
 	// subscribe (or replay) at all, and is offered only the events that
-	// principal may see, decided per event.
-	Authorizer *access.Authorizer
+	// principal may see, decided per event. *access.Authorizer implements
+	// it.
+	Authorizer Authorizer
 
 	// OnError, when set, receives every error a handler returns and every
 	// recovered handler panic (as *semevent.PanicError), wrapped in a
@@ -141,10 +140,13 @@ type SubscribeOptions struct {
 	// than one, events are spread by Key and order holds per key.
 	// Default 1.
 	Workers int
-	// Key spreads events over workers; default [PathKey].
-	Key func(ev *semevent.Event) uint64
-	// Principal is who subscribes, when the bus has an Authorizer.
-	Principal *access.Principal
+	// Key spreads events over workers by its [semevent.Key.Hash]; nil
+	// means [semevent.PathKey] (tenant and path).
+	Key semevent.KeyFunc
+	// Principal is who subscribes, when the bus has an Authorizer: the
+	// value its SubscribeChecker receives (a *access.Principal for
+	// *access.Authorizer).
+	Principal any
 	// Replay, when set, makes the subscription read the bus's journal
 	// instead of the live stream; see [Replay]. Workers, Buffer and Policy
 	// do not apply: the journal is the buffer, and it never drops.
@@ -206,13 +208,12 @@ func (o *Options) withDefaults() Options {
 	return c
 }
 
-// Validate reports every problem with o (after defaults), joined.
+// Validate reports every problem with o (after defaults) in one
+// *semevent.OptionsError.
 func (o *Options) Validate() error {
 	c := o.withDefaults()
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	e := &semevent.OptionsError{Options: "propagation.Options"}
+	bad := e.Addf
 	if c.QueueSize < 2 {
 		bad("QueueSize", "%d, want at least 2", c.QueueSize)
 	}
@@ -239,7 +240,7 @@ func (o *Options) Validate() error {
 			bad("Dedup.MaxPending", "%d, want at least 1", d.MaxPending)
 		}
 	}
-	return errors.Join(errs...)
+	return e.Err()
 }
 
 func (o *SubscribeOptions) withDefaults(n uint64) SubscribeOptions {
@@ -257,18 +258,17 @@ func (o *SubscribeOptions) withDefaults(n uint64) SubscribeOptions {
 		c.Workers = 1
 	}
 	if c.Key == nil {
-		c.Key = PathKey
+		c.Key = semevent.PathKey
 	}
 	return c
 }
 
-// Validate reports every problem with o (after defaults), joined.
+// Validate reports every problem with o (after defaults) in one
+// *semevent.OptionsError.
 func (o *SubscribeOptions) Validate() error {
 	c := o.withDefaults(0)
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	e := &semevent.OptionsError{Options: "propagation.SubscribeOptions"}
+	bad := e.Addf
 	if c.Buffer < 1 {
 		bad("Buffer", "%d, want at least 1", c.Buffer)
 	}
@@ -278,5 +278,5 @@ func (o *SubscribeOptions) Validate() error {
 	if c.Policy > DropOldest {
 		bad("Policy", "unknown policy %d", uint8(c.Policy))
 	}
-	return errors.Join(errs...)
+	return e.Err()
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/puzpuzpuz/xsync/v3"
 
 	"github.com/vexfs/semevent"
-	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/internal/hist"
 	"github.com/vexfs/semevent/internal/park"
 )
@@ -25,16 +24,16 @@ type subscription struct {
 	ctx    context.Context // handlers' context
 	cancel context.CancelFunc
 
-	leaving atomic.Bool     // Unsubscribe was called
-	unsub   atomic.Bool     // s is out of the dispatcher's list
-	stop    chan struct{}   // closed by Unsubscribe
-	halt    chan struct{}   // closed by abort: stop calling the handler
-	halted  atomic.Bool     // halt is closed; cheaper to check per event
-	once    sync.Once       // guards closing halt
-	live    atomic.Int32    // workers still running
-	done    chan struct{}   // closed when the last worker exits
-	matched atomic.Uint64   // written by the dispatcher
-	checker *access.Checker // nil without an Authorizer; used by the dispatcher (or the replay goroutine)
+	leaving atomic.Bool   // Unsubscribe was called
+	unsub   atomic.Bool   // s is out of the dispatcher's list
+	stop    chan struct{} // closed by Unsubscribe
+	halt    chan struct{} // closed by abort: stop calling the handler
+	halted  atomic.Bool   // halt is closed; cheaper to check per event
+	once    sync.Once     // guards closing halt
+	live    atomic.Int32  // workers still running
+	done    chan struct{} // closed when the last worker exits
+	matched atomic.Uint64 // written by the dispatcher
+	checker EventChecker  // nil without an Authorizer; used by the dispatcher (or the replay goroutine)
 }
 
 // worker is one goroutine calling the handler, fed through a bounded queue.
@@ -162,7 +161,7 @@ func (s *subscription) worker(ev *semevent.Event) *worker {
 	if len(s.workers) == 1 {
 		return s.workers[0]
 	}
-	return s.workers[s.opts.Key(ev)%uint64(len(s.workers))]
+	return s.workers[s.opts.Key(ev).Hash()%uint64(len(s.workers))]
 }
 
 // offer puts env in w's buffer under the subscription's policy, counting

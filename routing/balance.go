@@ -11,7 +11,7 @@ import (
 func (c *compiled) pick(g *cgroup, ev *semevent.Event) int32 {
 	switch g.strategy {
 	case Hash:
-		h := g.key(ev)
+		h := g.key(ev).Hash()
 		i := sort.Search(len(g.ring), func(i int) bool { return g.ring[i].hash >= h })
 		if i == len(g.ring) {
 			i = 0

@@ -46,7 +46,7 @@ type cgroup struct {
 	name     string
 	members  []int32 // destination ids
 	strategy Strategy
-	key      func(ev *semevent.Event) uint64
+	key      semevent.KeyFunc
 	rr       atomic.Uint64
 	ring     []ringPoint
 }
@@ -165,14 +165,14 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 				cg.members = append(cg.members, dest(m))
 			}
 		}
-		var err error
-		if cg.key, err = keyFunc(g.Key); err != nil {
+		kf, err := keyFunc(g.Key)
+		if err != nil {
 			fail("group", i, g.Name, "Key", -1, nil, "%v", err)
 		}
 		if g.KeyFunc != nil {
-			kf := g.KeyFunc
-			cg.key = func(ev *semevent.Event) uint64 { return mix(kf(ev)) }
+			kf = g.KeyFunc
 		}
+		cg.key = kf
 		if cg.strategy == Hash {
 			for _, m := range cg.members {
 				for v := 0; v < 64; v++ {
@@ -398,19 +398,23 @@ func (n *snode) collect(tokens []string, b *roaring.Bitmap) {
 	}
 }
 
-func keyFunc(key string) (func(ev *semevent.Event) uint64, error) {
+// keyFunc returns the semevent.KeyFunc a group's Key text names.
+func keyFunc(key string) (semevent.KeyFunc, error) {
 	switch {
 	case key == "" || key == "path":
-		return func(ev *semevent.Event) uint64 { return fnv(ev.Path) }, nil
+		return semevent.PathKey, nil
 	case key == "tenant":
-		return func(ev *semevent.Event) uint64 { return fnv(ev.Tenant) }, nil
+		return semevent.TenantKey, nil
 	case key == "topic":
-		return func(ev *semevent.Event) uint64 { return fnv(ev.TopicOrKind()) }, nil
+		return func(ev *semevent.Event) semevent.Key { return semevent.Key{Tenant: ev.Tenant, S: ev.TopicOrKind()} }, nil
 	case key == "inode":
-		return func(ev *semevent.Event) uint64 { return mix(ev.Inode) }, nil
+		return func(ev *semevent.Event) semevent.Key { return semevent.Key{Tenant: ev.Tenant, N: ev.Inode} }, nil
 	case strings.HasPrefix(key, "attr:") && len(key) > 5:
 		name := key[5:]
-		return func(ev *semevent.Event) uint64 { v, _ := ev.Attr(name); return fnv(v) }, nil
+		return func(ev *semevent.Event) semevent.Key {
+			v, _ := ev.Attr(name)
+			return semevent.Key{Tenant: ev.Tenant, S: v}
+		}, nil
 	}
 	return nil, fmt.Errorf("unknown key %q (want path, tenant, topic, inode or attr:NAME)", key)
 }

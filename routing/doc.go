@@ -21,11 +21,16 @@
 //	dests = tab.Route(ev, dests[:0])
 //
 // Route appends each destination once. A destination that names a
-// [Group] is resolved to one member: round-robin, consistent hash of a key
-// (path, tenant, topic, inode or an attribute), or least loaded.
+// [Group] is resolved to one member: round-robin, consistent hash of a
+// [semevent.Key] (path, tenant, topic, inode or an attribute, always with
+// the tenant; or any [Group].KeyFunc) by its [semevent.Key.Hash], or least
+// loaded.
 //
-// Rule sets can come from JSON or YAML files ([ReadRuleSet],
-// [Table.LoadFile]); [Watch] polls a file and reloads it when it changes.
+// Rule sets come from YAML, which also reads JSON ([ParseRuleSet],
+// [ReadRuleSet], [Table.LoadFile]); [Watch] polls a file and reloads it
+// when it changes, refusing an empty file and a file that others than the
+// process's user or root could write, because every reload runs with the
+// authority of the context given to Watch; [Watcher.Close] stops it.
 //
 // Matching cost grows with the number of rules that could match an event,
 // not with the number of rules: rules are indexed by their subject tokens
@@ -60,7 +65,7 @@
 // every problem as a *[RuleError]: the rule or group, the field, the byte
 // position in the field where it applies, and the underlying
 // *[SubjectError] or *filter.ExprError. The rule set in use keeps running.
-// Invalid Options yield an *[OptionsError] wrapping [ErrInvalidOptions].
+// Invalid Options yield an *[semevent.OptionsError] wrapping [semevent.ErrInvalidOptions].
 // Route never returns an error: a Rule.Filter that panics is recovered,
 // counted ([Table.FilterPanics]) and treated as not matching.
 //

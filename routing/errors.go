@@ -13,9 +13,6 @@ var (
 	ErrInvalidRuleSet = errors.New("routing: invalid rule set")
 	// ErrBadSubject is wrapped by *[SubjectError].
 	ErrBadSubject = errors.New("routing: bad subject pattern")
-	// ErrInvalidOptions is wrapped by the *[OptionsError] constructors
-	// return for invalid Options.
-	ErrInvalidOptions = errors.New("routing: invalid options")
 )
 
 // SubjectError reports a malformed subject pattern and the byte position of
@@ -90,16 +87,3 @@ func (e *RuleSetError) Unwrap() []error {
 	}
 	return errs
 }
-
-// OptionsError lists every problem Validate found in an Options struct.
-type OptionsError struct {
-	Options  string
-	Problems []string
-}
-
-func (e *OptionsError) Error() string {
-	return fmt.Sprintf("routing: invalid %s: %s", e.Options, strings.Join(e.Problems, "; "))
-}
-
-// Unwrap returns ErrInvalidOptions.
-func (e *OptionsError) Unwrap() error { return ErrInvalidOptions }

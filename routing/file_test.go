@@ -32,26 +32,34 @@ rules:
 `
 
 func TestParseRuleSet(t *testing.T) {
-	rs, err := routing.ParseRuleSet([]byte(yamlRules), "yaml")
+	rs, err := routing.ParseRuleSet([]byte(yamlRules))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rs.Rules) != 2 || rs.Groups[0].Strategy != routing.Hash || rs.Rules[1].When != "Size > 100" {
 		t.Fatalf("parsed %+v", rs)
 	}
-	js := `{"rules": [{"name": "x", "subject": "fs.>", "to": ["a"]}]}`
-	if rs, err := routing.ParseRuleSet([]byte(js), "json"); err != nil || rs.Rules[0].Subject != "fs.>" {
-		t.Fatalf("json: %+v, %v", rs, err)
-	}
-	for _, tt := range []struct{ data, format, msg string }{
-		{`{"rules": [}`, "json", "invalid character"},
-		{`{"rulez": []}`, "json", "unknown field"},
-		{"rules:\n  - nme: x\n", "yaml", "field nme not found"},
-		{"x", "toml", "unknown format"},
+	// JSON is YAML: compact and tab-indented documents both parse.
+	for _, js := range []string{
+		`{"rules": [{"name": "x", "subject": "fs.>", "to": ["a"]}]}`,
+		"{\n\t\"rules\": [\n\t\t{\"name\": \"x\",\n\t\t \"subject\": \"fs.>\", \"to\": [\"a\"]}\n\t]\n}\n",
 	} {
-		_, err := routing.ParseRuleSet([]byte(tt.data), tt.format)
+		if rs, err := routing.ParseRuleSet([]byte(js)); err != nil || rs.Rules[0].Subject != "fs.>" {
+			t.Fatalf("ParseRuleSet(%q) = %+v, %v", js, rs, err)
+		}
+	}
+	if rs, err := routing.ParseRuleSet(nil); err != nil || len(rs.Rules) != 0 {
+		t.Errorf("ParseRuleSet(nil) = %+v, %v, want an empty rule set", rs, err)
+	}
+	for _, tt := range []struct{ data, msg string }{
+		{`{"rules": [}`, "did not find expected node content"},
+		{`{"rulez": []}`, "field rulez not found"},
+		{"rules:\n  - nme: x\n", "line 2: field nme not found"},
+		{"rules: 3", "cannot unmarshal"},
+	} {
+		_, err := routing.ParseRuleSet([]byte(tt.data))
 		if !errors.Is(err, routing.ErrInvalidRuleSet) || !strings.Contains(err.Error(), tt.msg) {
-			t.Errorf("ParseRuleSet(%q, %s) error = %v, want one containing %q", tt.data, tt.format, err, tt.msg)
+			t.Errorf("ParseRuleSet(%q) error = %v, want one containing %q", tt.data, err, tt.msg)
 		}
 	}
 }
@@ -83,7 +91,7 @@ func TestWatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer w.Stop()
+	defer w.Close(context.Background())
 	ev := &semevent.Event{Kind: semevent.KindFileWrite}
 	if got := tab.Route(ev, nil); !slices.Equal(got, []string{"v1"}) {
 		t.Fatalf("after Watch: %v", got)
@@ -112,5 +120,68 @@ func TestWatch(t *testing.T) {
 	}
 	if _, err := routing.Watch(context.Background(), tab, filepath.Join(dir, "missing.yaml"), nil); err == nil {
 		t.Errorf("Watch of a missing file succeeded")
+	}
+}
+
+// TestWatchRefusesEmptyFile is issue 18 item 21b: a hot reload of a
+// truncated file used to load an empty rule set, routing every event
+// nowhere. Now it is refused, counted and reported, and the old rules stay.
+func TestWatchRefusesEmptyFile(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(name, []byte("rules:\n  - {subject: \"fs.>\", to: [v1]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tab, err := routing.New(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 10)
+	w, err := routing.Watch(context.Background(), tab, name, &routing.WatchOptions{
+		Interval: time.Millisecond,
+		OnError:  func(err error) { errs <- err },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close(context.Background())
+	if err := os.Truncate(name, 0); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-errs:
+		if !errors.Is(err, semevent.ErrEmptyFile) {
+			t.Errorf("reload of an empty file: %v, want ErrEmptyFile", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no error for an emptied file")
+	}
+	ev := &semevent.Event{Kind: semevent.KindFileWrite}
+	if got := tab.Route(ev, nil); !slices.Equal(got, []string{"v1"}) {
+		t.Errorf("after the file was emptied: routes %v, want the old rules [v1]", got)
+	}
+	if s := w.Stats(); s.Errors != 1 {
+		t.Errorf("Stats() = %+v, want 1 error", s)
+	}
+}
+
+// TestWatchRefusesWritableFile is issue 18 item 24: reloads run with the
+// authority captured by Watch, so a file others may write is refused.
+func TestWatchRefusesWritableFile(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "rules.yaml")
+	if err := os.WriteFile(name, []byte("rules:\n  - {subject: \"fs.>\", to: [v1]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(name, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	tab, err := routing.New(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := routing.Watch(context.Background(), tab, name, nil); !errors.Is(err, semevent.ErrUnsafeFile) {
+		t.Fatalf("Watch of a world-writable file = %v, want ErrUnsafeFile", err)
+	}
+	if got := tab.Route(&semevent.Event{Kind: semevent.KindFileWrite}, nil); len(got) != 0 {
+		t.Errorf("the refused file was loaded: routes %v", got)
 	}
 }

@@ -18,7 +18,7 @@ func FuzzRuleSet(f *testing.F) {
 	f.Add([]byte("rules: [{subject: \"a..b\"}]"))
 	evs := filtertest.Events(5, 32)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		rs, err := routing.ParseRuleSet(data, "yaml")
+		rs, err := routing.ParseRuleSet(data)
 		if err != nil {
 			if !errors.Is(err, routing.ErrInvalidRuleSet) {
 				t.Fatalf("ParseRuleSet error %v does not wrap ErrInvalidRuleSet", err)

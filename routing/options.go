@@ -2,8 +2,9 @@ package routing
 
 import (
 	"context"
-	"fmt"
 	"sync/atomic"
+
+	"github.com/vexfs/semevent"
 )
 
 // Options configure a [Table]. The zero value, and nil, mean defaults.
@@ -49,17 +50,14 @@ func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var ps []string
+	e := &semevent.OptionsError{Options: "routing.Options"}
 	if o.CacheSize < 0 {
-		ps = append(ps, fmt.Sprintf("CacheSize %d is negative", o.CacheSize))
+		e.Addf("CacheSize", "%d is negative", o.CacheSize)
 	}
 	if o.DecisionCacheSize < 0 || o.DecisionCacheSize > 1<<24 {
-		ps = append(ps, fmt.Sprintf("DecisionCacheSize %d outside [0, 1<<24]", o.DecisionCacheSize))
+		e.Addf("DecisionCacheSize", "%d outside [0, 1<<24]", o.DecisionCacheSize)
 	}
-	if len(ps) > 0 {
-		return &OptionsError{Options: "Options", Problems: ps}
-	}
-	return nil
+	return e.Err()
 }
 
 func (o *Options) withDefaults() Options {

@@ -230,10 +230,12 @@ func TestBalancing(t *testing.T) {
 		if len(got) != 1 {
 			t.Fatalf("hash group routed to %v", got)
 		}
-		if prev, ok := owner[ev.Path]; ok && prev != got[0] {
-			t.Errorf("path %s went to %s and %s", ev.Path, prev, got[0])
+		// The default key is semevent.PathKey: tenant and path.
+		k := semevent.PathKey(ev).String()
+		if prev, ok := owner[k]; ok && prev != got[0] {
+			t.Errorf("key %s went to %s and %s", k, prev, got[0])
 		}
-		owner[ev.Path] = got[0]
+		owner[k] = got[0]
 		perMember[got[0]]++
 	}
 	if len(perMember) < 3 {
@@ -254,7 +256,7 @@ func TestBalancing(t *testing.T) {
 	}
 	byUID, err := routing.New(&routing.RuleSet{
 		Groups: []routing.Group{{Name: "g", Members: []string{"u1", "u2", "u3"}, Strategy: routing.Hash,
-			KeyFunc: func(ev *semevent.Event) uint64 { return uint64(ev.UID) }}},
+			KeyFunc: func(ev *semevent.Event) semevent.Key { return semevent.Key{N: uint64(ev.UID)} }}},
 		Rules: []routing.Rule{{To: []string{"g"}}},
 	}, nil)
 	if err != nil {
@@ -378,7 +380,7 @@ func TestZeroTable(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	if _, err := routing.New(nil, &routing.Options{CacheSize: -1}); !errors.Is(err, routing.ErrInvalidOptions) {
+	if _, err := routing.New(nil, &routing.Options{CacheSize: -1}); !errors.Is(err, semevent.ErrInvalidOptions) {
 		t.Errorf("CacheSize -1: %v", err)
 	}
 	tab, err := routing.New(nil, &routing.Options{CacheSize: 2})

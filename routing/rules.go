@@ -47,9 +47,10 @@ type Group struct {
 	// "tenant", "topic", "inode" or "attr:NAME".
 	Key string `json:"key,omitempty" yaml:"key,omitempty"`
 	// KeyFunc, given through the API, replaces Key: consistent hashing
-	// places the event by the value it returns. It must be fast, safe for
-	// concurrent use and must not retain the event.
-	KeyFunc func(ev *semevent.Event) uint64 `json:"-" yaml:"-"`
+	// places the event by the [semevent.Key.Hash] of the key it returns.
+	// It must be fast, safe for concurrent use and must not retain the
+	// event.
+	KeyFunc semevent.KeyFunc `json:"-" yaml:"-"`
 }
 
 // Strategy picks a group member.

@@ -1,45 +1,72 @@
 package routing
 
 import (
-	"bytes"
 	"context"
-	"fmt"
-	"os"
+	"errors"
 	"time"
+
+	"github.com/vexfs/semevent/internal/reload"
 )
 
 // WatchOptions configure [Watch]. The zero value and nil mean defaults.
 type WatchOptions struct {
 	// Interval between checks of the file. Default 1s.
 	Interval time.Duration
+	// AllowEmpty lets an empty or white-space-only file be loaded as an
+	// empty rule set, which routes every event nowhere. By default such a
+	// file is refused with a *semevent.FileError wrapping
+	// semevent.ErrEmptyFile: a truncated file would otherwise drop every
+	// route.
+	AllowEmpty bool
 	// OnReload is called after a changed file was loaded, with the new
 	// version.
 	OnReload func(version uint64)
-	// OnError is called when a changed file cannot be read or is invalid;
-	// the current rule set keeps running.
+	// OnError is called when a changed file is refused, cannot be read or
+	// is invalid; the current rule set keeps running, and
+	// [Watcher.Stats] counts the error.
 	OnError func(err error)
 }
 
 // Validate lists every problem in o.
 func (o *WatchOptions) Validate() error {
-	if o != nil && o.Interval < 0 {
-		return &OptionsError{Options: "WatchOptions", Problems: []string{fmt.Sprintf("Interval %v is negative", o.Interval)}}
+	if o == nil {
+		return nil
 	}
-	return nil
+	return (&reload.Options{Interval: o.Interval}).Validate("routing.WatchOptions")
 }
 
-// Watcher polls a rule set file and reloads a [Table] when it changes.
+// Watcher polls a rule set file and reloads a [Table] when it changes. Its
+// methods are safe for concurrent use.
 type Watcher struct {
-	cancel context.CancelFunc
-	done   chan struct{}
+	w *reload.Watcher
+}
+
+// WatchStats counts what a [Watcher] did.
+type WatchStats struct {
+	Reloads uint64 // changed files loaded after the first load
+	Errors  uint64 // refused, unreadable or invalid files after the first load
 }
 
 // Watch loads the rule set file name into t, then checks it every
-// Interval and loads it again when its contents change, until ctx ends or
-// Stop is called. The first load is synchronous: its error is returned and
-// nothing is started. Watching polls (read the file, compare its bytes
-// with the last ones), so it works for editors that replace files and on
-// every file system; rule set files are small.
+// Interval and loads it again when its contents (or owner or mode) change,
+// until ctx ends or [Watcher.Close] is called. The first load is
+// synchronous: its error is returned and nothing is started. Watching
+// polls (read the file, compare it with the last version tried), so it
+// works for editors that replace files and on every file system; rule set
+// files are small. Replace the file atomically (write a temporary file,
+// rename it over the old one), or Watch may load a half-written file.
+//
+// # Security
+//
+// Every reload runs under ctx as it was when Watch was called: with the
+// [Options].Guard of t, the principal in ctx (an admin, typically) is the
+// one that authorizes every later reload, so whoever can write the file
+// changes the routes with that authority. Watch therefore refuses, before
+// every load including the first, a file that is group- or world-writable
+// or that is owned by another user than the process's or root (a
+// *semevent.FileError wrapping semevent.ErrUnsafeFile), and an empty
+// file unless AllowEmpty is set (semevent.ErrEmptyFile). Keep the
+// directory holding the file writable by its owner only as well.
 func Watch(ctx context.Context, t *Table, name string, opts *WatchOptions) (*Watcher, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -48,61 +75,42 @@ func Watch(ctx context.Context, t *Table, name string, opts *WatchOptions) (*Wat
 	if opts != nil {
 		o = *opts
 	}
-	if o.Interval == 0 {
-		o.Interval = time.Second
+	ro := &reload.Options{Interval: o.Interval, AllowEmpty: o.AllowEmpty, OnError: o.OnError}
+	if o.OnReload != nil {
+		ro.OnReload = func() { o.OnReload(t.Version()) }
 	}
-	data, err := os.ReadFile(name)
+	w, err := reload.Watch(ctx, func(ctx context.Context, data []byte) error {
+		return t.loadData(ctx, name, data)
+	}, name, ro)
 	if err != nil {
-		return nil, fmt.Errorf("routing: watch: %w", err)
-	}
-	if err := t.LoadFileContext(ctx, name); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	w := &Watcher{cancel: cancel, done: make(chan struct{})}
-	go w.run(ctx, t, name, o, data)
-	return w, nil
+	return &Watcher{w: w}, nil
 }
 
-func (w *Watcher) run(ctx context.Context, t *Table, name string, o WatchOptions, last []byte) {
-	defer close(w.done)
-	tick := time.NewTicker(o.Interval)
-	defer tick.Stop()
-	report := func(err error) {
-		if o.OnError != nil {
-			o.OnError(err)
-		}
+// loadData parses data, the contents of the file name, and loads it.
+// Errors in the file name it as their Source.
+func (t *Table) loadData(ctx context.Context, name string, data []byte) error {
+	rs, err := ParseRuleSet(data)
+	if err == nil {
+		err = t.LoadContext(ctx, rs)
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		data, err := os.ReadFile(name)
-		if err != nil {
-			report(fmt.Errorf("routing: watch: %w", err))
-			continue
-		}
-		if bytes.Equal(data, last) {
-			continue
-		}
-		last = data
-		if err := t.LoadFileContext(ctx, name); err != nil {
-			report(err)
-			continue
-		}
-		if o.OnReload != nil {
-			o.OnReload(t.Version())
-		}
+	var rse *RuleSetError
+	if errors.As(err, &rse) {
+		rse.Source = name
 	}
+	return err
 }
 
-// Stop ends the watch and waits for its goroutine to return.
-func (w *Watcher) Stop() {
-	w.cancel()
-	<-w.done
-}
+// Close ends the watch and waits for its goroutine to return, or for ctx
+// to end. It is idempotent.
+func (w *Watcher) Close(ctx context.Context) error { return w.w.Close(ctx) }
 
 // Done is closed when the watch has ended.
-func (w *Watcher) Done() <-chan struct{} { return w.done }
+func (w *Watcher) Done() <-chan struct{} { return w.w.Done() }
+
+// Stats returns the watcher's counts so far.
+func (w *Watcher) Stats() WatchStats {
+	s := w.w.Stats()
+	return WatchStats{Reloads: s.Reloads, Errors: s.Errors}
+}

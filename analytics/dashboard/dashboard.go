@@ -28,7 +28,7 @@
 //
 // # Errors
 //
-// New returns *[OptionError]s joined for invalid options.
+// New returns a *[semevent.OptionsError] for invalid options.
 //
 // # Testing
 //
@@ -40,7 +40,6 @@ package dashboard
 import (
 	"embed"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -50,6 +49,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/analytics"
 	"github.com/vexfs/semevent/analytics/sketch"
 	"github.com/vexfs/semevent/propagation"
@@ -72,27 +72,22 @@ type Options struct {
 	Now func() time.Time
 }
 
-// OptionError names one invalid option.
-type OptionError struct{ Field, Msg string }
-
-func (e *OptionError) Error() string { return fmt.Sprintf("dashboard: option %s: %s", e.Field, e.Msg) }
-
-// Validate reports every problem with o, joined.
+// Validate reports every problem with o in one *semevent.OptionsError.
 func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var errs []error
+	e := &semevent.OptionsError{Options: "dashboard.Options"}
 	if o.Interval < 0 {
-		errs = append(errs, &OptionError{"Interval", "negative"})
+		e.Addf("Interval", "%v is negative", o.Interval)
 	}
 	if o.History < 0 || o.History > 100000 {
-		errs = append(errs, &OptionError{"History", "outside [0, 100000]"})
+		e.Addf("History", "%d outside [0, 100000]", o.History)
 	}
 	if o.TopN < 0 || o.TopN > 1000 {
-		errs = append(errs, &OptionError{"TopN", "outside [0, 1000]"})
+		e.Addf("TopN", "%d outside [0, 1000]", o.TopN)
 	}
-	return errors.Join(errs...)
+	return e.Err()
 }
 
 // Snapshot is what the page draws; /snapshot and /events send it as JSON.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/analytics"
 	"github.com/vexfs/semevent/analytics/dashboard"
 	"github.com/vexfs/semevent/propagation"
@@ -168,9 +170,10 @@ func TestEventStream(t *testing.T) {
 }
 
 func TestOptionsValidate(t *testing.T) {
-	if _, err := dashboard.New(&dashboard.Options{Interval: -1, History: -1, TopN: 5000}); err == nil ||
-		strings.Count(err.Error(), "dashboard: option") != 3 {
-		t.Errorf("New(bad) = %v, want three problems", err)
+	_, err := dashboard.New(&dashboard.Options{Interval: -1, History: -1, TopN: 5000})
+	var oe *semevent.OptionsError
+	if !errors.As(err, &oe) || len(oe.Problems) != 3 || !errors.Is(err, semevent.ErrInvalidOptions) {
+		t.Errorf("New(bad) = %v, want a *semevent.OptionsError with three problems", err)
 	}
 }
 

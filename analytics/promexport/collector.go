@@ -33,7 +33,7 @@
 //
 // # Errors
 //
-// [New] returns *[OptionError]s joined for a bad namespace or a source
+// [New] returns a *[semevent.OptionsError] for a bad namespace or a source
 // name that is not a valid metric name.
 //
 // # Testing
@@ -43,8 +43,8 @@
 package promexport
 
 import (
-	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
 	"slices"
@@ -118,30 +118,23 @@ type Options struct {
 	Sources map[string]Source
 }
 
-// OptionError names one invalid option.
-type OptionError struct {
-	Field, Msg string
-}
-
-func (e *OptionError) Error() string { return fmt.Sprintf("promexport: option %s: %s", e.Field, e.Msg) }
-
 var nameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 
-// Validate reports every problem with o, joined.
+// Validate reports every problem with o in one *semevent.OptionsError.
 func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var errs []error
+	e := &semevent.OptionsError{Options: "promexport.Options"}
 	if o.Namespace != "" && !nameRE.MatchString(o.Namespace) {
-		errs = append(errs, &OptionError{"Namespace", fmt.Sprintf("%q is not a metric name", o.Namespace)})
+		e.Addf("Namespace", "%q is not a metric name", o.Namespace)
 	}
-	for k := range o.Sources {
+	for _, k := range slices.Sorted(maps.Keys(o.Sources)) {
 		if !nameRE.MatchString(k) {
-			errs = append(errs, &OptionError{"Sources", fmt.Sprintf("key %q is not a metric name", k)})
+			e.Addf(fmt.Sprintf("Sources[%q]", k), "not a metric name")
 		}
 	}
-	return errors.Join(errs...)
+	return e.Err()
 }
 
 // Collector is a prometheus.Collector over semevent's statistics. It is

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/analytics"
 	"github.com/vexfs/semevent/analytics/health"
 	"github.com/vexfs/semevent/analytics/promexport"
@@ -119,9 +120,9 @@ func TestWatermarkBeforeEvents(t *testing.T) {
 
 func TestOptionsValidate(t *testing.T) {
 	_, err := promexport.New(&promexport.Options{Namespace: "bad-name", Sources: map[string]promexport.Source{"ok": nil, "no.dots": nil}})
-	var oe *promexport.OptionError
-	if !errors.As(err, &oe) || strings.Count(err.Error(), "promexport: option") != 2 {
-		t.Errorf("New = %v, want two *OptionErrors", err)
+	var oe *semevent.OptionsError
+	if !errors.As(err, &oe) || len(oe.Problems) != 2 || !errors.Is(err, semevent.ErrInvalidOptions) {
+		t.Errorf("New = %v, want a *semevent.OptionsError with two problems", err)
 	}
 }
 

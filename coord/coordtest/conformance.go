@@ -249,10 +249,10 @@ func testSubscribe(t *testing.T, c coord.Coordinator) {
 			t.Fatalf("subscriber still waits for %d events", len(want))
 		}
 	}
-	sub.Stop()
+	sub.Unsubscribe()
 	<-sub.Done()
 	if err := sub.Err(); err != nil {
-		t.Errorf("Err after Stop = %v, want nil", err)
+		t.Errorf("Err after Unsubscribe = %v, want nil", err)
 	}
 
 	// A handler error ends the subscription and is reported.

@@ -32,7 +32,7 @@ func BenchmarkRaftAppend(b *testing.B) {
 	paths := make([][]string, 4)
 	for i := 0; len(paths[0]) < 64 || len(paths[1]) < 64 || len(paths[2]) < 64 || len(paths[3]) < 64; i++ {
 		p := fmt.Sprint("/bench/", i)
-		s := coord.ShardOf(coord.PathKey(&semevent.Event{Path: p}), 4)
+		s := coord.ShardOf(semevent.PathKey(&semevent.Event{Path: p}), 4)
 		paths[s] = append(paths[s], p)
 	}
 	var cl *cluster

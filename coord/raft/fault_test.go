@@ -120,7 +120,7 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 					coord.Stamp(evs[i], c.ids)
 					in.ids = append(in.ids, evs[i].ID)
 				}
-				in.shard = coord.ShardOf(coord.PathKey(evs[0]), testShards)
+				in.shard = coord.ShardOf(semevent.PathKey(evs[0]), testShards)
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 				call := time.Now().UnixNano()
 				pos, err := c.Append(ctx, evs...)

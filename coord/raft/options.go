@@ -39,9 +39,9 @@ type Options struct {
 	// Shards is the number of Raft groups events are spread over, the
 	// same on every node. Default 1.
 	Shards int
-	// Key picks an event's shard; default coord.PathKey. Must be the same
-	// function on every node.
-	Key func(ev *semevent.Event) uint64
+	// Key picks an event's shard (coord.ShardOf its key); nil means
+	// semevent.PathKey. Must be the same function on every node.
+	Key semevent.KeyFunc
 	// DeploymentID keeps clusters apart: nodes talk only to nodes with the
 	// same one. Default 1.
 	DeploymentID uint64
@@ -121,7 +121,7 @@ func (o *Options) withDefaults() Options {
 		c.Shards = 1
 	}
 	if c.Key == nil {
-		c.Key = coord.PathKey
+		c.Key = semevent.PathKey
 	}
 	if c.DeploymentID == 0 {
 		c.DeploymentID = 1
@@ -167,10 +167,9 @@ func (o *Options) withDefaults() Options {
 // coord.ErrMembership problems.
 func (o *Options) Validate() error {
 	c := o.withDefaults()
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &coord.OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	e := &semevent.OptionsError{Options: "raft.Options"}
+	bad := e.Addf
+	var errs []error // membership problems, and the Detector's
 	if c.Node == 0 {
 		bad("Node", "missing (node ids start at 1)")
 	}
@@ -236,5 +235,5 @@ func (o *Options) Validate() error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return errors.Join(append([]error{e.Err()}, errs...)...)
 }

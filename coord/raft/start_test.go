@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/coord"
 )
 
@@ -14,7 +15,7 @@ func TestOptionsValidate(t *testing.T) {
 	tests := []struct {
 		name string
 		o    Options
-		is   error  // errors.Is target, nil for an *OptionError
+		is   error  // errors.Is target, nil for an *semevent.OptionsError
 		want string // in the message
 	}{
 		{"missing everything", Options{}, nil, "Node"},
@@ -32,7 +33,7 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("%s: Validate = nil", tt.name)
 			continue
 		}
-		var oe *coord.OptionError
+		var oe *semevent.OptionsError
 		if tt.is != nil && !errors.Is(err, tt.is) || tt.is == nil && !errors.As(err, &oe) {
 			t.Errorf("%s: Validate = %v, want %v", tt.name, err, tt.is)
 		}
@@ -43,7 +44,8 @@ func TestOptionsValidate(t *testing.T) {
 			t.Errorf("%s: New succeeded", tt.name)
 		}
 	}
-	if err := (&Options{}).Validate(); len(err.(interface{ Unwrap() []error }).Unwrap()) < 3 {
+	var oe *semevent.OptionsError
+	if err := (&Options{}).Validate(); !errors.As(err, &oe) || len(oe.Problems) < 3 {
 		t.Errorf("Validate of empty options = %v, want every problem listed", err)
 	}
 }

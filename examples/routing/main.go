@@ -105,7 +105,7 @@ func run(w io.Writer, name string) error {
 	if err != nil {
 		return err
 	}
-	defer watcher.Stop()
+	defer watcher.Close(context.Background())
 
 	fmt.Fprintf(w, "rule set version %d\n", tab.Version())
 	routeAll(w, tab)

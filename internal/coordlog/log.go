@@ -167,7 +167,7 @@ type Sub struct {
 }
 
 // Subscribe starts calling fn for each event of l from index from (0 counts
-// as 1), waiting for new ones, until fn returns an error, Stop is called or
+// as 1), waiting for new ones, until fn returns an error, Unsubscribe is called or
 // the log is closed. fn runs on the subscription's goroutine, one call at a
 // time.
 func Subscribe[T any](l *Log[T], from uint64, fn func(ctx context.Context, index uint64, ev T) error) *Sub {
@@ -211,14 +211,14 @@ func (s *Sub) setErr(err error) {
 	s.mu.Unlock()
 }
 
-// Stop ends the subscription without waiting for it; see Done.
-func (s *Sub) Stop() { s.cancel() }
+// Unsubscribe ends the subscription without waiting for it; see Done.
+func (s *Sub) Unsubscribe() { s.cancel() }
 
 // Done is closed once the subscription's goroutine has returned.
 func (s *Sub) Done() <-chan struct{} { return s.done }
 
 // Err returns the error that ended the subscription: fn's, or ErrClosed;
-// nil while it runs or after Stop.
+// nil while it runs or after Unsubscribe.
 func (s *Sub) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

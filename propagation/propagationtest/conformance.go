@@ -309,9 +309,9 @@ func testBadInput(t *testing.T, p propagation.Propagator) {
 	if _, err := p.Subscribe(nil, nil); !errors.Is(err, semevent.ErrNilHandler) {
 		t.Errorf("Subscribe(nil) = %v, want ErrNilHandler", err)
 	}
-	var oe *propagation.OptionError
-	if _, err := p.Subscribe(&collector{}, &propagation.SubscribeOptions{Buffer: -1}); !errors.As(err, &oe) {
-		t.Errorf("Subscribe(Buffer: -1) = %v, want *OptionError", err)
+	var oe *semevent.OptionsError
+	if _, err := p.Subscribe(&collector{}, &propagation.SubscribeOptions{Buffer: -1}); !errors.As(err, &oe) || !errors.Is(err, semevent.ErrInvalidOptions) {
+		t.Errorf("Subscribe(Buffer: -1) = %v, want *semevent.OptionsError", err)
 	}
 	if err := p.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
