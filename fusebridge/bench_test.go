@@ -152,7 +152,7 @@ func fuseVariants(b *testing.B, files int) []fuseVariant {
 			if err != nil {
 				b.Fatal(err)
 			}
-			return func() { m.Unmount() }
+			return func() { m.Close(context.Background()) }
 		}
 	}
 	withEvents := func(pt bool) func(b *testing.B, backing, mnt string) func() {
@@ -178,7 +178,7 @@ func fuseVariants(b *testing.B, files int) []fuseVariant {
 				b.Fatal(err)
 			}
 			return func() {
-				m.Unmount()
+				m.Close(context.Background())
 				br.Close(context.Background())
 				bus.Close(context.Background())
 				st := br.Stats()
@@ -218,7 +218,7 @@ func fuseVariants(b *testing.B, files int) []fuseVariant {
 			if err != nil {
 				b.Fatal(err)
 			}
-			return func() { m.Unmount(); br.Close(context.Background()) }
+			return func() { m.Close(context.Background()); br.Close(context.Background()) }
 		}),
 	}
 }

@@ -2,6 +2,7 @@ package fusebridge
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/propagation"
 )
 
@@ -17,10 +19,10 @@ import (
 // nodes ([Bridge.Wrap], [Bridge.NewLoopbackRoot]); every operation on a
 // wrapped node is forwarded unchanged and, when it succeeds, queued as an
 // event with boundary [semevent.FUSE]. One goroutine publishes the queue to
-// the Propagator, so a slow bus never stalls the file system: a full queue
+// the Publisher, so a slow bus never stalls the file system: a full queue
 // applies Options.Policy and counts the drop.
 type Bridge struct {
-	p    propagation.Propagator
+	p    semevent.Publisher
 	opts Options
 	want [64]bool // kinds to emit, by semevent.Kind
 
@@ -33,29 +35,50 @@ type Bridge struct {
 
 	pids pidCache
 
+	// progress is closed and replaced (under progressMu) each time the
+	// publishing goroutine has dealt with a batch; Sync waits on it.
+	progressMu sync.Mutex
+	progress   chan struct{}
+
+	// in counts events that entered the queue, out those that left it
+	// (published, failed or evicted); both only grow.
+	in, out                                     atomic.Uint64
 	queued, published, dropped, evicted, failed atomic.Uint64
+	kinds                                       [64]atomic.Uint64 // events made, by kind
 }
 
 // Stats counts what a Bridge did with its events. Queued = Published +
 // Failed + still queued; Dropped and Evicted events never reached the
-// queue or left it unpublished.
+// queue or left it unpublished. Every counter only grows (Queued
+// excepted), so a rate is the difference of two readings over time.
 type Stats struct {
-	Queued    uint64 // accepted into the queue
-	Published uint64 // accepted by the Propagator
-	Dropped   uint64 // not queued: full queue (DropNewest, or Block past BlockTimeout)
+	Queued    uint64 // accepted into the queue, less those evicted
+	Published uint64 // accepted by the Publisher
+	Dropped   uint64 // not queued: full queue (DropNewest, or Block past BlockTimeout), or after Close
 	Evicted   uint64 // removed from a full queue by DropOldest
-	Failed    uint64 // rejected by the Propagator
+	Failed    uint64 // rejected by the Publisher (an authorized bus refusing the principal, a closed bus)
+	// Ops counts the FUSE operations that made an event, by the event's
+	// kind (a create, a write session, a read call, …): the operations
+	// per second the mount serves, per kind. Kinds not wanted
+	// (Options.Kinds) and per-call reads and writes in the modes that do
+	// not report them are not counted.
+	Ops map[semevent.Kind]uint64
+	// Backlog is the number of events in the queue now.
+	Backlog int
+	// PIDCacheResets counts the times the thread→process cache was
+	// cleared because it reached its cap of 4096 threads.
+	PIDCacheResets uint64
 }
 
-// New returns a Bridge publishing to p.
-func New(p propagation.Propagator, opts *Options) (*Bridge, error) {
+// New returns a Bridge publishing to p (a propagation.Bus, usually).
+func New(p semevent.Publisher, opts *Options) (*Bridge, error) {
 	if p == nil {
-		return nil, ErrNilPropagator
+		return nil, ErrNilPublisher
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	b := &Bridge{p: p, opts: opts.withDefaults(), done: make(chan struct{})}
+	b := &Bridge{p: p, opts: opts.withDefaults(), done: make(chan struct{}), progress: make(chan struct{})}
 	if b.opts.Kinds == nil {
 		for _, k := range semevent.Kinds() {
 			b.want[k] = k.IsFile()
@@ -66,20 +89,90 @@ func New(p propagation.Propagator, opts *Options) (*Bridge, error) {
 		}
 	}
 	b.q = make(chan *semevent.Event, b.opts.QueueSize)
-	b.ctx, b.cancel = context.WithCancel(context.Background())
+	ctx := context.Background()
+	if b.opts.Principal != nil {
+		ctx = access.WithPrincipal(ctx, b.opts.Principal)
+	}
+	b.ctx, b.cancel = context.WithCancel(ctx)
 	go b.run()
 	return b, nil
 }
 
 // Stats returns the bridge's counters.
 func (b *Bridge) Stats() Stats {
-	return Stats{
+	s := Stats{
 		Queued:    b.queued.Load(),
 		Published: b.published.Load(),
 		Dropped:   b.dropped.Load(),
 		Evicted:   b.evicted.Load(),
 		Failed:    b.failed.Load(),
+		Backlog:   len(b.q),
+		Ops:       map[semevent.Kind]uint64{},
 	}
+	for k := range b.kinds {
+		if n := b.kinds[k].Load(); n > 0 {
+			s.Ops[semevent.Kind(k)] = n
+		}
+	}
+	b.pids.mu.RLock()
+	s.PIDCacheResets = b.pids.resets
+	b.pids.mu.RUnlock()
+	return s
+}
+
+// syncer is propagation.Syncer: a publisher that can wait until what was
+// published on it has been delivered.
+type syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// Sync returns once every event the bridge had made before the call has
+// left its queue — published, or counted as failed or evicted — and, when
+// the Publisher can wait for its deliveries (propagation.Bus.Sync), once
+// the Publisher has delivered them to its subscribers. Events of
+// operations that are still running, or that start later, are not waited
+// for; with a kernel [Watcher] on the backing directory, call
+// [Watcher.Sync] before Sync so that the kernel's twins are published
+// too. Sync does not stop the bridge. It returns ctx's error if ctx ends
+// first, and an error wrapping [semevent.ErrClosed] after Close.
+func (b *Bridge) Sync(ctx context.Context) error {
+	b.mu.RLock()
+	closed := b.closed
+	b.mu.RUnlock()
+	if closed {
+		return fmt.Errorf("fusebridge: sync: %w", semevent.ErrClosed)
+	}
+	target := b.in.Load()
+	for b.out.Load() < target {
+		b.progressMu.Lock()
+		ch := b.progress
+		b.progressMu.Unlock()
+		if b.out.Load() >= target {
+			break
+		}
+		select {
+		case <-ch:
+		case <-b.done:
+			if b.out.Load() < target {
+				return fmt.Errorf("fusebridge: sync: %w", semevent.ErrClosed)
+			}
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if s, ok := b.p.(syncer); ok {
+		return s.Sync(ctx)
+	}
+	return nil
+}
+
+// advance records that n events left the queue and wakes Sync callers.
+func (b *Bridge) advance(n int) {
+	b.out.Add(uint64(n))
+	b.progressMu.Lock()
+	close(b.progress)
+	b.progress = make(chan struct{})
+	b.progressMu.Unlock()
 }
 
 // Close stops accepting events, publishes what is queued and returns when
@@ -128,21 +221,24 @@ func (b *Bridge) run() {
 			}
 		}
 		b.publish(batch)
+		b.advance(len(batch))
 		clear(batch)
 	}
 }
 
 func (b *Bridge) publish(batch []*semevent.Event) {
-	err := propagation.PublishBatch(b.ctx, b.p, batch)
-	if err == nil {
-		b.published.Add(uint64(len(batch)))
-		return
+	n := 0 // published in one batch
+	if bp, ok := b.p.(propagation.Batcher); ok {
+		err := bp.PublishBatch(b.ctx, batch)
+		if err == nil {
+			b.published.Add(uint64(len(batch)))
+			return
+		}
+		if be, ok := err.(*propagation.BatchError); ok {
+			n = be.Accepted
+		}
+		b.published.Add(uint64(n))
 	}
-	n := len(batch)
-	if be, ok := err.(*propagation.BatchError); ok {
-		n = be.Accepted
-	}
-	b.published.Add(uint64(n))
 	// Publish the rest one by one so that one bad event costs only itself.
 	for _, ev := range batch[n:] {
 		if b.p.Publish(b.ctx, ev) == nil {
@@ -167,7 +263,7 @@ func (b *Bridge) emit(ctx context.Context, ev *semevent.Event) {
 	}
 	select {
 	case b.q <- ev:
-		b.queued.Add(1)
+		b.accepted()
 		return
 	default:
 	}
@@ -178,7 +274,7 @@ func (b *Bridge) emit(ctx context.Context, ev *semevent.Event) {
 		for {
 			select {
 			case b.q <- ev:
-				b.queued.Add(1)
+				b.accepted()
 				return
 			default:
 			}
@@ -186,6 +282,7 @@ func (b *Bridge) emit(ctx context.Context, ev *semevent.Event) {
 			case <-b.q:
 				b.evicted.Add(1)
 				b.queued.Add(^uint64(0))
+				b.advance(1)
 			default:
 			}
 		}
@@ -194,11 +291,17 @@ func (b *Bridge) emit(ctx context.Context, ev *semevent.Event) {
 		defer t.Stop()
 		select {
 		case b.q <- ev:
-			b.queued.Add(1)
+			b.accepted()
 		case <-t.C:
 			b.dropped.Add(1)
 		}
 	}
+}
+
+// accepted counts an event that entered the queue.
+func (b *Bridge) accepted() {
+	b.queued.Add(1)
+	b.in.Add(1)
 }
 
 // event returns a new FUSE event of kind k at path, filled from the
@@ -207,6 +310,7 @@ func (b *Bridge) event(ctx context.Context, k semevent.Kind, path, op string) *s
 	if !b.want[k] {
 		return nil
 	}
+	b.kinds[k].Add(1)
 	ev := &semevent.Event{
 		Kind:     k,
 		Boundary: semevent.FUSE,
@@ -245,7 +349,7 @@ func Unwrap(node fs.InodeEmbedder) fs.InodeEmbedder {
 }
 
 // NewLoopbackRoot returns the root of a go-fuse loopback file system over
-// the directory backing, wrapped by b: mount it with [Mount].
+// the directory backing, wrapped by b: mount it with [MountFS].
 func (b *Bridge) NewLoopbackRoot(backing string) (fs.InodeEmbedder, error) {
 	root, err := fs.NewLoopbackRoot(backing)
 	if err != nil {

@@ -11,12 +11,19 @@
 //
 //	bus, _ := propagation.New(&propagation.Options{Dedup: fusebridge.DedupOptions(0)})
 //	bridge, _ := fusebridge.New(bus, nil)
+//	w, _ := fusebridge.NewWatcher(bus, backing, &fusebridge.WatcherOptions{ServerPID: os.Getpid()})
+//	fmt.Println(w.Mode(), w.Reason()) // which kernel interface, and why
 //	root, _ := bridge.NewLoopbackRoot(backing)
 //	mnt, err := fusebridge.MountFS(mountpoint, root, nil) // root and /dev/fuse
-//	defer mnt.Unmount()
-//	w, _ := fusebridge.NewWatcher(bus, backing, &fusebridge.WatcherOptions{ServerPID: os.Getpid()})
-//	defer w.Close()
-//	fmt.Println(w.Mode(), w.Reason()) // which kernel interface, and why
+//	…
+//	// Shut down in the order of the semevent package doc: the mount, the
+//	// watcher, the bridge, then the bus.
+//	semevent.CloseAll(ctx, mnt, w, bridge, bus)
+//
+// [Bridge.Sync] waits until every event the bridge made so far has been
+// delivered by the bus ([Watcher.Sync] first, for the kernel's twins),
+// without closing anything: a test or a checkpoint can then read what
+// the subscribers saw.
 //
 // Every successful operation on the mount becomes an event with boundary
 // [semevent.FUSE]: create, mknod, symlink and link ([semevent.KindFileCreate]),
@@ -81,6 +88,31 @@
 // the server's bus; the [ShmReader] decodes events and can publish them to
 // a bus in the analytics process ([ShmReader.Run]).
 //
+// # Authorization
+//
+// On a bus with an Authorizer (propagation.Options.Authorizer) every
+// publish needs a principal. The bridge and the watcher publish as their
+// own: Options.Principal and WatcherOptions.Principal. Each needs a role
+// with a publish grant on the file-system events it reports, for example
+//
+//	{Name: "fuse-bridge", Grants: []access.Grant{{Ops: []access.Op{access.OpPublish}, Topics: []string{"fs.>"}}}}
+//
+// and, when the principal is bound to a tenant, Options.Tenant (and
+// WatcherOptions.Tenant) set to that tenant, since a tenant's principal
+// may publish only its own tenant's events. Without a principal an
+// authorized bus refuses every event, counted in Stats.Failed and
+// WatcherStats.Failed.
+//
+// # Metrics
+//
+// [Bridge.Stats] counts the operations served (Ops, by kind: their rate is
+// the mount's operations per second), the queue (Backlog, Dropped,
+// Evicted) and what the bus accepted or refused. [Watcher.Stats] says
+// which kernel interface runs (Mode), how many records it read, and every
+// kernel queue overflow (Overflows: events were lost). The counters only
+// grow, so a rate is the difference of two readings; package
+// analytics/promexport exports both.
+//
 // # Concurrency
 //
 // go-fuse calls node operations concurrently; the bridge's wrappers are
@@ -92,8 +124,9 @@
 // counts every drop. A [Watcher] reads
 // the kernel in one goroutine and publishes in order. [ShmWriter] methods
 // may be called concurrently; a [ShmReader] belongs to one goroutine.
-// [Bridge.Close], [Watcher.Close] and [Mount.Unmount] wait for their
-// goroutines.
+// [Bridge.Close], [Watcher.Close] and [Mount.Close] wait for their
+// goroutines, or for their ctx to end; each may be called in any order
+// relative to the others and to the bus's Close, and more than once.
 //
 // # Deadlocks
 //
@@ -108,15 +141,17 @@
 //
 // # Errors
 //
-// [New] and [NewWatcher] return [ErrNilPropagator] or joined
-// *[OptionError]s; NewWatcher returns an error wrapping [ErrUnsupported]
-// when the requested kernel interface is unavailable. [MountFS] returns a
-// *[MountError], wrapping [ErrNoFUSE] when this machine cannot mount
-// (no /dev/fuse, not root). Unmount retries while the mount is busy and
-// then detaches it lazily, so nothing stays mounted. The shared-memory
-// channel returns errors wrapping [ErrPeerGone] when the other process
-// died, [ErrChannelCorrupt] for memory that does not decode, and io.EOF
-// when the writer closed. Watcher problems that do not stop it (a kernel
+// [New] and [NewWatcher] return [ErrNilPublisher], or one
+// *[semevent.OptionsError] listing every invalid field (it wraps
+// [semevent.ErrInvalidOptions]); NewWatcher returns an error wrapping
+// [ErrUnsupported] when the requested kernel interface is unavailable.
+// [MountFS] returns a *[MountError], wrapping [ErrNoFUSE] when this
+// machine cannot mount (no /dev/fuse, not root). [Mount.Close] retries
+// while the mount is busy and then detaches it lazily, so nothing stays
+// mounted. The shared-memory channel returns errors wrapping
+// [ErrPeerGone] when the other process died, [ErrChannelCorrupt] for
+// memory that does not decode (a damaged ring or a malformed event
+// record), and io.EOF when the writer closed. Watcher problems that do not stop it (a kernel
 // queue overflow, a malformed record) go to WatcherOptions.OnError and are
 // counted in [WatcherStats].
 //

@@ -6,27 +6,17 @@ import (
 )
 
 var (
-	// ErrNoFUSE is returned by [Mount] when this machine cannot mount a
-	// FUSE file system: /dev/fuse is missing or the caller is not root.
-	// The returned error wraps it and names the missing piece.
+	// ErrNoFUSE is wrapped by the error of [MountFS] and [Available] when
+	// this machine cannot mount a FUSE file system: /dev/fuse is missing or
+	// the caller is not root. The returned error names the missing piece.
 	ErrNoFUSE = errors.New("fusebridge: FUSE unavailable")
-	// ErrNilPropagator is returned by [New] and [NewWatcher] without a
-	// propagator to publish to.
-	ErrNilPropagator = errors.New("fusebridge: nil propagator")
+	// ErrNilPublisher is returned by [New] and [NewWatcher] without a
+	// publisher to publish to.
+	ErrNilPublisher = errors.New("fusebridge: nil publisher")
 	// ErrUnsupported is wrapped by [NewWatcher] when the requested kernel
 	// watcher mode cannot run here; the error says why.
 	ErrUnsupported = errors.New("fusebridge: unsupported")
 )
-
-// OptionError reports one invalid option field.
-type OptionError struct {
-	Field string
-	Msg   string
-}
-
-func (e *OptionError) Error() string {
-	return fmt.Sprintf("fusebridge: option %s: %s", e.Field, e.Msg)
-}
 
 // MountError reports a mount or unmount that failed: which operation, on
 // which mountpoint, and why.

@@ -37,11 +37,11 @@ func ExampleShmChannel() {
 		fmt.Println(err)
 		return
 	}
-	defer ch.Close()
+	defer ch.Close(context.Background())
 	w, _ := ch.Writer()
 	r, _ := ch.Reader()
 	w.Send(&semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.FUSE, Path: "/data/a", Size: 4096})
-	w.Close()
+	w.Close(context.Background())
 	var ev semevent.Event
 	for r.Next(&ev) == nil {
 		fmt.Println(ev.Kind, ev.Boundary, ev.Path, ev.Size)
@@ -65,7 +65,7 @@ func ExampleNewWatcher() {
 		fmt.Println(err)
 		return
 	}
-	defer w.Close()
+	defer w.Close(context.Background())
 	os.WriteFile(filepath.Join(dir, "hello.txt"), []byte("hi"), 0o644)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -96,7 +96,7 @@ func ExampleBridge_Wrap() {
 		fmt.Println(err)
 		return
 	}
-	defer mnt.Unmount()
+	defer mnt.Close(context.Background())
 	// Reading /mnt/greeting/hello.txt now publishes open, read and close
 	// events with the reader's pid.
 }

@@ -1,6 +1,7 @@
 package fusebridge
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,7 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// MountOptions configure [Mount]. A nil *MountOptions means defaults.
+// MountOptions configure [MountFS]. A nil *MountOptions means defaults.
 type MountOptions struct {
 	// FsName is the source shown in /proc/mounts. Default "semevent".
 	FsName string
@@ -26,7 +27,7 @@ type MountOptions struct {
 	AllowOther bool
 }
 
-// Mount is a mounted FUSE file system.
+// Mount is a mounted FUSE file system, made by [MountFS].
 type Mount struct {
 	Dir    string
 	server *fuse.Server
@@ -48,10 +49,10 @@ func Available() error {
 	return nil
 }
 
-// Mount mounts root at the directory dir, which must exist, and serves it
-// until [Mount.Unmount]. It mounts directly with mount(2) (no fusermount)
-// and so needs root and /dev/fuse; otherwise it returns an error wrapping
-// [ErrNoFUSE].
+// MountFS mounts root at the directory dir, which must exist, and serves
+// it until [Mount.Close]. It mounts directly with mount(2) (no
+// fusermount) and so needs root and /dev/fuse; otherwise it returns a
+// *[MountError] wrapping [ErrNoFUSE].
 func MountFS(dir string, root fs.InodeEmbedder, opts *MountOptions) (*Mount, error) {
 	if err := Available(); err != nil {
 		return nil, &MountError{Op: "mount", Mountpoint: dir, Err: err}
@@ -87,25 +88,32 @@ func MountFS(dir string, root fs.InodeEmbedder, opts *MountOptions) (*Mount, err
 	return &Mount{Dir: dir, server: server}, nil
 }
 
-// Unmount unmounts the file system and waits for the server to stop. While
-// a file inside the mount is open the kernel refuses (EBUSY); Unmount
-// retries for about a second and then detaches the mount lazily
-// (MNT_DETACH), so that nothing stays mounted; the server then stops when
-// the last open file is closed. Calling Unmount again returns the first
-// result.
-func (m *Mount) Unmount() error {
-	m.once.Do(func() { m.err = m.unmount() })
+// Close unmounts the file system and waits for the server to stop, or
+// for ctx to end (then it returns ctx's error; the server stops by
+// itself when the kernel lets go). While a file inside the mount is open
+// the kernel refuses (EBUSY); Close retries for about a second (or until
+// ctx ends) and then detaches the mount lazily (MNT_DETACH), so that
+// nothing stays mounted; the server then stops when the last open file is
+// closed. Calling Close again returns the first result.
+func (m *Mount) Close(ctx context.Context) error {
+	m.once.Do(func() { m.err = m.unmount(ctx) })
 	return m.err
 }
 
-func (m *Mount) unmount() error {
+func (m *Mount) unmount(ctx context.Context) error {
 	var err error
 	delay := 5 * time.Millisecond
 	for try := 0; try < 8; try++ {
 		if err = unix.Unmount(m.Dir, 0); err == nil || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOENT) {
 			break
 		}
-		time.Sleep(delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			try = 8
+		}
 		delay *= 2
 	}
 	if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
@@ -118,8 +126,8 @@ func (m *Mount) unmount() error {
 	go func() { m.server.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(10 * time.Second):
-		return &MountError{Op: "unmount", Mountpoint: m.Dir, Err: errors.New("server did not stop within 10s")}
+	case <-ctx.Done():
+		return &MountError{Op: "unmount", Mountpoint: m.Dir, Err: fmt.Errorf("server still running: %w", ctx.Err())}
 	}
 	return nil
 }

@@ -111,7 +111,7 @@ func (r *rig) close(t testing.TB) {
 		return
 	}
 	r.closed = true
-	if err := r.mount.Unmount(); err != nil {
+	if err := r.mount.Close(context.Background()); err != nil {
 		t.Errorf("Unmount: %v", err)
 		unix.Unmount(r.mnt, unix.MNT_DETACH)
 	}
@@ -121,7 +121,7 @@ func (r *rig) close(t testing.TB) {
 		if err := r.watcher.Sync(ctx); err != nil {
 			t.Errorf("watcher Sync: %v", err)
 		}
-		r.watcher.Close()
+		r.watcher.Close(ctx)
 	}
 	if err := r.bridge.Close(ctx); err != nil {
 		t.Errorf("bridge Close: %v", err)

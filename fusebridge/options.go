@@ -2,11 +2,11 @@ package fusebridge
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/propagation"
 )
 
@@ -82,6 +82,15 @@ type Options struct {
 	// Tenant is stamped on every event.
 	Tenant string
 
+	// Principal is the bridge's own identity: every publish carries it in
+	// its context (access.WithPrincipal), so that a bus with an
+	// Authorizer accepts the bridge's events. It needs a grant of
+	// access.OpPublish on the topics the bridge publishes ("fs.>" for
+	// every file-system event) and, when bound to a tenant, Tenant set to
+	// that tenant. Nil publishes without one, which an authorized bus
+	// refuses (counted in Stats.Failed).
+	Principal *access.Principal
+
 	// Annotate, when set, is called with the operation's context just
 	// before each event is queued; it may set the trace context, cause
 	// and attributes. It runs inside the file operation: keep it fast.
@@ -112,13 +121,12 @@ func (o *Options) withDefaults() Options {
 	return c
 }
 
-// Validate reports every problem with o (after defaults), joined.
+// Validate reports every problem with o (after defaults) in one
+// *[semevent.OptionsError], which wraps [semevent.ErrInvalidOptions].
 func (o *Options) Validate() error {
 	c := o.withDefaults()
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	e := &semevent.OptionsError{Options: "fusebridge.Options"}
+	bad := e.Addf
 	if c.Writes > WriteBoth {
 		bad("Writes", "unknown mode %d", uint8(c.Writes))
 	}
@@ -136,5 +144,5 @@ func (o *Options) Validate() error {
 	if c.BlockTimeout < 0 {
 		bad("BlockTimeout", "%v is negative", c.BlockTimeout)
 	}
-	return errors.Join(errs...)
+	return e.Err()
 }

@@ -135,12 +135,12 @@ func pidReuseChild(dir string) int {
 		return reuseFail
 	}
 	code := pidReuseRounds(say, mnt, backing)
-	if err := m.Unmount(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := m.Close(ctx); err != nil {
 		say("unmount: %v", err)
 		code = reuseFail
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if err := bridge.Close(ctx); err != nil {
 		say("bridge close: %v", err)
 		return reuseFail

@@ -3,6 +3,7 @@ package fusebridge
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -10,7 +11,6 @@ import (
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/internal/codec"
 	"github.com/vexfs/semevent/internal/shmring"
-	"github.com/vexfs/semevent/propagation"
 )
 
 // Errors of the shared-memory channel, re-exported so that callers can
@@ -18,8 +18,10 @@ import (
 var (
 	// ErrPeerGone: the other process exited without closing the channel.
 	ErrPeerGone = shmring.ErrPeerGone
-	// ErrChannelCorrupt is wrapped by errors about shared memory that does
-	// not decode.
+	// ErrChannelCorrupt is wrapped by every error about shared memory that
+	// does not decode: a ring whose header or slots are damaged, and an
+	// event record that is malformed (the error then also says at which
+	// byte of the record).
 	ErrChannelCorrupt = shmring.ErrCorrupt
 )
 
@@ -68,8 +70,10 @@ func OpenShmChannel(fd int) (*ShmChannel, error) {
 // exec.Cmd.ExtraFiles; close it after starting the other process.
 func (c *ShmChannel) File() (*os.File, error) { return c.r.File() }
 
-// Close unmaps the channel in this process.
-func (c *ShmChannel) Close() error { return c.r.Close() }
+// Close unmaps the channel in this process. It does not wait: ctx is
+// there for the one shape of Close that every semevent component has.
+// Calling Close again returns nil.
+func (c *ShmChannel) Close(ctx context.Context) error { return c.r.Close() }
 
 // Writer claims the producing side.
 func (c *ShmChannel) Writer() (*ShmWriter, error) {
@@ -112,8 +116,9 @@ func (w *ShmWriter) Send(ev *semevent.Event) error {
 // Handle implements semevent.Handler with Send.
 func (w *ShmWriter) Handle(_ context.Context, ev *semevent.Event) error { return w.Send(ev) }
 
-// Close ends the stream; the reader gets io.EOF after the last event.
-func (w *ShmWriter) Close() error {
+// Close ends the stream; the reader gets io.EOF after the last event. It
+// waits only for a Send in progress.
+func (w *ShmWriter) Close(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.p.Close()
@@ -131,21 +136,24 @@ type ShmReader struct {
 // not allocate; Clone an event to keep it), waiting while the channel is
 // empty.
 // It returns io.EOF after the writer closed and every event was read, an
-// error wrapping ErrPeerGone if the writer's process ended without
-// closing, or one wrapping ErrChannelCorrupt or codec.ErrMalformed for
-// memory that does not decode.
+// error wrapping [ErrPeerGone] if the writer's process ended without
+// closing, or one wrapping [ErrChannelCorrupt] for memory that does not
+// decode.
 func (r *ShmReader) Next(ev *semevent.Event) error {
 	var err error
 	r.buf, err = r.c.Recv(r.buf)
 	if err != nil {
 		return err
 	}
-	return codec.Decode(r.buf, ev)
+	if err := codec.Decode(r.buf, ev); err != nil {
+		return fmt.Errorf("fusebridge: shared-memory event: %w: %w", ErrChannelCorrupt, err)
+	}
+	return nil
 }
 
 // Run publishes every event it reads to p until the writer closes (it
 // returns nil), ctx ends, or an error.
-func (r *ShmReader) Run(ctx context.Context, p propagation.Propagator) error {
+func (r *ShmReader) Run(ctx context.Context, p semevent.Publisher) error {
 	for ctx.Err() == nil {
 		ev := new(semevent.Event)
 		err := r.Next(ev)

@@ -2,6 +2,7 @@ package fusebridge_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -100,7 +101,7 @@ func TestShmTwoProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ch.Close()
+	defer ch.Close(context.Background())
 	w, err := ch.Writer()
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +113,7 @@ func TestShmTwoProcesses(t *testing.T) {
 			t.Fatalf("Send %d: %v", i, err)
 		}
 	}
-	w.Close()
+	w.Close(context.Background())
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("reader process: %v", err)
 	}
@@ -128,7 +129,7 @@ func BenchmarkShmEvents(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer ch.Close()
+	defer ch.Close(context.Background())
 	w, _ := ch.Writer()
 	evs := make([]*semevent.Event, 64)
 	for i := range evs {
@@ -142,7 +143,7 @@ func BenchmarkShmEvents(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	w.Close()
+	w.Close(context.Background())
 	if err := cmd.Wait(); err != nil {
 		b.Fatal(err)
 	}

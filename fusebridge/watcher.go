@@ -15,8 +15,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/internal/kwatch"
-	"github.com/vexfs/semevent/propagation"
 )
 
 // WatcherMode chooses the kernel interface a [Watcher] uses.
@@ -71,6 +71,12 @@ type WatcherOptions struct {
 	// Tenant is stamped on every event.
 	Tenant string
 
+	// Principal is the watcher's own identity, carried by every publish
+	// (access.WithPrincipal) so that a bus with an Authorizer accepts its
+	// events; it needs access.OpPublish on the file-system topics, as
+	// [Options].Principal does. Nil publishes without one.
+	Principal *access.Principal
+
 	// OnError receives problems that do not stop the watcher: a queue
 	// overflow (events were lost), an undecodable record, a directory
 	// that could not be watched.
@@ -82,14 +88,15 @@ var defaultWatchKinds = []semevent.Kind{
 	semevent.KindDirCreate, semevent.KindDirDelete, semevent.KindFileWrite, semevent.KindFileChmod,
 }
 
-// Validate reports every problem with o, joined.
+// Validate reports every problem with o in one
+// *[semevent.OptionsError], which wraps [semevent.ErrInvalidOptions].
 func (o *WatcherOptions) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var errs []error
+	e := &semevent.OptionsError{Options: "fusebridge.WatcherOptions"}
 	if o.Mode > Inotify {
-		errs = append(errs, &OptionError{Field: "Mode", Msg: fmt.Sprintf("unknown mode %d", uint8(o.Mode))})
+		e.Addf("Mode", "unknown mode %d", uint8(o.Mode))
 	}
 	for i, k := range o.Kinds {
 		switch k {
@@ -97,30 +104,32 @@ func (o *WatcherOptions) Validate() error {
 			semevent.KindDirCreate, semevent.KindDirDelete, semevent.KindFileWrite, semevent.KindFileChmod,
 			semevent.KindFileOpen, semevent.KindFileRead, semevent.KindFileClose:
 		default:
-			errs = append(errs, &OptionError{Field: fmt.Sprintf("Kinds[%d]", i), Msg: fmt.Sprintf("the kernel watcher cannot report %v", k)})
+			e.Addf(fmt.Sprintf("Kinds[%d]", i), "the kernel watcher cannot report %v", k)
 		}
 	}
 	if o.ServerPID < 0 {
-		errs = append(errs, &OptionError{Field: "ServerPID", Msg: fmt.Sprintf("%d is negative", o.ServerPID)})
+		e.Addf("ServerPID", "%d is negative", o.ServerPID)
 	}
-	return errors.Join(errs...)
+	return e.Err()
 }
 
-// WatcherStats counts a Watcher's work.
+// WatcherStats counts a Watcher's work. The counters only grow.
 type WatcherStats struct {
-	Records   uint64 // kernel records decoded
-	Published uint64 // events published
-	Failed    uint64 // events the Propagator rejected
-	Ignored   uint64 // records dropped: outside the tree, server fix-ups, unwanted kinds
-	Overflows uint64 // kernel queue overflows: events were lost
-	Dirs      int    // directories watched
+	Mode      WatcherMode // the kernel interface in use: Fanotify or Inotify
+	Records   uint64      // kernel records decoded
+	Published uint64      // events published
+	Failed    uint64      // events the Publisher rejected
+	Ignored   uint64      // records dropped: outside the tree, server fix-ups, unwanted kinds
+	Overflows uint64      // kernel queue overflows: events were lost, how many is unknown
+	Malformed uint64      // kernel records that did not decode (the rest of their read is skipped)
+	Dirs      int         // directories watched now
 }
 
 // Watcher reports the kernel's view of a directory tree as events with
 // boundary [semevent.Kernel] and paths relative to the tree's root, in the
 // same form as a [Bridge] mounted over that tree ("/a/b").
 type Watcher struct {
-	p      propagation.Propagator
+	p      semevent.Publisher
 	root   string
 	opts   WatcherOptions
 	want   [64]bool
@@ -146,15 +155,16 @@ type Watcher struct {
 	infos  []kwatch.FanInfo
 	moveFr *kwatch.InEvent // inotify: a MOVED_FROM waiting for its MOVED_TO
 
-	records, published, failed, ignored, overflows atomic.Uint64
+	records, published, failed, ignored, overflows, malformed atomic.Uint64
 }
 
 // NewWatcher starts watching the directory tree at dir and publishing to
-// p. It returns once every existing directory is watched. Mode and Reason
-// say which interface it chose and why.
-func NewWatcher(p propagation.Propagator, dir string, opts *WatcherOptions) (*Watcher, error) {
+// p (a propagation.Bus, usually). It returns once every existing
+// directory is watched. Mode and Reason say which interface it chose and
+// why.
+func NewWatcher(p semevent.Publisher, dir string, opts *WatcherOptions) (*Watcher, error) {
 	if p == nil {
-		return nil, ErrNilPropagator
+		return nil, ErrNilPublisher
 	}
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -217,7 +227,11 @@ func NewWatcher(p propagation.Propagator, dir string, opts *WatcherOptions) (*Wa
 			w.reason += "; attribute changes not reported (inotify carries no pid to tell the FUSE server's own from others')"
 		}
 	}
-	w.ctx, w.cancel = context.WithCancel(context.Background())
+	ctx := context.Background()
+	if w.opts.Principal != nil {
+		ctx = access.WithPrincipal(ctx, w.opts.Principal)
+	}
+	w.ctx, w.cancel = context.WithCancel(ctx)
 	go w.run()
 	return w, nil
 }
@@ -231,31 +245,44 @@ func (w *Watcher) Reason() string { return w.reason }
 // Stats returns the watcher's counters.
 func (w *Watcher) Stats() WatcherStats {
 	return WatcherStats{
-		Records: w.records.Load(), Published: w.published.Load(), Failed: w.failed.Load(),
+		Mode: w.mode, Malformed: w.malformed.Load(), Records: w.records.Load(), Published: w.published.Load(), Failed: w.failed.Load(),
 		Ignored: w.ignored.Load(), Overflows: w.overflows.Load(), Dirs: int(w.nDirs.Load()),
 	}
 }
 
-// Close stops the watcher and waits for its goroutine. Events the kernel
-// queued but the watcher had not read are lost. Calling Close again
-// returns nil.
-func (w *Watcher) Close() error {
+// Close stops the watcher and waits for its goroutine, or for ctx to end:
+// then it returns ctx's error, and the goroutine, whose publish was
+// cancelled, releases the kernel descriptors as it ends. Events the
+// kernel queued but the watcher had not read are lost (call Sync first to
+// publish them). Calling Close again returns nil.
+func (w *Watcher) Close(ctx context.Context) error {
+	first := false
 	w.once.Do(func() {
+		first = true
 		unix.Write(w.wake[1], []byte{0})
 		w.cancel()
-		<-w.done
-		w.closeFDs()
-		unix.Close(w.wake[0])
-		unix.Close(w.wake[1])
 	})
-	return nil
+	if !first {
+		return nil
+	}
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Sync returns once the watcher has read and published every event the
 // kernel queued before the call (it waits until the queue is empty), or
-// ctx ends.
+// ctx ends. It returns an error wrapping [semevent.ErrClosed] after Close.
 func (w *Watcher) Sync(ctx context.Context) error {
 	for {
+		select {
+		case <-w.done:
+			return fmt.Errorf("fusebridge: watcher sync: %w", semevent.ErrClosed)
+		default:
+		}
 		var n int32
 		if err := ioctlFIONREAD(w.fd, &n); err != nil {
 			return err
@@ -314,7 +341,17 @@ func join(dir, name string) string {
 }
 
 func (w *Watcher) run() {
-	defer close(w.done)
+	defer func() {
+		// Close without clearing the fields: Sync may read w.fd
+		// concurrently (it sees w.done closed and stops).
+		unix.Close(w.fd)
+		if w.rootFD >= 0 {
+			unix.Close(w.rootFD)
+		}
+		unix.Close(w.wake[0])
+		unix.Close(w.wake[1])
+		close(w.done)
+	}()
 	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.wake[0]), Events: unix.POLLIN}}
 	for {
 		w.idle.Store(true)

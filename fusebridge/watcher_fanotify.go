@@ -119,6 +119,7 @@ func (w *Watcher) fanBatch(buf []byte) {
 	for len(buf) > 0 {
 		ev, rest, err := kwatch.NextFanotify(buf, base, w.infos)
 		if err != nil {
+			w.malformed.Add(1)
 			w.fail(err)
 			return
 		}

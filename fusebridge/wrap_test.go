@@ -39,7 +39,7 @@ func TestWrapCustomNode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Unmount() })
+	t.Cleanup(func() { m.Close(context.Background()) })
 	p := filepath.Join(mnt, "sub", "note.txt")
 	got, err := os.ReadFile(p)
 	if err != nil || string(got) != "hello" {
@@ -55,7 +55,7 @@ func TestWrapCustomNode(t *testing.T) {
 	if got, _ := os.ReadFile(p); string(got) != "bye" {
 		t.Fatalf("after write: %q", got)
 	}
-	if err := m.Unmount(); err != nil {
+	if err := m.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := br.Close(context.Background()); err != nil {

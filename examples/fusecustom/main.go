@@ -78,9 +78,9 @@ func run(ctx context.Context, mountpoint string, out io.Writer, ready func()) er
 		ready()
 	}
 	<-ctx.Done()
-	uerr := m.Unmount()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	uerr := m.Close(sctx)
 	bridge.Close(sctx)
 	bus.Close(sctx)
 	return uerr

@@ -112,7 +112,7 @@ func run(ctx context.Context, c config, out io.Writer, ready func()) error {
 	m, err := fusebridge.MountFS(c.mount, root, &fusebridge.MountOptions{FsName: "fusewatch:" + c.backing})
 	if err != nil {
 		if w != nil {
-			w.Close()
+			w.Close(context.Background())
 		}
 		return err
 	}
@@ -123,13 +123,13 @@ func run(ctx context.Context, c config, out io.Writer, ready func()) error {
 
 	<-ctx.Done()
 	fmt.Fprintln(out, "unmounting…")
-	uerr := m.Unmount()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	uerr := m.Close(sctx)
 	var ws fusebridge.WatcherStats
 	if w != nil {
 		w.Sync(sctx)
-		w.Close()
+		w.Close(sctx)
 		ws = w.Stats()
 	}
 	bridge.Close(sctx)
