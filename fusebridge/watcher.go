@@ -136,7 +136,8 @@ type Watcher struct {
 	mode   WatcherMode
 	reason string
 
-	fd     int // fanotify or inotify descriptor
+	be     backend // fanBackend or inBackend
+	fd     int     // fanotify or inotify descriptor
 	rootFD int // fanotify: the root's descriptor for open_by_handle_at
 	wake   [2]int
 	done   chan struct{}
@@ -313,6 +314,12 @@ func (w *Watcher) closeFDs() {
 		unix.Close(w.rootFD)
 		w.rootFD = -1
 	}
+}
+
+// overflow counts and reports a kernel queue overflow.
+func (w *Watcher) overflow() {
+	w.overflows.Add(1)
+	w.fail(fmt.Errorf("fusebridge: %v queue overflow: events lost", w.mode))
 }
 
 func (w *Watcher) fail(err error) {

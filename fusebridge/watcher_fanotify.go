@@ -9,25 +9,6 @@ import (
 	"github.com/vexfs/semevent/internal/kwatch"
 )
 
-// fanMasks translates fanotify mask bits to kinds, in the order a merged
-// mask is reported: what happened first comes first.
-var fanMasks = []struct {
-	bit  uint64
-	name string
-	file semevent.Kind
-	dir  semevent.Kind
-}{
-	{unix.FAN_CREATE, "FAN_CREATE", semevent.KindFileCreate, semevent.KindDirCreate},
-	{unix.FAN_OPEN, "FAN_OPEN", semevent.KindFileOpen, semevent.KindUnknown},
-	{unix.FAN_ACCESS, "FAN_ACCESS", semevent.KindFileRead, semevent.KindUnknown},
-	{unix.FAN_MODIFY, "FAN_MODIFY", semevent.KindFileWrite, semevent.KindUnknown},
-	{unix.FAN_ATTRIB, "FAN_ATTRIB", semevent.KindFileChmod, semevent.KindFileChmod},
-	{unix.FAN_CLOSE_WRITE, "FAN_CLOSE_WRITE", semevent.KindFileWrite, semevent.KindUnknown},
-	{unix.FAN_CLOSE_NOWRITE, "FAN_CLOSE_NOWRITE", semevent.KindFileClose, semevent.KindUnknown},
-	{unix.FAN_RENAME, "FAN_RENAME", semevent.KindFileRename, semevent.KindFileRename},
-	{unix.FAN_DELETE, "FAN_DELETE", semevent.KindFileDelete, semevent.KindDirDelete},
-}
-
 // fanDirentMask is watched on the whole filesystem: creates, deletes and
 // renames keep the map of the tree's directories current, and a
 // filesystem mark sees them in a directory from the instant it exists.
@@ -69,7 +50,7 @@ func (w *Watcher) startFanotify() error {
 	if err != nil {
 		return err
 	}
-	w.mode = Fanotify
+	w.mode, w.be = Fanotify, fanBackend{w}
 	w.mask = w.fanMask()
 	if err := unix.FanotifyMark(fd, unix.FAN_MARK_ADD|unix.FAN_MARK_FILESYSTEM, fanDirentMask, unix.AT_FDCWD, w.root); err != nil {
 		return fmt.Errorf("fanotify_mark(FAN_MARK_FILESYSTEM) %s: %w", w.root, err)
@@ -134,37 +115,37 @@ func (w *Watcher) fanBatch(buf []byte) {
 	}
 }
 
+// fanObjBits are the bits whose translation needs the object's identity.
+const fanObjBits = unix.FAN_MODIFY | unix.FAN_CLOSE_WRITE | unix.FAN_DELETE | unix.FAN_CREATE | unix.FAN_RENAME
+
 func (w *Watcher) fanEvent(ev *kwatch.FanEvent) {
 	if ev.Mask&unix.FAN_Q_OVERFLOW != 0 {
-		w.overflows.Add(1)
-		w.fail(fmt.Errorf("fusebridge: fanotify queue overflow: events lost"))
+		w.overflow()
 		return
 	}
-	isDir := ev.Mask&unix.FAN_ONDIR != 0
-	self := ev.Info(kwatch.InfoFID)
-	var path, oldPath string
+	e := kevent{fanMask: ev.Mask, isDir: ev.Mask&unix.FAN_ONDIR != 0, pid: ev.PID}
+	if self := ev.Info(kwatch.InfoFID); self != nil && ev.Mask&fanObjBits != 0 {
+		e.obj = self.Key()
+	}
 	var ok bool
 	if ev.Mask&unix.FAN_RENAME != 0 {
-		op, ok1 := w.dirPath(ev.Info(kwatch.InfoOldDFIDName))
-		np, ok2 := w.dirPath(ev.Info(kwatch.InfoNewDFIDName))
+		od, nd := ev.Info(kwatch.InfoOldDFIDName), ev.Info(kwatch.InfoNewDFIDName)
+		op, ok1 := w.dirPath(od)
+		np, ok2 := w.dirPath(nd)
 		if ok1 {
-			oldPath = join(op, ev.Info(kwatch.InfoOldDFIDName).Name)
+			e.oldPath = join(op, od.Name)
 		}
 		if ok2 {
-			path = join(np, ev.Info(kwatch.InfoNewDFIDName).Name)
+			e.path = join(np, nd.Name)
 		}
 		ok = ok1 || ok2
-		if isDir {
-			w.fanMoveDir(self, oldPath, path, ok1, ok2)
-		}
 	} else {
 		d := ev.Info(kwatch.InfoDFIDName)
 		var dp string
-		dp, ok = w.dirPath(d)
-		if ok {
-			path = dp
+		if dp, ok = w.dirPath(d); ok {
+			e.path = dp
 			if d.Name != "." && d.Name != "" {
-				path = join(dp, d.Name)
+				e.path = join(dp, d.Name)
 			}
 		}
 	}
@@ -172,119 +153,42 @@ func (w *Watcher) fanEvent(ev *kwatch.FanEvent) {
 		w.ignored.Add(1)
 		return
 	}
-	for _, m := range fanMasks {
-		if ev.Mask&m.bit == 0 {
-			continue
-		}
-		k := m.file
-		if isDir {
-			k = m.dir
-		}
-		switch m.bit {
-		case unix.FAN_CREATE:
-			if isDir {
-				if self != nil {
-					// Known by handle at once, even if it is gone before
-					// it can be marked: later events name it as a parent.
-					if _, seen := w.dirs[self.Key()]; !seen {
-						w.nDirs.Add(1)
-					}
-					w.dirs[self.Key()] = path
-				}
-				w.fanNewDir(w.root+path, self)
-			}
-		case unix.FAN_DELETE:
-			// A deleted directory stays in the map: unread events merge,
-			// so a create and a delete of one name can arrive as one event
-			// ahead of events that happened between them inside the
-			// directory. Handles are not reused (they carry a generation).
-			if self != nil {
-				delete(w.dirty, self.Key())
-			}
-		case unix.FAN_MODIFY:
-			if self != nil {
-				if _, ok := w.dirty[self.Key()]; !ok {
-					w.dirty[self.Key()] = path
-				}
-			}
-			continue
-		case unix.FAN_CLOSE_WRITE:
-			if self == nil {
-				continue
-			}
-			p, ok := w.dirty[self.Key()]
-			if !ok {
-				continue
-			}
-			delete(w.dirty, self.Key())
-			path = p
-		case unix.FAN_ATTRIB:
-			if w.opts.ServerPID != 0 && int(ev.PID) == w.opts.ServerPID {
-				w.ignored.Add(1)
-				continue
-			}
-		}
-		if k == semevent.KindUnknown || !w.want[k] {
-			continue
-		}
-		if m.bit == unix.FAN_RENAME && (path == "" || oldPath == "") {
-			// Moved into or out of the tree: a create or a delete here.
-			if path == "" {
-				path, k = oldPath, semevent.KindFileDelete
-				if isDir {
-					k = semevent.KindDirDelete
-				}
-			} else {
-				k = semevent.KindFileCreate
-				if isDir {
-					k = semevent.KindDirCreate
-				}
-			}
-			oldPath = ""
-		}
-		e := w.newEvent(k, path, ev.PID, m.name)
-		if k == semevent.KindFileRename {
-			e.OldPath = oldPath
-		}
-		if m.bit == unix.FAN_CLOSE_WRITE {
-			e.Attrs = append(e.Attrs, semevent.Attr{Key: AttrSession, Value: "kernel"})
-		}
-		w.publish(e)
-	}
+	w.translate(&e)
 }
 
-// fanNewDir watches a directory that appeared, and the directories already
-// inside it (created before the mark took effect).
-func (w *Watcher) fanNewDir(abs string, self *kwatch.FanInfo) {
-	if err := walkDirs(abs, func(p string) error { return w.fanWatch(p) }); err != nil {
+// fanBackend keeps fanotify's map of the tree's directories, by handle.
+type fanBackend struct{ *Watcher }
+
+func (w fanBackend) dirAppeared(e *kevent) {
+	if e.obj != "" {
+		// Known by handle at once, even if it is gone before it can be
+		// marked: later events name it as a parent.
+		if _, seen := w.dirs[e.obj]; !seen {
+			w.nDirs.Add(1)
+		}
+		w.dirs[e.obj] = e.path
+	}
+	if err := walkDirs(w.root+e.path, w.fanWatch); err != nil {
 		w.fail(err)
 	}
 }
 
-// fanMoveDir updates the paths of a directory that moved, and of every
-// directory beneath it.
-func (w *Watcher) fanMoveDir(self *kwatch.FanInfo, oldPath, newPath string, inOld, inNew bool) {
-	switch {
-	case inOld && inNew:
-		for k, p := range w.dirs {
-			if p == oldPath {
-				w.dirs[k] = newPath
-			} else if len(p) > len(oldPath) && p[:len(oldPath)] == oldPath && p[len(oldPath)] == '/' {
-				w.dirs[k] = newPath + p[len(oldPath):]
-			}
+func (w fanBackend) moved(e *kevent) {
+	if !e.isDir {
+		return
+	}
+	for k, p := range w.dirs {
+		if under(p, e.oldPath) {
+			w.dirs[k] = e.path + p[len(e.oldPath):]
 		}
-	case inNew:
-		if self != nil {
-			w.dirs[self.Key()] = newPath
-			w.nDirs.Add(1)
-		}
-		w.fanNewDir(w.root+newPath, self)
-	case inOld:
-		for k, p := range w.dirs {
-			if p == oldPath || len(p) > len(oldPath) && p[:len(oldPath)] == oldPath && p[len(oldPath)] == '/' {
-				delete(w.dirs, k)
-				w.nDirs.Add(-1)
-			}
+	}
+}
+
+func (w fanBackend) dirLeft(path string) {
+	for k, p := range w.dirs {
+		if under(p, path) {
+			delete(w.dirs, k)
+			w.nDirs.Add(-1)
 		}
 	}
 }
