@@ -138,7 +138,7 @@ type Watcher struct {
 
 	be     backend // fanBackend or inBackend
 	fd     int     // fanotify or inotify descriptor
-	rootFD int // fanotify: the root's descriptor for open_by_handle_at
+	rootFD int     // fanotify: the root's descriptor for open_by_handle_at
 	wake   [2]int
 	done   chan struct{}
 	ctx    context.Context
