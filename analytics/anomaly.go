@@ -3,6 +3,8 @@ package analytics
 import (
 	"math"
 	"sync"
+
+	"github.com/vexfs/semevent"
 )
 
 // DetectorOptions configure a [Detector]; the zero value is usable.
@@ -28,26 +30,32 @@ type DetectorOptions struct {
 	MaxKeys int
 }
 
-// Validate reports every problem with o, joined.
+// Validate reports every problem with o as a *[semevent.OptionsError];
+// nil o is valid.
 func (o *DetectorOptions) Validate() error {
+	e := &semevent.OptionsError{Options: "analytics.DetectorOptions"}
+	o.check(e, "")
+	return e.Err()
+}
+
+// check adds o's problems to e, with field names prefixed.
+func (o *DetectorOptions) check(e *semevent.OptionsError, prefix string) {
 	if o == nil {
-		return nil
+		return
 	}
-	var ps problems
 	if o.Alpha < 0 || o.Alpha > 1 {
-		ps.add("Anomaly.Alpha", "outside [0, 1]")
+		e.Addf(prefix+"Alpha", "%v outside [0, 1]", o.Alpha)
 	}
-	ps.negative("Anomaly.Threshold", o.Threshold)
-	ps.negative("Anomaly.Warmup", float64(o.Warmup))
-	ps.negative("Anomaly.MinStdDev", o.MinStdDev)
-	ps.negative("Anomaly.Season", float64(o.Season))
-	ps.negative("Anomaly.MaxKeys", float64(o.MaxKeys))
-	return ps.join()
+	negative(e, prefix+"Threshold", o.Threshold)
+	negative(e, prefix+"Warmup", float64(o.Warmup))
+	negative(e, prefix+"MinStdDev", o.MinStdDev)
+	negative(e, prefix+"Season", float64(o.Season))
+	negative(e, prefix+"MaxKeys", float64(o.MaxKeys))
 }
 
 // Anomaly is a value that its key's baseline did not expect.
 type Anomaly struct {
-	Key   string
+	Key   semevent.Key
 	Time  int64 // Unix nanoseconds (a window's end)
 	Value float64
 	// Baseline and StdDev are those of the model that decided: the
@@ -64,7 +72,7 @@ type Anomaly struct {
 type Detector struct {
 	o    DetectorOptions
 	mu   sync.Mutex // guards keys
-	keys map[string]*baseline
+	keys map[semevent.Key]*baseline
 }
 
 type baseline struct {
@@ -110,12 +118,12 @@ func NewDetector(opts *DetectorOptions) *Detector {
 		o.MaxKeys = 10000
 	}
 	o.Season = max(o.Season, 0)
-	return &Detector{o: o, keys: map[string]*baseline{}}
+	return &Detector{o: o, keys: map[semevent.Key]*baseline{}}
 }
 
 // Observe scores v for key (before learning from it) and reports an
 // Anomaly when |score| reaches the threshold.
-func (d *Detector) Observe(key string, t int64, v float64) (Anomaly, bool) {
+func (d *Detector) Observe(key semevent.Key, t int64, v float64) (Anomaly, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	b := d.keys[key]

@@ -83,25 +83,25 @@ func runBatch(b *testing.B, opts *analytics.Options, evs []*semevent.Event, batc
 func BenchmarkTumbling(b *testing.B) {
 	evs := benchEvents(1<<12, 1000)
 	runBench(b, &analytics.Options{Window: analytics.Tumbling(100 * time.Millisecond),
-		MaxOutOfOrder: 100 * time.Microsecond, Key: analytics.ByPath}, evs)
+		MaxOutOfOrder: 100 * time.Microsecond, Key: semevent.PathKey}, evs)
 }
 
 func BenchmarkSliding(b *testing.B) {
 	evs := benchEvents(1<<12, 1000)
 	runBench(b, &analytics.Options{Window: analytics.Sliding(400*time.Millisecond, 100*time.Millisecond),
-		MaxOutOfOrder: 100 * time.Microsecond, Key: analytics.ByPath}, evs)
+		MaxOutOfOrder: 100 * time.Microsecond, Key: semevent.PathKey}, evs)
 }
 
 func BenchmarkSession(b *testing.B) {
 	evs := benchEvents(1<<12, 1000)
 	runBench(b, &analytics.Options{Window: analytics.Session(20 * time.Millisecond),
-		MaxOutOfOrder: 100 * time.Microsecond, Key: analytics.ByPath}, evs)
+		MaxOutOfOrder: 100 * time.Microsecond, Key: semevent.PathKey}, evs)
 }
 
 func BenchmarkQuantiles(b *testing.B) {
 	evs := benchEvents(1<<12, 100)
 	runBench(b, &analytics.Options{Window: analytics.Tumbling(100 * time.Millisecond),
-		MaxOutOfOrder: 100 * time.Microsecond, Key: analytics.ByPath, Aggs: analytics.Quantiles}, evs)
+		MaxOutOfOrder: 100 * time.Microsecond, Key: semevent.PathKey, Aggs: analytics.Quantiles}, evs)
 }
 
 // cpuTime returns the user and system CPU time the process has used.
@@ -119,7 +119,7 @@ func cpuTime() time.Duration {
 func BenchmarkResultLatency(b *testing.B) {
 	var got time.Time
 	p, err := analytics.New(&analytics.Options{Window: analytics.Tumbling(time.Millisecond),
-		Key: analytics.ByPath, OnResult: func(analytics.Result) {
+		Key: semevent.PathKey, OnResult: func(analytics.Result) {
 			if got.IsZero() {
 				got = time.Now()
 			}

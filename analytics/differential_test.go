@@ -80,7 +80,7 @@ func (o *oracleAgg) add(ev *semevent.Event) {
 }
 
 type wkey struct {
-	key        string
+	key        semevent.Key
 	start, end int64
 }
 
@@ -94,7 +94,7 @@ func oracleAligned(evs []*semevent.Event, size, slide, ooo, lateness int64) (map
 		ps := t - ((t%slide)+slide)%slide
 		for s := ps - size + slide; s <= ps; s += slide {
 			if s+size+lateness > wm {
-				k := wkey{ev.Path, s, s + size}
+				k := wkey{semevent.PathKey(ev), s, s + size}
 				if out[k] == nil {
 					out[k] = &oracleAgg{}
 				}
@@ -113,12 +113,12 @@ func oracleAligned(evs []*semevent.Event, size, slide, ooo, lateness int64) (map
 func oracleSessions(evs []*semevent.Event, gap, ooo, lateness int64) (map[wkey]*oracleAgg, int) {
 	wm := int64(math.MinInt64)
 	late := 0
-	byKey := map[string][]*semevent.Event{}
+	byKey := map[semevent.Key][]*semevent.Event{}
 	for _, ev := range evs {
 		if wm != math.MinInt64 && ev.Time+lateness < wm {
 			late++
 		} else {
-			byKey[ev.Path] = append(byKey[ev.Path], ev)
+			byKey[semevent.PathKey(ev)] = append(byKey[semevent.PathKey(ev)], ev)
 		}
 		wm = max(wm, ev.Time-ooo)
 	}
@@ -224,12 +224,12 @@ func TestDifferentialWindows(t *testing.T) {
 				cfg := tc.stream
 				cfg.n /= raceScale
 				evs := genStream(r, cfg)
-				last := map[string][]analytics.Result{} // sessions, per key
+				last := map[semevent.Key][]analytics.Result{} // sessions, per key
 				lastAligned := map[wkey]analytics.Result{}
 				var lateSeen int
 				p, err := analytics.New(&analytics.Options{
 					Window: tc.window, MaxOutOfOrder: tc.ooo, AllowedLateness: tc.late,
-					Key: analytics.ByPath, Aggs: tc.aggs, HLLPrecision: 10,
+					Key: semevent.PathKey, Aggs: tc.aggs, HLLPrecision: 10,
 					OnLate: func(*semevent.Event) { lateSeen++ },
 					OnResult: func(res analytics.Result) {
 						if tc.window.Kind != analytics.KindSession {

@@ -9,18 +9,47 @@
 // [Analyzer] is the package's interface: Handle an event, Flush what is
 // held back. It is a [semevent.Handler], so an analyzer subscribes to a
 // propagation bus directly. [New] returns the windowing analyzer, a
-// [Processor]; a nil *[Options] counts events in one-second event-time
-// tumbling windows:
+// [Processor]; a nil *[Options] counts events per path
+// ([semevent.PathKey]) in one-second event-time tumbling windows:
 //
 //	p, err := analytics.New(&analytics.Options{
 //		Window:        analytics.Sliding(time.Minute, 10*time.Second),
 //		MaxOutOfOrder: 2 * time.Second,
-//		Key:           analytics.ByTenant,
+//		Key:           semevent.TenantKey,
 //		Aggs:          analytics.Quantiles | analytics.ApproxDistinct | analytics.TopK,
 //		OnResult:      func(r analytics.Result) { ... },
 //		Publisher:     bus, // results come back as "analytics.window.<Name>" events
+//		Principal:     &access.Principal{User: "analytics", Roles: []string{"analytics"}},
 //	})
 //	sub, err := bus.Subscribe(p, nil)
+//	defer p.Close(ctx)
+//
+// # Keys and tenants
+//
+// Windows are per [semevent.Key]: Options.Key picks it (default
+// [semevent.PathKey]; [semevent.TenantKey], [TopicKey], [KindKey] or
+// your own [semevent.KeyFunc]), and the processor always sets the key's
+// Tenant to the event's, so no window, anomaly baseline or forecast ever
+// mixes two tenants' events. A result event carries its key's tenant as
+// Event.Tenant. Options.MaxKeys caps the per-key aggregates held at once
+// (default [DefaultMaxKeys]); an event that would need one more is
+// refused and counted in [Stats].KeyOverflow.
+//
+// # Publishing on an authorized bus
+//
+// With Options.Publisher a bus that has an authorizer, give the processor
+// its own Options.Principal: every publish carries it. The principal must
+// not be tenant-bound (results of every tenant are published) and needs
+// a role that may publish the result topics, for example:
+//
+//	access.Role{Name: "analytics", Grants: []access.Grant{{
+//		Ops:    []access.Op{access.OpPublish},
+//		Topics: []string{"analytics.window.>", "analytics.anomaly.>"},
+//	}}}
+//
+// Each publish is bounded by Options.PublishTimeout (0 means
+// [semevent.DefaultPublishTimeout]; < 0 none), the same as every
+// component that publishes into the bus it listens to.
 //
 // # Time, watermarks and lateness
 //
@@ -33,7 +62,20 @@
 // handed to Options.OnLate, the side output. Precisely, an event counts in
 // a tumbling or sliding window W if W.End + AllowedLateness is after the
 // watermark when the event arrives, and a session event is late if its
-// time + AllowedLateness is before it. [Processor.Advance] moves the
+// time + AllowedLateness is before it. A window an allowed-late event
+// changes is emitted again at once when the watermark already passed its
+// end: a tumbling or sliding window, a session the event extends or
+// merges, and a session the event creates whose end is already behind the
+// watermark (emitted for the first time). Result.Update is set exactly
+// when an earlier result of the same key and window (for sessions: of a
+// session it covers) was emitted; never on a first emission.
+//
+// The watermark is one for all keys and tenants. So that one event with a
+// far-future time cannot make every tenant's later events late, an event
+// more than Options.MaxFuture (default [DefaultMaxFuture]) ahead of the
+// processing clock is refused: not aggregated, the watermark unmoved,
+// counted in [Stats].Future and passed to Options.OnFuture.
+// [Processor.Advance] moves the
 // watermark without events (from a heartbeat, say), and
 // Options.IdleTimeout lets it follow the processing clock while the stream
 // is quiet. In [ProcessingTime]
@@ -63,21 +105,29 @@
 // "analytics.anomaly.<Name>" events. Set Options.Forecast to fit a
 // [HoltWinters] model per key and get Result.Next, the next window's
 // forecast count with its interval, and Options.Store to keep every key's
-// counts in a [Store]. A [Miner] counts frequent event sequences per file ("open *.tmp → write *.tmp → close *.tmp → rename
-// *.tmp") with their support. [HoltWinters] forecasts a windowed series
-// with a prediction interval. A [Store] keeps series in rings at several
+// counts in a [SeriesStore]. A [Miner] counts [FrequentSequence]s per
+// file ("open *.tmp → write *.tmp → close *.tmp → rename *.tmp") with
+// their support. [HoltWinters] forecasts a windowed series with a
+// prediction interval. A [SeriesStore] keeps series in rings at several
 // resolutions and answers range queries.
+//
+// Flush and Close emit the windows the watermark has not closed with
+// Result.Partial set: they may lack events. Partial results are not
+// scored by the anomaly detector, fed to the forecaster or stored, so a
+// shutdown raises no false anomaly.
 //
 // Metrics for Prometheus are in the subpackage analytics/promexport (the
 // only one that imports the Prometheus client), health checks in
 // analytics/health and the live dashboard in analytics/dashboard.
 //
-// Event times are clamped to ±[MaxTime] (the years 1824 to 2116) so that
-// window arithmetic cannot overflow.
+// Event times are clamped to ±[MaxTime] (the years 1824 to 2116), and
+// window sizes, gaps, MaxOutOfOrder and AllowedLateness may not exceed
+// it; window arithmetic saturates instead of overflowing, so events at
+// the extremes land in the windows that hold their clamped times.
 //
 // # Concurrency
 //
-// Every method of [Processor], [Miner], [Detector] and [Store] may be
+// Every method of [Processor], [Miner], [Detector] and [SeriesStore] may be
 // called concurrently. A Processor runs callbacks and publishes with no
 // lock held, on the goroutine of the call that closed the window (Handle,
 // HandleBatch, Advance, Flush, Close, or the ticker in ProcessingTime
@@ -88,8 +138,8 @@
 //
 // # Errors
 //
-// [New] and the other constructors return *[OptionError]s (wrapping
-// [ErrInvalidOptions]) joined, one per problem. Handle returns
+// [New] and the other constructors return a *[semevent.OptionsError]
+// (wrapping [semevent.ErrInvalidOptions]) listing every problem. Handle returns
 // semevent.ErrNilEvent for nil and an error wrapping semevent.ErrClosed
 // after Close. [Aggregate.UnmarshalBinary] and [DecodeResult] return a
 // *[DecodeError] wrapping [ErrCorrupt]. A refused publish goes to

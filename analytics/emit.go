@@ -10,7 +10,9 @@ import (
 // Attribute keys of the events that [ResultEvent] and [AnomalyEvent] make.
 const (
 	AttrName       = "name"
-	AttrKey        = "key"
+	AttrKey        = "key"   // the key's S; the event's Tenant is the key's tenant
+	AttrKeyN       = "key_n" // the key's N, when not 0
+	AttrPartial    = "partial"
 	AttrStart      = "window_start"
 	AttrEnd        = "window_end"
 	AttrUpdate     = "update"
@@ -42,10 +44,10 @@ func ftoa(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 // with [DecodeResult].
 func ResultEvent(topic string, r *Result) *semevent.Event {
 	a := r.Agg
-	ev := &semevent.Event{Kind: semevent.KindCustom, Topic: topic, Time: r.End}
-	ev.Attrs = append(make([]semevent.Attr, 0, 14),
+	ev := &semevent.Event{Kind: semevent.KindCustom, Topic: topic, Time: r.End, Tenant: r.Key.Tenant}
+	ev.Attrs = append(make([]semevent.Attr, 0, 16),
 		semevent.Attr{Key: AttrName, Value: r.Name},
-		semevent.Attr{Key: AttrKey, Value: r.Key},
+		semevent.Attr{Key: AttrKey, Value: r.Key.S},
 		semevent.Attr{Key: AttrStart, Value: strconv.FormatInt(r.Start, 10)},
 		semevent.Attr{Key: AttrEnd, Value: strconv.FormatInt(r.End, 10)},
 		semevent.Attr{Key: AttrCount, Value: strconv.FormatUint(a.Count, 10)},
@@ -54,8 +56,14 @@ func ResultEvent(topic string, r *Result) *semevent.Event {
 		semevent.Attr{Key: AttrMax, Value: ftoa(a.Max)},
 		semevent.Attr{Key: AttrMean, Value: ftoa(a.Mean())},
 	)
+	if r.Key.N != 0 {
+		ev.Attrs = append(ev.Attrs, semevent.Attr{Key: AttrKeyN, Value: strconv.FormatUint(r.Key.N, 10)})
+	}
 	if r.Update {
 		ev.Attrs = append(ev.Attrs, semevent.Attr{Key: AttrUpdate, Value: "true"})
+	}
+	if r.Partial {
+		ev.Attrs = append(ev.Attrs, semevent.Attr{Key: AttrPartial, Value: "true"})
 	}
 	if r.Next != nil {
 		ev.Attrs = append(ev.Attrs,
@@ -90,8 +98,16 @@ func DecodeResult(ev *semevent.Event) (*Result, error) {
 	if r.Name, ok = ev.Attr(AttrName); !ok {
 		return fail("no "+AttrName+" attribute", nil)
 	}
-	if r.Key, ok = ev.Attr(AttrKey); !ok {
+	r.Key.Tenant = ev.Tenant
+	if r.Key.S, ok = ev.Attr(AttrKey); !ok {
 		return fail("no "+AttrKey+" attribute", nil)
+	}
+	if s, ok := ev.Attr(AttrKeyN); ok {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil || n == 0 {
+			return fail("attribute "+AttrKeyN, err)
+		}
+		r.Key.N = n
 	}
 	for _, f := range []struct {
 		key string
@@ -108,6 +124,7 @@ func DecodeResult(ev *semevent.Event) (*Result, error) {
 		return fail("window start after end", nil)
 	}
 	_, r.Update = ev.Attr(AttrUpdate)
+	_, r.Partial = ev.Attr(AttrPartial)
 	r.Agg = &Aggregate{}
 	if err := r.Agg.UnmarshalBinary(ev.Data); err != nil {
 		return nil, err
@@ -118,14 +135,17 @@ func DecodeResult(ev *semevent.Event) (*Result, error) {
 // AnomalyEvent returns a as an event on topic: kind Custom, time a.Time,
 // value, baseline, standard deviation and score as attributes.
 func AnomalyEvent(topic string, a Anomaly) *semevent.Event {
-	ev := &semevent.Event{Kind: semevent.KindCustom, Topic: topic, Time: a.Time, Priority: semevent.PriorityHigh}
+	ev := &semevent.Event{Kind: semevent.KindCustom, Topic: topic, Time: a.Time, Priority: semevent.PriorityHigh, Tenant: a.Key.Tenant}
 	ev.Attrs = []semevent.Attr{
-		{Key: AttrKey, Value: a.Key},
+		{Key: AttrKey, Value: a.Key.S},
 		{Key: AttrValue, Value: ftoa(a.Value)},
 		{Key: AttrBaseline, Value: ftoa(a.Baseline)},
 		{Key: AttrStdDev, Value: ftoa(a.StdDev)},
 		{Key: AttrScore, Value: ftoa(a.Score)},
 		{Key: AttrSeasonal, Value: strconv.FormatBool(a.Seasonal)},
+	}
+	if a.Key.N != 0 {
+		ev.Attrs = append(ev.Attrs, semevent.Attr{Key: AttrKeyN, Value: strconv.FormatUint(a.Key.N, 10)})
 	}
 	return ev
 }

@@ -3,29 +3,18 @@ package analytics
 import (
 	"errors"
 	"fmt"
+
+	"github.com/vexfs/semevent"
 )
 
 var (
 	// ErrCorrupt is wrapped by the *DecodeError that
 	// [Aggregate.UnmarshalBinary] and [DecodeResult] return.
 	ErrCorrupt = errors.New("analytics: corrupt encoding")
-	// ErrInvalidOptions is wrapped by every *OptionError.
-	ErrInvalidOptions = errors.New("analytics: invalid options")
 	// ErrUnsupported is returned by the package helpers ([Advance]) when an
 	// Analyzer lacks the optional ability asked for.
 	ErrUnsupported = errors.New("analytics: not supported by this analyzer")
 )
-
-// OptionError names one invalid option; Validate joins one per problem.
-type OptionError struct {
-	Field string // e.g. "Window.Slide"
-	Msg   string
-}
-
-func (e *OptionError) Error() string { return fmt.Sprintf("analytics: option %s: %s", e.Field, e.Msg) }
-
-// Unwrap returns [ErrInvalidOptions].
-func (e *OptionError) Unwrap() error { return ErrInvalidOptions }
 
 // DecodeError reports bytes that do not decode: what, where, and the
 // underlying sketch error if any.
@@ -66,18 +55,9 @@ func (e *PublishError) Error() string {
 // Unwrap returns the publisher's error.
 func (e *PublishError) Unwrap() error { return e.Err }
 
-// problems collects the *OptionErrors of a Validate.
-type problems []error
-
-func (ps *problems) add(field, format string, args ...any) {
-	*ps = append(*ps, &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
-}
-
-// negative adds a problem when v < 0.
-func (ps *problems) negative(field string, v float64) {
+// negative records a problem with field when v < 0.
+func negative(e *semevent.OptionsError, field string, v float64) {
 	if v < 0 {
-		ps.add(field, "negative (%v)", v)
+		e.Addf(field, "negative (%v)", v)
 	}
 }
-
-func (ps problems) join() error { return errors.Join(ps...) }

@@ -20,7 +20,7 @@ func ExampleNew() {
 	p, _ := analytics.New(&analytics.Options{
 		Window:        analytics.Tumbling(time.Second),
 		MaxOutOfOrder: 500 * time.Millisecond,
-		Key:           analytics.ByPath,
+		Key:           semevent.PathKey,
 		OnResult: func(r analytics.Result) {
 			fmt.Printf("%s [%dms,%dms) count=%d bytes=%v\n", r.Key,
 				(r.Start-t0)/1e6, (r.End-t0)/1e6, r.Agg.Count, r.Agg.Sum)
@@ -72,7 +72,7 @@ func ExampleResultEvent() {
 func ExampleSession() {
 	p, _ := analytics.New(&analytics.Options{
 		Window: analytics.Session(time.Second),
-		Key:    analytics.ByPath,
+		Key:    semevent.PathKey,
 		OnResult: func(r analytics.Result) {
 			fmt.Printf("%s session %dms..%dms: %d events\n", r.Key, (r.Start-t0)/1e6, (r.End-t0)/1e6, r.Agg.Count)
 		},
@@ -90,7 +90,7 @@ func ExampleSession() {
 func ExampleDetector() {
 	d := analytics.NewDetector(&analytics.DetectorOptions{Warmup: 5, MinStdDev: 5})
 	for i, v := range []float64{100, 102, 98, 101, 99, 100, 103, 400, 101} {
-		if a, ok := d.Observe("/data", int64(i), v); ok {
+		if a, ok := d.Observe(semevent.Key{S: "/data"}, int64(i), v); ok {
 			fmt.Printf("anomaly at %d: value %v, baseline %.1f, score %.1f\n", i, a.Value, a.Baseline, a.Score)
 		}
 	}
@@ -134,8 +134,8 @@ func ExampleHoltWinters() {
 	// 48 [48, 48]
 }
 
-func ExampleStore() {
-	s, _ := analytics.NewStore(nil)
+func ExampleSeriesStore() {
+	s, _ := analytics.NewSeriesStore(nil)
 	for i := range 30 {
 		s.Add("events_per_s", at(i*100), float64(i))
 	}

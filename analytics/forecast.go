@@ -2,6 +2,8 @@ package analytics
 
 import (
 	"math"
+
+	"github.com/vexfs/semevent"
 )
 
 // ForecastOptions configure a [HoltWinters] forecaster; the zero value
@@ -14,27 +16,29 @@ type ForecastOptions struct {
 	Z float64
 }
 
-// Validate reports every problem with o, joined.
+// Validate reports every problem with o as a *[semevent.OptionsError];
+// nil o is valid.
 func (o *ForecastOptions) Validate() error {
+	e := &semevent.OptionsError{Options: "analytics.ForecastOptions"}
+	o.check(e, "")
+	return e.Err()
+}
+
+// check adds o's problems to e, with field names prefixed.
+func (o *ForecastOptions) check(e *semevent.OptionsError, prefix string) {
 	if o == nil {
-		return nil
+		return
 	}
-	var ps problems
 	for _, f := range []struct {
 		name string
 		v    float64
 	}{{"Alpha", o.Alpha}, {"Beta", o.Beta}, {"Gamma", o.Gamma}} {
 		if f.v < 0 || f.v > 1 {
-			ps.add("Forecast."+f.name, "outside [0, 1]")
+			e.Addf(prefix+f.name, "%v outside [0, 1]", f.v)
 		}
 	}
-	if o.Season < 0 {
-		ps.add("Forecast.Season", "negative")
-	}
-	if o.Z < 0 {
-		ps.add("Forecast.Z", "negative")
-	}
-	return ps.join()
+	negative(e, prefix+"Season", float64(o.Season))
+	negative(e, prefix+"Z", o.Z)
 }
 
 // HoltWinters is an additive Holt-Winters (triple exponential smoothing)

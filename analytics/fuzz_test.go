@@ -61,7 +61,7 @@ func FuzzAggregate(f *testing.F) {
 // FuzzDecodeResult feeds result events with fuzzed attributes and data.
 func FuzzDecodeResult(f *testing.F) {
 	for _, a := range seedAggregates() {
-		ev := analytics.ResultEvent("analytics.window.x", &analytics.Result{Name: "x", Key: "k", Start: 1, End: 2, Agg: a})
+		ev := analytics.ResultEvent("analytics.window.x", &analytics.Result{Name: "x", Key: semevent.Key{Tenant: "acme", S: "k", N: 7}, Start: 1, End: 2, Agg: a})
 		f.Add("1", "2", ev.Data)
 	}
 	f.Add("5", "1", []byte{'A', 1})
@@ -127,7 +127,7 @@ func FuzzProcessor(f *testing.F) {
 		var sessions []analytics.Result
 		lateN := 0
 		p, err := analytics.New(&analytics.Options{Window: w, MaxOutOfOrder: time.Duration(ooo), AllowedLateness: time.Duration(late),
-			Key: analytics.ByPath, OnLate: func(*semevent.Event) { lateN++ },
+			Key: semevent.PathKey, OnLate: func(*semevent.Event) { lateN++ },
 			OnResult: func(r analytics.Result) {
 				if kind == 2 {
 					sessions = slices.DeleteFunc(sessions, func(o analytics.Result) bool {

@@ -2,10 +2,10 @@ package analytics_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -71,9 +71,10 @@ func TestMinerSupport(t *testing.T) {
 			}
 		}
 	}
-	if _, err := analytics.NewMiner(&analytics.MinerOptions{MinLen: 1, MaxLen: 99, Gap: -1}); err == nil ||
-		strings.Count(err.Error(), "analytics: option") != 3 {
-		t.Errorf("NewMiner(bad) = %v, want three problems", err)
+	_, err := analytics.NewMiner(&analytics.MinerOptions{MinLen: 1, MaxLen: 99, Gap: -1})
+	var oe *semevent.OptionsError
+	if !errors.As(err, &oe) || !errors.Is(err, semevent.ErrInvalidOptions) || len(oe.Problems) != 3 {
+		t.Errorf("NewMiner(bad) = %v, want a *semevent.OptionsError with three problems", err)
 	}
 }
 
@@ -100,7 +101,7 @@ func TestDetectorSeasonal(t *testing.T) {
 			if i == 12*7+3 {
 				v = 90 // a busy hour at night
 			}
-			if a, ok := d.Observe("k", int64(i), v); ok {
+			if a, ok := d.Observe(semevent.Key{S: "k"}, int64(i), v); ok {
 				flagged = append(flagged, i)
 				if season > 0 && (!a.Seasonal || math.Abs(a.Baseline-10) > 1) {
 					t.Errorf("seasonal anomaly %+v, want a seasonal baseline near 10", a)

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/analytics/sketch"
-	"github.com/vexfs/semevent/propagation"
 )
 
 // WindowKind says how a [Window] cuts time.
@@ -102,10 +102,34 @@ type Options struct {
 	// Clock returns the processing time in Unix nanoseconds (default
 	// time.Now).
 	Clock func() int64
+	// MaxFuture bounds how far ahead of the processing clock (Clock) an
+	// event's time may be, in EventTime mode: an event with Time >
+	// Clock() + MaxFuture is refused — not aggregated, and it does not
+	// move the watermark — counted in Stats.Future and passed to
+	// OnFuture. Without the bound, one event from any tenant with a
+	// far-future time would move the one watermark that every key and
+	// tenant shares, and make every later event late. 0 means
+	// [DefaultMaxFuture]; < 0 disables the bound (for replaying a
+	// recorded stream whose times are ahead of the clock, say).
+	MaxFuture time.Duration
 
-	// Key picks the key of an event (default: one key, ""). See [ByPath],
-	// [ByTopic], [ByTenant], [ByKind].
-	Key func(*semevent.Event) string
+	// Key picks the key of an event: results are per key and window
+	// (default [semevent.PathKey]; see also [semevent.TenantKey],
+	// [TopicKey], [KindKey]). The processor always sets the key's Tenant
+	// to the event's tenant, so window groups never mix tenants whatever
+	// the function returns.
+	Key semevent.KeyFunc
+	// MaxKeys caps the per-key aggregates held at once, summed over the
+	// open panes (tumbling, sliding) or sessions: default
+	// [DefaultMaxKeys], < 0 for no cap. An event that needs a new
+	// aggregate beyond the cap is refused — not aggregated — and counted
+	// in Stats.KeyOverflow, so that attacker-chosen keys cannot grow the
+	// heap without bound while the windows already open stay exact. An
+	// aggregate without sketches holds about 200 bytes with its key
+	// (~20 MiB at the default); sketches add their own size per key
+	// (HyperLogLog 2^HLLPrecision bytes, DDSketch and TopK a few KiB),
+	// so lower MaxKeys when Aggs keeps sketches.
+	MaxKeys int
 	// Value picks the number that Sum, Min, Max, Mean and Quantiles
 	// aggregate (default Event.Size).
 	Value func(*semevent.Event) float64
@@ -127,17 +151,34 @@ type Options struct {
 	OnResult func(Result)
 	// OnLate receives events too late for any window (the side output).
 	OnLate func(*semevent.Event)
+	// OnFuture receives events refused for being more than MaxFuture
+	// ahead of the processing clock.
+	OnFuture func(*semevent.Event)
 	// OnError receives errors that have no caller to return to: refused
 	// publishes (*PublishError).
 	OnError func(error)
 	// Publisher, when set, receives every result as an event (see
-	// [ResultEvent]) and every anomaly (see [AnomalyEvent]).
-	Publisher propagation.Propagator
-	// PublishTimeout bounds each publish (default 1s): a processor
-	// subscribed, under the Block policy, to the bus it publishes to
-	// would otherwise deadlock once the queues between it and itself
-	// fill. A publish that times out is a *PublishError.
+	// [ResultEvent]) and every anomaly (see [AnomalyEvent]); a
+	// propagation bus is one. Each event carries the key's tenant.
+	Publisher semevent.Publisher
+	// PublishTimeout bounds each publish, through
+	// [semevent.PublishTimeout]: 0 means [semevent.DefaultPublishTimeout],
+	// < 0 no bound. A processor subscribed to the bus it publishes to
+	// would otherwise wait for itself forever once the queues between it
+	// and itself fill under the Block policy. A publish that fails or
+	// times out is counted in Stats.PublishErrors and passed to OnError
+	// as a *[PublishError].
 	PublishTimeout time.Duration
+	// Principal is who publishes the results on a bus with an
+	// authorizer: each publish's context carries it
+	// ([access.WithPrincipal]). Without it an authorized bus refuses the
+	// results ("no principal"). It needs the publish operation on the
+	// topics "analytics.window.<Name>" and "analytics.anomaly.<Name>" for
+	// every tenant whose events it aggregates, for example:
+	//
+	//	access.Grant{Roles: []string{"analytics"}, Ops: []access.Op{access.OpPublish},
+	//		Topics: []string{"analytics.>"}}
+	Principal *access.Principal
 
 	// Anomaly, when set, scores the count of every result per key and
 	// reports anomalies to OnAnomaly and the Publisher.
@@ -148,9 +189,9 @@ type Options struct {
 	// of its results and sets Result.Next, the forecast for the next
 	// window.
 	Forecast *ForecastOptions
-	// Store, when set, receives every result's count as series
+	// Series, when set, receives every complete result's count as series
 	// "<Name>.<Key>" at the window's end, for range queries.
-	Store *Store
+	Series *SeriesStore
 
 	// IncludeAnalytics makes the processor aggregate events whose topic
 	// starts with "analytics." too; by default it skips them so that a
@@ -159,13 +200,14 @@ type Options struct {
 	IncludeAnalytics bool
 }
 
-// Validate reports every problem with o, joined; nil o is valid.
+// Validate reports every problem with o as a *[semevent.OptionsError];
+// nil o is valid.
 func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var ps problems
-	bad := ps.add
+	e := &semevent.OptionsError{Options: "analytics.Options"}
+	bad := e.Addf
 	if o.Name != "" && strings.ContainsFunc(o.Name, func(r rune) bool {
 		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-')
 	}) {
@@ -196,20 +238,22 @@ func (o *Options) Validate() error {
 	if o.Time > ProcessingTime {
 		bad("Time", "unknown mode %d", o.Time)
 	}
-	if o.MaxOutOfOrder < 0 {
-		bad("MaxOutOfOrder", "negative (%v)", o.MaxOutOfOrder)
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"Window.Size", w.Size}, {"Window.Slide", w.Slide}, {"Window.Gap", w.Gap},
+		{"MaxOutOfOrder", o.MaxOutOfOrder}, {"AllowedLateness", o.AllowedLateness}} {
+		if d.v > MaxTime {
+			bad(d.field, "%v above MaxTime", d.v)
+		}
 	}
-	if o.AllowedLateness < 0 {
-		bad("AllowedLateness", "negative (%v)", o.AllowedLateness)
-	}
+	negative(e, "MaxOutOfOrder", float64(o.MaxOutOfOrder))
+	negative(e, "AllowedLateness", float64(o.AllowedLateness))
 	if o.Tick < 0 {
 		bad("Tick", "negative (%v)", o.Tick)
 	}
 	if o.IdleTimeout < 0 {
 		bad("IdleTimeout", "negative (%v)", o.IdleTimeout)
-	}
-	if o.PublishTimeout < 0 {
-		bad("PublishTimeout", "negative (%v)", o.PublishTimeout)
 	}
 	if o.Aggs&^(Distinct|ApproxDistinct|Quantiles|TopK) != 0 {
 		bad("Aggs", "unknown bits %#x", uint8(o.Aggs&^(Distinct|ApproxDistinct|Quantiles|TopK)))
@@ -223,17 +267,9 @@ func (o *Options) Validate() error {
 	if o.TopKCapacity < 0 {
 		bad("TopKCapacity", "negative (%d)", o.TopKCapacity)
 	}
-	if o.Anomaly != nil {
-		if err := o.Anomaly.Validate(); err != nil {
-			ps = append(ps, err)
-		}
-	}
-	if o.Forecast != nil {
-		if err := o.Forecast.Validate(); err != nil {
-			ps = append(ps, err)
-		}
-	}
-	return ps.join()
+	o.Anomaly.check(e, "Anomaly.")
+	o.Forecast.check(e, "Forecast.")
+	return e.Err()
 }
 
 // withDefaults returns a copy of o with zero fields set to defaults.
@@ -254,8 +290,14 @@ func (o *Options) withDefaults() Options {
 	if c.Tick == 0 {
 		c.Tick = 100 * time.Millisecond
 	}
-	if c.PublishTimeout == 0 {
-		c.PublishTimeout = time.Second
+	if c.MaxFuture == 0 {
+		c.MaxFuture = DefaultMaxFuture
+	}
+	if c.MaxKeys == 0 {
+		c.MaxKeys = DefaultMaxKeys
+	}
+	if c.Key == nil {
+		c.Key = semevent.PathKey
 	}
 	if c.Clock == nil {
 		c.Clock = func() int64 { return time.Now().UnixNano() }
@@ -274,10 +316,22 @@ func (o *Options) withDefaults() Options {
 	return c
 }
 
-// Key functions for Options.Key.
-var (
-	ByPath   = func(ev *semevent.Event) string { return ev.Path }
-	ByTopic  = func(ev *semevent.Event) string { return ev.TopicOrKind() }
-	ByTenant = func(ev *semevent.Event) string { return ev.Tenant }
-	ByKind   = func(ev *semevent.Event) string { return ev.Kind.String() }
+// Defaults of [Options].
+const (
+	// DefaultMaxFuture is Options.MaxFuture's default.
+	DefaultMaxFuture = time.Minute
+	// DefaultMaxKeys is Options.MaxKeys's default.
+	DefaultMaxKeys = 100_000
 )
+
+// TopicKey keys an event by its tenant and topic (its kind's topic when
+// Topic is empty), for Options.Key.
+func TopicKey(ev *semevent.Event) semevent.Key {
+	return semevent.Key{Tenant: ev.Tenant, S: ev.TopicOrKind()}
+}
+
+// KindKey keys an event by its tenant and kind ("write", "create", …),
+// for Options.Key.
+func KindKey(ev *semevent.Event) semevent.Key {
+	return semevent.Key{Tenant: ev.Tenant, S: ev.Kind.String()}
+}

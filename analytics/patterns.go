@@ -3,6 +3,7 @@ package analytics
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -12,21 +13,22 @@ import (
 	"github.com/vexfs/semevent"
 )
 
-// MaxPatternLen is the longest sequence a [Miner] counts.
-const MaxPatternLen = 8
+// MaxSequenceLen is the longest sequence a [Miner] counts.
+const MaxSequenceLen = 8
 
 // MinerOptions configure a [Miner]; the zero value counts sequences of 2
 // to 4 steps per file.
 type MinerOptions struct {
-	// Key groups events into sequences (default: the path, and for a
-	// rename the old path, so that "write x.tmp → rename x.tmp" is one
-	// file's sequence).
-	Key func(*semevent.Event) string
+	// Key groups events into sequences (default [RenameKey]: the tenant
+	// and path, and for a rename the old path, so that "write x.tmp →
+	// rename x.tmp" is one file's sequence). The Miner sets the key's
+	// Tenant to the event's, so sequences never mix tenants.
+	Key semevent.KeyFunc
 	// Label names a step (default: the kind and the path's extension,
 	// "open *.tmp"; "open" for a path without one).
 	Label func(*semevent.Event) string
 	// MinLen and MaxLen bound the counted sequence lengths (defaults 2
-	// and 4; MaxLen at most MaxPatternLen).
+	// and 4; MaxLen at most MaxSequenceLen).
 	MinLen, MaxLen int
 	// Gap ends a key's sequence after this much event time without its
 	// events (default one minute).
@@ -39,29 +41,30 @@ type MinerOptions struct {
 	MaxLabels int
 }
 
-// Validate reports every problem with o, joined.
+// Validate reports every problem with o as a *[semevent.OptionsError];
+// nil o is valid.
 func (o *MinerOptions) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var ps problems
+	e := &semevent.OptionsError{Options: "analytics.MinerOptions"}
 	if o.MinLen < 0 || o.MinLen == 1 {
-		ps.add("MinLen", "must be 0 (default) or at least 2")
+		e.Addf("MinLen", "%d: must be 0 (default) or at least 2", o.MinLen)
 	}
-	if o.MaxLen < 0 || o.MaxLen > MaxPatternLen {
-		ps.add("MaxLen", "outside [0, MaxPatternLen]")
+	if o.MaxLen < 0 || o.MaxLen > MaxSequenceLen {
+		e.Addf("MaxLen", "%d outside [0, MaxSequenceLen]", o.MaxLen)
 	}
 	if o.MinLen > 0 && o.MaxLen > 0 && o.MinLen > o.MaxLen {
-		ps.add("MinLen", "above MaxLen")
+		e.Addf("MinLen", "%d above MaxLen %d", o.MinLen, o.MaxLen)
 	}
-	ps.negative("Gap", float64(o.Gap))
-	ps.negative("MaxKeys", float64(o.MaxKeys))
-	ps.negative("MaxLabels", float64(o.MaxLabels))
-	return ps.join()
+	negative(e, "Gap", float64(o.Gap))
+	negative(e, "MaxKeys", float64(o.MaxKeys))
+	negative(e, "MaxLabels", float64(o.MaxLabels))
+	return e.Err()
 }
 
-// Pattern is a sequence of steps and how often it occurred.
-type Pattern struct {
+// FrequentSequence is a sequence of steps and how often it occurred.
+type FrequentSequence struct {
 	Steps []string
 	// Support is the number of times the steps occurred back to back in
 	// one key's sequence.
@@ -69,7 +72,7 @@ type Pattern struct {
 }
 
 // String joins the steps with arrows.
-func (p Pattern) String() string { return strings.Join(p.Steps, " → ") }
+func (p FrequentSequence) String() string { return strings.Join(p.Steps, " → ") }
 
 // Miner discovers frequent event sequences per key. It is an [Analyzer];
 // its Handle and Top may be called concurrently.
@@ -77,21 +80,22 @@ type Miner struct {
 	o MinerOptions
 
 	mu     sync.Mutex // guards every field below
+	closed bool
 	labels map[string]uint32
 	names  []string
-	keys   map[string]*history
+	keys   map[semevent.Key]*history
 	counts map[gram]uint64
 }
 
 type gram struct {
 	n   uint8
-	ids [MaxPatternLen]uint32
+	ids [MaxSequenceLen]uint32
 }
 
 type history struct {
 	last int64
 	n    int // steps held, at most MaxLen
-	ids  [MaxPatternLen]uint32
+	ids  [MaxSequenceLen]uint32
 }
 
 var _ Analyzer = (*Miner)(nil)
@@ -121,17 +125,21 @@ func NewMiner(opts *MinerOptions) (*Miner, error) {
 		o.MaxLabels = 4096
 	}
 	if o.Key == nil {
-		o.Key = func(ev *semevent.Event) string {
-			if ev.Kind == semevent.KindFileRename && ev.OldPath != "" {
-				return ev.OldPath
-			}
-			return ev.Path
-		}
+		o.Key = RenameKey
 	}
 	if o.Label == nil {
 		o.Label = DefaultLabel
 	}
-	return &Miner{o: o, labels: map[string]uint32{}, keys: map[string]*history{}, counts: map[gram]uint64{}}, nil
+	return &Miner{o: o, labels: map[string]uint32{}, keys: map[semevent.Key]*history{}, counts: map[gram]uint64{}}, nil
+}
+
+// RenameKey keys an event by its tenant and path, and a rename by its old
+// path: the [Miner]'s default key.
+func RenameKey(ev *semevent.Event) semevent.Key {
+	if ev.Kind == semevent.KindFileRename && ev.OldPath != "" {
+		return semevent.Key{Tenant: ev.Tenant, S: ev.OldPath}
+	}
+	return semevent.Key{Tenant: ev.Tenant, S: ev.Path}
 }
 
 // DefaultLabel labels a step by kind and extension: "open *.tmp".
@@ -153,8 +161,12 @@ func (m *Miner) Handle(_ context.Context, ev *semevent.Event) error {
 		return semevent.ErrNilEvent
 	}
 	k, l := m.o.Key(ev), m.o.Label(ev)
+	k.Tenant = ev.Tenant
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("analytics: miner: %w", semevent.ErrClosed)
+	}
 	id, ok := m.labels[l]
 	if !ok {
 		if len(m.names) >= m.o.MaxLabels {
@@ -211,11 +223,20 @@ func (m *Miner) evictLocked() {
 // Flush does nothing: a Miner emits nothing by itself; ask [Miner.Top].
 func (m *Miner) Flush(context.Context) error { return nil }
 
+// Close makes later Handle calls return an error wrapping
+// semevent.ErrClosed; Top still answers. It is idempotent and returns nil.
+func (m *Miner) Close(context.Context) error {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	return nil
+}
+
 // Top returns the n patterns with the most support, at least minSupport,
 // most supported first (ties: longer first, then by steps).
-func (m *Miner) Top(n int, minSupport uint64) []Pattern {
+func (m *Miner) Top(n int, minSupport uint64) []FrequentSequence {
 	m.mu.Lock()
-	ps := make([]Pattern, 0, len(m.counts))
+	ps := make([]FrequentSequence, 0, len(m.counts))
 	for g, c := range m.counts {
 		if c < minSupport {
 			continue
@@ -224,10 +245,10 @@ func (m *Miner) Top(n int, minSupport uint64) []Pattern {
 		for i := range steps {
 			steps[i] = m.names[g.ids[i]]
 		}
-		ps = append(ps, Pattern{Steps: steps, Support: c})
+		ps = append(ps, FrequentSequence{Steps: steps, Support: c})
 	}
 	m.mu.Unlock()
-	slices.SortFunc(ps, func(a, b Pattern) int {
+	slices.SortFunc(ps, func(a, b FrequentSequence) int {
 		if c := cmp.Compare(b.Support, a.Support); c != 0 {
 			return c
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access"
 )
 
 // MaxTime bounds event times: a Processor clamps Event.Time to
@@ -20,13 +21,18 @@ const MaxTime = 1 << 62
 // Result is one window's aggregate for one key.
 type Result struct {
 	Name       string // Options.Name
-	Key        string
+	Key        semevent.Key
 	Start, End int64 // the window, [Start, End), Unix nanoseconds
 	// Update is set when late events (within Options.AllowedLateness)
 	// changed a window already emitted; the newer result replaces the
 	// older one. A session result also replaces earlier results of its key
 	// that lie inside [Start, End): sessions merge as events bridge them.
-	Update    bool
+	Update bool
+	// Partial is set on a result that Flush or Close emitted before the
+	// watermark passed the window's end: the window may not have seen all
+	// its events. Partial results are not scored for anomalies, not fed
+	// to the forecaster and not stored in Options.Series.
+	Partial   bool
 	Watermark int64 // the watermark when the result was emitted
 	Agg       *Aggregate
 	// Next forecasts this key's count in the next window (Holt-Winters
@@ -37,14 +43,18 @@ type Result struct {
 
 // Stats is a snapshot of a processor's counters.
 type Stats struct {
-	Events        uint64 // events aggregated or found late
+	Events        uint64 // events aggregated, found late or refused
 	Skipped       uint64 // "analytics.*" events skipped
 	Late          uint64 // events too late for any window (side output)
-	Results       uint64 // results emitted, updates included
+	Future        uint64 // events refused for being more than MaxFuture ahead of the clock
+	KeyOverflow   uint64 // events refused because their key would exceed MaxKeys
+	Results       uint64 // results emitted, updates and partial ones included
 	Updates       uint64 // results emitted because of late events
+	Partial       uint64 // results emitted by Flush or Close before their window closed
 	Anomalies     uint64
 	PublishErrors uint64
 	OpenWindows   int   // panes (tumbling, sliding) or sessions held
+	Keys          int   // per-key aggregates held (at most Options.MaxKeys)
 	Watermark     int64 // Unix nanoseconds; math.MinInt64 before any event
 }
 
@@ -56,7 +66,9 @@ type Processor struct {
 	topic, anomalyTopic             string
 	size, slide, gap, ooo, lateness int64
 	session                         bool
+	maxFuture                       int64 // < 0: no bound
 	detector                        *Detector
+	pubCtx                          func(context.Context) context.Context
 	forecasts                       *forecasts
 
 	mu     sync.Mutex // guards every field below
@@ -66,19 +78,26 @@ type Processor struct {
 	panes     []*pane
 	last      *pane
 	nextCheck int64 // advanceLocked has nothing to do below this watermark
+	// futureLimit is the latest event time accepted, Clock()+MaxFuture as
+	// of the last clock read.
+	futureLimit int64
 	// idleness (EventTime with IdleTimeout): when the last event arrived,
 	// by the processing clock, and the watermark it left.
 	lastArrival, idleFrom int64
 	// session windows.
-	sessions map[string][]*session
+	sessions map[semevent.Key][]*session
 	timers   timerHeap
+	// nkeys counts the per-key aggregates held: pane entries and live
+	// sessions.
+	nkeys int
 	// output collected under mu and delivered after unlocking.
-	out   []Result
-	late  []*semevent.Event
-	stats Stats
+	out    []Result
+	late   []*semevent.Event
+	future []*semevent.Event
+	stats  Stats
 	// recycling: emptied pane maps, and a slab that new aggregates are cut
 	// from when no sketch is kept.
-	freeMaps []map[string]*Aggregate
+	freeMaps []map[semevent.Key]*Aggregate
 	keysHint int
 	slab     []Aggregate
 
@@ -95,12 +114,12 @@ var (
 
 type pane struct {
 	start int64
-	keys  map[string]*Aggregate
+	keys  map[semevent.Key]*Aggregate
 }
 
-// New returns a Processor. It returns the problems of opts joined as
-// *[OptionError]s. In ProcessingTime mode it starts a ticker goroutine
-// that [Processor.Close] stops.
+// New returns a Processor, or the problems of opts as a
+// *[semevent.OptionsError]. In ProcessingTime mode, or with IdleTimeout,
+// it starts a ticker goroutine that [Processor.Close] stops.
 func New(opts *Options) (*Processor, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -118,16 +137,22 @@ func New(opts *Options) (*Processor, error) {
 		session:      o.Window.Kind == KindSession,
 		wm:           math.MinInt64,
 		nextCheck:    math.MinInt64,
-		sessions:     map[string][]*session{},
+		futureLimit:  math.MinInt64,
+		sessions:     map[semevent.Key][]*session{},
+		maxFuture:    int64(o.MaxFuture),
+		pubCtx:       func(ctx context.Context) context.Context { return ctx },
 	}
 	if o.Time == ProcessingTime {
 		p.ooo = 0
+	}
+	if pr := o.Principal; pr != nil {
+		p.pubCtx = func(ctx context.Context) context.Context { return access.WithPrincipal(ctx, pr) }
 	}
 	if o.Anomaly != nil {
 		p.detector = NewDetector(o.Anomaly)
 	}
 	if o.Forecast != nil {
-		p.forecasts = &forecasts{o: *o.Forecast, keys: map[string]*HoltWinters{}}
+		p.forecasts = &forecasts{o: *o.Forecast, keys: map[semevent.Key]*HoltWinters{}}
 	}
 	p.stats.Watermark = math.MinInt64
 	if o.Time == ProcessingTime || o.IdleTimeout > 0 {
@@ -153,7 +178,7 @@ func (p *Processor) tick() {
 			}
 			p.mu.Lock()
 			idle := now - p.lastArrival
-			w := p.idleFrom + idle
+			w := sat(p.idleFrom, max(idle, 0))
 			due := p.lastArrival != 0 && idle >= int64(p.o.IdleTimeout) && w > p.wm
 			p.mu.Unlock()
 			if due {
@@ -227,19 +252,21 @@ func (p *Processor) run(ctx context.Context, f func()) error {
 		return fmt.Errorf("analytics: processor %q: %w", p.o.Name, semevent.ErrClosed)
 	}
 	f()
-	if len(p.out) == 0 && len(p.late) == 0 {
+	if len(p.out) == 0 && len(p.late) == 0 && len(p.future) == 0 {
 		p.mu.Unlock()
 		return nil
 	}
-	out, late := p.takeLocked()
+	b := p.takeLocked()
 	p.mu.Unlock()
-	p.deliver(ctx, out, late)
+	p.deliver(ctx, b)
 	return nil
 }
 
-// Close flushes the open windows, stops the ticker and makes later calls
-// return an error wrapping semevent.ErrClosed. Calling it again returns
-// nil.
+// Close flushes the open windows (as partial results, see Flush), stops
+// the ticker and makes later calls return an error wrapping
+// semevent.ErrClosed. Calling it again returns nil. It publishes the
+// last results with ctx; a Close after the bus closed reports the
+// refused publishes to OnError and returns.
 func (p *Processor) Close(ctx context.Context) error {
 	p.mu.Lock()
 	if p.closed {
@@ -248,13 +275,13 @@ func (p *Processor) Close(ctx context.Context) error {
 	}
 	p.flushLocked()
 	p.closed = true
-	out, late := p.takeLocked()
+	b := p.takeLocked()
 	p.mu.Unlock()
 	if p.stop != nil {
 		close(p.stop)
 		<-p.done
 	}
-	p.deliver(ctx, out, late)
+	p.deliver(ctx, b)
 	return nil
 }
 
@@ -265,6 +292,7 @@ func (p *Processor) Stats() Stats {
 	s := p.stats
 	s.Watermark = p.wm
 	s.OpenWindows = len(p.panes)
+	s.Keys = p.nkeys
 	if p.session {
 		s.OpenWindows = 0
 		for _, ss := range p.sessions {
@@ -285,11 +313,29 @@ func isAnalytics(ev *semevent.Event) bool {
 	return len(ev.Topic) > 10 && ev.Topic[0] == 'a' && strings.HasPrefix(ev.Topic, "analytics.")
 }
 
-func (p *Processor) takeLocked() ([]Result, []*semevent.Event) {
-	out, late := p.out, p.late
-	p.out, p.late = nil, nil
-	p.stats.Results += uint64(len(out))
-	return out, late
+// batch is what one call emitted, delivered after unlocking.
+type batch struct {
+	out          []Result
+	late, future []*semevent.Event
+}
+
+func (p *Processor) takeLocked() batch {
+	b := batch{p.out, p.late, p.future}
+	p.out, p.late, p.future = nil, nil, nil
+	p.stats.Results += uint64(len(b.out))
+	return b
+}
+
+// emitLocked queues r, stamped with the watermark, for delivery.
+func (p *Processor) emitLocked(r Result) {
+	r.Watermark = p.wm
+	if r.Update {
+		p.stats.Updates++
+	}
+	if r.Partial {
+		p.stats.Partial++
+	}
+	p.out = append(p.out, r)
 }
 
 func (p *Processor) value(ev *semevent.Event) float64 {
@@ -299,11 +345,22 @@ func (p *Processor) value(ev *semevent.Event) float64 {
 	return float64(ev.Size)
 }
 
-func (p *Processor) key(ev *semevent.Event) string {
-	if p.o.Key != nil {
-		return p.o.Key(ev)
+// key returns ev's key, scoped to ev's tenant whatever Options.Key does.
+func (p *Processor) key(ev *semevent.Event) semevent.Key {
+	k := p.o.Key(ev)
+	k.Tenant = ev.Tenant
+	return k
+}
+
+// roomLocked reports whether one more per-key aggregate fits under
+// MaxKeys, counting ev as refused when not.
+func (p *Processor) roomLocked() bool {
+	if p.o.MaxKeys < 0 || p.nkeys < p.o.MaxKeys {
+		p.nkeys++
+		return true
 	}
-	return ""
+	p.stats.KeyOverflow++
+	return false
 }
 
 // update adds ev to a.
@@ -359,6 +416,17 @@ func (p *Processor) addLocked(ev *semevent.Event) {
 	t := ev.Time
 	if p.o.Time == ProcessingTime {
 		t = p.o.Clock()
+	} else if p.maxFuture >= 0 && t > p.futureLimit {
+		// The clock only moves forward: read it again only for an event
+		// beyond the limit it gave last time.
+		p.futureLimit = sat(p.o.Clock(), p.maxFuture)
+		if t > p.futureLimit {
+			p.stats.Future++
+			if p.o.OnFuture != nil {
+				p.future = append(p.future, ev)
+			}
+			return
+		}
 	}
 	t = min(max(t, -MaxTime), MaxTime)
 	if p.session {
@@ -366,7 +434,7 @@ func (p *Processor) addLocked(ev *semevent.Event) {
 	} else {
 		p.addAlignedLocked(ev, t)
 	}
-	if w := t - p.ooo; w > p.wm {
+	if w := satSub(t, p.ooo); w > p.wm {
 		p.advanceLocked(w)
 	}
 	if p.o.IdleTimeout > 0 {
@@ -391,7 +459,9 @@ func floorTo(t, d int64) int64 {
 
 func (p *Processor) addAlignedLocked(ev *semevent.Event, t int64) {
 	var ps int64
-	if l := p.last; l != nil && t >= l.start && t-l.start < p.slide {
+	// The difference is taken in uint64: t and l.start lie in ±MaxTime, so
+	// t-l.start may reach 2^63, one past math.MaxInt64.
+	if l := p.last; l != nil && t >= l.start && uint64(t)-uint64(l.start) < uint64(p.slide) {
 		ps = l.start // the common case, without a division
 	} else {
 		ps = floorTo(t, p.slide)
@@ -400,31 +470,42 @@ func (p *Processor) addAlignedLocked(ev *semevent.Event, t int64) {
 		p.lateLocked(ev)
 		return
 	}
+	k := p.key(ev)
 	pn := p.last
 	if pn == nil || pn.start != ps {
 		pn = p.paneLocked(ps)
 		p.last = pn
 	}
-	k := p.key(ev)
 	a := pn.keys[k]
 	if a == nil {
+		if !p.roomLocked() {
+			return
+		}
 		a = p.newAggregate()
 		pn.keys[k] = a
 	}
 	p.update(a, ev)
-	if ps+p.slide <= p.wm {
+	if sat(ps, p.slide) <= p.wm {
 		// Windows holding this pane may have closed already: emit those
 		// still within the allowed lateness again, for this key.
 		p.refireLocked(ps, k)
 	}
 }
 
-// sat returns a+b, saturating at math.MaxInt64.
+// sat returns a+b for b >= 0, saturating at math.MaxInt64.
 func sat(a, b int64) int64 {
 	if s := a + b; s >= a {
 		return s
 	}
 	return math.MaxInt64
+}
+
+// satSub returns a-b for b >= 0, saturating at math.MinInt64.
+func satSub(a, b int64) int64 {
+	if s := a - b; s <= a {
+		return s
+	}
+	return math.MinInt64
 }
 
 // paneLocked returns the pane starting at ps, creating it in order.
@@ -441,12 +522,12 @@ func (p *Processor) paneLocked(ps int64) *pane {
 	if found {
 		return p.panes[i]
 	}
-	var keys map[string]*Aggregate
+	var keys map[semevent.Key]*Aggregate
 	if n := len(p.freeMaps); n > 0 {
 		keys = p.freeMaps[n-1]
 		p.freeMaps = p.freeMaps[:n-1]
 	} else {
-		keys = make(map[string]*Aggregate, p.keysHint)
+		keys = make(map[semevent.Key]*Aggregate, p.keysHint)
 	}
 	pn := &pane{start: ps, keys: keys}
 	p.panes = slices.Insert(p.panes, i, pn)
@@ -473,7 +554,7 @@ func (p *Processor) panesIn(lo, hi int64) []*pane {
 
 // refireLocked emits, for key k, every window holding pane ps whose end
 // the watermark passed and whose lateness has not expired.
-func (p *Processor) refireLocked(ps int64, k string) {
+func (p *Processor) refireLocked(ps int64, k semevent.Key) {
 	for s := ps - p.size + p.slide; s <= ps; s += p.slide {
 		end := s + p.size
 		if end > p.wm || sat(end, p.lateness) <= p.wm {
@@ -490,8 +571,7 @@ func (p *Processor) refireLocked(ps int64, k string) {
 			}
 		}
 		if acc != nil {
-			p.stats.Updates++
-			p.out = append(p.out, Result{Name: p.o.Name, Key: k, Start: s, End: end, Update: true, Watermark: p.wm, Agg: acc})
+			p.emitLocked(Result{Name: p.o.Name, Key: k, Start: s, End: end, Update: true, Agg: acc})
 		}
 	}
 }
@@ -515,7 +595,7 @@ func (p *Processor) advanceLocked(w int64) {
 			first = max(first, floorTo(prev, p.slide)+p.slide)
 		}
 		if first <= w {
-			p.fireRangeLocked(first, w)
+			p.fireRangeLocked(first, w, false)
 		}
 		p.purgeLocked()
 	}
@@ -528,8 +608,9 @@ func (p *Processor) advanceLocked(w int64) {
 	}
 }
 
-// fireRangeLocked emits the windows with end in [from, to] that hold panes.
-func (p *Processor) fireRangeLocked(from, to int64) {
+// fireRangeLocked emits the windows with end in [from, to] that hold
+// panes, flagged partial when the watermark has not passed them.
+func (p *Processor) fireRangeLocked(from, to int64, partial bool) {
 	for end := from; end <= to; {
 		start := end - p.size
 		ps := p.panesIn(start, end)
@@ -550,13 +631,13 @@ func (p *Processor) fireRangeLocked(from, to int64) {
 			end = p.panes[i].start + p.slide
 			continue
 		}
-		p.fireLocked(start, end, ps)
+		p.fireLocked(start, end, ps, partial)
 		end += p.slide
 	}
 }
 
 // fireLocked emits one result per key of the window [start, end).
-func (p *Processor) fireLocked(start, end int64, ps []*pane) {
+func (p *Processor) fireLocked(start, end int64, ps []*pane, partial bool) {
 	// A tumbling pane whose lateness is over is dropped right after: hand
 	// its aggregates over instead of copying them.
 	handOver := len(ps) == 1 && p.size == p.slide && sat(end, p.lateness) <= p.wm
@@ -565,9 +646,10 @@ func (p *Processor) fireLocked(start, end int64, ps []*pane) {
 			if !handOver {
 				a = a.Clone()
 			}
-			p.out = append(p.out, Result{Name: p.o.Name, Key: k, Start: start, End: end, Watermark: p.wm, Agg: a})
+			p.emitLocked(Result{Name: p.o.Name, Key: k, Start: start, End: end, Partial: partial, Agg: a})
 		}
 		if handOver {
+			p.nkeys -= len(ps[0].keys)
 			p.keysHint = max(p.keysHint, len(ps[0].keys))
 			clear(ps[0].keys)
 			if len(p.freeMaps) < 4 {
@@ -577,7 +659,7 @@ func (p *Processor) fireLocked(start, end int64, ps []*pane) {
 		}
 		return
 	}
-	acc := map[string]*Aggregate{}
+	acc := map[semevent.Key]*Aggregate{}
 	for _, pn := range ps {
 		for k, a := range pn.keys {
 			if m := acc[k]; m != nil {
@@ -588,7 +670,7 @@ func (p *Processor) fireLocked(start, end int64, ps []*pane) {
 		}
 	}
 	for k, a := range acc {
-		p.out = append(p.out, Result{Name: p.o.Name, Key: k, Start: start, End: end, Watermark: p.wm, Agg: a})
+		p.emitLocked(Result{Name: p.o.Name, Key: k, Start: start, End: end, Partial: partial, Agg: a})
 	}
 }
 
@@ -599,6 +681,9 @@ func (p *Processor) purgeLocked() {
 		n++
 	}
 	if n > 0 {
+		for _, pn := range p.panes[:n] {
+			p.nkeys -= len(pn.keys)
+		}
 		clear(p.panes[:n])
 		p.panes = p.panes[n:]
 		if len(p.panes) == 0 {
@@ -608,12 +693,15 @@ func (p *Processor) purgeLocked() {
 	}
 }
 
+// flushLocked emits every window the watermark has not closed, flagged
+// partial, and drops all window state.
 func (p *Processor) flushLocked() {
+	p.nkeys = 0
 	if p.session {
 		for _, ss := range p.sessions {
 			for _, s := range ss {
 				if !s.fired {
-					p.emitSessionLocked(s, false)
+					p.emitSessionLocked(s, s.end > p.wm)
 				}
 				s.dead = true
 			}
@@ -625,36 +713,33 @@ func (p *Processor) flushLocked() {
 	if len(p.panes) > 0 {
 		from := p.panes[0].start + p.slide
 		if p.wm != math.MinInt64 {
-			from = max(from, floorTo(p.wm, p.slide)+p.slide)
+			from = max(from, sat(floorTo(p.wm, p.slide), p.slide))
 		}
-		p.fireRangeLocked(from, math.MaxInt64-p.size)
+		p.fireRangeLocked(from, math.MaxInt64-p.size, true)
 	}
 	p.panes, p.last, p.nextCheck = nil, nil, math.MinInt64
 }
 
 // deliver runs the callbacks and publishes, with no lock held.
-func (p *Processor) deliver(ctx context.Context, out []Result, late []*semevent.Event) {
+func (p *Processor) deliver(ctx context.Context, b batch) {
 	if p.o.OnLate != nil {
-		for _, ev := range late {
+		for _, ev := range b.late {
 			p.o.OnLate(ev)
 		}
 	}
-	for i := range out {
-		r := &out[i]
-		if !r.Update {
-			p.observeSeries(r)
+	if p.o.OnFuture != nil {
+		for _, ev := range b.future {
+			p.o.OnFuture(ev)
 		}
-		if p.detector != nil && !r.Update {
-			if a, ok := p.detector.Observe(r.Key, r.End, float64(r.Agg.Count)); ok {
-				p.mu.Lock()
-				p.stats.Anomalies++
-				p.mu.Unlock()
-				if p.o.OnAnomaly != nil {
-					p.o.OnAnomaly(a)
-				}
-				if p.o.Publisher != nil {
-					p.publish(ctx, AnomalyEvent(p.anomalyTopic, a))
-				}
+	}
+	for i := range b.out {
+		r := &b.out[i]
+		// A first, complete result feeds the series; updates would count
+		// a window twice, and a partial one did not see all its events.
+		if !r.Update && !r.Partial {
+			p.observeSeries(r)
+			if p.detector != nil {
+				p.score(ctx, r)
 			}
 		}
 		if p.o.Publisher != nil {
@@ -666,12 +751,27 @@ func (p *Processor) deliver(ctx context.Context, out []Result, late []*semevent.
 	}
 }
 
+// score runs the anomaly detector over r's count.
+func (p *Processor) score(ctx context.Context, r *Result) {
+	a, ok := p.detector.Observe(r.Key, r.End, float64(r.Agg.Count))
+	if !ok {
+		return
+	}
+	p.mu.Lock()
+	p.stats.Anomalies++
+	p.mu.Unlock()
+	if p.o.OnAnomaly != nil {
+		p.o.OnAnomaly(a)
+	}
+	if p.o.Publisher != nil {
+		p.publish(ctx, AnomalyEvent(p.anomalyTopic, a))
+	}
+}
+
+// publish sends ev through the Publisher, bounded by PublishTimeout and
+// carrying the Principal.
 func (p *Processor) publish(ctx context.Context, ev *semevent.Event) {
-	// Bounded: a processor subscribed to the bus it publishes to must not
-	// wait forever for room that only it could make.
-	ctx, cancel := context.WithTimeout(ctx, p.o.PublishTimeout)
-	defer cancel()
-	if err := p.o.Publisher.Publish(ctx, ev); err != nil {
+	if err := semevent.PublishTimeout(p.pubCtx(ctx), p.o.Publisher, ev, p.o.PublishTimeout); err != nil {
 		p.mu.Lock()
 		p.stats.PublishErrors++
 		p.mu.Unlock()
@@ -685,7 +785,7 @@ func (p *Processor) publish(ctx context.Context, ev *semevent.Event) {
 type forecasts struct {
 	o    ForecastOptions
 	mu   sync.Mutex // guards keys
-	keys map[string]*HoltWinters
+	keys map[semevent.Key]*HoltWinters
 }
 
 // maxForecastKeys bounds the models a Processor keeps.
@@ -694,8 +794,8 @@ const maxForecastKeys = 10000
 // observeSeries feeds a first-time result to the store and the key's
 // forecaster, and sets r.Next.
 func (p *Processor) observeSeries(r *Result) {
-	if p.o.Store != nil {
-		p.o.Store.Add(p.o.Name+"."+r.Key, r.End, float64(r.Agg.Count))
+	if p.o.Series != nil {
+		p.o.Series.Add(p.o.Name+"."+r.Key.String(), r.End, float64(r.Agg.Count))
 	}
 	f := p.forecasts
 	if f == nil {

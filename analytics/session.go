@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"container/heap"
+	"slices"
 
 	"github.com/vexfs/semevent"
 )
@@ -9,12 +10,14 @@ import (
 // session is one open session window of a key: [start, end) where end is
 // the last event's time plus the gap.
 type session struct {
-	key        string
+	key        semevent.Key
 	start, end int64
 	agg        *Aggregate
-	fired      bool // emitted since the last change that needs emitting
-	armed      bool // a timer for it is in the heap
-	dead       bool // merged into another or purged
+	fired      bool  // its current content has been emitted
+	emitted    bool  // it, or a session merged into it, has been emitted: later results are updates
+	armed      bool  // a timer for it at timerAt is in the heap
+	timerAt    int64 // when armed: the time of its live timer; other heap entries are stale
+	dead       bool  // merged into another or purged
 }
 
 type timer struct {
@@ -35,9 +38,12 @@ func (h *timerHeap) Pop() any {
 	return x
 }
 
+// armLocked makes sure a timer fires s once the watermark reaches at (or
+// earlier). A timer replaced by an earlier one stays in the heap, stale,
+// and is skipped when it comes up.
 func (p *Processor) armLocked(s *session, at int64) {
-	if !s.armed {
-		s.armed = true
+	if !s.armed || at < s.timerAt {
+		s.armed, s.timerAt = true, at
 		heap.Push(&p.timers, timer{at: at, s: s})
 	}
 }
@@ -70,7 +76,23 @@ func (p *Processor) addSessionLocked(ev *semevent.Event, t int64) {
 		p.sessionChangedLocked(one)
 		return
 	}
-	// Sessions overlapping [t, t+gap) form a contiguous run of ss.
+	if n == 0 {
+		if !p.roomLocked() {
+			return
+		}
+		s := &session{key: k, start: t, end: end, agg: p.newAggregate()}
+		p.update(s.agg, ev)
+		// Keep ss sorted by start.
+		i := len(ss)
+		for i > 0 && ss[i-1].start > t {
+			i--
+		}
+		p.sessions[k] = slices.Insert(ss, i, s)
+		p.sessionChangedLocked(s)
+		return
+	}
+	// Sessions overlapping [t, t+gap) form a contiguous run of ss: merge
+	// them into the first.
 	var hit *session
 	out := ss[:0]
 	for _, s := range ss {
@@ -79,50 +101,36 @@ func (p *Processor) addSessionLocked(ev *semevent.Event, t int64) {
 				hit = s
 				continue
 			}
-			// Merge s into hit.
 			_ = hit.agg.Merge(s.agg)
 			hit.start = min(hit.start, s.start)
 			hit.end = max(hit.end, s.end)
+			hit.emitted = hit.emitted || s.emitted
 			s.dead = true
+			p.nkeys--
 			continue
 		}
 		out = append(out, s)
 	}
-	if hit == nil {
-		s := &session{key: k, start: t, end: end, agg: p.newAggregate()}
-		p.update(s.agg, ev)
-		// Keep ss sorted by start.
-		i := len(out)
-		for i > 0 && out[i-1].start > t {
-			i--
-		}
-		out = append(out, nil)
-		copy(out[i+1:], out[i:])
-		out[i] = s
-		p.sessions[k] = out
-		p.armLocked(s, end)
-		return
-	}
+	clear(ss[len(out):])
+	hit.start = min(hit.start, t)
+	hit.end = max(hit.end, end)
 	// Put hit back in order (its start may have moved down).
 	i := len(out)
 	for i > 0 && out[i-1].start > hit.start {
 		i--
 	}
-	out = append(out, nil)
-	copy(out[i+1:], out[i:])
-	out[i] = hit
-	p.sessions[k] = out
-	hit.start = min(hit.start, t)
-	hit.end = max(hit.end, end)
+	p.sessions[k] = slices.Insert(out, i, hit)
 	p.update(hit.agg, ev)
 	p.sessionChangedLocked(hit)
 }
 
-// sessionChangedLocked emits s again at once if its end has passed, or
-// makes sure a timer will fire it.
+// sessionChangedLocked emits s at once if the watermark already passed
+// its end — a session created, extended or merged by an allowed-late
+// event — and then keeps it until its lateness expires; otherwise it
+// makes sure a timer fires it at its end.
 func (p *Processor) sessionChangedLocked(s *session) {
 	if s.end <= p.wm {
-		p.emitSessionLocked(s, true)
+		p.emitSessionLocked(s, false)
 		p.armLocked(s, sat(s.end, p.lateness))
 		return
 	}
@@ -132,16 +140,17 @@ func (p *Processor) sessionChangedLocked(s *session) {
 
 const minWatermark = -1 << 63
 
-func (p *Processor) emitSessionLocked(s *session, update bool) {
-	s.fired = true
+// emitSessionLocked emits s: as an update when it, or a session merged
+// into it, was emitted before; as partial when the watermark has not
+// passed its end (Flush, Close).
+func (p *Processor) emitSessionLocked(s *session, partial bool) {
+	update := s.emitted
+	s.fired, s.emitted = true, true
 	a := s.agg
-	if p.lateness > 0 { // the state outlives this result
+	if p.lateness > 0 && !partial { // the state outlives this result
 		a = a.Clone()
 	}
-	if update {
-		p.stats.Updates++
-	}
-	p.out = append(p.out, Result{Name: p.o.Name, Key: s.key, Start: s.start, End: s.end, Update: update, Watermark: p.wm, Agg: a})
+	p.emitLocked(Result{Name: p.o.Name, Key: s.key, Start: s.start, End: s.end, Update: update, Partial: partial, Agg: a})
 }
 
 // fireSessionsLocked runs the timers that the watermark passed: first
@@ -150,10 +159,10 @@ func (p *Processor) fireSessionsLocked() {
 	for len(p.timers) > 0 && p.timers[0].at <= p.wm {
 		tm := heap.Pop(&p.timers).(timer)
 		s := tm.s
-		s.armed = false
-		if s.dead {
-			continue
+		if s.dead || !s.armed || tm.at != s.timerAt {
+			continue // stale
 		}
+		s.armed = false
 		if !s.fired {
 			if s.end > p.wm {
 				p.armLocked(s, s.end)
@@ -166,12 +175,10 @@ func (p *Processor) fireSessionsLocked() {
 			continue
 		}
 		s.dead = true
+		p.nkeys--
 		ss := p.sessions[s.key]
-		for i, o := range ss {
-			if o == s {
-				ss = append(ss[:i], ss[i+1:]...)
-				break
-			}
+		if i := slices.Index(ss, s); i >= 0 {
+			ss = slices.Delete(ss, i, i+1)
 		}
 		if len(ss) == 0 {
 			delete(p.sessions, s.key)

@@ -2,47 +2,47 @@ package analytics
 
 import (
 	"fmt"
+	"github.com/vexfs/semevent"
 	"math"
 	"slices"
 	"sync"
 	"time"
 )
 
-// Tier is one resolution of a [Store]: points of Resolution width, the
+// Tier is one resolution of a [SeriesStore]: points of Resolution width, the
 // last Points of them kept.
 type Tier struct {
 	Resolution time.Duration
 	Points     int
 }
 
-// StoreOptions configure a [Store]. The zero value keeps 10 minutes at
+// SeriesStoreOptions configure a [SeriesStore]. The zero value keeps 10 minutes at
 // one second, 2 hours at 10 seconds and 24 hours at one minute.
-type StoreOptions struct {
+type SeriesStoreOptions struct {
 	Tiers     []Tier // finest first; each coarser than the one before
 	MaxSeries int    // default 10000; Add to a new series beyond it is dropped
 }
 
-// Validate reports every problem with o, joined.
-func (o *StoreOptions) Validate() error {
+// Validate reports every problem with o as a *[semevent.OptionsError];
+// nil o is valid.
+func (o *SeriesStoreOptions) Validate() error {
 	if o == nil {
 		return nil
 	}
-	var ps problems
+	e := &semevent.OptionsError{Options: "analytics.SeriesStoreOptions"}
 	for i, t := range o.Tiers {
 		f := fmt.Sprintf("Tiers[%d]", i)
 		if t.Resolution <= 0 {
-			ps.add(f+".Resolution", "must be positive")
+			e.Addf(f+".Resolution", "must be positive, got %v", t.Resolution)
 		} else if i > 0 && t.Resolution <= o.Tiers[i-1].Resolution {
-			ps.add(f+".Resolution", "not coarser than the tier before")
+			e.Addf(f+".Resolution", "%v is not coarser than the tier before", t.Resolution)
 		}
 		if t.Points <= 0 {
-			ps.add(f+".Points", "must be positive")
+			e.Addf(f+".Points", "must be positive, got %d", t.Points)
 		}
 	}
-	if o.MaxSeries < 0 {
-		ps.add("MaxSeries", "negative")
-	}
-	return ps.join()
+	negative(e, "MaxSeries", float64(o.MaxSeries))
+	return e.Err()
 }
 
 // Point summarises the values of one series in [Time, Time+resolution).
@@ -61,10 +61,10 @@ func (p Point) Mean() float64 {
 	return p.Sum / float64(p.Count)
 }
 
-// Store is an in-memory time-series store: per series, one ring of points
+// SeriesStore is an in-memory time-series store: per series, one ring of points
 // per tier, every tier updated on Add (so coarser tiers are downsampled
 // summaries of the same values). Safe for concurrent use.
-type Store struct {
+type SeriesStore struct {
 	tiers     []Tier
 	maxSeries int
 
@@ -82,12 +82,12 @@ type ring struct {
 	newest int64 // start of the newest point; math.MinInt64 when empty
 }
 
-// NewStore returns a Store, or the problems of opts.
-func NewStore(opts *StoreOptions) (*Store, error) {
+// NewSeriesStore returns a SeriesStore, or the problems of opts.
+func NewSeriesStore(opts *SeriesStoreOptions) (*SeriesStore, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Store{series: map[string]*series{}, maxSeries: 10000,
+	s := &SeriesStore{series: map[string]*series{}, maxSeries: 10000,
 		tiers: []Tier{{time.Second, 600}, {10 * time.Second, 720}, {time.Minute, 1440}}}
 	if opts != nil {
 		if len(opts.Tiers) > 0 {
@@ -102,7 +102,7 @@ func NewStore(opts *StoreOptions) (*Store, error) {
 
 // Add records value v of series name at time t (Unix nanoseconds). Values
 // older than a tier's retention are dropped from that tier.
-func (s *Store) Add(name string, t int64, v float64) {
+func (s *SeriesStore) Add(name string, t int64, v float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sr := s.series[name]
@@ -151,7 +151,7 @@ func (r *ring) add(t int64, v float64) {
 // from the finest tier whose retention reaches back to from (the coarsest
 // when none does), and that tier's resolution. Empty intervals yield no
 // point.
-func (s *Store) Query(name string, from, to int64) ([]Point, time.Duration) {
+func (s *SeriesStore) Query(name string, from, to int64) ([]Point, time.Duration) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	sr := s.series[name]
@@ -181,7 +181,7 @@ func (s *Store) Query(name string, from, to int64) ([]Point, time.Duration) {
 }
 
 // Names returns the series names, sorted.
-func (s *Store) Names() []string {
+func (s *SeriesStore) Names() []string {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	names := make([]string, 0, len(s.series))

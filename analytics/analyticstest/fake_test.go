@@ -16,7 +16,7 @@ func TestFakeConforms(t *testing.T) {
 
 func TestProcessorConforms(t *testing.T) {
 	analyticstest.TestAnalyzer(t, func(t *testing.T) analytics.Analyzer {
-		p, err := analytics.New(&analytics.Options{Key: analytics.ByPath, Aggs: analytics.Quantiles})
+		p, err := analytics.New(&analytics.Options{Key: semevent.PathKey, Aggs: analytics.Quantiles})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,8 +51,8 @@ func TestFakeRecordsAndFails(t *testing.T) {
 	}
 	var got []analytics.Result
 	f.OnResult = func(r analytics.Result) { got = append(got, r) }
-	f.Emit(analytics.Result{Key: "k"})
-	if len(got) != 1 || got[0].Key != "k" {
+	f.Emit(analytics.Result{Key: semevent.Key{S: "k"}})
+	if len(got) != 1 || got[0].Key.S != "k" {
 		t.Errorf("OnResult got %v", got)
 	}
 	if n := len(f.TakeEvents()); n != 1 || len(f.Events()) != 0 {

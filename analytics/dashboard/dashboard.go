@@ -7,7 +7,7 @@
 // # Usage
 //
 //	d, err := dashboard.New(&dashboard.Options{Title: "files", Bus: bus.Stats})
-//	defer d.Close()
+//	defer d.Close(ctx)
 //	proc, err := analytics.New(&analytics.Options{
 //		Aggs:      analytics.TopK | analytics.Quantiles,
 //		OnResult:  d.ObserveResult,
@@ -28,7 +28,7 @@
 //
 // # Errors
 //
-// New returns a *[semevent.OptionsError] for invalid options.
+// New returns a *[semevent.OptionsError] listing every invalid option.
 //
 // # Testing
 //
@@ -38,6 +38,7 @@
 package dashboard
 
 import (
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -67,19 +68,20 @@ type Options struct {
 	TopN     int                      // top paths shown (default 10)
 	// Patterns, when set, lists frequent event sequences to show, such as
 	// an analytics.Miner's Top.
-	Patterns func() []analytics.Pattern
+	Patterns func() []analytics.FrequentSequence
 	// Now returns the wall time (default time.Now).
 	Now func() time.Time
 }
 
-// Validate reports every problem with o in one *semevent.OptionsError.
+// Validate reports every problem with o as a *[semevent.OptionsError];
+// nil o is valid.
 func (o *Options) Validate() error {
 	if o == nil {
 		return nil
 	}
 	e := &semevent.OptionsError{Options: "dashboard.Options"}
 	if o.Interval < 0 {
-		e.Addf("Interval", "%v is negative", o.Interval)
+		e.Addf("Interval", "negative (%v)", o.Interval)
 	}
 	if o.History < 0 || o.History > 100000 {
 		e.Addf("History", "%d outside [0, 100000]", o.History)
@@ -221,13 +223,18 @@ func New(opts *Options) (*Dashboard, error) {
 	return d, nil
 }
 
-// Close stops the sampler and ends open event streams. It is idempotent.
-func (d *Dashboard) Close() error {
-	d.once.Do(func() {
-		close(d.stop)
-		<-d.done
-	})
-	return nil
+// Close stops the sampler and ends open event streams, waiting for the
+// sampler to return or ctx to end (then it returns ctx's error). It is
+// idempotent and safe in any order with the components the dashboard
+// reads.
+func (d *Dashboard) Close(ctx context.Context) error {
+	d.once.Do(func() { close(d.stop) })
+	select {
+	case <-d.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (d *Dashboard) sampler() {
@@ -297,7 +304,7 @@ func (d *Dashboard) ObserveResult(r analytics.Result) {
 			delete(d.windows, oldest)
 		}
 	}
-	w.counts[r.Key] = float64(r.Agg.Count) // an update replaces
+	w.counts[r.Key.String()] = float64(r.Agg.Count) // an update replaces
 	if r.Agg.TopK != nil {
 		if w.top == nil {
 			w.top = r.Agg.TopK.Clone()
@@ -319,7 +326,7 @@ func (d *Dashboard) ObserveResult(r analytics.Result) {
 func (d *Dashboard) ObserveAnomaly(a analytics.Anomaly) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.anomalies = trim(append(d.anomalies, AnomalyPoint{a.Time / 1e6, a.Key, a.Value, a.Baseline, a.Score}), 50)
+	d.anomalies = trim(append(d.anomalies, AnomalyPoint{a.Time / 1e6, a.Key.String(), a.Value, a.Baseline, a.Score}), 50)
 	d.totals["anomalies"]++
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/vexfs/semevent"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +16,6 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/analytics"
 	"github.com/vexfs/semevent/analytics/dashboard"
 	"github.com/vexfs/semevent/propagation"
@@ -52,7 +52,7 @@ func newDash(t *testing.T) (*dashboard.Dashboard, *fakeBus) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = d.Close() })
+	t.Cleanup(func() { _ = d.Close(context.Background()) })
 	return d, b
 }
 
@@ -63,7 +63,7 @@ func result(key string, end int64, count uint64, paths ...string) analytics.Resu
 		a.TopK.Add(p, 1)
 		a.Quantiles.Add(float64(len(p)))
 	}
-	return analytics.Result{Key: key, Start: end - 1e9, End: end, Agg: a}
+	return analytics.Result{Key: semevent.Key{S: key}, Start: end - 1e9, End: end, Agg: a}
 }
 
 func TestSnapshot(t *testing.T) {
@@ -74,7 +74,7 @@ func TestSnapshot(t *testing.T) {
 	d.ObserveResult(result("write", 2e9, 10, "/a", "/a", "/b"))
 	d.ObserveResult(result("read", 2e9, 4, "/a"))
 	d.ObserveResult(result("write", 3e9, 7, "/c"))
-	d.ObserveAnomaly(analytics.Anomaly{Key: "write", Time: 3e9, Value: 70, Baseline: 10, Score: 6})
+	d.ObserveAnomaly(analytics.Anomaly{Key: semevent.Key{S: "write"}, Time: 3e9, Value: 70, Baseline: 10, Score: 6})
 
 	rec := httptest.NewRecorder()
 	d.ServeHTTP(rec, httptest.NewRequest("GET", "/snapshot", nil))
@@ -164,7 +164,7 @@ func TestEventStream(t *testing.T) {
 		t.Fatalf("got %d snapshots: %v", len(snaps), sc.Err())
 	}
 	// Close ends the stream.
-	_ = d.Close()
+	_ = d.Close(context.Background())
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
 }
@@ -172,7 +172,7 @@ func TestEventStream(t *testing.T) {
 func TestOptionsValidate(t *testing.T) {
 	_, err := dashboard.New(&dashboard.Options{Interval: -1, History: -1, TopN: 5000})
 	var oe *semevent.OptionsError
-	if !errors.As(err, &oe) || len(oe.Problems) != 3 || !errors.Is(err, semevent.ErrInvalidOptions) {
+	if !errors.As(err, &oe) || !errors.Is(err, semevent.ErrInvalidOptions) || len(oe.Problems) != 3 {
 		t.Errorf("New(bad) = %v, want a *semevent.OptionsError with three problems", err)
 	}
 }
@@ -188,7 +188,7 @@ func TestConcurrentUse(t *testing.T) {
 			defer wg.Done()
 			for i := range 200 {
 				d.ObserveResult(result(string(rune('a'+g)), int64(i%5)*1e9, uint64(i), "/p"))
-				d.ObserveAnomaly(analytics.Anomaly{Key: "a", Time: int64(i)})
+				d.ObserveAnomaly(analytics.Anomaly{Key: semevent.Key{S: "a"}, Time: int64(i)})
 				d.Sample()
 			}
 		}()
@@ -200,13 +200,13 @@ func TestConcurrentUse(t *testing.T) {
 }
 
 func TestPatterns(t *testing.T) {
-	d, err := dashboard.New(&dashboard.Options{Patterns: func() []analytics.Pattern {
-		return []analytics.Pattern{{Steps: []string{"open", "close"}, Support: 3}}
+	d, err := dashboard.New(&dashboard.Options{Patterns: func() []analytics.FrequentSequence {
+		return []analytics.FrequentSequence{{Steps: []string{"open", "close"}, Support: 3}}
 	}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer d.Close()
+	defer d.Close(context.Background())
 	if p := d.Snapshot().Patterns; len(p) != 1 || p[0].Support != 3 || p[0].Steps[1] != "close" {
 		t.Errorf("Patterns = %+v", p)
 	}

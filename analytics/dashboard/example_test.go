@@ -1,7 +1,9 @@
 package dashboard_test
 
 import (
+	"context"
 	"fmt"
+	"github.com/vexfs/semevent"
 	"net/http/httptest"
 	"strings"
 
@@ -11,11 +13,11 @@ import (
 
 func Example() {
 	d, _ := dashboard.New(&dashboard.Options{Title: "files"})
-	defer d.Close()
+	defer d.Close(context.Background())
 	// Window results and anomalies reach the dashboard through callbacks.
 	a := analytics.NewAggregate(0, nil)
 	a.Count = 42
-	d.ObserveResult(analytics.Result{Key: "write", End: 2e9, Agg: a})
+	d.ObserveResult(analytics.Result{Key: semevent.Key{S: "write"}, End: 2e9, Agg: a})
 
 	rec := httptest.NewRecorder()
 	d.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))

@@ -77,18 +77,18 @@ func run(ctx context.Context, c config, ready func(url string)) error {
 		return err
 	}
 	dash, err := dashboard.New(&dashboard.Options{Title: "semevent · synthetic file workload", Bus: bus.Stats,
-		Interval: c.interval, Patterns: func() []analytics.Pattern { return miner.Top(8, 10) }})
+		Interval: c.interval, Patterns: func() []analytics.FrequentSequence { return miner.Top(8, 10) }})
 	if err != nil {
 		return err
 	}
-	defer dash.Close()
+	defer dash.Close(context.Background())
 
 	proc, err := analytics.New(&analytics.Options{
 		Name:          "kinds",
 		Window:        analytics.Tumbling(c.window),
 		MaxOutOfOrder: 50 * time.Millisecond,
 		IdleTimeout:   2 * c.window, // close the last windows when the workload stops
-		Key:           analytics.ByKind,
+		Key:           analytics.KindKey,
 		Aggs:          analytics.TopK | analytics.Quantiles | analytics.ApproxDistinct,
 		OnResult:      dash.ObserveResult,
 		Anomaly:       &analytics.DetectorOptions{Warmup: 8, Threshold: 4, MinStdDev: 20},
@@ -163,7 +163,7 @@ func run(ctx context.Context, c config, ready func(url string)) error {
 	<-loadDone
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = dash.Close() // ends the event streams so Shutdown need not wait
+	_ = dash.Close(context.Background()) // ends the event streams so Shutdown need not wait
 	return srv.Shutdown(sctx)
 }
 
