@@ -73,7 +73,7 @@ func isolationRun(t *testing.T, seed uint64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	az, err := access.New(isolationPolicy, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -32,7 +32,7 @@ func BenchmarkWorkflowStart(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer j.Close()
+				defer j.Close(context.Background())
 				o.Store = automation.NewJournalStore(j)
 			}
 			ex, err := automation.NewExecutor(o)

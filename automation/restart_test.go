@@ -62,7 +62,7 @@ func runRestartChild(dir string) error {
 	if err != nil {
 		return err
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	attempts, err := os.OpenFile(filepath.Join(dir, "attempts"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -201,7 +201,7 @@ func TestRestartAfterSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	finished := map[string]int{}
 	starts := map[string]int{}
 	if err := NewJournalStore(j).Load(context.Background(), func(r *Record) error {

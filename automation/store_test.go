@@ -1,6 +1,7 @@
 package automation_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -15,7 +16,7 @@ func TestJournalStoreConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Cleanup(func() { j.Close() })
+		t.Cleanup(func() { j.Close(context.Background()) })
 		return automation.NewJournalStore(j)
 	})
 }

@@ -74,12 +74,12 @@ func TestDurablePublishSurvivesTheBusAndReplays(t *testing.T) {
 	if err := b.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Close(); err != nil {
+	if err := j.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 
 	j = openJournal(t, dir)
-	defer j.Close()
+	defer j.Close(context.Background())
 	b = newBus(t, &propagation.Options{Journal: j})
 	var rec recorder
 	sub, err := b.Subscribe(&rec, &propagation.SubscribeOptions{Name: "replayer", Replay: &propagation.Replay{From: 50}})
@@ -107,7 +107,7 @@ func TestDurablePublishSurvivesTheBusAndReplays(t *testing.T) {
 func TestDurableConsumerResumesAfterCommittedOffset(t *testing.T) {
 	ctx := context.Background()
 	j := openJournal(t, t.TempDir())
-	defer j.Close()
+	defer j.Close(context.Background())
 	b := newBus(t, &propagation.Options{Journal: j, Durability: propagation.Durable})
 	for i := range 10 {
 		if err := b.Publish(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Offset: int64(i)}); err != nil {

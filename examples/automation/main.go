@@ -69,7 +69,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 
 	// The workflow.
 	var mu sync.Mutex

@@ -63,14 +63,14 @@ func run(w io.Writer, dir string, n int, from uint64) error {
 		})
 		if len(batch) == cap(batch) || i == n-1 {
 			if _, err := j.AppendBatch(ctx, batch); err != nil {
-				j.Close()
+				j.Close(context.Background())
 				return err
 			}
 			batch = batch[:0]
 		}
 	}
 	fmt.Fprintf(w, "appended %d events at offsets %d..%d\n", n, start, j.NextOffset()-1)
-	if err := j.Close(); err != nil {
+	if err := j.Close(context.Background()); err != nil {
 		return err
 	}
 	st := j.Stats()
@@ -81,7 +81,7 @@ func run(w io.Writer, dir string, n int, from uint64) error {
 	if err != nil {
 		return err
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	if rec := j.Recovery(); rec != nil {
 		fmt.Fprintln(w, "recovered:", rec)
 	} else {

@@ -51,7 +51,7 @@ func BenchmarkJournalAppend(b *testing.B) {
 				}
 				n += len(batch)
 			}
-			if err := j.Close(); err != nil { // the final write and fsync count
+			if err := j.Close(context.Background()); err != nil { // the final write and fsync count
 				b.Fatal(err)
 			}
 			reportRate(b, n)
@@ -79,7 +79,7 @@ func benchReplay(b *testing.B, distinct bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	const n = 200_000
 	batch := make([]*semevent.Event, 1000)
 	for k := range n / len(batch) {
@@ -146,7 +146,7 @@ func BenchmarkJournalSyncAlways(b *testing.B) {
 			st := j.Stats()
 			reportRate(b, per*appenders)
 			b.ReportMetric(float64(st.Records)/float64(max(st.Fsyncs, 1)), "events/fsync")
-			j.Close()
+			j.Close(context.Background())
 		})
 	}
 }
@@ -168,7 +168,7 @@ func BenchmarkJournalSyncAlwaysInterleaved(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	const per = 32
 	ev := benchEvent(0)
 	ctx := context.Background()

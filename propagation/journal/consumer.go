@@ -60,7 +60,11 @@ func (j *Journal) CommittedOffset(name string) (next uint64, ok bool, err error)
 
 // CommitOffset durably records that the named consumer has handled every
 // record below next (write to a temporary file, fsync, rename, fsync the
-// directory). next must not exceed NextOffset.
+// directory). next must not exceed NextOffset. A consumer offset never
+// runs ahead of the durable records: when next is past what has been
+// fsynced (under SyncInterval or SyncNever), CommitOffset first fsyncs the
+// journal as [Journal.Sync] does, so that a power loss cannot leave the
+// offset pointing past the journal's end.
 func (j *Journal) CommitOffset(name string, next uint64) error {
 	path, err := j.consumerPath(name)
 	if err != nil {
@@ -75,35 +79,30 @@ func (j *Journal) CommitOffset(name string, next uint64) error {
 	if next > limit {
 		return &OffsetError{Offset: next, First: j.FirstOffset(), Next: limit}
 	}
+	if next > j.synced.Load() {
+		if err := j.Sync(context.Background()); err != nil {
+			return err
+		}
+	}
 	return j.writeOffset(name, path, next)
 }
 
-// writeOffset writes a consumer's offset file.
+// writeOffset writes a consumer's offset file durably. The first time, it
+// also creates consumers/ and fsyncs the journal directory's entry for it.
 func (j *Journal) writeOffset(name, path string, next uint64) error {
-	dir := filepath.Dir(path)
-	if err := j.fs.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("journal: consumer %s: %w", name, err)
+	if !j.consDirOK.Load() {
+		if err := j.fs.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return fmt.Errorf("journal: consumer %s: %w", name, err)
+		}
+		if err := j.fs.SyncDir(j.dir); err != nil {
+			return fmt.Errorf("journal: consumer %s: sync dir: %w", name, err)
+		}
+		j.consDirOK.Store(true)
 	}
 	var b [12]byte
 	binary.LittleEndian.PutUint64(b[:], next)
 	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(b[:8], castagnoli))
-	tmp := path + tmpSuffix
-	f, err := j.fs.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return fmt.Errorf("journal: consumer %s: %w", name, err)
-	}
-	_, err = f.Write(b[:])
-	if err == nil {
-		err = f.Sync()
-	}
-	err = errors.Join(err, f.Close())
-	if err == nil {
-		err = j.fs.Rename(tmp, path)
-	}
-	if err == nil {
-		err = j.fs.SyncDir(dir)
-	}
-	if err != nil {
+	if err := j.writeFileDurably(filepath.Join(consumersDir, name), b[:]); err != nil {
 		return fmt.Errorf("journal: commit consumer %s: %w", name, err)
 	}
 	return nil
@@ -119,6 +118,12 @@ func (j *Journal) writeOffset(name, path string, next uint64) error {
 // retention deleted records the consumer had not committed, Consume
 // returns an *[OffsetError] and the consumer must decide where to resume
 // ([Journal.CommitOffset] with [Journal.FirstOffset]).
+//
+// Consume commits only up to the durable end of the journal: under
+// SyncInterval or SyncNever a record delivered before it is fsynced is
+// committed by a later commit, once an fsync covers it, so a power loss
+// never leaves the offset past the records that survived it (such
+// records are delivered again instead).
 func (j *Journal) Consume(ctx context.Context, name string, fn func(off uint64, ev *semevent.Event) error) error {
 	from, ok, err := j.CommittedOffset(name)
 	if err != nil {
@@ -138,13 +143,14 @@ func (j *Journal) Consume(ctx context.Context, name string, fn func(off uint64, 
 	defer r.Close()
 	done, committed := from, from
 	commit := func() error {
-		if done == committed {
+		upto := min(done, j.synced.Load())
+		if upto <= committed {
 			return nil
 		}
-		if err := j.writeOffset(name, path, done); err != nil {
+		if err := j.writeOffset(name, path, upto); err != nil {
 			return err
 		}
-		committed = done
+		committed = upto
 		return nil
 	}
 	err = j.follow(ctx, r, func(off uint64, ev *semevent.Event) error {

@@ -112,7 +112,7 @@ func crashRun(t *testing.T, kills int, encrypted bool) {
 		}
 		offs, evs, err := readAll(t, j, 0)
 		require.NoError(t, err, "kill %d: a corrupt record was returned", seed)
-		require.NoError(t, j.Close())
+		require.NoError(t, j.Close(context.Background()))
 		byOff := make(map[uint64]*semevent.Event, len(evs))
 		for i, off := range offs {
 			require.Equal(t, uint64(i), off)

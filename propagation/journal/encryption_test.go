@@ -2,6 +2,7 @@ package journal_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"hash/crc32"
 	"os"
@@ -38,7 +39,7 @@ func TestEncryptedNoPlaintextOnDisk(t *testing.T) {
 			_, err := j.Append(t.Context(), ev)
 			require.NoError(t, err)
 		}
-		require.NoError(t, j.Close())
+		require.NoError(t, j.Close(context.Background()))
 		found := 0
 		for _, p := range segments(t, dir) {
 			b, err := os.ReadFile(p)
@@ -59,7 +60,7 @@ func TestEncryptionKeyErrors(t *testing.T) {
 	dir := t.TempDir()
 	j := open(t, dir, encOpts("k1", "k1"))
 	appendN(t, j, 1, 20)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 	seg := filepath.Base(segments(t, dir)[0])
 
 	for _, tc := range []struct {
@@ -85,10 +86,10 @@ func TestEncryptionKeyRotation(t *testing.T) {
 	dir := t.TempDir()
 	j := open(t, dir, encOpts("k1", "k1"))
 	appendN(t, j, 1, 40)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 	j = open(t, dir, encOpts("k2", "k1", "k2"))
 	appendN(t, j, 2, 40)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 
 	ids := map[string]int{}
 	for _, p := range segments(t, dir) {
@@ -105,7 +106,7 @@ func TestEncryptionKeyRotation(t *testing.T) {
 	require.Equal(t, 80, len(evs))
 	checkEvents(t, 1, 0, 0, offs[:40], evs[:40])
 	checkEvents(t, 2, 0, 40, offs[40:], evs[40:])
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 
 	// Old key dropped while its segments are retained: a clear error.
 	_, err = journal.Open(dir, encOpts("k2", "k2"))
@@ -119,7 +120,7 @@ func TestEncryptedTamperDetected(t *testing.T) {
 	dir := t.TempDir()
 	j := open(t, dir, encOpts("k1", "k1"))
 	appendN(t, j, 1, 60)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 	rs := records(t, dir)
 	victim := rs[3]
 	b, err := os.ReadFile(victim.file)
@@ -132,7 +133,7 @@ func TestEncryptedTamperDetected(t *testing.T) {
 	binary.LittleEndian.PutUint32(b[victim.start+4:], c)
 	require.NoError(t, os.WriteFile(victim.file, b, 0o644))
 	j = open(t, dir, encOpts("k1", "k1"))
-	defer j.Close()
+	defer j.Close(context.Background())
 	_, evs, err := readAll(t, j, 0)
 	ce := requireCorrupt(t, err)
 	require.Equal(t, victim.off, ce.Offset)

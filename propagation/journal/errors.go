@@ -97,12 +97,3 @@ func (e *OffsetError) Error() string {
 
 // Unwrap returns [ErrOutOfRange].
 func (e *OffsetError) Unwrap() error { return ErrOutOfRange }
-
-// OptionError reports one invalid field of [Options]; Validate joins one per
-// problem.
-type OptionError struct {
-	Field string
-	Msg   string
-}
-
-func (e *OptionError) Error() string { return fmt.Sprintf("journal: option %s: %s", e.Field, e.Msg) }

@@ -29,7 +29,7 @@ func Example() {
 		}
 		fmt.Println("appended", path, "at offset", off)
 	}
-	if err := j.Close(); err != nil {
+	if err := j.Close(context.Background()); err != nil {
 		log.Fatal(err)
 	}
 
@@ -38,7 +38,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	r, err := j.NewReader(1)
 	if err != nil {
 		log.Fatal(err)
@@ -63,8 +63,8 @@ func Example() {
 func ExampleJournal_Consume() {
 	dir, _ := os.MkdirTemp("", "journal-example")
 	defer os.RemoveAll(dir)
-	j, _ := journal.Open(dir, &journal.Options{Sync: journal.SyncNever})
-	defer j.Close()
+	j, _ := journal.Open(dir, nil)
+	defer j.Close(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	for _, p := range []string{"/a", "/b"} {
 		j.Append(ctx, &semevent.Event{Path: p})

@@ -41,9 +41,10 @@ type Locker interface {
 	Lock(name string) (io.Closer, error)
 }
 
-// OSFS is the operating system's file system; it is a [Locker] using
-// flock(2), which the kernel releases when the process dies.
-var OSFS FS = osFS{}
+// OSFS returns the operating system's file system, the default
+// [Options.FS]; it is a [Locker] using flock(2), which the kernel releases
+// when the process dies.
+func OSFS() FS { return osFS{} }
 
 type osFS struct{}
 

@@ -51,7 +51,7 @@ func FuzzSegment(f *testing.F) {
 				f.Fatal(err)
 			}
 		}
-		if err := j.Close(); err != nil {
+		if err := j.Close(context.Background()); err != nil {
 			f.Fatal(err)
 		}
 		b, err := os.ReadFile(filepath.Join(dir, "00000000000000000000.seg"))
@@ -67,14 +67,14 @@ func FuzzSegment(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, "00000000000000000000.seg"), b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		j, err := journal.Open(dir, &journal.Options{MaxRecordSize: 1 << 20, FS: noSyncFS{journal.OSFS}})
+		j, err := journal.Open(dir, &journal.Options{MaxRecordSize: 1 << 20, FS: noSyncFS{journal.OSFS()}})
 		if err != nil {
 			if !errors.Is(err, journal.ErrCorrupt) && !errors.Is(err, journal.ErrMissingKey) {
 				t.Fatalf("Open: untyped error %v", err)
 			}
 			return
 		}
-		defer j.Close()
+		defer j.Close(context.Background())
 		_, evs, err := readAll(t, j, 0)
 		if err != nil && !errors.Is(err, journal.ErrCorrupt) {
 			t.Fatalf("read: untyped error %v", err)

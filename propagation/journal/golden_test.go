@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"context"
 	"flag"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func TestVersion1Golden(t *testing.T) {
 			tmp := t.TempDir()
 			j := open(t, tmp, tc.opts)
 			appendN(t, j, 7, 40)
-			require.NoError(t, j.Close())
+			require.NoError(t, j.Close(context.Background()))
 			require.NoError(t, os.MkdirAll(src, 0o755))
 			for _, p := range segments(t, tmp) {
 				b, err := os.ReadFile(p)
@@ -46,6 +47,6 @@ func TestVersion1Golden(t *testing.T) {
 		require.NoError(t, err, tc.dir)
 		require.Equal(t, 40, len(evs), tc.dir)
 		checkEvents(t, 7, 0, 0, offs, evs)
-		require.NoError(t, j.Close())
+		require.NoError(t, j.Close(context.Background()))
 	}
 }

@@ -44,14 +44,14 @@ func TestSparseIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("index built by the writer")
-	if err := j.Close(); err != nil {
+	if err := j.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	j, err = Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	if off, _ := j.segmentFrom(2049).seek(2049); off != 0 {
 		t.Fatalf("reopened: seek before any read = %d, want 0", off)
 	}

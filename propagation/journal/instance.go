@@ -45,25 +45,7 @@ func (j *Journal) loadInstance() error {
 		return fmt.Errorf("journal: %w", err)
 	}
 	rand.Read(j.instance[:])
-	tmp := name + tmpSuffix
-	f, err = j.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	_, err = f.Write([]byte(hex.EncodeToString(j.instance[:]) + "\n"))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = j.fs.Rename(tmp, name)
-	}
-	if err == nil {
-		err = j.fs.SyncDir(j.dir)
-	}
-	if err != nil {
+	if err := j.writeFileDurably(instanceFile, []byte(hex.EncodeToString(j.instance[:])+"\n")); err != nil {
 		return fmt.Errorf("journal: create %s: %w", instanceFile, err)
 	}
 	return nil

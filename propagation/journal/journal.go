@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -46,12 +45,22 @@ type Journal struct {
 	bufBytes    int
 	scratch     []byte // plaintext of the record being encrypted
 
-	flushMu  sync.Mutex // held while writing chunks out; guards the fields below
+	flushMu  sync.Mutex // held while writing chunks out (never across an fsync); guards the fields below
 	active   *segment   // the segment open for writing, nil before the first write
 	file     File
 	fileSize int64
-	dirty    bool   // written but not fsynced
 	pendEnd  uint64 // offset after the last record written to file
+
+	// syncMu is held across every data fsync, and by a rollover or Close
+	// (under flushMu) while it fsyncs and closes the file: lock order
+	// flushMu, then syncMu. Appenders and the writer of buffered records
+	// never wait for an fsync in progress.
+	syncMu   sync.Mutex
+	syncKick chan struct{} // SyncInterval: wakes the syncer goroutine
+
+	manifestMu sync.Mutex // serializes manifest rewrites; taken before mu
+	ids        *semevent.IDGenerator
+	consDirOK  atomic.Bool // consumers/ exists and its entry is fsynced
 
 	synced    atomic.Uint64 // offsets below are written and fsynced
 	unflushed atomic.Int64  // records enqueued and not yet taken by a flush
@@ -110,20 +119,27 @@ func (r *Recovery) String() string {
 	return fmt.Sprintf("journal: torn tail of segment %s cut at byte %d (%d bytes dropped); next offset %d", r.Segment, r.Pos, r.Dropped, r.Next)
 }
 
-// Open opens the journal in dir, creating dir if needed, and recovers it:
-// leftovers of an interrupted segment creation are removed, every segment
-// header is checked (and its key, for encrypted segments), and the last
-// segment is scanned so that a torn tail is cut off (see [Journal.Recovery])
-// while any other bad record fails Open with a *[CorruptError]. Records are
-// always appended to a new segment, created on the first write.
+// Open opens the journal in dir, creating dir if needed (and fsyncing the
+// new directory entries), and recovers it: leftovers of an interrupted
+// segment creation are removed; every segment header is checked (and its
+// key, for encrypted segments); the segments are checked against the
+// manifest and for continuity, so a missing, cut or extra segment fails
+// Open with a *[CorruptError]; and the last segment is scanned so that a
+// torn tail is cut off (see [Journal.Recovery]) while any other bad record
+// fails Open with a *[CorruptError]. The last segment is then fsynced, so
+// that nothing a killed process wrote without fsyncing is served or built
+// upon before it is durable. A plaintext journal appends to its last
+// segment; an encrypted one starts a new segment on its first write.
 func Open(dir string, opts *Options) (*Journal, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
 	o := opts.withDefaults()
-	j := &Journal{dir: dir, opts: o, fs: o.FS, always: o.Sync == SyncAlways, notify: make(chan struct{}), stop: make(chan struct{})}
-	if err := j.fs.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
+	o.Encryption = o.Encryption.clone()
+	j := &Journal{dir: dir, opts: o, fs: o.FS, always: o.Sync == SyncAlways, notify: make(chan struct{}), stop: make(chan struct{}),
+		ids: semevent.NewIDGenerator(o.Node)}
+	if err := j.makeDir(); err != nil {
+		return nil, err
 	}
 	if l, ok := j.fs.(Locker); ok {
 		lk, err := l.Lock(filepath.Join(dir, "LOCK"))
@@ -137,6 +153,9 @@ func Open(dir string, opts *Options) (*Journal, error) {
 		err = j.loadInstance()
 	}
 	if err != nil {
+		if j.file != nil {
+			j.file.Close()
+		}
 		if j.lock != nil {
 			j.lock.Close()
 		}
@@ -150,192 +169,12 @@ func Open(dir string, opts *Options) (*Journal, error) {
 		j.wg.Add(1)
 		go j.background()
 	}
+	if o.Sync > 0 {
+		j.syncKick = make(chan struct{}, 1)
+		j.wg.Add(1)
+		go j.syncer()
+	}
 	return j, nil
-}
-
-// load reads the directory: segment headers, and the last segment in full.
-func (j *Journal) load() error {
-	entries, err := j.fs.ReadDir(j.dir)
-	if err != nil {
-		return fmt.Errorf("journal: %w", err)
-	}
-	var bases []uint64
-	removed := false
-	for _, e := range entries {
-		name := e.Name()
-		if filepath.Ext(name) == tmpSuffix {
-			if err := j.fs.Remove(filepath.Join(j.dir, name)); err != nil {
-				return fmt.Errorf("journal: remove leftover: %w", err)
-			}
-			removed = true
-			continue
-		}
-		if b, ok := parseSegmentName(name); ok {
-			bases = append(bases, b)
-		}
-	}
-	if removed {
-		if err := j.fs.SyncDir(j.dir); err != nil {
-			return fmt.Errorf("journal: sync dir: %w", err)
-		}
-	}
-	slices.Sort(bases)
-	for i, base := range bases {
-		last := i == len(bases)-1
-		s, err := j.loadSegment(base, last)
-		if err != nil {
-			return err
-		}
-		if !last {
-			s.end.Store(bases[i+1])
-			s.sealed.Store(true)
-			j.segs = append(j.segs, s)
-			continue
-		}
-		j.next = s.end.Load()
-		if s.end.Load() == s.base { // no records: remove it, the next write makes a fresh one
-			if err := j.fs.Remove(filepath.Join(j.dir, s.name)); err != nil {
-				return fmt.Errorf("journal: remove empty segment: %w", err)
-			}
-			if err := j.fs.SyncDir(j.dir); err != nil {
-				return fmt.Errorf("journal: sync dir: %w", err)
-			}
-			continue
-		}
-		s.sealed.Store(true)
-		j.segs = append(j.segs, s)
-	}
-	j.removedBase = j.next
-	return nil
-}
-
-// loadSegment reads a segment's header; for the last segment it also scans
-// every record and cuts a torn tail.
-func (j *Journal) loadSegment(base uint64, last bool) (*segment, error) {
-	name := segmentName(base)
-	path := filepath.Join(j.dir, name)
-	f, err := j.fs.OpenFile(path, os.O_RDONLY, 0)
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("journal: %w", err)
-	}
-	size := st.Size()
-	n := size
-	if !last {
-		n = min(size, maxHeaderSize)
-	}
-	data := make([]byte, n)
-	if _, err := f.ReadAt(data, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("journal: read %s: %w", name, err)
-	}
-	s, err := parseSegmentHeader(name, base, data, j.opts.Encryption)
-	if err != nil {
-		return nil, err
-	}
-	s.modTime.Store(st.ModTime().UnixNano())
-	s.size.Store(size)
-	s.end.Store(base)
-	if !last {
-		return s, nil
-	}
-	valid, end, err := scanRecords(name, base, data, len(s.hdr), j.opts.MaxRecordSize)
-	if err != nil {
-		return nil, err
-	}
-	if valid < size {
-		if err := j.truncate(path, valid); err != nil {
-			return nil, err
-		}
-		j.recovery = &Recovery{Segment: name, Pos: valid, Dropped: size - valid, Next: end}
-		s.size.Store(valid)
-	}
-	s.end.Store(end)
-	return s, nil
-}
-
-func (j *Journal) truncate(path string, size int64) error {
-	f, err := j.fs.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("journal: recover: %w", err)
-	}
-	err = f.Truncate(size)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("journal: recover: cut torn tail of %s: %w", filepath.Base(path), err)
-	}
-	return nil
-}
-
-// scanRecords checks the records of a whole segment file in data, from
-// byte start, and returns the size of its valid prefix and the offset after
-// the last valid record. A bad record followed by no valid record is a
-// torn tail; a bad record followed by a valid one is corruption, reported as
-// a *CorruptError.
-func scanRecords(name string, base uint64, data []byte, start, maxRec int) (int64, uint64, error) {
-	pos, off := start, base
-	for {
-		if l, ok := recordOK(data, pos, off, maxRec); ok {
-			pos += recHeader + l
-			off++
-			continue
-		}
-		if pos == len(data) {
-			return int64(pos), off, nil
-		}
-		// Is anything valid after the bad record? Try every byte position.
-		for q := pos + 1; q+recHeader <= len(data); q++ {
-			qo := binary.LittleEndian.Uint64(data[q+8:])
-			if qo <= off || qo-off > uint64(len(data)-pos)/recHeader {
-				continue
-			}
-			if _, ok := recordOK(data, q, qo, maxRec); ok {
-				return 0, 0, &CorruptError{Segment: name, Pos: int64(pos), Offset: off,
-					Reason: fmt.Sprintf("%s (valid record at offset %d follows at byte %d)", recordProblem(data, pos, off, maxRec), qo, q)}
-			}
-		}
-		return int64(pos), off, nil
-	}
-}
-
-// recordOK checks the framing and CRC of the record at data[pos:], which
-// should have offset off, and returns its body length.
-func recordOK(data []byte, pos int, off uint64, maxRec int) (int, bool) {
-	if len(data)-pos < recHeader {
-		return 0, false
-	}
-	h := data[pos : pos+recHeader]
-	l := int(binary.LittleEndian.Uint32(h))
-	if l == 0 || l > maxRec-recHeader || binary.LittleEndian.Uint64(h[8:]) != off || len(data)-pos-recHeader < l {
-		return 0, false
-	}
-	return l, binary.LittleEndian.Uint32(h[4:]) == recordCRC(h, data[pos+recHeader:pos+recHeader+l])
-}
-
-// recordProblem says why recordOK rejects the record at data[pos:].
-func recordProblem(data []byte, pos int, off uint64, maxRec int) string {
-	if len(data)-pos < recHeader {
-		return fmt.Sprintf("%d-byte partial record header", len(data)-pos)
-	}
-	h := data[pos : pos+recHeader]
-	l := int(binary.LittleEndian.Uint32(h))
-	switch o := binary.LittleEndian.Uint64(h[8:]); {
-	case l == 0 || l > maxRec-recHeader:
-		return fmt.Sprintf("bad record length %d", l)
-	case o != off:
-		return fmt.Sprintf("record offset %d out of sequence", o)
-	case len(data)-pos-recHeader < l:
-		return fmt.Sprintf("record of %d bytes cut at %d", l, len(data)-pos-recHeader)
-	}
-	return fmt.Sprintf("checksum %#08x, want %#08x", binary.LittleEndian.Uint32(h[4:]), recordCRC(h, data[pos+recHeader:pos+recHeader+l]))
 }
 
 // Recovery returns what Open cut off as a torn tail, or nil if nothing.
@@ -394,9 +233,7 @@ func (j *Journal) AppendBatch(ctx context.Context, evs []*semevent.Event) (uint6
 		return first, j.commit(end)
 	}
 	if full {
-		j.flushMu.Lock()
-		err = j.flushLocked(false)
-		j.flushMu.Unlock()
+		err = j.flush(false)
 	}
 	return first, err
 }
@@ -425,9 +262,7 @@ func (j *Journal) commit(end uint64) error {
 	j.commitMu.Unlock()
 
 	j.gather()
-	j.flushMu.Lock()
-	err := j.flushLocked(true)
-	j.flushMu.Unlock()
+	err := j.flush(true)
 
 	j.commitMu.Lock()
 	j.leading = false
@@ -483,20 +318,29 @@ func (j *Journal) Sync(ctx context.Context) error {
 	if closed {
 		return ErrClosed
 	}
-	j.flushMu.Lock()
-	defer j.flushMu.Unlock()
 	if j.synced.Load() >= end {
-		return nil
+		return j.failure()
 	}
-	return j.flushLocked(true)
+	return j.flush(true)
 }
 
 // enqueue frames evs into the chunk buffers and assigns their offsets. full
 // reports that BufferSize bytes or more now wait to be written.
 func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, full bool, err error) {
 	for _, ev := range evs {
-		if ev == nil {
-			return 0, 0, false, fmt.Errorf("journal: %w", semevent.ErrNilEvent)
+		if err := ev.Validate(); err != nil {
+			return 0, 0, false, fmt.Errorf("journal: %w", err)
+		}
+	}
+	for _, ev := range evs {
+		if ev.Time == 0 || ev.ID.IsZero() {
+			now := semevent.Now()
+			if ev.Time == 0 {
+				ev.Time = now
+			}
+			if ev.ID.IsZero() {
+				ev.ID = j.ids.NextAt(now)
+			}
 		}
 	}
 	j.mu.Lock()
@@ -508,7 +352,7 @@ func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, full bool, 
 		return 0, 0, false, j.err
 	}
 	first = j.next
-	origTail := j.tail
+	origTail, origSize, origRecords := j.tail, j.tailSize, j.tailRecords
 	mark := len(j.chunks)
 	var markLen int
 	if mark > 0 {
@@ -532,7 +376,9 @@ func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, full bool, 
 			if origTail != nil {
 				origTail.trimIndex(first)
 			}
-			j.tail = nil // recompute the projected segment sizes: start a fresh segment
+			// Back to the segment the batch started in: a rejected batch
+			// never starts a segment.
+			j.tail, j.tailSize, j.tailRecords = origTail, origSize, origRecords
 			return 0, 0, false, err
 		}
 	}
@@ -616,10 +462,25 @@ func (j *Journal) chunkLocked() *chunk {
 	return &j.chunks[len(j.chunks)-1]
 }
 
-// flushLocked writes out every enqueued record and, if doSync (or the
-// policy is SyncAlways), fsyncs. flushMu must be held. The first failure is
-// kept in j.err and returned from then on: nothing more is acknowledged.
-func (j *Journal) flushLocked(doSync bool) error {
+// flush writes out every enqueued record and, if doSync (or the policy is
+// SyncAlways), fsyncs them. The write happens under flushMu, the fsync
+// outside it (under syncMu), so appenders and the periodic writer never
+// wait behind an fsync in progress. The first failure is kept in j.err and
+// returned from then on: nothing more is acknowledged.
+func (j *Journal) flush(doSync bool) error {
+	j.flushMu.Lock()
+	err := j.writeOutLocked()
+	f, seg, size, end := j.file, j.active, j.fileSize, j.pendEnd
+	j.flushMu.Unlock()
+	if err != nil || !(doSync || j.always) {
+		return err
+	}
+	return j.syncTo(f, seg, size, end)
+}
+
+// writeOutLocked writes every enqueued record to the active segment
+// (rolling over as needed). flushMu must be held.
+func (j *Journal) writeOutLocked() error {
 	j.mu.Lock()
 	if j.err != nil {
 		err := j.err
@@ -636,39 +497,56 @@ func (j *Journal) flushLocked(doSync bool) error {
 	}
 	j.mu.Unlock()
 
-	doSync = doSync || j.always
-	err := j.writeChunks(chunks, doSync)
-	if err == nil && doSync && j.dirty {
-		j.stats.fsyncs.Add(1)
-		if serr := j.file.Sync(); serr != nil {
-			err = &WriteError{Op: "fsync", Segment: j.active.name, Err: serr}
-		} else {
-			j.dirty = false
-		}
-	}
+	err := j.writeChunks(chunks)
 	j.mu.Lock()
-	if err != nil && j.err == nil {
-		j.err = err
-	}
 	for i := range chunks {
 		chunks[i].seg = nil
 	}
 	j.spare = append(j.spare, chunks...)
 	j.mu.Unlock()
 	if err != nil {
-		j.broadcast()
+		j.fail(err)
+	}
+	return err
+}
+
+// fail records err as the journal's failure, if it is the first, and wakes
+// readers.
+func (j *Journal) fail(err error) {
+	j.mu.Lock()
+	if j.err == nil {
+		j.err = err
+	}
+	j.mu.Unlock()
+	j.broadcast()
+}
+
+// syncTo fsyncs f, the file of segment seg written up to size bytes and
+// offset end, unless an fsync (or a rollover) already covered end. Under
+// SyncAlways it then makes those records readable.
+func (j *Journal) syncTo(f File, seg *segment, size int64, end uint64) error {
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	if j.synced.Load() >= end {
+		return j.failure()
+	}
+	if err := j.failure(); err != nil {
 		return err
 	}
-	if doSync {
-		j.synced.Store(j.pendEnd)
-		if j.always && j.active != nil {
-			j.publish(j.active, j.fileSize, j.pendEnd)
-		}
+	j.stats.fsyncs.Add(1)
+	if err := f.Sync(); err != nil {
+		werr := &WriteError{Op: "fsync", Segment: seg.name, Err: err}
+		j.fail(werr)
+		return j.failure()
+	}
+	j.synced.Store(end)
+	if j.always {
+		j.publish(seg, size, end)
 	}
 	return nil
 }
 
-func (j *Journal) writeChunks(chunks []chunk, doSync bool) error {
+func (j *Journal) writeChunks(chunks []chunk) error {
 	for i := range chunks {
 		c := &chunks[i]
 		if c.seg != j.active {
@@ -682,7 +560,6 @@ func (j *Journal) writeChunks(chunks []chunk, doSync bool) error {
 		j.fileSize += int64(len(c.data))
 		j.stats.bytes.Add(int64(len(c.data)))
 		j.pendEnd = c.end
-		j.dirty = true
 		if !j.always {
 			j.publish(j.active, j.fileSize, c.end)
 		}
@@ -704,20 +581,9 @@ func (j *Journal) publish(s *segment, size int64, end uint64) {
 // segment's records are never acknowledged before its name is durable.
 func (j *Journal) rollLocked(s *segment) error {
 	if old := j.active; old != nil {
-		if j.dirty {
-			j.stats.fsyncs.Add(1)
-			if err := j.file.Sync(); err != nil {
-				return &WriteError{Op: "fsync", Segment: old.name, Err: err}
-			}
-			j.dirty = false
+		if err := j.sealActive(s.base); err != nil {
+			return err
 		}
-		j.publish(old, j.fileSize, s.base)
-		old.sealed.Store(true)
-		if err := j.file.Close(); err != nil {
-			return &WriteError{Op: "close", Segment: old.name, Err: err}
-		}
-		j.active, j.file = nil, nil
-		j.synced.Store(s.base)
 	}
 	path := filepath.Join(j.dir, s.name)
 	tmp := path + tmpSuffix
@@ -741,7 +607,7 @@ func (j *Journal) rollLocked(s *segment) error {
 	if err := j.fs.SyncDir(j.dir); err != nil {
 		return fail("sync dir", err)
 	}
-	j.active, j.file, j.fileSize, j.dirty = s, f, int64(len(s.hdr)), false
+	j.active, j.file, j.fileSize = s, f, int64(len(s.hdr))
 	j.stats.segments.Add(1)
 	s.size.Store(j.fileSize)
 	s.end.Store(s.base)
@@ -749,7 +615,37 @@ func (j *Journal) rollLocked(s *segment) error {
 	j.mu.Lock()
 	j.segs = append(j.segs, s)
 	j.mu.Unlock()
+	// The new segment is durable; list it (and the sealed end of the old
+	// one) before anything in it is acknowledged.
+	if err := j.writeManifest(); err != nil {
+		return &WriteError{Op: "write manifest", Segment: s.name, Err: err}
+	}
 	j.applyRetention()
+	return nil
+}
+
+// sealActive fsyncs and closes the active segment, whose records end at
+// offset end, and makes its final size readable. flushMu must be held; it
+// waits for an fsync in progress (syncMu), which only a rollover or Close
+// does.
+func (j *Journal) sealActive(end uint64) error {
+	old := j.active
+	j.syncMu.Lock()
+	defer j.syncMu.Unlock()
+	if j.synced.Load() < j.pendEnd {
+		j.stats.fsyncs.Add(1)
+		if err := j.file.Sync(); err != nil {
+			return &WriteError{Op: "fsync", Segment: old.name, Err: err}
+		}
+	}
+	j.publish(old, j.fileSize, end)
+	old.sealed.Store(true)
+	err := j.file.Close()
+	j.active, j.file = nil, nil
+	if err != nil {
+		return &WriteError{Op: "close", Segment: old.name, Err: err}
+	}
+	j.synced.Store(max(j.synced.Load(), end))
 	return nil
 }
 
@@ -793,11 +689,29 @@ func (j *Journal) background() {
 		case <-j.stop:
 			return
 		case <-flushC:
-			j.flushMu.Lock()
-			j.flushLocked(j.opts.Sync > 0) // a failure is kept in j.err and returned by Append
-			j.flushMu.Unlock()
+			// Write what is buffered, then let the syncer fsync it: the
+			// next tick writes again even while that fsync is slow.
+			if j.flush(false) == nil && j.syncKick != nil {
+				select {
+				case j.syncKick <- struct{}{}:
+				default:
+				}
+			}
 		case <-retainC:
 			j.applyRetention()
+		}
+	}
+}
+
+// syncer fsyncs, under SyncInterval, what background has written.
+func (j *Journal) syncer() {
+	defer j.wg.Done()
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-j.syncKick:
+			j.flush(true) // a failure is kept in j.err and returned by Append
 		}
 	}
 }
@@ -830,6 +744,14 @@ func (j *Journal) applyRetention() {
 		j.removedBase = s.end.Load()
 	}
 	j.mu.Unlock()
+	if len(victims) == 0 {
+		return
+	}
+	// The manifest goes first, so that a crash before the files are gone
+	// leaves leftovers that Open removes, never a listed segment missing.
+	if err := j.writeManifest(); err != nil {
+		return // the files stay; the next retention pass or Open deals with them
+	}
 	for _, s := range victims {
 		j.fs.Remove(filepath.Join(j.dir, s.name)) // best effort: a leftover is removed next time
 	}
@@ -839,9 +761,11 @@ func (j *Journal) applyRetention() {
 }
 
 // Close writes out and fsyncs every appended record, stops the background
-// goroutine and releases the directory. It returns the journal's
-// *[WriteError] if one stopped it. Calling Close again returns nil.
-func (j *Journal) Close() error {
+// goroutines and releases the directory. It returns the journal's
+// *[WriteError] if one stopped it. Calling Close again returns nil. The
+// final fsync is not abandoned when ctx ends (a closed journal's records
+// are durable); ctx is accepted for [semevent.Closer].
+func (j *Journal) Close(ctx context.Context) error {
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -851,8 +775,9 @@ func (j *Journal) Close() error {
 	j.mu.Unlock()
 	close(j.stop)
 	j.wg.Wait()
+	err := j.flush(true)
 	j.flushMu.Lock()
-	err := j.flushLocked(true)
+	j.syncMu.Lock()
 	if j.file != nil {
 		if cerr := j.file.Close(); err == nil && cerr != nil {
 			err = &WriteError{Op: "close", Segment: j.active.name, Err: cerr}
@@ -860,6 +785,7 @@ func (j *Journal) Close() error {
 		j.active.sealed.Store(true)
 		j.file = nil
 	}
+	j.syncMu.Unlock()
 	j.flushMu.Unlock()
 	j.finished.Store(true)
 	if j.lock != nil {
@@ -871,11 +797,7 @@ func (j *Journal) Close() error {
 	return err
 }
 
-func (j *Journal) isClosed() bool {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.closed
-}
+var _ semevent.Closer = (*Journal)(nil)
 
 // segmentFrom returns the created segment holding offset off (the one with
 // the largest base not above it), or nil.

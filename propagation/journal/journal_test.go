@@ -36,11 +36,11 @@ func TestRoundTripPolicies(t *testing.T) {
 			opts := tc.opts
 			j := open(t, dir, &opts)
 			appendN(t, j, 1, 300)
-			require.NoError(t, j.Close())
-			require.ErrorIs(t, j.Close(), nil)
+			require.NoError(t, j.Close(context.Background()))
+			require.ErrorIs(t, j.Close(context.Background()), nil)
 
 			j = open(t, dir, &opts)
-			defer j.Close()
+			defer j.Close(context.Background())
 			require.Nil(t, j.Recovery())
 			require.Equal(t, uint64(300), j.NextOffset())
 			offs, evs, err := readAll(t, j, 0)
@@ -64,7 +64,7 @@ func TestRoundTripPolicies(t *testing.T) {
 
 func TestReaderOffsetErrors(t *testing.T) {
 	j := open(t, t.TempDir(), nil)
-	defer j.Close()
+	defer j.Close(context.Background())
 	appendN(t, j, 1, 3)
 	_, err := j.NewReader(4)
 	var oe *journal.OffsetError
@@ -106,9 +106,9 @@ func TestConcurrentAppendersGroupCommit(t *testing.T) {
 	}
 	require.Equal(t, uint64(writers*each), segs[len(segs)-1].End)
 	t.Logf("%d records in %d group writes, %d fsyncs, %d segments", st.Records, st.Flushes, st.Fsyncs, st.Segments)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 	j = open(t, dir, nil)
-	defer j.Close()
+	defer j.Close(context.Background())
 	got, evs, err := readAll(t, j, 0)
 	require.NoError(t, err)
 	require.Equal(t, writers*each, len(evs))
@@ -150,7 +150,7 @@ func TestTailFollowsLiveAppends(t *testing.T) {
 				require.NoError(t, err)
 			}
 			<-caughtUp // the last record reaches the tail without Close or Sync
-			require.NoError(t, j.Close())
+			require.NoError(t, j.Close(context.Background()))
 			require.ErrorIs(t, <-done, journal.ErrClosed)
 			require.Equal(t, 230, len(evs))
 			checkEvents(t, 1, 20, 0, offs, evs)
@@ -160,7 +160,7 @@ func TestTailFollowsLiveAppends(t *testing.T) {
 
 func TestTailContextAndHandlerError(t *testing.T) {
 	j := open(t, t.TempDir(), nil)
-	defer j.Close()
+	defer j.Close(context.Background())
 	appendN(t, j, 1, 10)
 	ctx, cancel := context.WithCancel(context.Background())
 	caughtUp := make(chan struct{})
@@ -213,11 +213,11 @@ func TestConsumeAtLeastOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, uint64(60), next, "the failed record is not committed")
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 
 	// Reopen: the consumer resumes at the failed record and follows appends.
 	j = open(t, dir, &journal.Options{SegmentSize: 4096})
-	defer j.Close()
+	defer j.Close(context.Background())
 	ctx, cancel := context.WithCancel(context.Background())
 	err = j.Consume(ctx, "indexer", func(off uint64, ev *semevent.Event) error {
 		require.Empty(t, semevent.Diff(genEvent(1, off), ev))
@@ -252,7 +252,7 @@ func TestRetention(t *testing.T) {
 		offs, evs, err := readAll(t, j, first)
 		require.NoError(t, err)
 		checkEvents(t, 1, first, 0, offs, evs)
-		require.NoError(t, j.Close())
+		require.NoError(t, j.Close(context.Background()))
 	})
 	t.Run("age", func(t *testing.T) {
 		dir := t.TempDir()
@@ -266,9 +266,9 @@ func TestRetention(t *testing.T) {
 		mu.Lock()
 		now = now.Add(2 * time.Hour)
 		mu.Unlock()
-		require.NoError(t, j.Close())
+		require.NoError(t, j.Close(context.Background()))
 		j = open(t, dir, &journal.Options{SegmentSize: 4096, RetentionAge: time.Hour, Now: clock})
-		defer j.Close()
+		defer j.Close(context.Background())
 		require.Len(t, segments(t, dir), 1, "only the newest segment is kept")
 		require.Equal(t, uint64(200), j.NextOffset())
 		offs, evs, err := readAll(t, j, j.FirstOffset())
@@ -282,14 +282,14 @@ func TestLocked(t *testing.T) {
 	j := open(t, dir, nil)
 	_, err := journal.Open(dir, nil)
 	require.ErrorIs(t, err, journal.ErrLocked)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 	j = open(t, dir, nil)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 }
 
 func TestClosed(t *testing.T) {
 	j := open(t, t.TempDir(), nil)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 	_, err := j.Append(context.Background(), genEvent(1, 1))
 	require.ErrorIs(t, err, journal.ErrClosed)
 	require.ErrorIs(t, err, semevent.ErrClosed)
@@ -308,9 +308,9 @@ func TestTooLarge(t *testing.T) {
 	_, err := j.AppendBatch(context.Background(), []*semevent.Event{genEvent(1, 0), ev})
 	require.ErrorIs(t, err, journal.ErrTooLarge)
 	appendN(t, j, 1, 3)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 	j = open(t, dir, nil)
-	defer j.Close()
+	defer j.Close(context.Background())
 	offs, evs, err := readAll(t, j, 0)
 	require.NoError(t, err)
 	require.Equal(t, 3, len(evs))
@@ -336,10 +336,12 @@ func TestOptionsValidate(t *testing.T) {
 		err := tc.opts.Validate()
 		var fields []string
 		if err != nil {
-			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-				var oe *journal.OptionError
-				require.ErrorAs(t, e, &oe)
-				fields = append(fields, oe.Field)
+			var oe *semevent.OptionsError
+			require.ErrorAs(t, err, &oe)
+			require.ErrorIs(t, err, semevent.ErrInvalidOptions)
+			require.Equal(t, "journal.Options", oe.Options)
+			for _, p := range oe.Problems {
+				fields = append(fields, p.Field)
 			}
 		}
 		if !equalStrings(fields, tc.fields) {
@@ -386,7 +388,7 @@ func TestSyncIntervalSync(t *testing.T) {
 	}
 	require.Equal(t, 20, n)
 	require.NoError(t, r.Close())
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 }
 
 // TestReadFromMidSegment reads from offsets around the sparse index spacing
@@ -415,9 +417,9 @@ func TestReadFromMidSegment(t *testing.T) {
 		}
 	}
 	check(j)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 	j = open(t, dir, nil)
-	defer j.Close()
+	defer j.Close(context.Background())
 	check(j)
 	slices.Reverse(froms)
 	check(j)
@@ -462,7 +464,7 @@ func TestTailRacesRetention(t *testing.T) {
 		}
 	}
 	t.Logf("%d of 4 readers fell behind retention", behind)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 }
 
 // TestInstance checks that a journal keeps its instance id across reopens

@@ -67,7 +67,7 @@ func TestModel(t *testing.T) {
 				require.Equal(t, len(model)-int(from), len(evs), "seed %d step %d from %d", seed, step, from)
 				checkEvents(t, seed, from, 0, offs, evs)
 			case op < 9:
-				require.NoError(t, j.Close())
+				require.NoError(t, j.Close(context.Background()))
 				j = open(t, dir, options())
 				require.Equal(t, uint64(len(model)), j.NextOffset(), "seed %d step %d", seed, step)
 				require.Nil(t, j.Recovery())
@@ -80,6 +80,6 @@ func TestModel(t *testing.T) {
 				require.NoError(t, j.CommitOffset("m", committed))
 			}
 		}
-		require.NoError(t, j.Close())
+		require.NoError(t, j.Close(context.Background()))
 	}
 }

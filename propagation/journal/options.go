@@ -1,10 +1,12 @@
 package journal
 
 import (
-	"errors"
+	"bytes"
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/vexfs/semevent"
 )
 
 // SyncPolicy says when appended records are fsynced. The zero value is
@@ -21,10 +23,15 @@ const (
 	SyncNever SyncPolicy = -1
 )
 
-// SyncInterval buffers appended records and writes and fsyncs them at least
-// every d (and whenever [Options.BufferSize] bytes are waiting). Append
-// returns once the record is buffered: a crash loses at most the last d of
-// acknowledged records. d must be positive (SyncInterval(0) is SyncAlways).
+// SyncInterval buffers appended records, writes them to the operating
+// system every d (and whenever [Options.BufferSize] bytes are waiting),
+// and fsyncs what was written right after each periodic write, on a
+// goroutine of its own. Append returns once the record is buffered. A
+// killed process loses at most the records acknowledged in the last d
+// (plus the time one write takes): writing never waits for an fsync in
+// progress. A power loss loses at most those plus the ones written since
+// the last fsync that completed, so the bound is d plus the disk's fsync
+// latency. d must be positive (SyncInterval(0) is SyncAlways).
 func SyncInterval(d time.Duration) SyncPolicy { return SyncPolicy(d) }
 
 func (p SyncPolicy) String() string {
@@ -43,8 +50,13 @@ func (p SyncPolicy) String() string {
 // defaults.
 type Options struct {
 	// FS is the file system the journal reads and writes through.
-	// Default [OSFS]. Tests inject faults with journaltest.FaultFS.
+	// Default [OSFS](). Tests inject faults with journaltest.FaultFS and
+	// simulate power loss with journaltest.CrashFS.
 	FS FS
+
+	// Node is the node number stamped into the IDs Append assigns to
+	// events that have none.
+	Node uint32
 
 	// Sync is the fsync policy. Default [SyncAlways].
 	Sync SyncPolicy
@@ -62,9 +74,11 @@ type Options struct {
 	// SegmentSize gets a segment of its own. Default 64 MiB.
 	SegmentSize int64
 
-	// MaxRecordSize bounds one encoded record (event plus framing).
-	// Append rejects larger events and readers treat larger lengths as
-	// corruption. Default 16 MiB.
+	// MaxRecordSize bounds one encoded record (event plus framing) that
+	// Append accepts. Default 16 MiB. It bounds new records only: records
+	// already committed stay readable after a reopen with a smaller
+	// MaxRecordSize (readers accept lengths up to 1 GiB, the largest
+	// MaxRecordSize allowed); no option ever deletes committed records.
 	MaxRecordSize int
 
 	// RetentionBytes, when positive, deletes the oldest sealed segments
@@ -92,8 +106,28 @@ type Encryption struct {
 	// letters, digits, '.', '_' or '-'.
 	KeyID string
 	// Keys holds every key, by id, that reading may need, including KeyID.
-	// Each key is 32 bytes (AES-256).
+	// Each key is 32 bytes (AES-256). Open copies the keys: changing or
+	// zeroing the slices afterwards does not affect the journal.
 	Keys map[string][]byte
+	// AllowPlaintext lets the journal read plaintext segments, such as
+	// those written before encryption was turned on. By default
+	// encryption is required: Open fails with a *CorruptError on a
+	// plaintext segment, so an attacker cannot inject plaintext records
+	// into an encrypted journal.
+	AllowPlaintext bool
+}
+
+// clone returns a deep copy of e (nil for nil).
+func (e *Encryption) clone() *Encryption {
+	if e == nil {
+		return nil
+	}
+	c := *e
+	c.Keys = make(map[string][]byte, len(e.Keys))
+	for id, k := range e.Keys {
+		c.Keys[id] = bytes.Clone(k)
+	}
+	return &c
 }
 
 // Defaults.
@@ -113,7 +147,7 @@ func (o *Options) withDefaults() Options {
 		c = *o
 	}
 	if c.FS == nil {
-		c.FS = OSFS
+		c.FS = osFS{}
 	}
 	if c.FlushInterval == 0 {
 		c.FlushInterval = DefaultFlushInterval
@@ -133,13 +167,12 @@ func (o *Options) withDefaults() Options {
 	return c
 }
 
-// Validate reports every problem with o (after defaults), joined.
+// Validate reports every problem with o (after defaults) in one
+// *semevent.OptionsError, or returns nil.
 func (o *Options) Validate() error {
 	c := o.withDefaults()
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &OptionError{Field: field, Msg: fmt.Sprintf(format, args...)})
-	}
+	oe := &semevent.OptionsError{Options: "journal.Options"}
+	bad := oe.Addf
 	if c.Sync < SyncNever {
 		bad("Sync", "%v: want SyncAlways, SyncNever or SyncInterval(d) with d > 0", c.Sync)
 	}
@@ -176,5 +209,5 @@ func (o *Options) Validate() error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return oe.Err()
 }

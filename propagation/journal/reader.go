@@ -70,7 +70,7 @@ func (r *Reader) Next(ev *semevent.Event) (uint64, error) {
 }
 
 func (r *Reader) next(ev *semevent.Event) (uint64, error) {
-	maxRec := r.j.opts.MaxRecordSize
+	const maxRec = maxMaxRecordSize // committed records stay readable whatever MaxRecordSize is now
 	for {
 		if r.seg == nil {
 			if err := r.openSegment(); err != nil {

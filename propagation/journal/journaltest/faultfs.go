@@ -24,6 +24,7 @@ type FaultFS struct {
 	writes    int
 	syncs     int
 	failed    int
+	held      chan struct{} // while non-nil, Sync and SyncDir wait for it to close
 }
 
 var (
@@ -31,11 +32,11 @@ var (
 	_ journal.Locker = (*FaultFS)(nil)
 )
 
-// NewFaultFS returns a FaultFS over base (journal.OSFS when nil) that
+// NewFaultFS returns a FaultFS over base (journal.OSFS() when nil) that
 // injects nothing until told to.
 func NewFaultFS(base journal.FS) *FaultFS {
 	if base == nil {
-		base = journal.OSFS
+		base = journal.OSFS()
 	}
 	return &FaultFS{base: base, writeLeft: -1, syncLeft: -1}
 }
@@ -59,6 +60,37 @@ func (f *FaultFS) FailSyncs(n int, err error) {
 	f.syncLeft, f.syncErr = n, err
 	if err == nil {
 		f.syncLeft = -1
+	}
+}
+
+// HoldSyncs makes every File.Sync and SyncDir from now on wait, before
+// reaching the underlying FS, until release is called, as a slow disk
+// would. release is idempotent.
+func (f *FaultFS) HoldSyncs() (release func()) {
+	ch := make(chan struct{})
+	f.mu.Lock()
+	f.held = ch
+	f.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			f.mu.Lock()
+			if f.held == ch {
+				f.held = nil
+			}
+			f.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// wait blocks while syncs are held.
+func (f *FaultFS) wait() {
+	f.mu.Lock()
+	ch := f.held
+	f.mu.Unlock()
+	if ch != nil {
+		<-ch
 	}
 }
 
@@ -114,6 +146,7 @@ func (f *FaultFS) MkdirAll(path string, perm fs.FileMode) error { return f.base.
 
 // SyncDir fails when fsyncs are being failed, else calls the underlying FS.
 func (f *FaultFS) SyncDir(name string) error {
+	f.wait()
 	if err := f.fault(true); err != nil {
 		return &fs.PathError{Op: "fsync", Path: name, Err: err}
 	}
@@ -142,6 +175,7 @@ func (ff *faultFile) Write(p []byte) (int, error) {
 }
 
 func (ff *faultFile) Sync() error {
+	ff.fs.wait()
 	if err := ff.fs.fault(true); err != nil {
 		return &fs.PathError{Op: "fsync", Path: ff.name, Err: err}
 	}
