@@ -202,7 +202,7 @@ func TestTenantCannotForgeAuditRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	store, err := audit.NewJournalStore(j)
 	if err != nil {
 		t.Fatal(err)

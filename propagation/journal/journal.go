@@ -165,14 +165,14 @@ func Open(dir string, opts *Options) (*Journal, error) {
 	j.synced.Store(j.next)
 	j.pendEnd = j.next
 	j.applyRetention()
-	if !j.always || o.RetentionAge > 0 {
-		j.wg.Add(1)
-		go j.background()
-	}
 	if o.Sync > 0 {
 		j.syncKick = make(chan struct{}, 1)
 		j.wg.Add(1)
 		go j.syncer()
+	}
+	if !j.always || o.RetentionAge > 0 {
+		j.wg.Add(1)
+		go j.background()
 	}
 	return j, nil
 }

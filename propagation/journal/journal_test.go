@@ -479,7 +479,7 @@ func TestInstance(t *testing.T) {
 	if id == ([16]byte{}) {
 		t.Fatal("Instance() is zero")
 	}
-	j.Close()
+	j.Close(context.Background())
 	j, err = journal.Open(dir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -487,7 +487,7 @@ func TestInstance(t *testing.T) {
 	if got := j.Instance(); got != id {
 		t.Fatalf("Instance() after reopen = %x, want %x", got, id)
 	}
-	j.Close()
+	j.Close(context.Background())
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
@@ -495,7 +495,7 @@ func TestInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	if got := j.Instance(); got == id {
 		t.Fatalf("Instance() of a recreated journal = %x, the old one's", got)
 	}
@@ -509,7 +509,7 @@ func TestInstanceCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Close()
+	j.Close(context.Background())
 	if err := os.WriteFile(filepath.Join(dir, "INSTANCE"), []byte("xyz\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,7 @@ func ExampleQuery() {
 	dir, _ := os.MkdirTemp("", "since")
 	defer os.RemoveAll(dir)
 	j, _ := journal.Open(dir, nil)
-	defer j.Close()
+	defer j.Close(context.Background())
 	ctx := context.Background()
 
 	cur := since.Now(j, 0)

@@ -42,7 +42,7 @@ func FuzzQuery(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	defer j.Close()
+	defer j.Close(context.Background())
 	start := since.Now(j, 0)
 	evs := []*semevent.Event{
 		{Kind: semevent.KindDirCreate, Path: "/d/n"},

@@ -442,7 +442,7 @@ func TestQueryMatchesBruteForce(t *testing.T) {
 			}
 			cursor = res.Cursor
 		}
-		if err := j.Close(); err != nil {
+		if err := j.Close(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -26,7 +26,7 @@ func openJ(t *testing.T, dir string, o *journal.Options) *journal.Journal {
 	t.Helper()
 	j, err := journal.Open(dir, o)
 	require.NoError(t, err)
-	t.Cleanup(func() { j.Close() })
+	t.Cleanup(func() { j.Close(context.Background()) })
 	return j
 }
 
@@ -155,7 +155,7 @@ func TestFresh(t *testing.T) {
 	}
 	// A recreated directory is another instance.
 	cur := since.Now(j, 0)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 	require.NoError(t, os.RemoveAll(dir))
 	j2 := openJ(t, dir, nil)
 	require.Equal(t, since.FreshOtherInstance, query(t, j2, cur, nil).Fresh)
@@ -192,7 +192,7 @@ func TestCorruptIsAnError(t *testing.T) {
 		_, err := j.Append(ctx, ev(semevent.KindFileWrite, "/d/f"))
 		require.NoError(t, err)
 	}
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 	segs, err := filepath.Glob(filepath.Join(dir, "*.seg"))
 	require.NoError(t, err)
 	require.Len(t, segs, 1)
