@@ -66,7 +66,7 @@ func TestPipeline(t *testing.T) {
 	ctx := context.Background()
 	j, err := journal.Open(t.TempDir(), nil)
 	require.NoError(t, err)
-	defer j.Close()
+	defer j.Close(context.Background())
 	bus, err := propagation.New(&propagation.Options{Journal: tr.Journal(j), Durability: propagation.Durable})
 	require.NoError(t, err)
 	pub := tr.Publisher(bus)
