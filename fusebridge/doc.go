@@ -73,7 +73,14 @@
 // Limits: the kernel's file events (writes, attribute changes) come from
 // one inode mark per directory, placed when the watcher reads the
 // directory's creation; a file written in a directory younger than that
-// is reported by the FUSE side alone. The kernel does not know handles:
+// is reported by the FUSE side alone. Inotify watches one directory at a
+// time, and a directory is watched only once the watcher has read its
+// creation: entries made in it before then come with no event. The
+// watcher lists such a directory when it starts watching it and reports
+// what it finds as created, unless a rename out of another watched
+// directory, whose destination the kernel could not report, claims an
+// entry of the same name: that is reported as the rename it was. The
+// kernel does not know handles:
 // it reports a close of a written descriptor after a modification since
 // its last such report, so with several handles writing one file, and
 // because unread kernel events on one object merge, it may report fewer

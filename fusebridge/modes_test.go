@@ -3,6 +3,7 @@ package fusebridge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -106,4 +107,71 @@ func TestWatcherModesAgree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWatcherYoungDirectories: entries made in, or renamed into, a
+// directory just created — before the watcher could watch it — are
+// reported as what they were: creates and renames, never a rename as a
+// delete, in both modes. (Before inotify recorded the entries it found in
+// a new directory, such a rename came out as a delete of the old name.)
+func TestWatcherYoungDirectories(t *testing.T) {
+	const n = 200
+	for _, mode := range []fusebridge.WatcherMode{fusebridge.Fanotify, fusebridge.Inotify} {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			var want []string
+			for i := range n {
+				if err := os.WriteFile(filepath.Join(root, fmt.Sprintf("f%03d", i)), nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			bus := propagationtest.New()
+			var got []string
+			bus.Subscribe(semevent.HandlerFunc(func(_ context.Context, ev *semevent.Event) error {
+				s := ev.Kind.String() + " " + ev.Path
+				if ev.OldPath != "" {
+					s = ev.Kind.String() + " " + ev.OldPath + " -> " + ev.Path
+				}
+				got = append(got, s)
+				return nil
+			}), nil)
+			w, err := fusebridge.NewWatcher(bus, root, &fusebridge.WatcherOptions{Mode: mode,
+				Kinds: []semevent.Kind{semevent.KindFileCreate, semevent.KindFileRename, semevent.KindFileDelete, semevent.KindDirCreate, semevent.KindDirDelete}})
+			if errors.Is(err, fusebridge.ErrUnsupported) {
+				t.Skipf("%v", err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			defer w.Close(ctx)
+			for i := range n {
+				d, f, g := fmt.Sprintf("/d%03d", i), fmt.Sprintf("/f%03d", i), fmt.Sprintf("/d%03d/g", i)
+				if err := os.Mkdir(root+d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(root+f, root+d+f); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(root+g, nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				want = append(want, "mkdir "+d, "rename "+f+" -> "+d+f, "create "+g)
+			}
+			if err := w.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("events differ: got %d, want %d; first differences: %s", len(got), len(want), firstDiff(got, want))
+			}
+		})
+	}
+}
+
+// firstDiff names up to 5 entries of a not in b and of b not in a.
+func firstDiff(a, b []string) string {
+	return "extra [" + diffHead(a, b) + "] missing [" + diffHead(b, a) + "]"
 }

@@ -155,6 +155,10 @@ type Watcher struct {
 	buf    []byte
 	infos  []kwatch.FanInfo
 	moveFr *kwatch.InEvent // inotify: a MOVED_FROM waiting for its MOVED_TO
+	// inotify: entries found in a directory when its watch was added,
+	// which no event has reported: path → is a directory. See
+	// inBackend.dirAppeared.
+	early map[string]bool
 
 	records, published, failed, ignored, overflows, malformed atomic.Uint64
 }
@@ -179,7 +183,7 @@ func NewWatcher(p semevent.Publisher, dir string, opts *WatcherOptions) (*Watche
 		return nil, err
 	}
 	w := &Watcher{p: p, root: abs, done: make(chan struct{}), fd: -1, rootFD: -1,
-		dirs: map[string]string{}, wds: map[int32]string{}, dirty: map[string]string{}, buf: make([]byte, 64<<10)}
+		dirs: map[string]string{}, wds: map[int32]string{}, dirty: map[string]string{}, early: map[string]bool{}, buf: make([]byte, 64<<10)}
 	if opts != nil {
 		w.opts = *opts
 	}
@@ -361,9 +365,12 @@ func (w *Watcher) run() {
 	}()
 	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLIN}, {Fd: int32(w.wake[0]), Events: unix.POLLIN}}
 	for {
-		w.idle.Store(true)
+		// With a rename half or early entries pending, wait a little for
+		// the rest, then report them; Sync waits for that too.
+		pending := w.moveFr != nil || len(w.early) > 0
+		w.idle.Store(!pending)
 		timeout := -1
-		if w.moveFr != nil {
+		if pending {
 			timeout = 20
 		}
 		n, err := unix.Poll(fds, timeout)
@@ -379,6 +386,7 @@ func (w *Watcher) run() {
 		}
 		if n == 0 {
 			w.flushMove()
+			w.flushEarly()
 			continue
 		}
 		w.idle.Store(false)

@@ -159,7 +159,7 @@ func (w *Watcher) fanEvent(ev *kwatch.FanEvent) {
 // fanBackend keeps fanotify's map of the tree's directories, by handle.
 type fanBackend struct{ *Watcher }
 
-func (w fanBackend) dirAppeared(e *kevent) {
+func (w fanBackend) dirAppeared(e *kevent, _ bool) {
 	if e.obj != "" {
 		// Known by handle at once, even if it is gone before it can be
 		// marked: later events name it as a parent.

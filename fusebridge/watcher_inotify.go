@@ -2,6 +2,9 @@ package fusebridge
 
 import (
 	"fmt"
+	"os"
+	"path"
+	"sort"
 
 	"golang.org/x/sys/unix"
 
@@ -84,7 +87,70 @@ func (w *Watcher) flushMove() {
 		return
 	}
 	old := join(dir, fr.Name)
-	w.translate(&kevent{inMask: unix.IN_MOVED_TO, isDir: fr.Mask&unix.IN_ISDIR != 0, oldPath: old, obj: old})
+	e := kevent{inMask: unix.IN_MOVED_TO, isDir: fr.Mask&unix.IN_ISDIR != 0, oldPath: old, obj: old}
+	// Its MOVED_TO may have been lost because it went into a directory
+	// that was not watched yet: then the entry is among the early ones.
+	if p, ok := w.claimEarly(fr.Name, e.isDir); ok {
+		e.path, e.known = p, true
+	}
+	w.translate(&e)
+}
+
+// claimEarly finds an early entry named name, removes it and returns its
+// path. Two early entries of one name in different directories cannot be
+// told apart: the first in path order is taken.
+func (w *Watcher) claimEarly(name string, isDir bool) (string, bool) {
+	best := ""
+	for p, d := range w.early {
+		if d == isDir && path.Base(p) == name && (best == "" || p < best) {
+			best = p
+		}
+	}
+	if best == "" {
+		return "", false
+	}
+	delete(w.early, best)
+	return best, true
+}
+
+// flushEarly reports the early entries no rename claimed: they were
+// created in their directory before its watch was added.
+func (w *Watcher) flushEarly() { w.flushEarlyUnder("/") }
+
+// flushEarlyUnder reports the early entries at or beneath dir as the
+// creates they were.
+func (w *Watcher) flushEarlyUnder(dir string) {
+	if len(w.early) == 0 {
+		return
+	}
+	var paths []string
+	for p := range w.early {
+		if dir == "/" || under(p, dir) {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths) // parents first
+	for _, p := range paths {
+		isDir := w.early[p]
+		delete(w.early, p)
+		w.translate(&kevent{inMask: unix.IN_CREATE, isDir: isDir, path: p, obj: p, known: true})
+	}
+}
+
+// earlyEvent settles what the early entries say about the entry at p
+// before an event about it is translated: an event that reports its
+// arrival (a create or a move here) replaces the early entry; any other
+// event reports it first, as the create it was.
+func (w *Watcher) earlyEvent(p string, mask uint32) {
+	isDir, ok := w.early[p]
+	if !ok {
+		return
+	}
+	delete(w.early, p)
+	if mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0 {
+		return
+	}
+	w.translate(&kevent{inMask: unix.IN_CREATE, isDir: isDir, path: p, obj: p, known: true})
 }
 
 func (w *Watcher) inEvent(ev *kwatch.InEvent) {
@@ -108,11 +174,15 @@ func (w *Watcher) inEvent(ev *kwatch.InEvent) {
 		return
 	}
 	if ev.Mask&unix.IN_MOVED_FROM != 0 {
+		// Early entries leaving by this rename were created where they
+		// were: report that before the rename.
+		w.flushEarlyUnder(join(dir, ev.Name))
 		cp := *ev
 		w.moveFr = &cp
 		return
 	}
 	path := join(dir, ev.Name)
+	w.earlyEvent(path, ev.Mask)
 	e := kevent{inMask: ev.Mask, isDir: ev.Mask&unix.IN_ISDIR != 0, path: path, obj: path}
 	if ev.Mask&unix.IN_MOVED_TO != 0 && w.moveFr != nil {
 		fr := w.moveFr
@@ -126,8 +196,31 @@ func (w *Watcher) inEvent(ev *kwatch.InEvent) {
 // which inotify can only key by path, with their files.
 type inBackend struct{ *Watcher }
 
-func (w inBackend) dirAppeared(e *kevent) {
-	if err := walkDirs(w.root+e.path, w.inWatch); err != nil {
+// dirAppeared watches the new directory and those beneath it. Entries
+// made in a created directory before its watch took effect come with no
+// event: the walk records every entry it finds beneath it as early (a
+// directory moved in from outside the tree brings its entries with it:
+// no event reports those, as with fanotify). An
+// unpaired MOVED_FROM of the same name claims one (the MOVED_TO into the
+// unwatched directory was lost: a rename, not a delete); an event about
+// an early entry settles it; the rest are reported as creates once the
+// kernel queue is drained.
+func (w inBackend) dirAppeared(e *kevent, created bool) {
+	err := walkDirs(w.root+e.path, func(p string) error {
+		if err := w.inWatch(p); err != nil || !created {
+			return err
+		}
+		rel, _ := w.rel(p)
+		ents, err := os.ReadDir(p)
+		if err != nil {
+			return nil // gone already: its delete is queued
+		}
+		for _, de := range ents {
+			w.early[join(rel, de.Name())] = de.IsDir()
+		}
+		return nil
+	})
+	if err != nil {
 		w.fail(err)
 	}
 }
@@ -147,6 +240,11 @@ func (w inBackend) dirLeft(path string) {
 	for k := range w.dirty {
 		if under(k, path) {
 			delete(w.dirty, k)
+		}
+	}
+	for k := range w.early {
+		if under(k, path) {
+			delete(w.early, k)
 		}
 	}
 	for wd, p := range w.wds {

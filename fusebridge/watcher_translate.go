@@ -58,14 +58,15 @@ type kevent struct {
 	oldPath string // renames: where it was; "" for an entry moved in
 	obj     string // the object's identity for write sessions: a file handle (fanotify) or the path (inotify)
 	pid     int32  // the acting process, 0 when unknown (inotify)
+	known   bool   // a directory the interface watches already
 }
 
 // backend is what differs between the two interfaces: how they learn of
 // the tree's directories.
 type backend interface {
-	// dirAppeared starts watching a directory created in, or moved into,
-	// the tree at e.path, and the directories beneath it.
-	dirAppeared(e *kevent)
+	// dirAppeared starts watching a directory created in (created), or
+	// moved into, the tree at e.path, and the directories beneath it.
+	dirAppeared(e *kevent, created bool)
 	// moved updates the interface's state for an entry renamed within
 	// the tree from e.oldPath to e.path.
 	moved(e *kevent)
@@ -95,8 +96,8 @@ func (w *Watcher) translate(e *kevent) {
 		path, oldPath := e.path, ""
 		switch r.op {
 		case kCreate:
-			if e.isDir {
-				w.be.dirAppeared(e)
+			if e.isDir && !e.known {
+				w.be.dirAppeared(e, true)
 			}
 		case kDelete:
 			// A deleted directory stays known to the interface: unread
@@ -133,7 +134,9 @@ func (w *Watcher) translate(e *kevent) {
 				k = semevent.KindFileCreate
 				if e.isDir {
 					k = semevent.KindDirCreate
-					w.be.dirAppeared(e)
+					if !e.known {
+						w.be.dirAppeared(e, false)
+					}
 				}
 			default:
 				// Moved out of the tree: a delete here, and its write
