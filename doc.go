@@ -11,20 +11,39 @@
 //
 // # Packages
 //
-//	semevent              the Event value, IDs, trace context, Handler, errors
-//	filter                Filter: typed predicates and expr conditions
-//	routing               Router: subject, path and content rules with hot reload
-//	propagation           Propagator: the in-process bus (backpressure, order, dedup, stats)
-//	propagation/journal   the durable, crash-safe event log
-//	access, access/audit  access control and the tamper-evident audit trail
-//	coord, coord/raft     Coordinator: local and Raft-replicated order, CRDTs, clocks
-//	automation/…          Workflow: sagas; rules (rule engine), cep (complex events), breaker
-//	analytics             Analyzer: windows, sketches, anomalies, metrics, dashboard
-//	fusebridge            FUSE and kernel capture, cross-boundary dedup
-//	examples/quickstart   a runnable tour: go run ./examples/quickstart
+//	semevent                   the Event value, Kind, IDs, trace context, Key, Publisher, Closer, errors
+//	filter                     Filter: typed predicates, expr conditions, rate limits, caching
+//	routing                    Router: subject, path and content rules, groups, hot reload (Watch)
+//	propagation                Propagator: the in-process bus (backpressure, order, dedup, stats)
+//	propagation/journal        the durable, crash-safe event log
+//	propagation/journal/since  "what changed since" a cursor, over a journal
+//	access, access/audit       access control and the tamper-evident audit trail
+//	coord, coord/raft          Coordinator: local and Raft-replicated order, CRDTs, clocks
+//	automation                 Workflow: workflows, sagas, the executor, records
+//	automation/rules           the rule engine (expr conditions, actions, hot reload)
+//	automation/cep             complex event processing: sequences, windows, counts, absence
+//	automation/breaker         circuit breakers
+//	analytics                  Analyzer: windows, aggregates, anomalies, frequent sequences
+//	analytics/sketch           mergeable sketches: HyperLogLog, DDSketch quantiles, top-k
+//	analytics/health           component health checks served for /healthz
+//	analytics/dashboard        a live HTML dashboard
+//	analytics/promexport       Prometheus collectors for every component's stats
+//	fusebridge                 FUSE and kernel capture, cross-boundary dedup, shared memory
+//	examples/quickstart        a runnable tour: go run ./examples/quickstart
 //
 // Each package with an interface has a <pkg>test sibling with a fake and a
-// conformance suite for users' own tests.
+// conformance suite for users' own tests. Imports point one way: semevent
+// ← filter ← routing ← propagation (and its journal) ← access, coord,
+// automation, analytics ← fusebridge. A lower package that needs a higher
+// one defines the small interface it calls: the bus takes a
+// propagation.Authorizer, which *access.Authorizer implements.
+//
+// One name and one shape per concept across packages: event keys are
+// [Key] and [KeyFunc]; options errors are *[OptionsError]; publishers take
+// a [Publisher]; long-lived components are [Closer]s; subscriptions end
+// with Unsubscribe(); rule files are read by ParseRuleSet(data) and hot
+// reloaded by Watch(ctx, target, path, opts), whose Watcher stops with
+// Close(ctx), in both routing and automation/rules.
 //
 // # Usage
 //

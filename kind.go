@@ -12,24 +12,80 @@ type Kind uint8
 // The predefined kinds. File-system kinds come first, then directory kinds,
 // then the semantic kinds that semevent's own packages emit.
 const (
+	// KindUnknown is the zero Kind: an event whose kind was not set.
+	// Expr name "unknown", topic "unknown".
 	KindUnknown Kind = iota
+
+	// KindFileCreate: a file was created.
+	// Expr name "create", topic "fs.file.create".
 	KindFileCreate
+
+	// KindFileOpen: a file was opened.
+	// Expr name "open", topic "fs.file.open".
 	KindFileOpen
+
+	// KindFileRead: a file was read (Offset and Size say where).
+	// Expr name "read", topic "fs.file.read".
 	KindFileRead
+
+	// KindFileWrite: a file was written (Offset and Size say where).
+	// Expr name "write", topic "fs.file.write".
 	KindFileWrite
+
+	// KindFileClose: an open file was closed.
+	// Expr name "close", topic "fs.file.close".
 	KindFileClose
+
+	// KindFileTruncate: a file's size was set (Size is the new size).
+	// Expr name "truncate", topic "fs.file.truncate".
 	KindFileTruncate
+
+	// KindFileRename: a file or directory moved from OldPath to Path.
+	// Expr name "rename", topic "fs.file.rename".
 	KindFileRename
+
+	// KindFileDelete: a file was removed.
+	// Expr name "delete", topic "fs.file.delete".
 	KindFileDelete
+
+	// KindFileChmod: a file's mode, owner or times changed.
+	// Expr name "chmod", topic "fs.file.chmod".
 	KindFileChmod
+
+	// KindFileXattr: a file's extended attributes changed.
+	// Expr name "xattr", topic "fs.file.xattr".
 	KindFileXattr
+
+	// KindDirCreate: a directory was created.
+	// Expr name "mkdir", topic "fs.dir.create".
 	KindDirCreate
+
+	// KindDirDelete: a directory was removed.
+	// Expr name "rmdir", topic "fs.dir.delete".
 	KindDirDelete
+
+	// KindVectorInsert: a vector (an embedding in Data) was inserted.
+	// Expr name "vector_insert", topic "semantic.vector.insert".
 	KindVectorInsert
+
+	// KindGraphEdge: an edge was added to a graph.
+	// Expr name "graph_edge", topic "semantic.graph.edge".
 	KindGraphEdge
+
+	// KindRuleFired: an automation rule fired.
+	// Expr name "rule_fired", topic "automation.rule.fired".
 	KindRuleFired
+
+	// KindWorkflowStep: a workflow step ran.
+	// Expr name "workflow_step", topic "automation.workflow.step".
 	KindWorkflowStep
+
+	// KindPatternMatched: a complex-event pattern matched.
+	// Expr name "pattern_matched", topic "automation.pattern.matched".
 	KindPatternMatched
+
+	// KindCustom: a kind of the user's own, named by Event.Topic.
+	// Expr name "custom", topic "custom".
 	KindCustom
 
 	kindCount // number of kinds; keep last
