@@ -34,14 +34,6 @@ type Env struct {
 	ev *semevent.Event
 }
 
-// NewEnv returns the environment for ev. It is exported for benchmarks and
-// tools that run expr programs themselves.
-func NewEnv(ev *semevent.Event) *Env {
-	e := new(Env)
-	e.set(ev)
-	return e
-}
-
 func (e *Env) set(ev *semevent.Event) {
 	*e = Env{
 		Kind:     ev.Kind.String(),

@@ -158,20 +158,12 @@ func (x *Expr) runVM(ev *semevent.Event) bool {
 	return err == nil && b
 }
 
-// MatchVM evaluates the condition on the expr VM even when it was compiled
-// to closures; the differential tests compare it with Match.
-func (x *Expr) MatchVM(ev *semevent.Event) bool { return x.runVM(ev) }
-
 // Closure reports whether the condition runs as compiled Go closures rather
 // than on the expr VM.
 func (x *Expr) Closure() bool { return x.fn != nil }
 
 // String returns the source of the condition.
 func (x *Expr) String() string { return x.src }
-
-// Program returns the expr program the VM path runs, for tools and
-// benchmarks that call expr.Run themselves.
-func (x *Expr) Program() *vm.Program { return x.prog }
 
 // Fields returns the fields of the event the condition reads.
 func (x *Expr) Fields() FieldSet { return x.fields }

@@ -88,13 +88,6 @@ var condContenders = []condContender{
 		}
 		return x.Match
 	}},
-	{"semevent-expr-vm", "the same filter.Expr forced onto the expr VM (MatchVM)", func(tb testing.TB) func(*semevent.Event) bool {
-		x, err := filter.Compile(condExpr, nil)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		return x.MatchVM
-	}},
 	{"expr", "expr.Compile with a struct env, filled per event, expr.Run", func(tb testing.TB) func(*semevent.Event) bool {
 		prog, err := expr.Compile(condExpr, expr.Env(exprEnv{}), expr.AsBool())
 		if err != nil {
