@@ -124,11 +124,14 @@ type Options struct {
 	// [DefaultMaxKeys], < 0 for no cap. An event that needs a new
 	// aggregate beyond the cap is refused — not aggregated — and counted
 	// in Stats.KeyOverflow, so that attacker-chosen keys cannot grow the
-	// heap without bound while the windows already open stay exact. An
-	// aggregate without sketches holds about 200 bytes with its key
-	// (~20 MiB at the default); sketches add their own size per key
-	// (HyperLogLog 2^HLLPrecision bytes, DDSketch and TopK a few KiB),
-	// so lower MaxKeys when Aggs keeps sketches.
+	// heap without bound while the windows already open stay exact. A
+	// key's state without sketches costs at most [MaxKeyBytes] (about
+	// 170 bytes in tumbling and sliding panes, 310 in sessions, with a
+	// short key), so window state stays under 40 MiB at the default;
+	// sketches add their own size per key (HyperLogLog 2^HLLPrecision
+	// bytes, DDSketch and TopK a few KiB), so lower MaxKeys when Aggs
+	// keeps sketches. Sliding windows are merged from panes when they
+	// close, which needs one more aggregate per key for a moment.
 	MaxKeys int
 	// Value picks the number that Sum, Min, Max, Mean and Quantiles
 	// aggregate (default Event.Size).
@@ -322,6 +325,11 @@ const (
 	DefaultMaxFuture = time.Minute
 	// DefaultMaxKeys is Options.MaxKeys's default.
 	DefaultMaxKeys = 100_000
+	// MaxKeyBytes is the documented heap cost of one key's window state
+	// without sketches, for a key of up to 32 bytes: MaxKeys times it
+	// bounds the window state's memory (TestMaxKeysBoundsHeap checks it
+	// with 500,000 attacker keys).
+	MaxKeyBytes = 400
 )
 
 // TopicKey keys an event by its tenant and topic (its kind's topic when

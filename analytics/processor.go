@@ -553,7 +553,8 @@ func (p *Processor) panesIn(lo, hi int64) []*pane {
 }
 
 // refireLocked emits, for key k, every window holding pane ps whose end
-// the watermark passed and whose lateness has not expired.
+// the watermark passed and whose lateness has not expired: called after
+// an allowed-late event of k was added to pane ps.
 func (p *Processor) refireLocked(ps int64, k semevent.Key) {
 	for s := ps - p.size + p.slide; s <= ps; s += p.slide {
 		end := s + p.size
@@ -571,7 +572,9 @@ func (p *Processor) refireLocked(ps int64, k semevent.Key) {
 			}
 		}
 		if acc != nil {
-			p.emitLocked(Result{Name: p.o.Name, Key: k, Start: s, End: end, Update: true, Agg: acc})
+			// The window held k's events before this one only if it was
+			// emitted for k before: otherwise this is its first result.
+			p.emitLocked(Result{Name: p.o.Name, Key: k, Start: s, End: end, Update: acc.Count > 1, Agg: acc})
 		}
 	}
 }

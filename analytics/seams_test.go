@@ -213,3 +213,26 @@ func TestPartialWindowsNotScored(t *testing.T) {
 		})
 	}
 }
+
+// Item 21, tumbling and sliding windows: an allowed-late event that is the
+// first of its key in a window already closed for other keys makes that
+// key's first result, not an update.
+func TestLateFirstResultOfKeyIsNotUpdate(t *testing.T) {
+	var rec recorder
+	p, err := analytics.New(&analytics.Options{
+		Window: analytics.Tumbling(10 * time.Millisecond), AllowedLateness: time.Hour,
+		Key: semevent.PathKey, OnResult: rec.on, MaxFuture: -1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ev := func(path string, at int64) { _ = p.Handle(ctx, &semevent.Event{Path: path, Time: t0 + at*ms}) }
+	ev("/a", 0)
+	ev("/b", 15)
+	wantResults(t, "/b at 15ms", rec.take(), "/a [0,10) n=1 update=false")
+	ev("/b", 5)
+	wantResults(t, "/b at 5ms", rec.take(), "/b [0,10) n=1 update=false")
+	ev("/b", 6)
+	wantResults(t, "/b at 6ms", rec.take(), "/b [0,10) n=2 update=true")
+}
