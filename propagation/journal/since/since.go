@@ -47,12 +47,31 @@ func (o Op) String() string {
 	return fmt.Sprintf("Op(%d)", uint8(o))
 }
 
+// MarshalText returns the op's name ("created", …), as String.
+func (o Op) MarshalText() ([]byte, error) {
+	if o < Created || o > Renamed {
+		return nil, fmt.Errorf("since: no name for %v", o)
+	}
+	return []byte(o.String()), nil
+}
+
+// UnmarshalText parses a name MarshalText returns.
+func (o *Op) UnmarshalText(b []byte) error {
+	for op := Created; op <= Renamed; op++ {
+		if op.String() == string(b) {
+			*o = op
+			return nil
+		}
+	}
+	return fmt.Errorf("since: unknown op %q", b)
+}
+
 // Change is the net change at one path between a cursor and now.
 type Change struct {
-	Op       Op
-	Path     string // the path now
-	OldPath  string // Renamed: the path at the cursor of what Path holds
-	Modified bool   // Renamed: what moved was also modified
+	Op       Op     `json:"op"`
+	Path     string `json:"path"`               // the path now
+	OldPath  string `json:"old_path,omitempty"` // Renamed: the path at the cursor of what Path holds
+	Modified bool   `json:"modified,omitempty"` // Renamed: what moved was also modified
 }
 
 // FreshReason says why a query could not answer relative to its cursor;

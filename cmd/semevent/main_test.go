@@ -1,0 +1,424 @@
+package main_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/access/audit"
+	"github.com/vexfs/semevent/propagation/journal"
+)
+
+// bin is the semevent binary, built once by TestMain with go build.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "semevent-cli")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "semevent")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// run executes the binary and returns its output and exit status.
+func run(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{out.String(), errb.String(), code}
+}
+
+// fails checks that a command failed with one line on stderr that
+// contains every want, with no stack trace, and the given exit status.
+func fails(t *testing.T, r result, code int, want ...string) {
+	t.Helper()
+	require.Equal(t, code, r.code, "exit status; stderr %q", r.stderr)
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	var errs []string
+	for _, l := range lines {
+		if !strings.HasPrefix(l, "semevent: note:") {
+			errs = append(errs, l)
+		}
+	}
+	require.Len(t, errs, 1, "stderr must be one error line: %q", r.stderr)
+	require.True(t, strings.HasPrefix(errs[0], "semevent: "), "stderr %q", r.stderr)
+	require.NotContains(t, r.stderr, "goroutine ")
+	require.NotContains(t, r.stderr, "panic")
+	for _, w := range want {
+		require.Contains(t, errs[0], w)
+	}
+}
+
+func ok(t *testing.T, r result) result {
+	t.Helper()
+	require.Equal(t, 0, r.code, "exit status; stderr %q", r.stderr)
+	return r
+}
+
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{}, {"journal"}, {"journal", "stat"}, {"journal", "dump"}, {"journal", "tail"}, {"journal", "verify"},
+		{"audit"}, {"audit", "verify"}, {"watch"}, {"since"},
+	} {
+		r := ok(t, run(t, append(args, "--help")...))
+		require.Contains(t, r.stdout, "Usage:", "semevent %v --help", args)
+	}
+	fails(t, run(t, "nosuch"), 2, "unknown command")
+	fails(t, run(t, "journal", "stat"), 2, "arg")
+	fails(t, run(t, "journal", "stat", "--nosuch", "x"), 2, "nosuch")
+}
+
+// makeJournal writes n events into a new journal in dir, over two segments
+// (two opens), with consumer "indexer" committed at 3.
+func makeJournal(t *testing.T, dir string, n int, opts *journal.Options) {
+	t.Helper()
+	ctx := context.Background()
+	for half := range 2 {
+		j, err := journal.Open(dir, opts)
+		require.NoError(t, err)
+		for i := range n / 2 {
+			_, err := j.Append(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Path: fmt.Sprintf("/data/f%d", half*(n/2)+i), Size: 10, Time: 1_700_000_000_000_000_000})
+			require.NoError(t, err)
+		}
+		if half == 0 {
+			require.NoError(t, j.CommitOffset("indexer", uint64(min(3, n/2))))
+		}
+		require.NoError(t, j.Close())
+	}
+}
+
+func TestJournal(t *testing.T) {
+	dir := t.TempDir()
+	makeJournal(t, dir, 10, nil)
+
+	var st struct {
+		Instance  string `json:"instance"`
+		First     uint64 `json:"first_offset"`
+		Next      uint64 `json:"next_offset"`
+		Segments  []struct{ Name string }
+		Consumers []struct {
+			Name           string
+			Committed, Lag uint64
+		}
+	}
+	r := ok(t, run(t, "journal", "stat", "--json", dir))
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &st), r.stdout)
+	require.Equal(t, uint64(0), st.First)
+	require.Equal(t, uint64(10), st.Next)
+	require.Len(t, st.Segments, 2)
+	require.Len(t, st.Consumers, 1)
+	require.Equal(t, "indexer", st.Consumers[0].Name)
+	require.Equal(t, uint64(3), st.Consumers[0].Committed)
+	require.Equal(t, uint64(7), st.Consumers[0].Lag)
+	require.Len(t, st.Instance, 32)
+
+	r = ok(t, run(t, "journal", "stat", dir))
+	require.Contains(t, r.stdout, "offsets   0..10 (10 records)")
+	require.Contains(t, r.stdout, "indexer  committed 3  lag 7")
+
+	r = ok(t, run(t, "journal", "dump", "--json", dir))
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 10)
+	for i, l := range lines {
+		var ev struct {
+			Offset uint64
+			Kind   string
+			Path   string
+		}
+		require.NoError(t, json.Unmarshal([]byte(l), &ev), l)
+		require.Equal(t, uint64(i), ev.Offset)
+		require.Equal(t, "write", ev.Kind)
+		require.Equal(t, fmt.Sprintf("/data/f%d", i), ev.Path)
+	}
+	r = ok(t, run(t, "journal", "dump", "--from", "4", "--limit", "2", dir))
+	require.Equal(t, "4\t2023-11-14T22:13:20Z\tuserspace\twrite\t/data/f4\n5\t2023-11-14T22:13:20Z\tuserspace\twrite\t/data/f5\n", r.stdout)
+
+	r = ok(t, run(t, "journal", "tail", "-n", "3", "--json", dir))
+	require.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), 3)
+	require.True(t, strings.HasPrefix(r.stdout, `{"offset":7,`), r.stdout)
+
+	r = ok(t, run(t, "journal", "verify", dir))
+	require.Equal(t, "ok: 10 records in 2 segments\n", r.stdout)
+}
+
+func TestJournalBadInput(t *testing.T) {
+	t.Run("no such directory", func(t *testing.T) {
+		fails(t, run(t, "journal", "stat", "/nonexistent/j"), 1, "/nonexistent/j", "no such directory")
+	})
+	t.Run("not a journal", func(t *testing.T) {
+		dir := t.TempDir()
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("hi"), 0o644))
+		for _, c := range []string{"stat", "dump", "tail", "verify"} {
+			fails(t, run(t, "journal", c, dir), 1, dir, "not a journal")
+		}
+		_, err := os.Stat(filepath.Join(dir, "INSTANCE"))
+		require.ErrorIs(t, err, os.ErrNotExist, "the command turned the directory into a journal")
+	})
+	t.Run("a file", func(t *testing.T) {
+		f := filepath.Join(t.TempDir(), "f")
+		require.NoError(t, os.WriteFile(f, nil, 0o644))
+		fails(t, run(t, "journal", "verify", f), 1, f, "not a directory")
+	})
+	// The first of two segments: damage in it is corruption, not a torn tail.
+	damage := func(t *testing.T, fn func(data []byte) []byte) (dir, seg string) {
+		dir = t.TempDir()
+		makeJournal(t, dir, 10, nil)
+		segs, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+		require.NoError(t, err)
+		require.Len(t, segs, 2)
+		data, err := os.ReadFile(segs[0])
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(segs[0], fn(data), 0o644))
+		return dir, filepath.Base(segs[0])
+	}
+	t.Run("corrupt segment", func(t *testing.T) {
+		dir, seg := damage(t, func(b []byte) []byte { b[len(b)-5] ^= 0x40; return b })
+		r := run(t, "journal", "verify", dir)
+		fails(t, r, 1, dir, seg, "corrupt record at offset 4", "byte ")
+		r = run(t, "journal", "verify", "--json", dir)
+		require.Equal(t, 1, r.code)
+		var v struct {
+			OK      bool
+			Segment string
+			Offset  *uint64
+			Pos     *int64
+		}
+		require.NoError(t, json.Unmarshal([]byte(r.stdout), &v), r.stdout)
+		require.False(t, v.OK)
+		require.Equal(t, filepath.Join(dir, seg), v.Segment)
+		require.Equal(t, uint64(4), *v.Offset)
+		require.Positive(t, *v.Pos)
+		// dump stops at the same record with the same error.
+		r = run(t, "journal", "dump", dir)
+		fails(t, r, 1, seg, "offset 4")
+		require.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), 4, "dump prints the records before the corrupt one")
+	})
+	t.Run("truncated segment", func(t *testing.T) {
+		dir, seg := damage(t, func(b []byte) []byte { return b[:len(b)-7] })
+		fails(t, run(t, "journal", "verify", dir), 1, dir, seg, "offset 4")
+	})
+	t.Run("encrypted", func(t *testing.T) {
+		dir := t.TempDir()
+		key := bytes.Repeat([]byte{7}, 32)
+		makeJournal(t, dir, 4, &journal.Options{Encryption: &journal.Encryption{KeyID: "k1", Keys: map[string][]byte{"k1": key}}})
+		good := filepath.Join(t.TempDir(), "keys")
+		require.NoError(t, os.WriteFile(good, []byte("k1 "+hex.EncodeToString(key)+"\n"), 0o600))
+		r := ok(t, run(t, "journal", "dump", "--key-file", good, dir))
+		require.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), 4)
+		ok(t, run(t, "journal", "verify", "--key-file", good, dir))
+
+		fails(t, run(t, "journal", "dump", dir), 1, dir, "missing encryption key", "--key-file")
+		wrong := filepath.Join(t.TempDir(), "keys")
+		require.NoError(t, os.WriteFile(wrong, []byte("k1 "+hex.EncodeToString(bytes.Repeat([]byte{8}, 32))+"\n"), 0o600))
+		fails(t, run(t, "journal", "verify", "--key-file", wrong, dir), 1, dir, "wrong encryption key")
+		bad := filepath.Join(t.TempDir(), "keys")
+		require.NoError(t, os.WriteFile(bad, []byte("k1 abc\n"), 0o600))
+		fails(t, run(t, "journal", "stat", "--key-file", bad, dir), 1, bad, "line 1")
+	})
+	t.Run("in use", func(t *testing.T) {
+		dir := t.TempDir()
+		j, err := journal.Open(dir, nil)
+		require.NoError(t, err)
+		defer j.Close()
+		fails(t, run(t, "journal", "stat", dir), 1, dir, "open in another process")
+	})
+}
+
+func TestAuditVerify(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "audit.log")
+	store, err := audit.OpenFile(file)
+	require.NoError(t, err)
+	log, err := audit.New(store, &audit.Options{Key: priv, CheckpointEvery: 4})
+	require.NoError(t, err)
+	for i := range 10 {
+		require.NoError(t, log.Append(audit.Record{Kind: audit.Decision, User: "alice", Op: "publish", Path: fmt.Sprintf("/data/%d", i)}))
+	}
+	require.NoError(t, log.Close(context.Background()))
+	head := log.Head()
+	anchor := fmt.Sprintf("%d:%s", head.Seq, hex.EncodeToString(head.Hash[:]))
+	keyFile := filepath.Join(dir, "pub")
+	require.NoError(t, os.WriteFile(keyFile, []byte(hex.EncodeToString(pub)+"\n"), 0o600))
+
+	r := ok(t, run(t, "audit", "verify", "--key-file", keyFile, "--anchor", anchor, "--trail", log.Trail().String(), file))
+	require.Contains(t, r.stdout, "ok: trail "+log.Trail().String())
+	var rep struct {
+		OK      bool
+		Records int
+		Head    string
+	}
+	r = ok(t, run(t, "audit", "verify", "--json", "--key-file", keyFile, file))
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep))
+	require.True(t, rep.OK)
+	require.Equal(t, anchor, rep.Head)
+
+	// Tampered: flip a byte in the middle.
+	data, err := os.ReadFile(file)
+	require.NoError(t, err)
+	data[len(data)/2] ^= 1
+	bad := filepath.Join(dir, "tampered.log")
+	require.NoError(t, os.WriteFile(bad, data, 0o600))
+	fails(t, run(t, "audit", "verify", "--key-file", keyFile, bad), 1, bad, "trail broken at record", "byte")
+	// Cut back: the anchor is gone.
+	fails(t, run(t, "audit", "verify", "--key-file", keyFile, "--anchor", fmt.Sprintf("%d:%s", head.Seq+5, hex.EncodeToString(head.Hash[:])), file), 1, file)
+	// Bad arguments.
+	fails(t, run(t, "audit", "verify", "--key-file", keyFile, "--anchor", "12", file), 2, "--anchor")
+	fails(t, run(t, "audit", "verify", file), 2, "--key-file")
+	fails(t, run(t, "audit", "verify", "--key-file", file, file), 1, "public key file")
+	fails(t, run(t, "audit", "verify", "--key-file", keyFile, filepath.Join(dir, "nope")), 1, "nope")
+}
+
+func TestSince(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	makeJournal(t, dir, 4, nil)
+	var first struct {
+		Fresh  string
+		Cursor string
+	}
+	r := ok(t, run(t, "since", "", "--journal", dir, "--json"))
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &first), r.stdout)
+	require.Equal(t, "no cursor", first.Fresh)
+
+	j, err := journal.Open(dir, nil)
+	require.NoError(t, err)
+	_, err = j.AppendBatch(ctx, []*semevent.Event{
+		{Kind: semevent.KindFileCreate, Path: "/data/new.txt"},
+		{Kind: semevent.KindFileWrite, Path: "/data/f1"},
+		{Kind: semevent.KindFileRename, OldPath: "/data/old", Path: "/data/moved"},
+		{Kind: semevent.KindFileWrite, Path: "/other/x"},
+	})
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+
+	var res struct {
+		Fresh   string
+		Cursor  string
+		Changes []struct {
+			Op      string `json:"op"`
+			Path    string `json:"path"`
+			OldPath string `json:"old_path"`
+		}
+	}
+	r = ok(t, run(t, "since", first.Cursor, "/data/**", "--journal", dir, "--json"))
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &res), r.stdout)
+	require.Empty(t, res.Fresh)
+	require.Contains(t, r.stdout, `"op": "renamed"`)
+	require.Contains(t, r.stdout, `"old_path": "/data/old"`)
+	require.NotContains(t, r.stdout, "/other/x")
+	r = ok(t, run(t, "since", first.Cursor, "/data/**", "--journal", dir))
+	require.Equal(t, "modified\t/data/f1\nrenamed\t/data/old -> /data/moved\ncreated\t/data/new.txt\ndeleted\t/data/old\ncursor "+res.Cursor+"\n", r.stdout)
+	// Nothing new since the returned cursor.
+	r = ok(t, run(t, "since", res.Cursor, "--journal", dir))
+	require.Equal(t, "cursor "+res.Cursor+"\n", r.stdout)
+
+	// A cursor from another journal: fresh, not an error.
+	other := t.TempDir()
+	makeJournal(t, other, 2, nil)
+	r = ok(t, run(t, "since", res.Cursor, "--journal", other))
+	require.True(t, strings.HasPrefix(r.stdout, "fresh: cursor from another journal instance (rescan)\n"), r.stdout)
+
+	fails(t, run(t, "since", "c1.garbage", "--journal", dir), 1, "CURSOR argument", "malformed cursor")
+	fails(t, run(t, "since", "yesterday", "--journal", dir), 1, "CURSOR argument", `"yesterday"`)
+	fails(t, run(t, "since", res.Cursor, "/data/[", "--journal", dir), 2, "GLOB argument", `"/data/["`, "byte")
+	fails(t, run(t, "since", res.Cursor), 2, "--journal")
+	fails(t, run(t, "since", res.Cursor, "--journal", t.TempDir()), 1, "not a journal")
+}
+
+func TestWatch(t *testing.T) {
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "watch", dir, "--json", "--kinds", "create,mkdir", "--count", "2")
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	require.NoError(t, cmd.Start())
+	done := make(chan error, 1)
+	go func() {
+		// Wait until it watches, then make a file and a directory.
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "watching") {
+				break
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("x"), 0o644); err != nil {
+			done <- err
+			return
+		}
+		if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+			done <- err
+			return
+		}
+		for sc.Scan() {
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "watch exited with an error")
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Fatal("watch did not print 2 events and exit")
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	require.Len(t, lines, 2, out.String())
+	var evs []struct {
+		Kind, Path, Boundary string
+	}
+	for _, l := range lines {
+		var ev struct{ Kind, Path, Boundary string }
+		require.NoError(t, json.Unmarshal([]byte(l), &ev), l)
+		evs = append(evs, ev)
+	}
+	require.Equal(t, "create", evs[0].Kind)
+	require.Equal(t, "/a.txt", evs[0].Path)
+	require.Equal(t, "mkdir", evs[1].Kind)
+	require.Equal(t, "/sub", evs[1].Path)
+	require.Equal(t, "kernel", evs[0].Boundary)
+
+	fails(t, run(t, "watch", "/nonexistent/dir"), 1, "/nonexistent/dir")
+	fails(t, run(t, "watch", "--kinds", "write,bogus", dir), 2, "--kinds", "bogus")
+	fails(t, run(t, "watch", "--kinds", "vector_insert", dir), 1, "Kinds")
+	fails(t, run(t, "watch", "--mode", "x", dir), 2, "--mode")
+}
