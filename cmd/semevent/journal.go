@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -91,11 +92,11 @@ func isJournalDir(dir string) error {
 		return fmt.Errorf("journal %s: %w", dir, err)
 	}
 	for _, e := range entries {
-		if strings.HasSuffix(e.Name(), ".seg") || e.Name() == "INSTANCE" || e.Name() == "LOCK" {
+		if strings.HasSuffix(e.Name(), ".seg") || e.Name() == "INSTANCE" || e.Name() == "MANIFEST" || e.Name() == "LOCK" {
 			return nil
 		}
 	}
-	return fmt.Errorf("journal %s: not a journal (no segment, INSTANCE or LOCK file)", dir)
+	return fmt.Errorf("journal %s: not a journal (no segment, MANIFEST, INSTANCE or LOCK file)", dir)
 }
 
 // openJournal opens dir as an existing journal, with the keys in keyFile
@@ -201,7 +202,7 @@ func journalStatCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer j.Close()
+			defer j.Close(context.Background())
 			inst := j.Instance()
 			st := statJSON{Dir: args[0], Instance: hex.EncodeToString(inst[:]), First: j.FirstOffset(), Next: j.NextOffset(), Segments: []segmentJSON{}}
 			st.Records = st.Next - st.First
@@ -286,7 +287,7 @@ func journalDumpCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer j.Close()
+			defer j.Close(context.Background())
 			start := j.FirstOffset()
 			if from >= 0 {
 				start = uint64(from)
@@ -314,7 +315,7 @@ func journalTailCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer j.Close()
+			defer j.Close(context.Background())
 			first, next := j.FirstOffset(), j.NextOffset()
 			from := first
 			if next-first > n {
@@ -377,7 +378,7 @@ and offset, and the exit status is 1.`,
 			if err != nil {
 				return report(err)
 			}
-			defer j.Close()
+			defer j.Close(context.Background())
 			if r := j.Recovery(); r != nil {
 				rep.Recovery = r.String()
 			}

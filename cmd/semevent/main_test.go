@@ -105,28 +105,37 @@ func TestHelp(t *testing.T) {
 	fails(t, run(t, "journal", "stat", "--nosuch", "x"), 2, "nosuch")
 }
 
-// makeJournal writes n events into a new journal in dir, over two segments
-// (two opens), with consumer "indexer" committed at 3.
-func makeJournal(t *testing.T, dir string, n int, opts *journal.Options) {
+// makeJournal writes n events into a new journal in dir, in two opens,
+// with 120-byte payloads into 1 KiB segments so that there are several,
+// and consumer "indexer" committed at 3. It returns the segments.
+func makeJournal(t *testing.T, dir string, n int, opts *journal.Options) []journal.SegmentInfo {
 	t.Helper()
 	ctx := context.Background()
+	if opts == nil {
+		opts = &journal.Options{}
+	}
+	opts.SegmentSize = 1024
+	var segs []journal.SegmentInfo
 	for half := range 2 {
 		j, err := journal.Open(dir, opts)
 		require.NoError(t, err)
 		for i := range n / 2 {
-			_, err := j.Append(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Path: fmt.Sprintf("/data/f%d", half*(n/2)+i), Size: 10, Time: 1_700_000_000_000_000_000})
+			_, err := j.Append(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Path: fmt.Sprintf("/data/f%d", half*(n/2)+i), Size: 10, Time: 1_700_000_000_000_000_000, Data: bytes.Repeat([]byte{'x'}, 120)})
 			require.NoError(t, err)
 		}
 		if half == 0 {
 			require.NoError(t, j.CommitOffset("indexer", uint64(min(3, n/2))))
 		}
-		require.NoError(t, j.Close())
+		segs = j.Segments()
+		require.NoError(t, j.Close(context.Background()))
 	}
+	return segs
 }
 
 func TestJournal(t *testing.T) {
 	dir := t.TempDir()
-	makeJournal(t, dir, 10, nil)
+	segs := makeJournal(t, dir, 10, nil)
+	require.Greater(t, len(segs), 1)
 
 	var st struct {
 		Instance  string `json:"instance"`
@@ -142,7 +151,8 @@ func TestJournal(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &st), r.stdout)
 	require.Equal(t, uint64(0), st.First)
 	require.Equal(t, uint64(10), st.Next)
-	require.Len(t, st.Segments, 2)
+	require.Len(t, st.Segments, len(segs))
+	require.Equal(t, segs[0].Name, st.Segments[0].Name)
 	require.Len(t, st.Consumers, 1)
 	require.Equal(t, "indexer", st.Consumers[0].Name)
 	require.Equal(t, uint64(3), st.Consumers[0].Committed)
@@ -175,7 +185,7 @@ func TestJournal(t *testing.T) {
 	require.True(t, strings.HasPrefix(r.stdout, `{"offset":7,`), r.stdout)
 
 	r = ok(t, run(t, "journal", "verify", dir))
-	require.Equal(t, "ok: 10 records in 2 segments\n", r.stdout)
+	require.Equal(t, fmt.Sprintf("ok: 10 records in %d segments\n", len(segs)), r.stdout)
 }
 
 func TestJournalBadInput(t *testing.T) {
@@ -196,22 +206,22 @@ func TestJournalBadInput(t *testing.T) {
 		require.NoError(t, os.WriteFile(f, nil, 0o644))
 		fails(t, run(t, "journal", "verify", f), 1, f, "not a directory")
 	})
-	// The first of two segments: damage in it is corruption, not a torn tail.
-	damage := func(t *testing.T, fn func(data []byte) []byte) (dir, seg string) {
+	// The first of several segments: damage in it is corruption, not a
+	// torn tail. last is the offset of its last record.
+	damage := func(t *testing.T, fn func(data []byte) []byte) (dir, seg string, last uint64) {
 		dir = t.TempDir()
-		makeJournal(t, dir, 10, nil)
-		segs, err := filepath.Glob(filepath.Join(dir, "*.seg"))
+		segs := makeJournal(t, dir, 10, nil)
+		require.Greater(t, len(segs), 1)
+		path := filepath.Join(dir, segs[0].Name)
+		data, err := os.ReadFile(path)
 		require.NoError(t, err)
-		require.Len(t, segs, 2)
-		data, err := os.ReadFile(segs[0])
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(segs[0], fn(data), 0o644))
-		return dir, filepath.Base(segs[0])
+		require.NoError(t, os.WriteFile(path, fn(data), 0o644))
+		return dir, segs[0].Name, segs[0].End - 1
 	}
 	t.Run("corrupt segment", func(t *testing.T) {
-		dir, seg := damage(t, func(b []byte) []byte { b[len(b)-5] ^= 0x40; return b })
+		dir, seg, last := damage(t, func(b []byte) []byte { b[len(b)-5] ^= 0x40; return b })
 		r := run(t, "journal", "verify", dir)
-		fails(t, r, 1, dir, seg, "corrupt record at offset 4", "byte ")
+		fails(t, r, 1, dir, seg, fmt.Sprintf("corrupt record at offset %d", last), "byte ")
 		r = run(t, "journal", "verify", "--json", dir)
 		require.Equal(t, 1, r.code)
 		var v struct {
@@ -223,16 +233,16 @@ func TestJournalBadInput(t *testing.T) {
 		require.NoError(t, json.Unmarshal([]byte(r.stdout), &v), r.stdout)
 		require.False(t, v.OK)
 		require.Equal(t, filepath.Join(dir, seg), v.Segment)
-		require.Equal(t, uint64(4), *v.Offset)
+		require.Equal(t, last, *v.Offset)
 		require.Positive(t, *v.Pos)
 		// dump stops at the same record with the same error.
 		r = run(t, "journal", "dump", dir)
-		fails(t, r, 1, seg, "offset 4")
-		require.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), 4, "dump prints the records before the corrupt one")
+		fails(t, r, 1, seg, fmt.Sprintf("offset %d", last))
+		require.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), int(last), "dump prints the records before the corrupt one")
 	})
 	t.Run("truncated segment", func(t *testing.T) {
-		dir, seg := damage(t, func(b []byte) []byte { return b[:len(b)-7] })
-		fails(t, run(t, "journal", "verify", dir), 1, dir, seg, "offset 4")
+		dir, seg, _ := damage(t, func(b []byte) []byte { return b[:len(b)-7] })
+		fails(t, run(t, "journal", "verify", dir), 1, dir, seg, "corrupt record at offset", "byte ")
 	})
 	t.Run("encrypted", func(t *testing.T) {
 		dir := t.TempDir()
@@ -256,7 +266,7 @@ func TestJournalBadInput(t *testing.T) {
 		dir := t.TempDir()
 		j, err := journal.Open(dir, nil)
 		require.NoError(t, err)
-		defer j.Close()
+		defer j.Close(context.Background())
 		fails(t, run(t, "journal", "stat", dir), 1, dir, "open in another process")
 	})
 }
@@ -328,7 +338,7 @@ func TestSince(t *testing.T) {
 		{Kind: semevent.KindFileWrite, Path: "/other/x"},
 	})
 	require.NoError(t, err)
-	require.NoError(t, j.Close())
+	require.NoError(t, j.Close(context.Background()))
 
 	var res struct {
 		Fresh   string

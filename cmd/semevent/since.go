@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -51,7 +52,7 @@ from the printed cursor. A cursor that is not one is an error.`,
 			if err != nil {
 				return err
 			}
-			defer j.Close()
+			defer j.Close(context.Background())
 			res, err := since.Query(c.Context(), j, args[0], opts)
 			if err != nil {
 				return fmt.Errorf("journal %s: %w", dir, err)
