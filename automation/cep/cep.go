@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -306,7 +307,30 @@ type Options struct {
 	// OnError receives Publisher errors. Nil: they are returned by Handle
 	// and Advance only.
 	OnError func(error)
+
+	// Clock returns the processing time in Unix nanoseconds (default the
+	// real clock). It is read only to check MaxFuture.
+	Clock func() int64
+	// MaxFuture bounds how far ahead of the processing clock (Clock) an
+	// event's time may be: an event with Time > Clock() + MaxFuture is
+	// refused — not matched, and it does not move the watermark —
+	// counted in Stats.Future and passed to OnFuture. Without the bound,
+	// one event from any tenant with a far-future time would move the one
+	// watermark that every key and tenant shares: every later event would
+	// be late, and no Absence or Repeat deadline would fire until the
+	// clock caught up. 0 means [DefaultMaxFuture]; < 0 disables the bound
+	// (for replaying a recorded stream whose times are ahead of the
+	// clock, say). [Engine.Advance] is not bounded: its caller decides.
+	// analytics.Options.MaxFuture makes the same choice.
+	MaxFuture time.Duration
+	// OnFuture receives each event refused for being more than MaxFuture
+	// ahead of the clock, on the goroutine that called Handle, after the
+	// engine's lock is released. Nil: refused events are only counted.
+	OnFuture func(*semevent.Event)
 }
+
+// DefaultMaxFuture is the default [Options.MaxFuture].
+const DefaultMaxFuture = time.Minute
 
 // DefaultMaxPartialsPerKey is the default [CEPOptions.MaxPartialsPerKey].
 const DefaultMaxPartialsPerKey = 1024
@@ -322,10 +346,11 @@ func (o *Options) Validate() error {
 
 // Stats are an [Engine]'s counters.
 type Stats struct {
-	Events   uint64 // events handled
+	Events   uint64 // events handled (refused future events excluded)
 	Matches  uint64 // matches emitted
 	Evicted  uint64 // partial matches evicted by MaxPartialsPerKey
 	Late     uint64 // events older than the watermark (processed at the watermark)
+	Future   uint64 // events refused for being more than MaxFuture ahead of the clock
 	Partials int    // partial matches and pending timers held now
 }
 
@@ -339,7 +364,11 @@ type Stats struct {
 // when the watermark passes their deadline, partial matches expire with
 // their window, and state is swept once per the shortest Within of event
 // time. Events should arrive in event-time order; a late event is
-// processed as if it happened at the watermark and counted.
+// processed as if it happened at the watermark and counted. Time
+// arithmetic saturates at the ends of int64 rather than wrapping: a
+// deadline past math.MaxInt64 is math.MaxInt64, which the watermark never
+// passes, and two events at opposite ends of the range are as far apart
+// as can be.
 //
 // All methods are safe for concurrent use; Handle serialises on one
 // mutex, and publishes after releasing it.
@@ -364,6 +393,14 @@ type cep struct {
 	out       []*semevent.Event // matches made under mu, published after
 	cap       int
 	stats     Stats
+
+	// clock, maxFuture and futureLimit bound event times (MaxFuture);
+	// futureLimit is Clock()+MaxFuture as of the last clock read, which
+	// happens only for an event beyond it.
+	clock       func() int64
+	maxFuture   int64
+	futureLimit int64
+	onFuture    func(*semevent.Event)
 
 	pub   semevent.Publisher
 	pubTO time.Duration
@@ -396,6 +433,14 @@ func New(patterns []Pattern, opts *Options) (*Engine, error) {
 	c.cap = o.MaxPartialsPerKey
 	c.pub = o.Publisher
 	c.pubTO = o.PublishTimeout
+	if o.MaxFuture == 0 {
+		o.MaxFuture = DefaultMaxFuture
+	}
+	if o.Clock == nil {
+		o.Clock = semevent.Now
+	}
+	c.clock, c.maxFuture, c.onFuture = o.Clock, int64(o.MaxFuture), o.OnFuture
+	c.futureLimit = math.MinInt64 // read the clock at the first event
 	c.who = o.Principal
 	c.onErr = o.OnError
 	var errs []error
@@ -457,7 +502,9 @@ func (c *cep) index(p *cpat) {
 
 // Handle runs ev through every pattern it may concern and publishes the
 // matches it completes, and those whose deadline ev's time passed. It
-// returns the publisher's errors, joined.
+// returns the publisher's errors, joined. An event more than
+// Options.MaxFuture ahead of the clock is refused (see there); Handle
+// returns nil for it.
 func (e *Engine) Handle(ctx context.Context, ev *semevent.Event) error {
 	if ev == nil {
 		return semevent.ErrNilEvent
@@ -468,8 +515,19 @@ func (e *Engine) Handle(ctx context.Context, ev *semevent.Event) error {
 		c.mu.Unlock()
 		return automation.ErrClosed
 	}
-	c.stats.Events++
 	t := ev.Time
+	if c.maxFuture >= 0 && t > c.futureLimit {
+		c.futureLimit = addSat(c.clock(), c.maxFuture)
+		if t > c.futureLimit {
+			c.stats.Future++
+			c.mu.Unlock()
+			if c.onFuture != nil {
+				c.onFuture(ev)
+			}
+			return nil
+		}
+	}
+	c.stats.Events++
 	if !c.started {
 		c.started = true
 		c.watermark, c.lastSweep = t, t
@@ -532,7 +590,7 @@ func (c *cep) advanceLocked(t int64) {
 		tm := c.timers.pop()
 		tm.p.m.timer(c, tm.p, tm.key, tm.seq, tm.at)
 	}
-	if t-c.lastSweep > c.sweepGap {
+	if subSat(t, c.lastSweep) > c.sweepGap {
 		c.lastSweep = t
 		for _, p := range c.pats {
 			p.m.sweep(c, p, t)
@@ -664,6 +722,31 @@ func (c *cep) putIDs(s []semevent.ID) {
 	if n <= MaxStages && len(c.idsFL[n]) < 4096 {
 		c.idsFL[n] = append(c.idsFL[n], s)
 	}
+}
+
+// addSat returns a+b, saturated at the ends of int64 instead of wrapping.
+func addSat(a, b int64) int64 {
+	s := a + b
+	if (b > 0 && s < a) || (b < 0 && s > a) {
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return s
+}
+
+// subSat returns a-b, saturated at the ends of int64 instead of wrapping:
+// the distance between two event times, whatever they are.
+func subSat(a, b int64) int64 {
+	s := a - b
+	if (b < 0 && s < a) || (b > 0 && s > a) {
+		if b < 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return s
 }
 
 // timer is a deadline of one key of one pattern; seq tells a stale timer

@@ -28,6 +28,18 @@
 // event. Give stages a Kind or Topic: they index the pattern, which is
 // what lets a thousand patterns share one event stream.
 //
+// # Event time
+//
+// Time is event time: the watermark is the largest event Time seen, or a
+// later time given to [Engine.Advance]; Absence and Repeat fire when it
+// passes their deadline. The watermark is shared by every key and tenant,
+// so an event more than Options.MaxFuture (default [DefaultMaxFuture], one
+// minute) ahead of the processing clock is refused, counted in
+// Stats.Future and handed to Options.OnFuture: one tenant's far-future
+// event cannot blind another tenant's patterns. (Package analytics makes
+// the same choice with the same option names.) Time arithmetic saturates
+// at the ends of int64 instead of wrapping.
+//
 // # Concurrency
 //
 // An [Engine] is safe for concurrent use: Handle serialises on one mutex

@@ -34,7 +34,7 @@ func sweepSeq(c *cep, p *cpat, wm int64, states *keyMap[*seqState], n *int) {
 	states.each(func(k semevent.Key, st *seqState) {
 		w := 0
 		for _, pt := range st.parts {
-			if pt.start+p.within < wm {
+			if addSat(pt.start, p.within) < wm {
 				c.putIDs(pt.ids)
 				*n--
 				continue
@@ -60,7 +60,7 @@ func (m *relaxedSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, 
 	if st != nil {
 		w := 0
 		for _, pt := range st.parts {
-			if t-pt.start > p.within {
+			if subSat(t, pt.start) > p.within {
 				c.putIDs(pt.ids)
 				m.n--
 				continue
@@ -131,7 +131,7 @@ func (m *strictSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t
 	if st != nil {
 		w := 0
 		for _, pt := range st.parts {
-			if any && hit[len(pt.ids)] && t-pt.start <= p.within {
+			if any && hit[len(pt.ids)] && subSat(t, pt.start) <= p.within {
 				pt.ids = append(pt.ids, ev.ID)
 				if len(pt.ids) == n {
 					c.emit(p, k, pt.ids, t, originOf(ev))
@@ -203,7 +203,7 @@ func (m *countM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t in
 		st = &countState{buf: make([]ref, 0, min(m.min, 16))}
 		m.states.set(k, st)
 	}
-	for st.head < len(st.buf) && t-st.buf[st.head].t > p.within {
+	for st.head < len(st.buf) && subSat(t, st.buf[st.head].t) > p.within {
 		st.head++
 		m.n--
 	}
@@ -233,7 +233,7 @@ func (m *countM) timer(*cep, *cpat, semevent.Key, uint64, int64) {}
 
 func (m *countM) sweep(c *cep, p *cpat, wm int64) {
 	m.states.each(func(k semevent.Key, st *countState) {
-		for st.head < len(st.buf) && st.buf[st.head].t+p.within < wm {
+		for st.head < len(st.buf) && addSat(st.buf[st.head].t, p.within) < wm {
 			st.head++
 			m.n--
 		}
@@ -282,7 +282,7 @@ func (m *absenceM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t 
 		c.seq++
 		st.pend = append(st.pend, pending{id: ev.ID, seq: c.seq, o: originOf(ev)})
 		m.n++
-		c.timers.push(timer{at: t + p.within, p: p, key: k, seq: c.seq})
+		c.timers.push(timer{at: addSat(t, p.within), p: p, key: k, seq: c.seq})
 	}
 	if st != nil && len(st.pend) == 0 {
 		m.states.del(k)
@@ -341,7 +341,7 @@ func (m *repeatM) close(c *cep, p *cpat, k semevent.Key, st *repeatState) {
 
 func (m *repeatM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
 	st := m.states.get(k)
-	if st != nil && t-st.start > p.within {
+	if st != nil && subSat(t, st.start) > p.within {
 		m.close(c, p, k, st)
 		st = nil
 	}
@@ -355,7 +355,7 @@ func (m *repeatM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t i
 		c.seq++
 		st = &repeatState{start: t, seq: c.seq}
 		m.states.set(k, st)
-		c.timers.push(timer{at: t + p.within, p: p, key: k, seq: c.seq})
+		c.timers.push(timer{at: addSat(t, p.within), p: p, key: k, seq: c.seq})
 	}
 	st.ids = append(st.ids, ev.ID)
 	st.last, st.o = t, originOf(ev)
