@@ -304,6 +304,15 @@ type Options struct {
 	// timers) one pattern keeps for one key; beyond it the oldest is
 	// evicted and counted in Stats.Evicted. Default 1024.
 	MaxPartialsPerKey int
+	// MaxKeys caps the keys one pattern holds state for (partial
+	// matches, buffered Count events, pending Absence timers, open Repeat
+	// runs). A new key beyond it evicts the state of another key of that
+	// pattern, chosen at random, and counts it in Stats.KeysEvicted: keys
+	// are attacker-chosen (paths), and without the cap state would grow
+	// with every distinct one seen within Within. Default
+	// [DefaultMaxKeys]. Together with MaxPartialsPerKey this bounds an
+	// engine's memory: see the package documentation for the figures.
+	MaxKeys int
 	// OnError receives Publisher errors. Nil: they are returned by Handle
 	// and Advance only.
 	OnError func(error)
@@ -332,8 +341,11 @@ type Options struct {
 // DefaultMaxFuture is the default [Options.MaxFuture].
 const DefaultMaxFuture = time.Minute
 
-// DefaultMaxPartialsPerKey is the default [CEPOptions.MaxPartialsPerKey].
+// DefaultMaxPartialsPerKey is the default [Options.MaxPartialsPerKey].
 const DefaultMaxPartialsPerKey = 1024
+
+// DefaultMaxKeys is the default [Options.MaxKeys].
+const DefaultMaxKeys = 65536
 
 // Validate lists every problem in o.
 func (o *Options) Validate() error {
@@ -341,17 +353,22 @@ func (o *Options) Validate() error {
 	if o != nil && o.MaxPartialsPerKey < 0 {
 		p.Addf("MaxPartialsPerKey", "%d is negative", o.MaxPartialsPerKey)
 	}
+	if o != nil && o.MaxKeys < 0 {
+		p.Addf("MaxKeys", "%d is negative", o.MaxKeys)
+	}
 	return p.Err()
 }
 
 // Stats are an [Engine]'s counters.
 type Stats struct {
-	Events   uint64 // events handled (refused future events excluded)
-	Matches  uint64 // matches emitted
-	Evicted  uint64 // partial matches evicted by MaxPartialsPerKey
-	Late     uint64 // events older than the watermark (processed at the watermark)
-	Future   uint64 // events refused for being more than MaxFuture ahead of the clock
-	Partials int    // partial matches and pending timers held now
+	Events  uint64 // events handled (refused future events excluded)
+	Matches uint64 // matches emitted
+	Evicted uint64 // partial matches evicted by MaxPartialsPerKey
+	// KeysEvicted counts the keys whose state was evicted by MaxKeys.
+	KeysEvicted uint64
+	Late        uint64 // events older than the watermark (processed at the watermark)
+	Future      uint64 // events refused for being more than MaxFuture ahead of the clock
+	Partials    int    // partial matches and pending timers held now
 }
 
 // Engine is the complex-event-processing engine: it runs a fixed set of
@@ -391,7 +408,8 @@ type cep struct {
 	seq       uint64 // last timer sequence number
 	timers    timerHeap
 	out       []*semevent.Event // matches made under mu, published after
-	cap       int
+	cap       int               // MaxPartialsPerKey
+	maxKeys   int               // MaxKeys
 	stats     Stats
 
 	// clock, maxFuture and futureLimit bound event times (MaxFuture);
@@ -431,6 +449,10 @@ func New(patterns []Pattern, opts *Options) (*Engine, error) {
 	c := &e.c
 	c.byTopic = map[string][]*cpat{}
 	c.cap = o.MaxPartialsPerKey
+	if o.MaxKeys == 0 {
+		o.MaxKeys = DefaultMaxKeys
+	}
+	c.maxKeys = o.MaxKeys
 	c.pub = o.Publisher
 	c.pubTO = o.PublishTimeout
 	if o.MaxFuture == 0 {

@@ -29,6 +29,14 @@ type relaxedSeq struct {
 // seqState holds one key's partial sequence matches.
 type seqState struct{ parts []partial }
 
+func (s *seqState) held() int { return len(s.parts) }
+
+func (s *seqState) release(c *cep) {
+	for _, pt := range s.parts {
+		c.putIDs(pt.ids)
+	}
+}
+
 // sweepSeq drops the partial matches whose window the watermark passed.
 func sweepSeq(c *cep, p *cpat, wm int64, states *keyMap[*seqState], n *int) {
 	states.each(func(k semevent.Key, st *seqState) {
@@ -86,7 +94,7 @@ func (m *relaxedSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, 
 		} else {
 			if st == nil {
 				st = &seqState{}
-				m.states.set(k, st)
+				m.n -= m.states.add(c, k, st)
 			}
 			if len(st.parts) >= c.cap {
 				c.putIDs(st.parts[0].ids)
@@ -153,7 +161,7 @@ func (m *strictSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t
 		} else {
 			if st == nil {
 				st = &seqState{}
-				m.states.set(k, st)
+				m.n -= m.states.add(c, k, st)
 			}
 			st.parts = append(st.parts, partial{start: t, ids: append(c.getIDs(n), ev.ID)})
 			m.n++
@@ -190,6 +198,9 @@ type countState struct {
 	head int // buf[head:] are live
 }
 
+func (s *countState) held() int    { return len(s.buf) - s.head }
+func (s *countState) release(*cep) {}
+
 func (m *countM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
 	if !m.stage.match(ev) {
 		return
@@ -201,7 +212,7 @@ func (m *countM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t in
 	st := m.states.get(k)
 	if st == nil {
 		st = &countState{buf: make([]ref, 0, min(m.min, 16))}
-		m.states.set(k, st)
+		m.n -= m.states.add(c, k, st)
 	}
 	for st.head < len(st.buf) && subSat(t, st.buf[st.head].t) > p.within {
 		st.head++
@@ -262,6 +273,9 @@ type pending struct {
 
 type absenceState struct{ pend []pending }
 
+func (s *absenceState) held() int    { return len(s.pend) }
+func (s *absenceState) release(*cep) {}
+
 func (m *absenceM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
 	st := m.states.get(k)
 	if st != nil && m.then.match(ev) {
@@ -271,7 +285,7 @@ func (m *absenceM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t 
 	if m.first.match(ev) {
 		if st == nil {
 			st = &absenceState{}
-			m.states.set(k, st)
+			m.n -= m.states.add(c, k, st)
 		}
 		if len(st.pend) >= c.cap {
 			copy(st.pend, st.pend[1:])
@@ -331,6 +345,9 @@ type repeatState struct {
 	o           origin
 }
 
+func (s *repeatState) held() int    { return len(s.ids) }
+func (s *repeatState) release(*cep) {}
+
 func (m *repeatM) close(c *cep, p *cpat, k semevent.Key, st *repeatState) {
 	if len(st.ids) >= m.min {
 		c.emit(p, k, st.ids, st.last, st.o)
@@ -354,7 +371,7 @@ func (m *repeatM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t i
 	if st == nil {
 		c.seq++
 		st = &repeatState{start: t, seq: c.seq}
-		m.states.set(k, st)
+		m.n -= m.states.add(c, k, st)
 		c.timers.push(timer{at: addSat(t, p.within), p: p, key: k, seq: c.seq})
 	}
 	st.ids = append(st.ids, ev.ID)
