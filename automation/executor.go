@@ -168,6 +168,8 @@ type ExecutorStats struct {
 	Retries            uint64 // step attempts after the first
 	Compensations      uint64 // compensations that succeeded
 	InboxDropped       uint64 // events not kept by a full Listener inbox
+	TenantsFreed       uint64 // idle tenant queues freed (see Tenants)
+	Tenants            int    // tenant queues held now: tenants with queued or running executions
 	Running, Queued    int
 }
 
@@ -217,8 +219,11 @@ type Executor struct {
 	mu        sync.Mutex // guards every field down to stats
 	execs     map[string]*execution
 	finished  map[string]struct{}
-	tenants   map[string]*tenantQ
-	rr        int
+	tenants   map[string]*tenantQ   // tenants with queued or running executions (or a refilling rate bucket)
+	ready     readyQueue            // tenants with queued executions that may start one: served round-robin
+	rateWait  rateHeap              // tenants with queued executions waiting for a rate token, by when
+	refilling map[*tenantQ]struct{} // idle tenants kept until their rate bucket is full again
+	lastSweep time.Time             // of refilling
 	running   int
 	waiters   map[string]map[*waiter]struct{} // by tenant: Handle offers an event to its own tenant's waiters only
 	closed    bool
@@ -260,6 +265,86 @@ type tenantQ struct {
 	quota   TenantQuota
 	tokens  float64
 	last    time.Time
+	// Where the tenant is, guarded by Executor.mu: in the ready queue, in
+	// the rate heap until tokenAt, or neither (idle, or at its
+	// MaxConcurrent: the end of one of its executions puts it back).
+	inReady, inRate bool
+	tokenAt         time.Time
+}
+
+// readyQueue is a FIFO of tenants: dispatch takes one from the front,
+// starts one of its executions, and puts it back at the end while it has
+// more, which is the round-robin, in O(1) per start whatever the number
+// of tenants.
+type readyQueue struct {
+	s    []*tenantQ
+	head int
+}
+
+func (r *readyQueue) len() int { return len(r.s) - r.head }
+
+func (r *readyQueue) push(tq *tenantQ) {
+	tq.inReady = true
+	r.s = append(r.s, tq)
+}
+
+func (r *readyQueue) pop() *tenantQ {
+	tq := r.s[r.head]
+	r.s[r.head] = nil
+	r.head++
+	if r.head == len(r.s) {
+		r.s, r.head = r.s[:0], 0
+	} else if r.head > 1024 && r.head > len(r.s)/2 {
+		n := copy(r.s, r.s[r.head:])
+		clear(r.s[n:])
+		r.s, r.head = r.s[:n], 0
+	}
+	tq.inReady = false
+	return tq
+}
+
+// rateHeap orders tenants waiting for a rate token by when it comes.
+type rateHeap []*tenantQ
+
+func (h *rateHeap) push(tq *tenantQ) {
+	tq.inRate = true
+	*h = append(*h, tq)
+	s := *h
+	for i := len(s) - 1; i > 0; {
+		j := (i - 1) / 2
+		if !s[i].tokenAt.Before(s[j].tokenAt) {
+			break
+		}
+		s[i], s[j] = s[j], s[i]
+		i = j
+	}
+}
+
+func (h *rateHeap) pop() *tenantQ {
+	s := *h
+	top := s[0]
+	n := len(s) - 1
+	s[0] = s[n]
+	s[n] = nil
+	s = s[:n]
+	for i := 0; ; {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		m := l
+		if r := l + 1; r < n && s[r].tokenAt.Before(s[l].tokenAt) {
+			m = r
+		}
+		if !s[m].tokenAt.Before(s[i].tokenAt) {
+			break
+		}
+		s[i], s[m] = s[m], s[i]
+		i = m
+	}
+	*h = s
+	top.inRate = false
+	return top
 }
 
 type comp struct {
@@ -322,7 +407,7 @@ func NewExecutor(opts *ExecutorOptions) (*Executor, error) {
 	}
 	e := &Executor{
 		execs: map[string]*execution{}, finished: map[string]struct{}{},
-		tenants: map[string]*tenantQ{}, waiters: map[string]map[*waiter]struct{}{},
+		tenants: map[string]*tenantQ{}, refilling: map[*tenantQ]struct{}{}, waiters: map[string]map[*waiter]struct{}{},
 		breakers: map[string]*breaker.Breaker{}, workflows: map[string]Workflow{},
 		store: o.Store, maxConc: o.MaxConcurrent, quota: o.Quota, quotas: o.Quotas,
 		brOpts: o.Breaker, clock: o.Clock, rand: o.Rand, histCap: o.History,
@@ -416,7 +501,7 @@ func (e *Executor) recover() error {
 		if x.inbox != nil {
 			e.addWaiterLocked(x.inbox)
 		}
-		e.tenantLocked(x.tenant).q = append(e.tenantLocked(x.tenant).q, x)
+		e.enqueueLocked(x)
 		e.stats.Resumed++
 	}
 	return nil
@@ -445,6 +530,35 @@ func (e *Executor) tenantLocked(t string) *tenantQ {
 		e.tenants[t] = tq
 	}
 	return tq
+}
+
+// enqueueLocked queues x on its tenant's queue.
+func (e *Executor) enqueueLocked(x *execution) {
+	tq := e.tenantLocked(x.tenant)
+	tq.q = append(tq.q, x)
+	delete(e.refilling, tq)
+	if !tq.inReady && !tq.inRate {
+		e.ready.push(tq) // at its MaxConcurrent, dispatch takes it out again
+	}
+}
+
+// idleLocked frees tq if it has nothing queued or running, and its rate
+// bucket (if it has a PerSecond quota) is full again: a new queue for the
+// tenant then starts exactly as tq would go on. A tenant whose bucket is
+// still refilling is kept in e.refilling, swept by dispatchLocked.
+func (e *Executor) idleLocked(tq *tenantQ, now time.Time) {
+	if tq.running > 0 || len(tq.q) > 0 {
+		return
+	}
+	if q := tq.quota; q.PerSecond > 0 && tq.tokens+now.Sub(tq.last).Seconds()*q.PerSecond < float64(q.Burst) {
+		e.refilling[tq] = struct{}{}
+		return
+	}
+	delete(e.refilling, tq)
+	if e.tenants[tq.name] == tq {
+		delete(e.tenants, tq.name)
+		e.stats.TenantsFreed++
+	}
 }
 
 // ExecutionID returns the ID of the execution of workflow for ev.
@@ -519,7 +633,7 @@ func (e *Executor) start(ctx context.Context, workflow string, ev *semevent.Even
 	}
 	e.mu.Lock()
 	e.stats.Started++
-	e.tenantLocked(ev.Tenant).q = append(e.tenantLocked(ev.Tenant).q, x)
+	e.enqueueLocked(x)
 	e.mu.Unlock()
 	e.poke()
 	return id, nil
@@ -613,7 +727,9 @@ func (e *Executor) Cancel(id string) bool {
 }
 
 // schedule starts queued executions: round-robin over tenants, one per
-// tenant per round, within the limits.
+// tenant per round, within the limits. Each start costs O(1) plus
+// O(log n) for a tenant that must wait for a rate token, whatever the
+// number of tenants.
 func (e *Executor) schedule() {
 	defer close(e.schedDone)
 	for {
@@ -637,57 +753,49 @@ func (e *Executor) dispatchLocked() time.Duration {
 	if e.closed {
 		return 0
 	}
-	var ring []*tenantQ
-	for _, tq := range e.tenants {
-		if len(tq.q) > 0 {
-			ring = append(ring, tq)
-		}
-	}
-	if len(ring) == 0 {
-		return 0
-	}
-	slices.SortFunc(ring, func(a, b *tenantQ) int {
-		switch {
-		case a.name < b.name:
-			return -1
-		case a.name > b.name:
-			return 1
-		}
-		return 0
-	})
 	now := e.clock.Now()
-	var wait time.Duration
-	for progress := true; progress && e.running < e.maxConc; {
-		progress = false
-		for i := 0; i < len(ring) && e.running < e.maxConc; i++ {
-			tq := ring[(e.rr+i)%len(ring)]
-			if len(tq.q) == 0 || (tq.quota.MaxConcurrent > 0 && tq.running >= tq.quota.MaxConcurrent) {
+	if len(e.refilling) > 0 && now.Sub(e.lastSweep) >= time.Second {
+		e.lastSweep = now
+		for tq := range e.refilling {
+			e.idleLocked(tq, now)
+		}
+	}
+	for len(e.rateWait) > 0 && !e.rateWait[0].tokenAt.After(now) {
+		e.ready.push(e.rateWait.pop())
+	}
+	for e.running < e.maxConc && e.ready.len() > 0 {
+		tq := e.ready.pop()
+		if len(tq.q) == 0 || (tq.quota.MaxConcurrent > 0 && tq.running >= tq.quota.MaxConcurrent) {
+			continue // the end of one of its executions puts it back
+		}
+		if tq.quota.PerSecond > 0 {
+			tq.tokens = min(float64(tq.quota.Burst), tq.tokens+now.Sub(tq.last).Seconds()*tq.quota.PerSecond)
+			tq.last = now
+			if tq.tokens < 1 {
+				d := time.Duration((1 - tq.tokens) / tq.quota.PerSecond * float64(time.Second))
+				tq.tokenAt = now.Add(max(d, time.Millisecond))
+				e.rateWait.push(tq)
 				continue
 			}
-			if tq.quota.PerSecond > 0 {
-				tq.tokens = min(float64(tq.quota.Burst), tq.tokens+now.Sub(tq.last).Seconds()*tq.quota.PerSecond)
-				tq.last = now
-				if tq.tokens < 1 {
-					d := time.Duration((1 - tq.tokens) / tq.quota.PerSecond * float64(time.Second))
-					if wait == 0 || d < wait {
-						wait = max(d, time.Millisecond)
-					}
-					continue
-				}
-				tq.tokens--
-			}
-			x := tq.q[0]
-			tq.q[0] = nil
-			tq.q = tq.q[1:]
-			tq.running++
-			e.running++
-			progress = true
-			e.wg.Add(1)
-			go e.execute(x, tq)
+			tq.tokens--
 		}
-		e.rr++
+		x := tq.q[0]
+		tq.q[0] = nil
+		tq.q = tq.q[1:]
+		if len(tq.q) == 0 {
+			tq.q = nil // give back the drained array
+		} else {
+			e.ready.push(tq) // one per tenant per round
+		}
+		tq.running++
+		e.running++
+		e.wg.Add(1)
+		go e.execute(x, tq)
 	}
-	return wait
+	if len(e.rateWait) > 0 {
+		return max(e.rateWait[0].tokenAt.Sub(now), time.Millisecond)
+	}
+	return 0
 }
 
 // abandoning reports whether x must stop without compensating or
@@ -760,6 +868,10 @@ func (e *Executor) execute(x *execution, tq *tenantQ) {
 	e.mu.Lock()
 	delete(e.execs, x.id)
 	tq.running--
+	if len(tq.q) > 0 && !tq.inReady && !tq.inRate {
+		e.ready.push(tq) // it was at its MaxConcurrent
+	}
+	e.idleLocked(tq, e.clock.Now())
 	e.running--
 	if abandoned {
 		e.stats.Abandoned++
@@ -919,6 +1031,7 @@ func (e *Executor) Stats() ExecutorStats {
 	defer e.mu.Unlock()
 	s := e.stats
 	s.Running = e.running
+	s.Tenants = len(e.tenants)
 	for _, tq := range e.tenants {
 		s.Queued += len(tq.q)
 	}

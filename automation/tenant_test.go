@@ -2,6 +2,7 @@ package automation_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -96,4 +97,53 @@ func waitAwaiting(t *testing.T, ex *automation.Executor, id, step string) {
 		n := len(info.Steps)
 		return n > 0 && info.Steps[n-1].ID == step && info.Steps[n-1].Status == "awaiting"
 	}, 10*time.Second, time.Millisecond)
+}
+
+// TestIdleTenantQueuesFreed is issue 18 item 19: the executor holds a
+// tenant's queue only while the tenant has work (or its rate bucket is
+// refilling), so many one-off tenants leave nothing behind; a freed
+// rate-limited tenant still gets no more than its rate.
+func TestIdleTenantQueuesFreed(t *testing.T) {
+	clock := automationtest.NewClock(t0, false)
+	var j journalOf
+	wf := automation.NewWorkflow("q", nil, func(r *automation.Run) error {
+		j.add(r.Tenant())
+		return nil
+	})
+	ex := newExecutor(t, &automation.ExecutorOptions{Workflows: []automation.Workflow{wf}, Clock: clock,
+		Quotas: map[string]automation.TenantQuota{"slow": {PerSecond: 1, Burst: 1}}})
+	ctx := context.Background()
+	const n = 1000
+	for i := range n {
+		_, err := ex.Start(ctx, "q", newEvent(fmt.Sprint("t", i), "/x"))
+		require.NoError(t, err)
+	}
+	require.Eventually(t, func() bool { return ex.Stats().Succeeded == n }, 20*time.Second, time.Millisecond)
+	st := ex.Stats()
+	require.Zero(t, st.Tenants, "idle tenant queues must be freed")
+	require.Equal(t, uint64(n), st.TenantsFreed)
+
+	// The rate-limited tenant: its first execution uses its one token;
+	// its queue is kept while the bucket refills, so a second start
+	// right away still waits a second of (fake) time.
+	_, err := ex.Start(ctx, "q", newEvent("slow", "/s1"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return ex.Stats().Succeeded == n+1 }, 10*time.Second, time.Millisecond)
+	require.Equal(t, 1, ex.Stats().Tenants, "a refilling tenant is kept")
+	from := clock.Now()
+	_, err = ex.Start(ctx, "q", newEvent("slow", "/s2"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		if ex.Stats().Succeeded == n+2 {
+			return true
+		}
+		clock.Advance(10 * time.Millisecond)
+		return false
+	}, 20*time.Second, time.Millisecond)
+	require.GreaterOrEqual(t, clock.Now().Sub(from), 990*time.Millisecond, "the second execution started before its token")
+	// Once the bucket is full again, the next dispatch frees it.
+	clock.Advance(2 * time.Second)
+	_, err = ex.Start(ctx, "q", newEvent("t-last", "/x"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { s := ex.Stats(); return s.Succeeded == n+3 && s.Tenants == 0 }, 10*time.Second, time.Millisecond)
 }
