@@ -23,8 +23,8 @@ const bytesPerKey = 400
 // held ~0.2 GiB.)
 func TestCEPMemoryCappedByMaxKeys(t *testing.T) {
 	n := 500_000
-	if testing.Short() {
-		n = 100_000
+	if testing.Short() || raceEnabled {
+		n = 200_000 // still 3× MaxKeys; the race detector makes 500k slow
 	}
 	if v := os.Getenv("SEMEVENT_CEP_KEYS"); v != "" {
 		n, _ = strconv.Atoi(v)

@@ -1,0 +1,5 @@
+//go:build !race
+
+package cep_test
+
+const raceEnabled = false
