@@ -39,6 +39,16 @@ func (p *Principal) equal(q *Principal) bool {
 	return p.User == q.User && p.UID == q.UID && p.Tenant == q.Tenant && slices.Equal(p.Roles, q.Roles)
 }
 
+// TenantName returns the tenant p is bound to, "" for an operator or a
+// nil principal. It makes *Principal a propagation.TenantNamer, so that the
+// bus scopes a replaying subscription's consumer name to p's tenant.
+func (p *Principal) TenantName() string {
+	if p == nil {
+		return ""
+	}
+	return p.Tenant
+}
+
 // HasRole reports whether p has the named role.
 func (p *Principal) HasRole(role string) bool { return slices.Contains(p.Roles, role) }
 

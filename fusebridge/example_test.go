@@ -23,10 +23,10 @@ func ExampleKey() {
 	kernEv := &semevent.Event{Kind: semevent.KindFileRename, Boundary: semevent.Kernel, Path: "/b", OldPath: "/a", PID: 7}
 	call := &semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.FUSE, Path: "/b", Offset: 0, Size: 4096}
 	fmt.Println(fusebridge.Key(fuseEv) == fusebridge.Key(kernEv))
-	fmt.Println(fusebridge.Key(call))
+	fmt.Println(fusebridge.Key(call) == semevent.Key{})
 	// Output:
 	// true
-	// 0
+	// true
 }
 
 // Events cross to another process through shared memory; here both ends

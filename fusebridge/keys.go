@@ -1,7 +1,6 @@
 package fusebridge
 
 import (
-	"hash/maphash"
 	"time"
 
 	"github.com/vexfs/semevent"
@@ -10,58 +9,36 @@ import (
 
 // Attribute keys the bridge and the kernel watcher set on their events.
 const (
-	AttrOp        = "op"        // FUSE opcode ("create", "write", …) or kernel mask ("FAN_CREATE")
-	AttrSession   = "session"   // on a write summary: "fuse" or "kernel"
-	AttrRanges    = "ranges"    // on a FUSE write summary: merged byte ranges "0-4096,8192-9000"
-	AttrWrites    = "writes"    // on a FUSE write summary: number of write calls
-	AttrSet       = "set"       // on a chmod from setattr: "mode", "owner", "times", joined by ","
-	AttrXattr     = "xattr"     // the extended attribute's name
-	AttrFlags     = "flags"     // open flags, in hex
-	AttrType      = "type"      // "symlink", "link", "dir", "node" where the kind alone does not say
-	AttrWatcher   = "watcher"   // on kernel events: "fanotify" or "inotify"
-	AttrExchanged = "exchanged" // on a rename with RENAME_EXCHANGE: "true"
+	AttrOp        = "op"                         // FUSE opcode ("create", "write", …) or kernel mask ("FAN_CREATE")
+	AttrSession   = propagation.AttrWriteSession // on a write summary: "fuse" or "kernel"
+	AttrRanges    = "ranges"                     // on a FUSE write summary: merged byte ranges "0-4096,8192-9000"
+	AttrWrites    = "writes"                     // on a FUSE write summary: number of write calls
+	AttrSet       = "set"                        // on a chmod from setattr: "mode", "owner", "times", joined by ","
+	AttrXattr     = "xattr"                      // the extended attribute's name
+	AttrFlags     = "flags"                      // open flags, in hex
+	AttrType      = "type"                       // "symlink", "link", "dir", "node" where the kind alone does not say
+	AttrWatcher   = "watcher"                    // on kernel events: "fanotify" or "inotify"
+	AttrExchanged = "exchanged"                  // on a rename with RENAME_EXCHANGE: "true"
 )
-
-var keySeed = maphash.MakeSeed()
 
 // Key returns the identity of the operation an event describes, in the
 // form both boundaries share, for [propagation.DedupOptions].Key: creates,
-// deletes, renames and directory operations are keyed by kind and paths,
-// write sessions (a FUSE open→close summary, a kernel close-after-modify)
-// by kind and path. Every other event — per-call reads and writes, opens,
-// closes, attribute changes — is seen by one boundary only, so Key returns
-// 0 and the bus passes it without waiting for a twin.
-func Key(ev *semevent.Event) uint64 {
-	switch ev.Kind {
-	case semevent.KindFileCreate, semevent.KindFileDelete, semevent.KindFileRename,
-		semevent.KindDirCreate, semevent.KindDirDelete:
-	case semevent.KindFileWrite:
-		if _, ok := ev.Attr(AttrSession); !ok {
-			return 0
-		}
-	default:
-		return 0
-	}
-	var h maphash.Hash
-	h.SetSeed(keySeed)
-	h.WriteByte(byte(ev.Kind))
-	h.WriteString(ev.Path)
-	h.WriteByte(0)
-	h.WriteString(ev.OldPath)
-	return h.Sum64() | 1
-}
-
-// DefaultDedupWindow is the window [DedupOptions] uses when given 0: long
-// enough for the kernel watcher to read an event that the FUSE side
-// emitted, even on a loaded machine.
-const DefaultDedupWindow = 500 * time.Millisecond
+// deletes, renames and directory operations are keyed by tenant, kind and
+// paths, write sessions (a FUSE open→close summary, a kernel
+// close-after-modify) by tenant, kind and path. Every other event —
+// per-call reads and writes, opens, closes, attribute changes — is seen by
+// one boundary only, so Key returns the empty key and the bus passes it
+// without waiting for a twin. It is [propagation.OperationKey], the bus's
+// default.
+func Key(ev *semevent.Event) semevent.Key { return propagation.OperationKey(ev) }
 
 // DedupOptions returns the bus settings that fold a FUSE event and the
 // kernel watcher's event of the same operation: boundaries FUSE and
-// Kernel, [Key], and window (DefaultDedupWindow when 0).
+// Kernel, [Key], and window ([propagation.DefaultDedupWindow] when 0) —
+// the bus's defaults, so &propagation.DedupOptions{} does the same.
 func DedupOptions(window time.Duration) *propagation.DedupOptions {
 	if window == 0 {
-		window = DefaultDedupWindow
+		window = propagation.DefaultDedupWindow
 	}
 	return &propagation.DedupOptions{
 		Window:     window,

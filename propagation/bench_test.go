@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -246,8 +247,8 @@ func BenchmarkBusDedup(b *testing.B) {
 			runtime.Gosched()
 		}
 		f, k := &fuse[i%ring], &kernel[i%ring]
-		*f = semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.FUSE, Path: "/data/f", Offset: int64(i), Size: 4096}
-		*k = semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.Kernel, Path: "/data/f", Offset: int64(i), Size: 4096}
+		*f = semevent.Event{Kind: semevent.KindFileCreate, Boundary: semevent.FUSE, Path: "/data/f", Offset: int64(i)}
+		*k = semevent.Event{Kind: semevent.KindFileCreate, Boundary: semevent.Kernel, Path: "/data/f", Offset: int64(i)}
 		if err := bus.Publish(ctx, f); err != nil {
 			b.Fatal(err)
 		}
@@ -263,5 +264,65 @@ func BenchmarkBusDedup(b *testing.B) {
 	}
 	if st := bus.Stats(); st.Deduplicated != uint64(b.N) {
 		b.Fatalf("deduplicated %d of %d pairs", st.Deduplicated, b.N)
+	}
+}
+
+// cpuSeconds returns the process's user+system CPU time.
+func cpuSeconds(b *testing.B) float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// BenchmarkBusIdleCPU measures the CPU the process burns per wall second
+// while nothing is published (each iteration sleeps 1ms): a goroutine
+// blocked on a channel (the floor), an idle bus with one subscriber, and
+// the same bus while one event waits for its dedup twin (window 1h). It
+// reports cpu-s/wall-s; ≈ 0 means the bus parks.
+func BenchmarkBusIdleCPU(b *testing.B) {
+	measure := func(b *testing.B) {
+		time.Sleep(5 * time.Millisecond) // spinning after the setup ends
+		start, cpu0 := time.Now(), cpuSeconds(b)
+		b.ResetTimer()
+		for range b.N {
+			time.Sleep(time.Millisecond)
+		}
+		b.StopTimer()
+		b.ReportMetric((cpuSeconds(b)-cpu0)/time.Since(start).Seconds(), "cpu-s/wall-s")
+	}
+	b.Run("channel", func(b *testing.B) {
+		ch := make(chan struct{})
+		done := make(chan struct{})
+		go func() { <-ch; close(done) }()
+		measure(b)
+		close(ch)
+		<-done
+	})
+	for _, held := range []bool{false, true} {
+		name := "bus"
+		if held {
+			name = "bus-holding-an-event"
+		}
+		b.Run(name, func(b *testing.B) {
+			bus, err := propagation.New(&propagation.Options{Dedup: &propagation.DedupOptions{Window: time.Hour}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := bus.Subscribe(semevent.HandlerFunc(func(context.Context, *semevent.Event) error { return nil }), nil); err != nil {
+				b.Fatal(err)
+			}
+			if held {
+				ev := &semevent.Event{Kind: semevent.KindFileCreate, Boundary: semevent.FUSE, Path: "/alone"}
+				if err := bus.Publish(context.Background(), ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			measure(b)
+			if err := bus.Close(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package propagation
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
@@ -27,6 +28,7 @@ type Bus struct {
 	ids        *semevent.IDGenerator
 	inbound    [semevent.NumBoundaries]inbound
 	wake       *park.Parker // the dispatcher sleeps on it
+	recent     *recentIDs   // IDs of durable publishes; nil without a journal
 
 	closed  atomic.Bool   // set by Close: Publish refuses new events
 	closing chan struct{} // closed when Close starts; wakes blocked publishers
@@ -37,6 +39,10 @@ type Bus struct {
 	ended   []SubscriptionStats        // final stats of subscriptions ended by Close
 	nextSub uint64
 
+	syncMu  sync.Mutex     // guards syncs
+	syncs   []*syncRequest // Sync calls not yet seen by the dispatcher
+	syncGen atomic.Uint64  // Sync calls so far; the dispatcher compares it with its own
+
 	// epoch is odd while the dispatcher is dispatching a batch, even
 	// between batches; quiesce waits on it.
 	epoch atomic.Uint64
@@ -45,46 +51,78 @@ type Bus struct {
 	aborting chan struct{} // closed when Close's ctx ends: stop delivering
 	drained  chan struct{} // closed when the dispatcher has exited
 	closeMu  sync.Mutex    // serialises Close
-	closeErr error         // guarded by closeMu
 
 	dropClosed   atomic.Uint64 // inbound events dropped when Close gave up
 	routerPanics atomic.Uint64
 	deduplicated atomic.Uint64
+	dedupEvicted atomic.Uint64
+	journalErrs  atomic.Uint64
+	tooLarge     atomic.Uint64
 	finished     statsSum // totals of subscriptions that ended
+
+	// For tests of the dispatcher's parking (export_test.go).
+	rounds atomic.Uint64 // dispatcher rounds
+	parked atomic.Bool   // the dispatcher sleeps
 }
 
 // inbound is one boundary's queue.
 type inbound struct {
 	q *xsync.MPMCQueueOf[envelope]
 	// state counts publishes at this boundary in one word, so that a
-	// publish costs two atomic adds: the low 24 bits are publishes in
-	// flight, which Close waits out, and the high 40 bits the events
-	// accepted, modulo 2^40 (the dispatcher's taken count is exact; the
-	// difference is the queue depth).
+	// publish costs two atomic adds: bits 0-19 and 20-39 are the publishes
+	// in flight that registered in epoch 0 and 1 (Close waits them out;
+	// the dispatcher's dedup watermark waits for the old epoch to drain),
+	// and bits 40-63 the events accepted, modulo 2^24 (the dispatcher's
+	// taken count is exact; the difference is the queue depth).
 	state atomic.Uint64
-	_     [56]byte // the dispatcher's fields on their own cache line
+	// ep's low bit is the epoch publishes register in. The dispatcher
+	// flips it at deduplicated boundaries; see dispatcher.grace.
+	ep    atomic.Uint32
+	_     [52]byte // the dispatcher's fields on their own cache line
 	taken atomic.Uint64
 	space park.Signal // publishers wait on it when q is full
 }
 
 const (
-	inflightBits = 24
+	inflightBits = 20
 	inflightMask = 1<<inflightBits - 1
-	acceptedMask = 1<<(64-inflightBits) - 1
-	acceptOne    = 1 << inflightBits // add to count one accepted event
+	inflightAll  = 1<<(2*inflightBits) - 1
+	acceptShift  = 2 * inflightBits
+	acceptedMask = 1<<(64-acceptShift) - 1
+	acceptOne    = 1 << acceptShift // add to count one accepted event
 )
+
+// enter registers a publish in flight in the current epoch and returns
+// what leave or accept must take back. A publisher that stamps its event
+// after enter stamps it no earlier than the dispatcher's clock reading
+// before the flip that opened the epoch it registered in.
+func (in *inbound) enter() uint64 {
+	for {
+		e := in.ep.Load() & 1
+		inc := uint64(1) << (inflightBits * e)
+		in.state.Add(inc)
+		if in.ep.Load()&1 == e {
+			return inc
+		}
+		in.state.Add(-inc) // the epoch flipped meanwhile: register in the new one
+	}
+}
 
 // depth returns the number of accepted events not yet taken.
 func (in *inbound) depth() uint64 {
-	return (in.state.Load()>>inflightBits - in.taken.Load()) & acceptedMask
+	return (in.state.Load()>>acceptShift - in.taken.Load()) & acceptedMask
 }
 
-// envelope is what queues hold: the event and, when timed, the process
-// clock reading at publish (0 otherwise). Queues store envelopes by value,
-// so passing an event allocates nothing.
+// envelope is what queues hold: the event; when timed, the process clock
+// reading at publish for the latency histogram (0 otherwise); at a
+// deduplicated boundary, the bus clock's publish stamp; and for a durable
+// publish the commits waiting for the journal. Queues store envelopes by
+// value, so passing an event allocates nothing.
 type envelope struct {
 	ev *semevent.Event
 	t  int64
+	ts int64
+	c  *commit
 }
 
 var (
@@ -94,7 +132,8 @@ var (
 )
 
 // New returns a running bus. A nil *Options means defaults. It fails only
-// when the options are invalid.
+// when the options are invalid, or when it cannot read the IDs of the
+// journal's last records (see Options.RecentIDs).
 func New(opts *Options) (*Bus, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
@@ -119,16 +158,42 @@ func New(opts *Options) (*Bus, error) {
 	for i := range b.inbound {
 		b.inbound[i].q = xsync.NewMPMCQueueOf[envelope](o.QueueSize)
 	}
+	if o.Journal != nil {
+		b.recent = newRecentIDs(o.RecentIDs)
+		if err := b.loadRecentIDs(); err != nil {
+			return nil, err
+		}
+	}
 	d := newDispatcher(b)
 	go d.run()
 	return b, nil
 }
 
+// now reads the bus clock in Unix nanoseconds.
+func (b *Bus) now() int64 {
+	if b.opts.Clock == nil {
+		return semevent.Now()
+	}
+	return b.opts.Clock.Now().UnixNano()
+}
+
+// dedupAt reports whether events at boundary bd take part in dedup, and
+// so need a publish stamp.
+func (b *Bus) dedupAt(bd semevent.Boundary) bool {
+	return b.opts.Dedup != nil && b.opts.Dedup.Boundaries.Has(bd)
+}
+
 // Publish hands ev to the bus; see [Propagator.Publish]. Publish assigns
 // ev.ID and ev.Time when they are zero and adds ev.Boundary to ev.Seen; the
 // caller must not modify ev afterwards. ctx matters only when Publish has to
-// wait for room. Events from one goroutine at one boundary are delivered in
-// publish order.
+// wait for room, or, for a durable publish, for the journal. Events from
+// one goroutine at one boundary are delivered in publish order.
+//
+// A durable Publish returns nil once the event is committed, an error
+// wrapping [ErrOutcomeUnknown] when ctx ended before the bus knew, and any
+// other error when the event was not committed. Publishing again an event
+// whose ID the bus remembers (Options.RecentIDs) returns the first
+// publish's outcome and appends nothing.
 func (b *Bus) Publish(ctx context.Context, ev *semevent.Event) error {
 	env, err := b.stamp(ev)
 	if err != nil {
@@ -139,44 +204,64 @@ func (b *Bus) Publish(ctx context.Context, ev *semevent.Event) error {
 			return fmt.Errorf("propagation: publish: %w", err)
 		}
 	}
-	in := &b.inbound[ev.Boundary]
-	in.state.Add(1) // in flight: Close waits for us from here
-	if b.closed.Load() {
-		in.state.Add(^uint64(0))
-		return fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)
-	}
-	if b.opts.Journal != nil && b.durable(ctx) {
-		if _, err := b.opts.Journal.Append(ctx, ev); err != nil {
-			in.state.Add(^uint64(0))
-			return fmt.Errorf("propagation: publish: journal: %w", err)
+	if b.durable(ctx) {
+		c := newCommit(ev.ID)
+		if old := b.recent.claim(ev.ID, c); old != nil {
+			return b.outcome(old.wait(ctx)) // a retry: the first publish's outcome
 		}
+		env.c = c
+		if err := b.enqueue(ctx, env); err != nil {
+			b.recent.resolve(c, err) // never handed over: forget the ID
+			return err
+		}
+		return b.outcome(c.wait(ctx))
 	}
-	return b.enqueueInFlight(ctx, in, env)
+	return b.enqueue(ctx, env)
 }
 
-// enqueueInFlight puts env on its boundary's queue, waiting for room while
-// ctx allows, and ends the publish that the caller counted in flight.
-func (b *Bus) enqueueInFlight(ctx context.Context, in *inbound, env envelope) error {
+// outcome wraps a durable publish's journal error.
+func (b *Bus) outcome(err error) error {
+	if err == nil || errors.Is(err, ErrOutcomeUnknown) {
+		return err
+	}
+	return fmt.Errorf("propagation: publish: journal: %w", err)
+}
+
+// enqueue registers a publish in flight at env's boundary, stamps it when
+// it takes part in dedup, and puts it on the queue, waiting for room while
+// ctx allows.
+func (b *Bus) enqueue(ctx context.Context, env envelope) error {
+	in := &b.inbound[env.ev.Boundary]
+	inc := in.enter() // in flight: Close waits for us from here
+	if b.closed.Load() {
+		in.state.Add(-inc)
+		b.wake.Wake()
+		return fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)
+	}
+	if b.dedupAt(env.ev.Boundary) {
+		env.ts = b.now()
+	}
 	if !in.q.TryEnqueue(env) {
 		if err := b.waitEnqueue(ctx, in, env); err != nil {
-			in.state.Add(^uint64(0))
+			in.state.Add(-inc)
+			b.wake.Wake() // the dispatcher may wait for this epoch to drain
 			return err
 		}
 	}
-	in.state.Add(acceptOne - 1) // accepted, no longer in flight
+	in.state.Add(acceptOne - inc) // accepted, no longer in flight
 	b.wake.Wake()
 	return nil
 }
 
 // PublishBatch publishes evs in order; see [PublishBatch]. It validates the
 // whole batch first, so an invalid event rejects the batch before any is
-// accepted. A durable batch is committed to the journal with one append
-// before any of it is offered to subscriptions; if that offer then fails
-// (ctx ended while waiting for room), the *BatchError's Accepted counts
-// the events offered, and all of them stay in the journal.
+// accepted. A durable batch is handed over whole, then waited for: the
+// *BatchError's Accepted counts the events known to be committed, and its
+// error wraps [ErrOutcomeUnknown] when ctx ended before the bus knew the
+// outcome of the others; publishing the same batch again is idempotent.
 func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 	for i, ev := range evs {
-		if err := ev.Validate(); err != nil {
+		if err := b.check(ev); err != nil {
 			return &BatchError{Accepted: 0, Err: fmt.Errorf("event %d: %w", i, err)}
 		}
 	}
@@ -195,36 +280,51 @@ func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 			}
 		}
 	}
-	envs := make([]envelope, len(evs))
+	commits := make([]*commit, len(evs))
+	var failed error
 	for i, ev := range evs {
-		envs[i], _ = b.stamp(ev) // validated above
-		b.inbound[ev.Boundary].state.Add(1)
-	}
-	endFrom := func(i int) {
-		for _, ev := range evs[i:] {
-			b.inbound[ev.Boundary].state.Add(^uint64(0))
+		env, _ := b.stamp(ev) // checked above
+		c := newCommit(ev.ID)
+		if old := b.recent.claim(ev.ID, c); old != nil {
+			commits[i] = old // a retry: wait for the first outcome
+			continue
+		}
+		commits[i] = c
+		if failed != nil {
+			b.recent.resolve(c, failed)
+			continue
+		}
+		env.c = c
+		if err := b.enqueue(ctx, env); err != nil {
+			b.recent.resolve(c, err)
+			failed = err
 		}
 	}
-	if b.closed.Load() {
-		endFrom(0)
-		return &BatchError{Err: fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)}
-	}
-	if _, err := b.opts.Journal.AppendBatch(ctx, evs); err != nil {
-		endFrom(0)
-		return &BatchError{Err: fmt.Errorf("propagation: publish: journal: %w", err)}
-	}
-	for i, env := range envs {
-		if err := b.enqueueInFlight(ctx, &b.inbound[env.ev.Boundary], env); err != nil {
-			endFrom(i + 1)
-			return &BatchError{Accepted: i, Err: err}
+	for i, c := range commits {
+		if err := c.wait(ctx); err != nil {
+			return &BatchError{Accepted: i, Err: b.outcome(err)}
 		}
 	}
 	return nil
 }
 
-// stamp validates ev and fills in what the bus assigns.
-func (b *Bus) stamp(ev *semevent.Event) (envelope, error) {
+// check validates ev and checks its size against Options.MaxEventBytes.
+func (b *Bus) check(ev *semevent.Event) error {
 	if err := ev.Validate(); err != nil {
+		return err
+	}
+	if max := b.opts.MaxEventBytes; max > 0 {
+		if n := EventBytes(ev); n > max {
+			b.tooLarge.Add(1)
+			return &EventTooLargeError{ID: ev.ID, Bytes: n, Max: max}
+		}
+	}
+	return nil
+}
+
+// stamp checks ev and fills in what the bus assigns.
+func (b *Bus) stamp(ev *semevent.Event) (envelope, error) {
+	if err := b.check(ev); err != nil {
 		return envelope{}, err
 	}
 	env := envelope{ev: ev}
@@ -297,15 +397,47 @@ func (b *Bus) Subscribe(h semevent.Handler, opts *SubscribeOptions) (Subscriptio
 			return nil, fmt.Errorf("propagation: subscribe %q: %w", o.Name, err)
 		}
 	}
+	var consumer string
+	if o.Replay != nil && o.Replay.Consumer != "" {
+		var err error
+		if consumer, err = scopedConsumer(subscriberTenant(&o), o.Replay.Consumer); err != nil {
+			return nil, fmt.Errorf("propagation: subscribe %q: %w", o.Name, err)
+		}
+	}
 	b.nextSub++
 	s := newSubscription(b, h, o)
 	s.checker = checker
+	s.consumer = consumer
 	if o.Replay == nil {
 		b.subs.Store(b.subs.Load().with(s))
+		b.checkRouted(s)
 	}
 	b.all[s] = struct{}{}
 	s.start()
 	return s, nil
+}
+
+// destinationLister is implemented by routers that can list every name
+// their rules may produce (*routing.Table does); the bus uses it to report
+// subscriptions no rule names.
+type destinationLister interface {
+	Destinations() []string
+}
+
+// checkRouted marks s unrouted, and reports it once through OnError, when
+// the router lists its destinations and s's name is not among them.
+func (b *Bus) checkRouted(s *subscription) {
+	l, ok := b.opts.Router.(destinationLister)
+	if !ok {
+		return
+	}
+	named := slices.Contains(l.Destinations(), s.opts.Name)
+	s.unrouted.Store(!named)
+	if !named && !s.reportedUnrouted.Swap(true) {
+		if f := b.opts.OnError; f != nil {
+			f(&UnroutedError{Subscription: s.opts.Name})
+		}
+	}
 }
 
 // remove takes s out of the set the dispatcher reads.
@@ -386,7 +518,7 @@ func (b *Bus) Close(ctx context.Context) error {
 
 	b.closed.Store(true)
 	for i := range b.inbound { // wait out publishes in flight; none can block now
-		for b.inbound[i].state.Load()&inflightMask != 0 {
+		for b.inbound[i].state.Load()&inflightAll != 0 {
 			time.Sleep(10 * time.Microsecond)
 		}
 	}
@@ -442,6 +574,12 @@ func (b *Bus) Stats() Stats {
 		st.Published += st.Boundaries[i].Published
 	}
 	st.Deduplicated = b.deduplicated.Load()
+	st.DedupEvicted = b.dedupEvicted.Load()
+	st.JournalErrors = b.journalErrs.Load()
+	st.TooLarge = b.tooLarge.Load()
+	if b.recent != nil {
+		st.RecentIDsEvicted = b.recent.evicted.Load()
+	}
 	st.Dropped.Closed = b.dropClosed.Load()
 	st.Panics = b.routerPanics.Load()
 	var lat latencySum
@@ -457,6 +595,11 @@ func (b *Bus) Stats() Stats {
 		st.Dropped.add(ss.Dropped)
 		st.Errors += ss.Errors
 		st.Panics += ss.Panics
+		st.Retries += ss.Retries
+		st.DeadLettered += ss.DeadLettered
+		if ss.Unrouted {
+			st.Unrouted++
+		}
 	}
 	st.Subscriptions = append(st.Subscriptions, b.ended...)
 	slices.SortFunc(st.Subscriptions, func(a, b SubscriptionStats) int { return strings.Compare(a.Name, b.Name) })

@@ -12,6 +12,7 @@ import (
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/filter"
 	"github.com/vexfs/semevent/propagation"
+	"github.com/vexfs/semevent/propagation/propagationtest"
 )
 
 func newBus(t *testing.T, o *propagation.Options) *propagation.Bus {
@@ -77,6 +78,17 @@ func (g *gated) got() []int64 {
 func write(b semevent.Boundary, off int64) *semevent.Event {
 	return &semevent.Event{Kind: semevent.KindFileWrite, Boundary: b, Path: "/data/f", Offset: off}
 }
+
+// session is a write-session summary of path at boundary b, the kind of
+// write both the FUSE bridge and its kernel watcher report (so
+// propagation.OperationKey keys it); off only tells events apart.
+func session(b semevent.Boundary, path string, off int64) *semevent.Event {
+	return &semevent.Event{Kind: semevent.KindFileWrite, Boundary: b, Path: path, Offset: off,
+		Attrs: []semevent.Attr{{Key: propagation.AttrWriteSession, Value: b.String()}}}
+}
+
+// epoch is where fake clocks start.
+var epoch = time.Unix(1_700_000_000, 0)
 
 func TestDropPolicies(t *testing.T) {
 	const buffer, extra = 8, 100
@@ -199,7 +211,8 @@ func TestFloodAtOneBoundaryDoesNotStarveOthers(t *testing.T) {
 }
 
 func TestDedupFoldsTwinsKeepingFUSEContext(t *testing.T) {
-	b := newBus(t, &propagation.Options{Dedup: &propagation.DedupOptions{Window: time.Hour}})
+	clock := propagationtest.NewClock(epoch, false)
+	b := newBus(t, &propagation.Options{Clock: clock, Dedup: &propagation.DedupOptions{Window: time.Hour}})
 	var mu sync.Mutex
 	var got []*semevent.Event
 	if _, err := b.Subscribe(semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) error {
@@ -213,10 +226,12 @@ func TestDedupFoldsTwinsKeepingFUSEContext(t *testing.T) {
 	trace := semevent.TraceContext{TraceID: semevent.TraceID{1, 2, 3}, SpanID: semevent.SpanID{4}, Flags: semevent.FlagSampled}
 	fuse := func(path string) *semevent.Event {
 		return &semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.FUSE, Path: path, Size: 10, PID: 42, Trace: trace,
-			Attrs: []semevent.Attr{{Key: "app", Value: "db"}}}
+			Attrs: []semevent.Attr{{Key: propagation.AttrWriteSession, Value: "fuse"}}}
 	}
 	kernel := func(path string) *semevent.Event {
-		return &semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.Kernel, Path: path, Size: 10}
+		// The kernel reports no size for the session: the key ignores it.
+		return &semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.Kernel, Path: path,
+			Attrs: []semevent.Attr{{Key: propagation.AttrWriteSession, Value: "kernel"}}}
 	}
 	// FUSE first then kernel; kernel first then FUSE; then the same FUSE
 	// operation twice, which is two operations, each waiting for a twin.
@@ -254,20 +269,34 @@ func TestDedupFoldsTwinsKeepingFUSEContext(t *testing.T) {
 }
 
 func TestDedupReleasesAfterWindowInOrder(t *testing.T) {
-	b := newBus(t, &propagation.Options{Dedup: &propagation.DedupOptions{Window: 5 * time.Millisecond}})
+	const window = 5 * time.Millisecond
+	clock := propagationtest.NewClock(epoch, false)
+	b := newBus(t, &propagation.Options{Clock: clock, Dedup: &propagation.DedupOptions{Window: window}})
 	g := newGated()
 	close(g.release)
 	if _, err := b.Subscribe(g, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Kernel-only events (someone writing the backing directory directly)
-	// never get a twin; they leave after the window, in order, with
+	// never get a twin; they leave once the window passed, in order, with
 	// userspace events (not deduplicated) passing at once.
 	for i := range int64(20) {
-		publishAll(t, b, write(semevent.Kernel, i))
+		publishAll(t, b, session(semevent.Kernel, fmt.Sprintf("/k%d", i), i))
 	}
 	publishAll(t, b, write(semevent.Userspace, 100))
-	eventually(t, "release after the window", func() bool { return len(g.got()) == 21 })
+	eventually(t, "the userspace event", func() bool { return len(g.got()) == 1 })
+	eventually(t, "the dispatcher parked on its timer", func() bool { return b.Parked() && clock.Waiting() > 0 })
+	if got := g.got(); len(got) != 1 || got[0] != 100 {
+		t.Fatalf("handled %v before the window ended, want only the userspace event 100", got)
+	}
+	clock.Advance(window - 1) // the window is not over: the timer does not fire
+	if got := g.got(); len(got) != 1 {
+		t.Fatalf("handled %v before the window ended, want only the userspace event", got)
+	}
+	clock.Advance(time.Millisecond)
+	if err := b.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	got := g.got()
 	if got[0] != 100 {
 		t.Errorf("first handled %d, want the userspace event 100 (not held)", got[0])
@@ -278,18 +307,22 @@ func TestDedupReleasesAfterWindowInOrder(t *testing.T) {
 }
 
 func TestDedupMaxPendingReleasesOldest(t *testing.T) {
-	b := newBus(t, &propagation.Options{Dedup: &propagation.DedupOptions{Window: time.Hour, MaxPending: 3}})
+	clock := propagationtest.NewClock(epoch, false)
+	b := newBus(t, &propagation.Options{Clock: clock, Dedup: &propagation.DedupOptions{Window: time.Hour, MaxPending: 3}})
 	g := newGated()
 	close(g.release)
 	if _, err := b.Subscribe(g, nil); err != nil {
 		t.Fatal(err)
 	}
 	for i := range int64(10) {
-		publishAll(t, b, write(semevent.Kernel, i))
+		publishAll(t, b, session(semevent.Kernel, fmt.Sprintf("/k%d", i), i))
 	}
 	eventually(t, "early release", func() bool { return len(g.got()) == 7 })
 	if got := g.got(); fmt.Sprint(got) != fmt.Sprint(seq(0, 6)) {
 		t.Errorf("released %v, want 0..6", got)
+	}
+	if st := b.Stats(); st.DedupEvicted != 7 {
+		t.Errorf("Stats.DedupEvicted = %d, want 7", st.DedupEvicted)
 	}
 }
 
@@ -581,7 +614,8 @@ func TestConcurrentPublishSubscribeUnsubscribeClose(t *testing.T) {
 }
 
 func TestDedupHeldKernelEventDoesNotHoldBackFUSE(t *testing.T) {
-	b := newBus(t, &propagation.Options{Dedup: &propagation.DedupOptions{Window: time.Hour}})
+	clock := propagationtest.NewClock(epoch, false)
+	b := newBus(t, &propagation.Options{Clock: clock, Dedup: &propagation.DedupOptions{Window: time.Hour}})
 	g := newGated()
 	close(g.release)
 	if _, err := b.Subscribe(g, nil); err != nil {
@@ -590,9 +624,8 @@ func TestDedupHeldKernelEventDoesNotHoldBackFUSE(t *testing.T) {
 	// A kernel-only event waits for a twin that never comes; the pair after
 	// it is complete and leaves at once, since it is a FUSE event and the
 	// FUSE order has nothing waiting ahead of it.
-	k := write(semevent.Kernel, 1)
-	k.Path = "/backing-only"
-	publishAll(t, b, k, write(semevent.FUSE, 2), write(semevent.Kernel, 2))
+	k := session(semevent.Kernel, "/backing-only", 1)
+	publishAll(t, b, k, session(semevent.FUSE, "/data/f", 2), session(semevent.Kernel, "/data/f", 2))
 	eventually(t, "the pair", func() bool { return len(g.got()) == 1 })
 	if got := g.got(); got[0] != 2 {
 		t.Fatalf("handled %v, want the folded pair (offset 2) first", got)

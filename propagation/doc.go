@@ -59,13 +59,26 @@
 // # Deduplication
 //
 // With Options.Dedup set, the same operation observed at two boundaries
-// (a write through a FUSE mount is also seen by a kernel watcher on the
+// (a create through a FUSE mount is also seen by a kernel watcher on the
 // backing directory) becomes one event: the sighting from the boundary with
 // the most context (FUSE, then userspace, remote, kernel) is kept,
 // [semevent.Event.Seen] lists every boundary and [semevent.Event.Observed]
-// the other sightings. An event waits at most DedupOptions.Window for its
-// twin; events leave in order per boundary, so one that waits holds back
-// the later events of its own boundary only.
+// the other sightings. The defaults suit the FUSE bridge: [OperationKey]
+// keys creates, deletes, renames, directory operations and write-session
+// summaries by tenant, kind and paths (never offset or size), and
+// [DefaultDedupWindow] is 500ms.
+//
+// Two sightings fold when their keys are equal — so they belong to the
+// same tenant: sightings of different tenants never fold — and their
+// publish stamps (Options.Clock, read by Publish) are at most
+// DedupOptions.Window apart. Dedup is exact whatever the backlog: an
+// unpaired event leaves only once the dispatcher has taken every event
+// the other boundaries stamped before the end of its window, however long
+// the queues are. While an event waits, the dispatcher sleeps on a timer
+// set for the end of the earliest window; it does not spin. Events leave
+// in order per boundary, so one that waits holds back the later events of
+// its own boundary only. At most DedupOptions.MaxPending events are held;
+// past it the oldest leaves unpaired, counted in Stats.DedupEvicted.
 //
 // # Routing
 //
@@ -73,19 +86,44 @@
 // each event only to the subscriptions named by the router's decision, and
 // their filters and tenants still apply. A Table reloads its rules while
 // the bus runs; each event is routed wholly by the old or wholly by the new
-// rules.
+// rules. When the router lists its destinations (a Table does), a
+// subscription that no rule names is counted in Stats.Unrouted and
+// reported once to Options.OnError as an *[UnroutedError], at Subscribe
+// or after the reload that dropped it.
 //
 // # Durability and replay
 //
 // With Options.Journal (a *journal.Journal from package propagation/journal),
-// a publish can be [Durable]: Publish returns once the event is committed
-// to the journal under its sync policy, and only then offers it to the live
-// subscriptions; a journal error is returned and the event goes nowhere.
-// Options.Durability sets the default level, [WithDurability] the level of
-// one call. A subscription with [Replay] reads the journal instead of the
-// live stream: it gets the durable events from an offset on, or from a
-// named consumer's committed offset (at-least-once across restarts), then
-// follows new ones as they commit.
+// a publish can be [Durable]: the dispatcher appends the event to the
+// journal as live subscribers see it — after dedup folded it, with its
+// Seen and Observed — committing the durable events it takes in one round
+// with one append, and offers them to the live subscriptions only once
+// committed; events behind a durable one in that round wait for the same
+// commit. Publish returns nil once the event is committed; it returns an
+// error wrapping [ErrOutcomeUnknown] if its ctx ends before the bus knows,
+// and the journal's error (the event then goes nowhere) if the append
+// failed. The bus remembers the IDs of the last Options.RecentIDs durable
+// publishes (loading those of the journal's last records at New), so
+// publishing an event again with the same ID is idempotent: it returns the
+// first outcome, waiting for it if needed, and appends nothing. A folded
+// event is journaled when any of its sightings was published durably.
+// Options.Durability sets the default level, [WithDurability] the level
+// of one call. Durable publishes allocate (a commit record per event).
+//
+// A subscription with [Replay] reads the journal instead of the live
+// stream: it gets the durable events from an offset on, or from a named
+// consumer's committed offset (at-least-once across restarts), then
+// follows new ones as they commit. A consumer name belongs to the
+// subscriber's tenant: tenants naming the same consumer get separate
+// offsets. A replayed event whose handler fails is retried with backoff,
+// then handed to Replay.DeadLetter, or else the subscription stops there
+// without committing it, as Journal.Consume does (see [Replay]).
+//
+// # Waiting for delivery
+//
+// [Bus.Sync] (and [Sync] for any Propagator) returns once every event
+// published before it has been handled by the live subscriptions,
+// without closing the bus; events held by dedup are waited for.
 //
 // # Concurrency
 //
@@ -100,10 +138,21 @@
 //
 // Publish returns errors wrapping [semevent.ErrClosed] after Close,
 // [semevent.ErrNilEvent], a *[semevent.EventError] for an invalid event,
-// or ctx's error when it had to wait and ctx ended. Subscribe returns
-// [semevent.ErrNilHandler] or a *[semevent.OptionsError]. Handler errors do not
-// stop delivery: they are counted and passed to Options.OnError as
-// *[HandlerError].
+// an *[EventTooLargeError] for one above Options.MaxEventBytes (1 MiB by
+// default, counted by [EventBytes]), ctx's error when it had to wait for
+// room and ctx ended (the event was not accepted), and for a durable
+// publish an *[OutcomeUnknownError] or the journal's error (see
+// Durability). Subscribe returns [semevent.ErrNilHandler],
+// [ErrConsumerName] or a *[semevent.OptionsError]. Handler errors do not stop
+// live delivery: they are counted and passed to Options.OnError as
+// *[HandlerError]; OnError also gets an *[UnroutedError] once for a
+// subscription no router rule names, and a *[ReplayError] when a replay
+// stops.
+//
+// # Time
+//
+// Options.Clock is the bus's only time source for dedup windows, its
+// timers and replay backoff; propagationtest.Clock is a fake for tests.
 //
 // # Testing
 //

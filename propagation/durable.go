@@ -2,8 +2,12 @@ package propagation
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
+	"strings"
+	"time"
 
 	"github.com/vexfs/semevent"
 )
@@ -76,6 +80,19 @@ var ErrNoJournal = errors.New("propagation: no journal configured")
 // before it subscribed included), then follows new durable events as they
 // commit. Volatile events never reach it; the router does not apply to it;
 // its filter and tenant do.
+//
+// # Handler errors
+//
+// An event whose handler returns an error (or panics) is retried, up to
+// Retries times, after Backoff, doubled after each try up to MaxBackoff,
+// measured on Options.Clock. If it still fails, the event goes to
+// DeadLetter when set: if DeadLetter returns nil the event counts as
+// handled (and a consumer commits past it). Otherwise the subscription
+// stops at that event, reports a *[ReplayError] to Options.OnError and
+// closes Done, and a consumer does not commit the event — as
+// Journal.Consume does — so the next subscription with the same consumer
+// gets it again. Every failed call is also reported to OnError as a
+// *[HandlerError].
 type Replay struct {
 	// From is the first journal offset to deliver.
 	From uint64
@@ -84,35 +101,222 @@ type Replay struct {
 	// commits progress as the handler returns (see Journal.Consume), so
 	// after a restart nothing is lost and the events handled since the last
 	// commit are delivered again.
+	//
+	// Consumer names belong to the subscriber's tenant (the Principal's,
+	// else SubscribeOptions.Tenant): two tenants naming the same consumer
+	// get two consumers, each with its own offset. The name must be 1 to
+	// 100 letters, digits, '.', '_' or '-'.
 	Consumer string
+	// Retries is how many times a failed event is handed to the handler
+	// again before DeadLetter. Default [DefaultReplayRetries]; negative
+	// means none.
+	Retries int
+	// Backoff is the wait before the first retry. Default
+	// [DefaultReplayBackoff].
+	Backoff time.Duration
+	// MaxBackoff caps the doubled wait. Default [DefaultReplayMaxBackoff].
+	MaxBackoff time.Duration
+	// DeadLetter, when set, receives an event that failed every retry,
+	// with its journal offset and the last error. It returns nil once it
+	// has taken the event somewhere (a dead-letter journal, a log), and
+	// replay goes on past it; an error stops the subscription.
+	DeadLetter func(ctx context.Context, off uint64, ev *semevent.Event, err error) error
+}
+
+// Replay retry defaults.
+const (
+	DefaultReplayRetries    = 3
+	DefaultReplayBackoff    = 100 * time.Millisecond
+	DefaultReplayMaxBackoff = 10 * time.Second
+)
+
+func (r Replay) withDefaults() Replay {
+	if r.Retries == 0 {
+		r.Retries = DefaultReplayRetries
+	}
+	r.Retries = max(r.Retries, 0)
+	if r.Backoff <= 0 {
+		r.Backoff = DefaultReplayBackoff
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = DefaultReplayMaxBackoff
+	}
+	return r
+}
+
+// TenantNamer is implemented by principals bound to a tenant
+// (*access.Principal is): a replaying subscription's consumer name then
+// belongs to that tenant.
+type TenantNamer interface {
+	TenantName() string
+}
+
+// subscriberTenant returns the tenant a subscription acts for: its
+// principal's, else its Tenant option.
+func subscriberTenant(o *SubscribeOptions) string {
+	if p, ok := o.Principal.(TenantNamer); ok {
+		if t := p.TenantName(); t != "" {
+			return t
+		}
+	}
+	return o.Tenant
+}
+
+var (
+	consumerNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+	tenantPlainRE  = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+)
+
+// scopedConsumer returns the journal's name for tenant's consumer name:
+// name itself without a tenant, else "tenant.<T>.<name>" where <T> is the
+// tenant when it is made of letters, digits, '_' and '-' (and does not
+// start with "0x"), and "0x" and its hex encoding otherwise — so two
+// tenants never share a name.
+func scopedConsumer(tenant, name string) (string, error) {
+	if !consumerNameRE.MatchString(name) || name == "." || name == ".." {
+		return "", fmt.Errorf("%w: %q: want 1 to 100 letters, digits, '.', '_' or '-'", ErrConsumerName, name)
+	}
+	if tenant == "" {
+		return name, nil
+	}
+	t := tenant
+	if !tenantPlainRE.MatchString(t) || strings.HasPrefix(t, "0x") {
+		t = "0x" + hex.EncodeToString([]byte(tenant))
+	}
+	scoped := "tenant." + t + "." + name
+	if len(scoped) > 128 {
+		return "", fmt.Errorf("%w: %q of tenant %q: %d bytes once scoped, at most 128", ErrConsumerName, name, tenant, len(scoped))
+	}
+	return scoped, nil
 }
 
 // replay is the goroutine of a replaying subscription: the journal calls
 // back for each event, and the subscription's only worker handles it in
-// place.
+// place, retrying as Replay says.
 func (s *subscription) replay() {
 	w := s.workers[0]
 	defer w.exit()
 	j := s.bus.opts.Journal
+	r := s.opts.Replay.withDefaults()
 	fn := func(off uint64, ev *semevent.Event) error {
 		if s.halted.Load() {
 			return errHalted
 		}
-		if s.matches(ev) {
-			s.matched.Add(1)
-			w.deliver(envelope{ev: ev})
+		if !s.matches(ev) {
+			return nil
 		}
-		return nil
+		s.matched.Add(1)
+		err := s.handleReplayed(w, &r, off, ev)
+		w.delivered.Add(1)
+		return err
 	}
 	var err error
-	if r := s.opts.Replay; r.Consumer != "" {
-		err = j.Consume(s.ctx, r.Consumer, fn)
+	if s.consumer != "" {
+		err = j.Consume(s.ctx, s.consumer, fn)
 	} else {
 		err = j.Tail(s.ctx, r.From, fn)
 	}
-	if err != nil && s.ctx.Err() == nil && !errors.Is(err, errHalted) {
+	var re *ReplayError
+	switch {
+	case errors.As(err, &re):
+		if f := s.bus.opts.OnError; f != nil {
+			f(re)
+		}
+	case err != nil && s.ctx.Err() == nil && !errors.Is(err, errHalted):
 		s.report(&semevent.Event{}, fmt.Errorf("replay from the journal stopped: %w", err))
 	}
 }
 
+// handleReplayed calls the handler for one replayed event, with retries
+// and the dead-letter hook; a non-nil result stops the replay without
+// committing the event.
+func (s *subscription) handleReplayed(w *worker, r *Replay, off uint64, ev *semevent.Event) error {
+	err := w.call(ev)
+	wait := r.Backoff
+	for try := 0; err != nil && try < r.Retries; try++ {
+		s.report(ev, err)
+		s.retries.Add(1)
+		if !s.sleep(wait) {
+			return errHalted
+		}
+		wait = min(2*wait, r.MaxBackoff)
+		err = w.call(ev)
+	}
+	if err == nil {
+		return nil
+	}
+	s.report(ev, err)
+	if r.DeadLetter != nil {
+		derr := r.DeadLetter(s.ctx, off, ev, err)
+		if derr == nil {
+			s.deadLettered.Add(1)
+			return nil
+		}
+		err = fmt.Errorf("%w; dead letter: %w", err, derr)
+	}
+	return &ReplayError{Subscription: s.opts.Name, Consumer: r.Consumer, Offset: off, EventID: ev.ID, Err: err}
+}
+
+// sleep waits d on the bus clock; false if the subscription ended first.
+func (s *subscription) sleep(d time.Duration) bool {
+	var ch <-chan time.Time
+	if c := s.bus.opts.Clock; c != nil {
+		ch = c.After(d)
+	} else {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		ch = t.C
+	}
+	select {
+	case <-ch:
+		return true
+	case <-s.ctx.Done():
+		return false
+	case <-s.halt:
+		return false
+	}
+}
+
 var errHalted = errors.New("propagation: subscription halted")
+
+// endOffsetter is implemented by journals that say where they end and
+// begin (*journal.Journal does); the bus then loads the IDs of the last
+// records into its recent IDs at New.
+type endOffsetter interface {
+	FirstOffset() uint64
+	NextOffset() uint64
+}
+
+// loadRecentIDs remembers the IDs (and folded sightings' IDs) of the
+// journal's last Options.RecentIDs records, so that retrying a publish
+// whose outcome was unknown before a restart is idempotent too.
+func (b *Bus) loadRecentIDs() error {
+	j, ok := b.opts.Journal.(endOffsetter)
+	if !ok {
+		return nil
+	}
+	first, next := j.FirstOffset(), j.NextOffset()
+	if next <= first {
+		return nil
+	}
+	from := first
+	if n := uint64(b.opts.RecentIDs); next-first > n {
+		from = next - n
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := b.opts.Journal.Tail(ctx, from, func(off uint64, ev *semevent.Event) error {
+		b.recent.committed(ev.ID)
+		for _, o := range ev.Observed {
+			b.recent.committed(o.ID)
+		}
+		if off+1 >= next {
+			cancel()
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("propagation: new: reading the journal's recent IDs: %w", err)
+	}
+	return nil
+}

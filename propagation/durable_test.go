@@ -149,6 +149,9 @@ type failingJournal struct{ propagation.Journal }
 var errDiskFull = errors.New("ENOSPC")
 
 func (failingJournal) Append(context.Context, *semevent.Event) (uint64, error) { return 0, errDiskFull }
+func (failingJournal) AppendBatch(context.Context, []*semevent.Event) (uint64, error) {
+	return 0, errDiskFull
+}
 
 func TestDurablePublishFailsWhenTheJournalFails(t *testing.T) {
 	b := newBus(t, &propagation.Options{Journal: failingJournal{}, Durability: propagation.Durable})

@@ -51,9 +51,9 @@ func ExampleDedupOptions() {
 		fmt.Println(ev.Path, "kept from", ev.Boundary, "pid", ev.PID, "seen by", ev.Seen)
 		return nil
 	}), nil)
-	// The kernel watcher and the FUSE server both report one write.
-	bus.Publish(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.Kernel, Path: "/data/a", Size: 10})
-	bus.Publish(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.FUSE, Path: "/data/a", Size: 10, PID: 4242})
+	// The kernel watcher and the FUSE server both report one create.
+	bus.Publish(ctx, &semevent.Event{Kind: semevent.KindFileCreate, Boundary: semevent.Kernel, Path: "/data/a"})
+	bus.Publish(ctx, &semevent.Event{Kind: semevent.KindFileCreate, Boundary: semevent.FUSE, Path: "/data/a", PID: 4242})
 	bus.Close(ctx)
 	fmt.Println("deduplicated", bus.Stats().Deduplicated)
 	// Output:

@@ -66,34 +66,78 @@ type Options struct {
 
 	// OnError, when set, receives every error a handler returns and every
 	// recovered handler panic (as *semevent.PanicError), wrapped in a
-	// *HandlerError. It is called from the subscription's goroutine and
-	// must not block for long.
+	// *HandlerError, and the *UnroutedError of a subscription that no
+	// router rule names (once per subscription). It is called from the
+	// bus's goroutines and must not block for long.
 	OnError func(err error)
+
+	// Clock is the time source of deduplication (publish stamps, windows,
+	// the dispatcher's timer) and of replay retry backoff. Nil is the real
+	// clock; tests pass propagationtest.Clock so that nothing depends on
+	// wall time. It must be safe for concurrent use.
+	Clock Clock
+
+	// MaxEventBytes bounds the size of one published event, as
+	// [EventBytes] counts it (Data, attributes, paths, topic, tenant,
+	// observations and a fixed header). Publish refuses a larger event with
+	// an *EventTooLargeError. Default [DefaultMaxEventBytes]; negative
+	// means no limit.
+	MaxEventBytes int
+
+	// RecentIDs caps how many IDs of durable publishes the bus remembers
+	// so that a retry of a publish whose outcome was unknown (see
+	// [ErrOutcomeUnknown]) is idempotent: a durable Publish of an event
+	// whose ID is among them returns the first outcome instead of
+	// appending again. The oldest ID is forgotten first (Stats.RecentIDsEvicted
+	// counts them). At New, the bus loads the IDs of the journal's last
+	// RecentIDs records when the journal can say where it ends. Default
+	// [DefaultRecentIDs].
+	RecentIDs int
 }
 
-// DedupOptions configure deduplication: an event observed at one of
-// Boundaries is held for at most Window, waiting for the same operation to
-// be observed at the other boundaries of the set. When it is (or the window
-// ends) one event is delivered, with Seen listing every boundary that
+// Clock is the time source of a [Bus]: the same shape as the automation
+// package's Clock, so one fake serves both.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+// DedupOptions configure deduplication: two sightings of the same
+// operation (equal keys) at two different Boundaries, published at most
+// Window apart, become one event, with Seen listing every boundary that
 // observed it and Observed the other sightings. The kept event is the
 // sighting from the boundary that carries the most context: FUSE, then
 // Userspace, then Remote, then Kernel. Events from other boundaries, and
-// events whose key is 0, pass without delay.
+// events whose key is empty (S == "" and N == 0), pass without delay.
+//
+// The window is measured on publish stamps: Publish reads Options.Clock
+// for every event at a deduplicated boundary. An event leaves unpaired
+// only once the dispatcher has taken every event that the other
+// boundaries' publishers stamped up to its stamp plus Window, so a backlog
+// or a slow subscriber cannot make twins miss each other: dedup is exact
+// whatever the load, short of MaxPending.
 //
 // Holding keeps order: events from the deduplicated boundaries leave in the
 // order they arrived, so an event that waits for its twin also delays the
-// events behind it by at most Window.
+// later events of its own boundary by about Window.
 type DedupOptions struct {
-	// Window bounds how long an event waits for its twin. Default 10ms.
+	// Window is the largest gap between the publish stamps of two
+	// sightings that fold, and so how long an unpaired event waits.
+	// Default [DefaultDedupWindow], long enough for the FUSE bridge's
+	// kernel watcher on a loaded machine.
 	Window time.Duration
 	// Boundaries that observe the same operations. Default Kernel and FUSE.
 	Boundaries semevent.BoundarySet
-	// Key returns the identity of an operation: two events with the same
-	// non-zero key from different boundaries are the same operation.
-	// Default [OperationKey].
-	Key func(ev *semevent.Event) uint64
+	// Key returns the identity of an operation: two events with equal keys
+	// from different boundaries are the same operation; an empty key
+	// (S == "" and N == 0) takes no part. Keys carry the tenant, and
+	// sightings of different tenants never fold whatever Key returns.
+	// Default [OperationKey], which suits the FUSE bridge and its kernel
+	// watcher.
+	Key semevent.KeyFunc
 	// MaxPending caps the events held at once; past it the oldest is
-	// released early, unpaired. Default 65536.
+	// released early, unpaired, and counted in Stats.DedupEvicted.
+	// Default 65536.
 	MaxPending int
 }
 
@@ -167,8 +211,13 @@ const (
 	DefaultLatencySample = 16
 	DefaultSpin          = 20 * time.Microsecond
 	DefaultBuffer        = 1024
-	DefaultDedupWindow   = 10 * time.Millisecond
+	DefaultDedupWindow   = 500 * time.Millisecond
 	DefaultMaxPending    = 65536
+	DefaultMaxEventBytes = 1 << 20
+	DefaultRecentIDs     = 65536
+	// MaxQueueSize bounds Options.QueueSize: the bus counts accepted
+	// events modulo 2^24.
+	MaxQueueSize = 1 << 22
 )
 
 // withDefaults returns a copy of o (nil allowed) with every zero field set.
@@ -188,6 +237,12 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.Spin == 0 {
 		c.Spin = DefaultSpin
+	}
+	if c.MaxEventBytes == 0 {
+		c.MaxEventBytes = DefaultMaxEventBytes
+	}
+	if c.RecentIDs == 0 {
+		c.RecentIDs = DefaultRecentIDs
 	}
 	if c.Dedup != nil {
 		d := *c.Dedup
@@ -214,8 +269,11 @@ func (o *Options) Validate() error {
 	c := o.withDefaults()
 	e := &semevent.OptionsError{Options: "propagation.Options"}
 	bad := e.Addf
-	if c.QueueSize < 2 {
-		bad("QueueSize", "%d, want at least 2", c.QueueSize)
+	if c.QueueSize < 2 || c.QueueSize > MaxQueueSize {
+		bad("QueueSize", "%d, want 2 to %d", c.QueueSize, MaxQueueSize)
+	}
+	if c.RecentIDs < 1 {
+		bad("RecentIDs", "%d, want at least 1", c.RecentIDs)
 	}
 	if c.Quantum < 1 {
 		bad("Quantum", "%d, want at least 1", c.Quantum)

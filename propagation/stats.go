@@ -12,11 +12,25 @@ type Stats struct {
 	Published    uint64 // events accepted by Publish
 	Matched      uint64 // (event, subscription) pairs that passed the filter
 	Denied       uint64 // (event, subscription) pairs the Authorizer refused
-	Delivered    uint64 // handler calls that returned (with or without error)
+	Delivered    uint64 // events whose handling ended (with or without error, after any replay retries)
 	Deduplicated uint64 // sightings folded into another event by dedup
-	Dropped      DropStats
-	Errors       uint64 // handler calls that returned an error
-	Panics       uint64 // handler calls that panicked (recovered)
+	DedupEvicted uint64 // held events released unpaired early because of DedupOptions.MaxPending
+	TooLarge     uint64 // publishes refused for Options.MaxEventBytes
+	// JournalErrors counts appends of durable events that failed; their
+	// publishers got the error and the events went nowhere.
+	JournalErrors uint64
+	// RecentIDsEvicted counts durable publish IDs forgotten because of
+	// Options.RecentIDs.
+	RecentIDsEvicted uint64
+	// Unrouted is the number of live subscriptions that no rule of
+	// Options.Router names (when the router can list its destinations):
+	// they get no events. Each is reported once to OnError.
+	Unrouted int
+	// Retries and DeadLettered sum those of the replaying subscriptions.
+	Retries, DeadLettered uint64
+	Dropped               DropStats
+	Errors                uint64 // handler calls that returned an error
+	Panics                uint64 // handler calls that panicked (recovered)
 
 	Boundaries [semevent.NumBoundaries]BoundaryStats
 	// Subscriptions lists the live subscriptions and those that Close
@@ -61,6 +75,11 @@ type SubscriptionStats struct {
 	Panics    uint64
 	Depth     int // events buffered now, all workers
 	Latency   LatencyStats
+	// Unrouted is set while no router rule names the subscription.
+	Unrouted bool
+	// Retries counts handler calls a replaying subscription repeated after
+	// an error; DeadLettered the events it handed to Replay.DeadLetter.
+	Retries, DeadLettered uint64
 }
 
 // LatencyStats summarise publish → handler-start latency of the timed

@@ -34,6 +34,12 @@ type subscription struct {
 	done    chan struct{} // closed when the last worker exits
 	matched atomic.Uint64 // written by the dispatcher
 	checker EventChecker  // nil without an Authorizer; used by the dispatcher (or the replay goroutine)
+
+	unrouted         atomic.Bool // no router rule names s
+	reportedUnrouted atomic.Bool // OnError was told so
+	consumer         string      // Replay.Consumer scoped to the tenant; "" without one
+	retries          atomic.Uint64
+	deadLettered     atomic.Uint64
 }
 
 // worker is one goroutine calling the handler, fed through a bounded queue.
@@ -52,6 +58,7 @@ type worker struct {
 	deq atomic.Uint64 // by the worker (and the dispatcher when it evicts)
 
 	delivered atomic.Uint64
+	finished  park.Signal // broadcast after each delivery; Sync waits on it
 	errors    atomic.Uint64
 	panics    atomic.Uint64
 	drops     dropCounters
@@ -299,30 +306,45 @@ func (w *worker) exit() {
 	}
 }
 
-// deliver calls the handler for env, recovering a panic.
+// deliver calls the handler for env, counts it delivered and reports its
+// error.
 func (w *worker) deliver(env envelope) {
-	s := w.sub
 	if env.t != 0 {
 		w.lat.Record(semevent.Now() - env.t)
 	}
+	if err := w.call(env.ev); err != nil {
+		w.sub.report(env.ev, err)
+	}
+	w.delivered.Add(1)
+	w.finished.Broadcast()
+}
+
+// call calls the handler once, recovering a panic as a
+// *semevent.PanicError, and counts an error or a panic.
+func (w *worker) call(ev *semevent.Event) (err error) {
+	s := w.sub
 	defer func() {
 		if r := recover(); r != nil {
 			w.panics.Add(1)
-			w.delivered.Add(1)
-			s.report(env.ev, &semevent.PanicError{Where: fmt.Sprintf("handler of subscription %q", s.opts.Name), Value: r})
+			err = &semevent.PanicError{Where: fmt.Sprintf("handler of subscription %q", s.opts.Name), Value: r}
 		}
 	}()
-	err := s.h.Handle(s.ctx, env.ev)
-	w.delivered.Add(1)
-	if err != nil {
+	if err = s.h.Handle(s.ctx, ev); err != nil {
 		w.errors.Add(1)
-		s.report(env.ev, err)
 	}
+	return err
+}
+
+// settled returns the events w no longer holds: handled, or dropped after
+// they were buffered.
+func (w *worker) settled() uint64 {
+	return w.delivered.Load() + w.drops.evicted.Load() + w.drops.unsubscribed.Load() + w.drops.closed.Load()
 }
 
 // stats snapshots s and adds its latency counts into lat.
 func (s *subscription) stats(lat *latencySum) SubscriptionStats {
-	st := SubscriptionStats{Name: s.opts.Name, Matched: s.matched.Load()}
+	st := SubscriptionStats{Name: s.opts.Name, Matched: s.matched.Load(), Unrouted: s.unrouted.Load(),
+		Retries: s.retries.Load(), DeadLettered: s.deadLettered.Load()}
 	if s.checker != nil {
 		st.Denied = s.checker.Denied()
 	}
@@ -370,6 +392,8 @@ func (f *statsSum) add(ss SubscriptionStats, lat *hist.Snapshot) {
 	f.st.Dropped.add(ss.Dropped)
 	f.st.Errors += ss.Errors
 	f.st.Panics += ss.Panics
+	f.st.Retries += ss.Retries
+	f.st.DeadLettered += ss.DeadLettered
 	for i, c := range lat.Counts {
 		f.lat.Counts[i] += c
 	}
@@ -385,6 +409,8 @@ func (f *statsSum) addTo(st *Stats, lat *latencySum) {
 	st.Dropped.add(f.st.Dropped)
 	st.Errors += f.st.Errors
 	st.Panics += f.st.Panics
+	st.Retries += f.st.Retries
+	st.DeadLettered += f.st.DeadLettered
 	for i, c := range f.lat.Counts {
 		lat.s.Counts[i] += c
 	}

@@ -47,7 +47,7 @@ func main() {
 	flag.StringVar(&c.mount, "mount", "", "mountpoint, an existing empty directory (required)")
 	flag.StringVar(&c.writes, "writes", "sessions", "write events: sessions (one per open→close), calls (one per write) or both")
 	flag.StringVar(&c.watch, "watch", "auto", "kernel watcher on the backing directory: auto, fanotify, inotify or off")
-	flag.DurationVar(&c.window, "window", fusebridge.DefaultDedupWindow, "how long an event waits for its twin from the other boundary")
+	flag.DurationVar(&c.window, "window", propagation.DefaultDedupWindow, "how long an event waits for its twin from the other boundary")
 	flag.BoolVar(&c.reads, "reads", false, "also print open, read and close events")
 	flag.BoolVar(&c.quiet, "q", false, "print only the summary")
 	flag.Parse()

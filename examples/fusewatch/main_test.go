@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vexfs/semevent/fusebridge"
+	"github.com/vexfs/semevent/propagation"
 )
 
 // syncBuffer is a bytes.Buffer safe for the printer and the test.
@@ -38,7 +39,7 @@ func TestFusewatch(t *testing.T) {
 		t.Skipf("real FUSE mount not possible here: %v", err)
 	}
 	dir := t.TempDir()
-	c := config{backing: filepath.Join(dir, "data"), mount: filepath.Join(dir, "mnt"), writes: "sessions", watch: "auto", window: fusebridge.DefaultDedupWindow}
+	c := config{backing: filepath.Join(dir, "data"), mount: filepath.Join(dir, "mnt"), writes: "sessions", watch: "auto", window: propagation.DefaultDedupWindow}
 	os.Mkdir(c.backing, 0o755)
 	os.Mkdir(c.mount, 0o755)
 	ctx, cancel := context.WithCancel(context.Background())

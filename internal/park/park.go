@@ -42,13 +42,9 @@ func (p *Parker) Prepare() { p.sleeping.Store(true) }
 // Cancel withdraws Prepare when the re-check found work.
 func (p *Parker) Cancel() { p.sleeping.Store(false) }
 
-// Wait sleeps until Wake, a receive on stop or extra, or the timer t fires
-// (nil channels and a nil timer never fire). It may return spuriously.
-func (p *Parker) Wait(stop, extra <-chan struct{}, t *time.Timer) {
-	var tc <-chan time.Time
-	if t != nil {
-		tc = t.C
-	}
+// Wait sleeps until Wake, a receive on stop or extra, or a receive on the
+// timer channel tc (nil channels never fire). It may return spuriously.
+func (p *Parker) Wait(stop, extra <-chan struct{}, tc <-chan time.Time) {
 	select {
 	case <-p.ch:
 	case <-stop:
