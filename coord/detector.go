@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vexfs/semevent"
@@ -29,7 +30,15 @@ type DetectorOptions struct {
 	// FirstInterval seeds a peer's history before its second heartbeat.
 	// Default 1s.
 	FirstInterval time.Duration
+	// MaxPeers bounds how many nodes the detector tracks (each holds a
+	// Window of intervals): a heartbeat or Watch of a new node beyond it
+	// is refused and counted ([Detector.Refused]), so forged heartbeats
+	// with random node ids cannot grow it. Default 1024.
+	MaxPeers int
 }
+
+// DefaultMaxPeers is the default DetectorOptions.MaxPeers.
+const DefaultMaxPeers = 1024
 
 func (o *DetectorOptions) withDefaults() DetectorOptions {
 	var c DetectorOptions
@@ -47,6 +56,9 @@ func (o *DetectorOptions) withDefaults() DetectorOptions {
 	}
 	if c.FirstInterval == 0 {
 		c.FirstInterval = time.Second
+	}
+	if c.MaxPeers == 0 {
+		c.MaxPeers = DefaultMaxPeers
 	}
 	return c
 }
@@ -68,6 +80,9 @@ func (o *DetectorOptions) Validate() error {
 	if c.Pause < 0 {
 		e.Addf("Pause", "%v is negative", c.Pause)
 	}
+	if c.MaxPeers < 0 {
+		errs = append(errs, &OptionError{Field: "MaxPeers", Msg: fmt.Sprintf("%d is negative", c.MaxPeers)})
+	}
 	if c.FirstInterval <= 0 {
 		e.Addf("FirstInterval", "%v, want > 0", c.FirstInterval)
 	}
@@ -84,8 +99,9 @@ func (o *DetectorOptions) Validate() error {
 type Detector struct {
 	opts DetectorOptions
 
-	mu    sync.Mutex // guards peers
-	peers map[uint64]*arrivals
+	mu      sync.Mutex // guards peers
+	peers   map[uint64]*arrivals
+	refused atomic.Uint64
 }
 
 type arrivals struct {
@@ -104,12 +120,17 @@ func NewDetector(opts *DetectorOptions) (*Detector, error) {
 	return &Detector{opts: opts.withDefaults(), peers: make(map[uint64]*arrivals)}, nil
 }
 
-// Heartbeat records a heartbeat from node at time at.
+// Heartbeat records a heartbeat from node at time at. A new node beyond
+// MaxPeers is refused and counted.
 func (d *Detector) Heartbeat(node uint64, at time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	a := d.peers[node]
 	if a == nil {
+		if len(d.peers) >= d.opts.MaxPeers {
+			d.refused.Add(1)
+			return
+		}
 		a = &arrivals{last: at}
 		d.peers[node] = a
 		a.add(d.opts.FirstInterval.Seconds(), d.opts.Window)
@@ -145,6 +166,10 @@ func (d *Detector) Watch(node uint64, at time.Time) {
 		d.Heartbeat(node, at)
 	}
 }
+
+// Refused returns how many heartbeats and Watch calls for new nodes were
+// refused because MaxPeers nodes were tracked.
+func (d *Detector) Refused() uint64 { return d.refused.Load() }
 
 // Forget stops tracking node.
 func (d *Detector) Forget(node uint64) {

@@ -1,6 +1,8 @@
 package coord_test
 
 import (
+	"math/rand/v2"
+	"runtime"
 	"testing"
 	"time"
 
@@ -53,5 +55,40 @@ func TestDetectorSuspectsSilentPeerAndTrustsItAgain(t *testing.T) {
 	d.Watch(3, now) // never beats
 	if !d.Suspected(3, now.Add(time.Minute)) {
 		t.Fatal("watched silent peer not suspected")
+	}
+}
+
+// Issue 18 item 19: heartbeats with random node ids grew the detector
+// without bound (200k datagrams used 19 MiB). 500k distinct ids leave it
+// at MaxPeers, the rest refused and counted, the heap bounded.
+func TestDetectorBoundsPeers(t *testing.T) {
+	d, err := coord.NewDetector(&coord.DetectorOptions{MaxPeers: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapAlloc
+	r := rand.New(rand.NewPCG(1, 2))
+	now := time.Unix(1000, 0)
+	const n = 500_000
+	for i := range n {
+		d.Heartbeat(r.Uint64(), now.Add(time.Duration(i)))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	grew := int64(ms.HeapAlloc) - int64(before)
+	if got := len(d.Peers(now)); got != 64 {
+		t.Fatalf("tracking %d peers, want MaxPeers = 64", got)
+	}
+	if d.Refused() != n-64 {
+		t.Fatalf("Refused = %d, want %d", d.Refused(), n-64)
+	}
+	if grew > 1<<20 {
+		t.Fatalf("heap grew %d bytes, want under 1 MiB", grew)
+	}
+	if err := (&coord.DetectorOptions{MaxPeers: -1}).Validate(); err == nil {
+		t.Fatal("MaxPeers -1 validated")
 	}
 }

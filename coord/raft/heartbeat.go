@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lni/dragonboat/v4"
@@ -14,12 +15,17 @@ import (
 // the ones it receives to the failure detector. A datagram is the magic
 // "SEhb", the deployment id and the sender's node id; it authenticates
 // nothing (with mutual TLS too), so a forged one can at worst make a dead
-// node look alive to Health — Raft itself is not affected.
+// node look alive to Health — Raft itself is not affected. Beats are
+// accepted only from the shard's current members (refreshed every
+// interval): others are dropped and counted (Stats.HeartbeatsRefused), so
+// datagrams with random node ids do not grow the detector.
 type heartbeats struct {
-	c    *Coordinator
-	conn *net.UDPConn
-	done chan struct{}
-	wg   sync.WaitGroup
+	c       *Coordinator
+	conn    *net.UDPConn
+	done    chan struct{}
+	wg      sync.WaitGroup
+	members atomic.Pointer[map[uint64]string]
+	refused atomic.Uint64
 }
 
 const hbMagic = "SEhb"
@@ -38,6 +44,7 @@ func startHeartbeats(c *Coordinator) (*heartbeats, error) {
 		return nil, err
 	}
 	h := &heartbeats{c: c, conn: conn, done: make(chan struct{})}
+	h.members.Store(&c.opts.Members)
 	h.wg.Add(2)
 	go h.send()
 	go h.receive()
@@ -59,7 +66,9 @@ func (h *heartbeats) send() {
 			return
 		case <-t.C:
 		}
-		for id, a := range h.peers() {
+		peers := h.peers()
+		h.members.Store(&peers)
+		for id, a := range peers {
 			if id == h.c.opts.Node {
 				continue
 			}
@@ -103,7 +112,12 @@ func (h *heartbeats) receive() {
 		if n != 20 || string(buf[:4]) != hbMagic || binary.BigEndian.Uint64(buf[4:]) != h.c.opts.DeploymentID {
 			continue
 		}
-		h.c.det.Heartbeat(binary.BigEndian.Uint64(buf[12:]), time.Now())
+		id := binary.BigEndian.Uint64(buf[12:])
+		if _, ok := (*h.members.Load())[id]; !ok {
+			h.refused.Add(1)
+			continue
+		}
+		h.c.det.Heartbeat(id, time.Now())
 	}
 }
 

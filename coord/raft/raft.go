@@ -563,11 +563,17 @@ type Stats struct {
 	Events    uint64        // events in them
 	Retries   uint64        // proposal attempts retried (timeouts, no leader)
 	Latency   time.Duration // mean time from first attempt to commit
+	// HeartbeatsRefused counts UDP heartbeats dropped because their node
+	// id is not a member of the cluster.
+	HeartbeatsRefused uint64
 }
 
 // Stats returns this node's proposal counters.
 func (c *Coordinator) Stats() Stats {
 	s := Stats{Proposals: c.props.Load(), Events: c.propEvs.Load(), Retries: c.retries.Load()}
+	if c.hb != nil {
+		s.HeartbeatsRefused = c.hb.refused.Load()
+	}
 	if s.Proposals > 0 {
 		s.Latency = time.Duration(c.propNs.Load() / int64(s.Proposals))
 	}
