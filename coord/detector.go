@@ -81,7 +81,7 @@ func (o *DetectorOptions) Validate() error {
 		e.Addf("Pause", "%v is negative", c.Pause)
 	}
 	if c.MaxPeers < 0 {
-		errs = append(errs, &OptionError{Field: "MaxPeers", Msg: fmt.Sprintf("%d is negative", c.MaxPeers)})
+		e.Addf("MaxPeers", "%d is negative", c.MaxPeers)
 	}
 	if c.FirstInterval <= 0 {
 		e.Addf("FirstInterval", "%v, want > 0", c.FirstInterval)
