@@ -7,6 +7,7 @@ import (
 	"github.com/RoaringBitmap/roaring/v2/roaring64"
 
 	"github.com/vexfs/semevent/analytics/sketch"
+	"github.com/vexfs/semevent/internal/varint"
 )
 
 // Agg selects the aggregates that cost more than a few instructions per
@@ -218,7 +219,7 @@ func (a *Aggregate) UnmarshalBinary(b []byte) (err error) {
 	}
 	off = 2
 	n := &Aggregate{}
-	c, k := binary.Uvarint(b[off:])
+	c, k := varint.Uvarint(b[off:])
 	if k <= 0 {
 		return fail("bad count", nil)
 	}
@@ -244,7 +245,7 @@ func (a *Aggregate) UnmarshalBinary(b []byte) (err error) {
 		}
 		last = order[tag]
 		off++
-		l, k := binary.Uvarint(b[off:])
+		l, k := varint.Uvarint(b[off:])
 		if k <= 0 || uint64(len(b)-off-k) < l {
 			return fail("bad sketch length", nil)
 		}
@@ -276,7 +277,7 @@ func (a *Aggregate) UnmarshalBinary(b []byte) (err error) {
 // decodeDistinct decodes a count and increasing deltas.
 func decodeDistinct(b []byte) (*roaring64.Bitmap, error) {
 	bad := func(msg string) error { return &DecodeError{What: "distinct set", Msg: msg} }
-	n, k := binary.Uvarint(b)
+	n, k := varint.Uvarint(b)
 	if k <= 0 || n > uint64(len(b)-k) {
 		return nil, bad("bad count")
 	}
@@ -284,7 +285,7 @@ func decodeDistinct(b []byte) (*roaring64.Bitmap, error) {
 	vals := make([]uint64, 0, n)
 	var v uint64
 	for i := range n {
-		d, k := binary.Uvarint(b)
+		d, k := varint.Uvarint(b)
 		if k <= 0 || (i > 0 && d == 0) || v+d < v {
 			return nil, bad("bad delta")
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/internal/codec"
+	"github.com/vexfs/semevent/internal/varint"
 	"github.com/vexfs/semevent/propagation/journal"
 )
 
@@ -88,14 +89,14 @@ func DecodeRecord(b []byte) (*Record, error) {
 		return fail(fmt.Sprintf("unknown outcome %d", b[2]))
 	}
 	pos = 3
-	t, n := binary.Varint(b[pos:])
+	t, n := varint.Varint(b[pos:])
 	if n <= 0 {
 		return fail("bad time")
 	}
 	r.Time = t
 	pos += n
 	bytesField := func(what string) ([]byte, bool) {
-		l, n := binary.Uvarint(b[pos:])
+		l, n := varint.Uvarint(b[pos:])
 		if n <= 0 || l > uint64(len(b)-pos-n) {
 			return nil, false
 		}
@@ -113,7 +114,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 		}
 		*p = string(v)
 	}
-	seq, n := binary.Uvarint(b[pos:])
+	seq, n := varint.Uvarint(b[pos:])
 	if n <= 0 {
 		return fail("bad seq")
 	}

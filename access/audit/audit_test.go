@@ -303,3 +303,19 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Issue 18 item 23: a decoder must refuse a non-minimal varint, or one
+// record has two encodings (and two hashes).
+func TestDecodeRefusesNonMinimalVarints(t *testing.T) {
+	r := audit.Record{Seq: 5, Kind: audit.Decision, User: "u"}
+	b := r.AppendBinary(nil)
+	if _, err := audit.Decode(b); err != nil {
+		t.Fatal(err)
+	}
+	// The sequence number 5 right after the version byte, padded: 0x85 0x00.
+	padded := append([]byte{b[0], 0x85, 0x00}, b[2:]...)
+	var de *audit.DecodeError
+	if _, err := audit.Decode(padded); !errors.As(err, &de) {
+		t.Fatalf("Decode of a padded sequence number = %v, want a *DecodeError", err)
+	}
+}

@@ -3,6 +3,8 @@ package sketch
 import (
 	"encoding/binary"
 	"math"
+
+	"github.com/vexfs/semevent/internal/varint"
 )
 
 // decoder reads the varint-based encodings, remembering the first problem.
@@ -36,7 +38,7 @@ func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b[d.off:])
+	v, n := varint.Uvarint(d.b[d.off:])
 	if n <= 0 {
 		d.fail("bad or truncated varint")
 		return 0
@@ -49,7 +51,7 @@ func (d *decoder) varint() int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b[d.off:])
+	v, n := varint.Varint(d.b[d.off:])
 	if n <= 0 {
 		d.fail("bad or truncated varint")
 		return 0

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/internal/codec"
+	"github.com/vexfs/semevent/internal/varint"
 )
 
 // The two encodings this package writes: a proposal (a batch of events
@@ -85,7 +86,7 @@ func decodeProposal(b []byte, full bool) ([][]byte, error) {
 		return nil, fail(0, "unknown version %d", b[0])
 	}
 	pos := 1
-	n, k := binary.Uvarint(b[pos:])
+	n, k := varint.Uvarint(b[pos:])
 	if k <= 0 {
 		return nil, fail(pos, "bad record count")
 	}
@@ -95,7 +96,7 @@ func decodeProposal(b []byte, full bool) ([][]byte, error) {
 	pos += k
 	recs := make([][]byte, 0, n)
 	for range n {
-		l, k := binary.Uvarint(b[pos:])
+		l, k := varint.Uvarint(b[pos:])
 		if k <= 0 {
 			return nil, fail(pos, "bad record length")
 		}
@@ -153,13 +154,13 @@ func readSnapshot(r io.Reader) ([][]byte, error) {
 	if head[4] != snapshotVersion {
 		return nil, fail("unknown version %d", head[4])
 	}
-	n, err := binary.ReadUvarint(cr)
+	n, err := varint.ReadUvarint(cr)
 	if err != nil {
 		return nil, fail("record count: %v", err)
 	}
 	var recs [][]byte
 	for i := uint64(0); i < n; i++ {
-		l, err := binary.ReadUvarint(cr)
+		l, err := varint.ReadUvarint(cr)
 		if err != nil {
 			return nil, fail("record %d length: %v", i, err)
 		}

@@ -34,6 +34,7 @@ import (
 	"fmt"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/varint"
 )
 
 // Version is the version byte [Append] writes.
@@ -189,7 +190,7 @@ func (d *decoder) uvarint(what string) uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b[d.pos:])
+	v, n := varint.Uvarint(d.b[d.pos:])
 	if n <= 0 {
 		d.fail(what + ": bad uvarint")
 		return 0
@@ -213,7 +214,7 @@ func (d *decoder) varint(what string) int64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Varint(d.b[d.pos:])
+	v, n := varint.Varint(d.b[d.pos:])
 	if n <= 0 {
 		d.fail(what + ": bad varint")
 		return 0

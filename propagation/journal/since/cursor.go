@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash/crc32"
+
+	"github.com/vexfs/semevent/internal/varint"
 )
 
 // Cursor names a position in one journal: the journal's instance id (see
@@ -69,11 +71,11 @@ func ParseCursor(s string) (Cursor, error) {
 	copy(c.Instance[:], body)
 	rest := body[16:]
 	var n int
-	if c.Shard, n = binary.Uvarint(rest); n <= 0 {
+	if c.Shard, n = varint.Uvarint(rest); n <= 0 {
 		return bad("bad shard number")
 	}
 	rest = rest[n:]
-	if c.Offset, n = binary.Uvarint(rest); n <= 0 {
+	if c.Offset, n = varint.Uvarint(rest); n <= 0 {
 		return bad("bad offset")
 	}
 	if n != len(rest) {
