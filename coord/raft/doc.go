@@ -34,7 +34,33 @@
 // the index it applied, and a phi-accrual [coord.Detector]'s view of every
 // member, fed by small UDP heartbeats sent to each member's Raft address
 // port: a node cut off from the others shows as Suspected, and trusted
-// again once its heartbeats return.
+// again once its heartbeats return. Heartbeats are accepted only from the
+// cluster's members ([Stats].HeartbeatsRefused counts the others), and the
+// detector tracks at most DetectorOptions.MaxPeers nodes.
+//
+// # Mutual TLS
+//
+// With Options.TLS, nodes speak only mutual TLS (1.2 or later) to each
+// other, on a transport of this package that binds a peer's identity to
+// its certificate. Every node's certificate must:
+//
+//   - chain to the CA in CAFile, and be valid now;
+//   - carry both extended key usages serverAuth and clientAuth (each node
+//     accepts connections and makes them);
+//   - name the host of the node's own Raft address (Addr, or
+//     Members[Node]) in a DNS or IP subject alternative name; the common
+//     name is not used.
+//
+// New checks its own files first and fails at once with a *[CertError]
+// (wrapping [ErrCertificate]) that names the file and the cause, instead
+// of waiting StartTimeout for a quorum that such a certificate could never
+// reach. A node accepts a connection only from a certificate of the CA
+// that names the host of some member's address, and each Raft message or
+// snapshot chunk only from a member whose host that certificate names;
+// it dials a member only if the member's certificate names the member's
+// host. Refusals close the connection and are counted
+// ([Stats].PeersRefused). Members that share a host share an identity:
+// give each node its own host name or address when that matters.
 //
 // # Concurrency
 //
@@ -52,7 +78,8 @@
 // the cluster's (or without a quorum within StartTimeout),
 // coord.ErrMembership or coord.ErrNoQuorum. An Append that fails part way
 // returns a *coord.AppendError saying which events are known committed.
-// A malformed proposal or snapshot is reported as an *[EncodingError].
+// A malformed proposal or snapshot (varints must be minimal) is reported
+// as an *[EncodingError]. TLS files that cannot work are a *[CertError].
 //
 // # Testing
 //

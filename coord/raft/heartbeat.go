@@ -24,7 +24,6 @@ type heartbeats struct {
 	conn    *net.UDPConn
 	done    chan struct{}
 	wg      sync.WaitGroup
-	members atomic.Pointer[map[uint64]string]
 	refused atomic.Uint64
 }
 
@@ -44,7 +43,6 @@ func startHeartbeats(c *Coordinator) (*heartbeats, error) {
 		return nil, err
 	}
 	h := &heartbeats{c: c, conn: conn, done: make(chan struct{})}
-	h.members.Store(&c.opts.Members)
 	h.wg.Add(2)
 	go h.send()
 	go h.receive()
@@ -67,7 +65,7 @@ func (h *heartbeats) send() {
 		case <-t.C:
 		}
 		peers := h.peers()
-		h.members.Store(&peers)
+		h.c.members.set(peers)
 		for id, a := range peers {
 			if id == h.c.opts.Node {
 				continue
@@ -113,7 +111,7 @@ func (h *heartbeats) receive() {
 			continue
 		}
 		id := binary.BigEndian.Uint64(buf[12:])
-		if _, ok := (*h.members.Load())[id]; !ok {
+		if _, ok := h.c.members.get()[id]; !ok {
 			h.refused.Add(1)
 			continue
 		}

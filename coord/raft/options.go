@@ -90,7 +90,10 @@ type Options struct {
 }
 
 // TLS names the PEM files for mutual TLS between nodes: the CA that signs
-// every node's certificate, and this node's certificate and key.
+// every node's certificate, and this node's certificate and key. The
+// certificate needs a DNS or IP SAN naming the host of this node's Raft
+// address and both serverAuth and clientAuth usages; see the package doc
+// (# Mutual TLS) for how peers are checked.
 type TLS struct {
 	CAFile, CertFile, KeyFile string
 }

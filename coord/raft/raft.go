@@ -31,6 +31,9 @@ type Coordinator struct {
 	det  *coord.Detector
 	hb   *heartbeats
 
+	members      *memberSet     // the membership as this node knows it
+	peersRefused *atomic.Uint64 // TLS peers and messages refused for their identity
+
 	base    context.Context // ends on Close
 	stop    context.CancelFunc
 	wg      sync.WaitGroup // proposer goroutines
@@ -87,9 +90,19 @@ func New(opts *Options) (*Coordinator, error) {
 	// large ones: Raft groups write their logs in parallel, and a node
 	// reserves megabytes of disk, not hundreds.
 	nhc.Expert.LogDB.Shards = uint64(min(o.Shards, 16))
+	members, peersRefused := newMemberSet(o.Members), new(atomic.Uint64)
 	if o.TLS != nil {
-		nhc.MutualTLS = true
-		nhc.CAFile, nhc.CertFile, nhc.KeyFile = o.TLS.CAFile, o.TLS.CertFile, o.TLS.KeyFile
+		// Check the files first: a certificate peers would refuse fails
+		// here, naming the cause, rather than as ErrNoQuorum later.
+		id, err := loadTLS(o.TLS, o.Addr, time.Now())
+		if err != nil {
+			return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: err}
+		}
+		listen := o.ListenAddr
+		if listen == "" {
+			listen = o.Addr
+		}
+		nhc.Expert.TransportFactory = &tlsFactory{id: id, listen: listen, members: members, refused: peersRefused}
 	}
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {
@@ -107,6 +120,9 @@ func New(opts *Options) (*Coordinator, error) {
 		reps: &replicas{logs: make(map[int]*eventLog)},
 		det:  det,
 		subs: make(map[*coordlog.Sub]struct{}),
+
+		members:      members,
+		peersRefused: peersRefused,
 	}
 	c.base, c.stop = context.WithCancel(context.Background())
 	fresh := true
@@ -550,8 +566,10 @@ func (c *Coordinator) changeMembers(ctx context.Context, op string, id uint64, a
 		}
 	}
 	if op == "add" {
+		c.members.update(id, addr)
 		c.det.Watch(id, time.Now())
 	} else {
+		c.members.update(id, "")
 		c.det.Forget(id)
 	}
 	return nil
@@ -566,6 +584,9 @@ type Stats struct {
 	// HeartbeatsRefused counts UDP heartbeats dropped because their node
 	// id is not a member of the cluster.
 	HeartbeatsRefused uint64
+	// PeersRefused counts, with TLS, connections whose certificate names
+	// no member and messages whose sender the certificate does not name.
+	PeersRefused uint64
 }
 
 // Stats returns this node's proposal counters.
@@ -574,6 +595,7 @@ func (c *Coordinator) Stats() Stats {
 	if c.hb != nil {
 		s.HeartbeatsRefused = c.hb.refused.Load()
 	}
+	s.PeersRefused = c.peersRefused.Load()
 	if s.Proposals > 0 {
 		s.Latency = time.Duration(c.propNs.Load() / int64(s.Proposals))
 	}

@@ -1,0 +1,221 @@
+package raft
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	pb "github.com/lni/dragonboat/v4/raftpb"
+)
+
+// testCA signs certificates for the tests.
+type testCA struct {
+	t    *testing.T
+	dir  string
+	key  *ecdsa.PrivateKey
+	cert *x509.Certificate
+	file string
+	n    int64
+}
+
+func newTestCA(t *testing.T, dir string) *testCA {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA " + dir},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	ca := &testCA{t: t, dir: dir, key: key, cert: cert, n: 1}
+	os.MkdirAll(dir, 0o700)
+	ca.file = ca.write("ca.pem", "CERTIFICATE", der)
+	return ca
+}
+
+func (ca *testCA) write(name, typ string, der []byte) string {
+	p := filepath.Join(ca.dir, name)
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+		ca.t.Fatal(err)
+	}
+	return p
+}
+
+// issue writes a certificate and key; edit changes the template.
+func (ca *testCA) issue(name string, edit func(c *x509.Certificate)) *TLS {
+	ca.n++
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(ca.n), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	if edit != nil {
+		edit(tmpl)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		ca.t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	return &TLS{CAFile: ca.file, CertFile: ca.write(name+".pem", "CERTIFICATE", der), KeyFile: ca.write(name+"-key.pem", "EC PRIVATE KEY", kder)}
+}
+
+// Issue 13 (TLS): a certificate that cannot work failed New only after
+// StartTimeout (30 s) with a generic ErrNoQuorum. It must fail at once
+// with a *CertError naming the cause. StartTimeout is an hour here: a
+// failure that waited for a quorum would time the test out.
+func TestUnusableCertificateFailsNew(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, filepath.Join(dir, "ca"))
+	other := newTestCA(t, filepath.Join(dir, "other"))
+	good := ca.issue("good", nil)
+	mismatched := *good
+	mismatched.KeyFile = ca.issue("k", nil).KeyFile
+	garbageCA := filepath.Join(dir, "garbage.pem")
+	os.WriteFile(garbageCA, []byte("not a pem"), 0o600)
+	for _, tc := range []struct {
+		name string
+		tls  *TLS
+		want string
+	}{
+		{"no clientAuth", ca.issue("server-only", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth} }), "clientAuth"},
+		{"no serverAuth", ca.issue("client-only", func(c *x509.Certificate) { c.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth} }), "serverAuth"},
+		{"wrong host", ca.issue("elsewhere", func(c *x509.Certificate) { c.IPAddresses = nil; c.DNSNames = []string{"evil.example"} }), "does not name this node's host"},
+		{"expired", ca.issue("old", func(c *x509.Certificate) { c.NotAfter = time.Now().Add(-time.Minute) }), "expired"},
+		{"foreign CA", other.issue("foreign", func(c *x509.Certificate) {}), "unknown authority"},
+		{"key of another certificate", &mismatched, "key"},
+		{"CA file without a certificate", &TLS{CAFile: garbageCA, CertFile: good.CertFile, KeyFile: good.KeyFile}, "no PEM certificate"},
+		{"missing CA file", &TLS{CAFile: filepath.Join(dir, "none.pem"), CertFile: good.CertFile, KeyFile: good.KeyFile}, "cannot read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "foreign CA" {
+				tc.tls.CAFile = ca.file
+			}
+			addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			c, err := New(&Options{Node: 1, Dir: t.TempDir(), Members: map[uint64]string{1: addr, 2: "127.0.0.1:1"}, TLS: tc.tls, StartTimeout: time.Hour})
+			if err == nil {
+				c.Close(context.Background())
+				t.Fatal("New accepted a certificate that cannot work")
+			}
+			var ce *CertError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrCertificate) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New = %v, want a *CertError (ErrCertificate) saying %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// Issue 18 item 20: any certificate from the cluster CA (CN not-a-node,
+// SAN evil.example) was accepted as a peer. A node must refuse a
+// certificate that names no member, and messages its certificate does not
+// speak for. Each node listens on its own loopback address and its
+// certificate names only that address.
+func TestPeerIdentityIsBoundToCertificate(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, filepath.Join(dir, "pki"))
+	const n = 3
+	files := make([]*TLS, n)
+	for i := range n {
+		ip := net.ParseIP(fmt.Sprintf("127.0.0.%d", i+1))
+		files[i] = ca.issue(fmt.Sprint("node", i+1), func(c *x509.Certificate) { c.IPAddresses = []net.IP{ip} })
+	}
+	cl := newCluster(t, clusterConfig{nodes: n, tweak: func(o *Options) {
+		i := o.Node - 1
+		o.TLS = files[i]
+		members := make(map[uint64]string, n)
+		for id, a := range o.Members {
+			_, port, _ := net.SplitHostPort(a)
+			members[id] = fmt.Sprintf("127.0.0.%d:%s", id, port)
+		}
+		o.Members = members
+	}})
+	node1 := cl.node(0)
+	target := node1.opts.Addr
+
+	// A certificate of the cluster CA that names no member: the TLS
+	// handshake is refused.
+	evil := ca.issue("not-a-node", func(c *x509.Certificate) { c.IPAddresses = nil; c.DNSNames = []string{"evil.example"} })
+	evilCert, err := tls.LoadX509KeyPair(evil.CertFile, evil.KeyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	before := node1.Stats().PeersRefused
+	conn, err := tls.Dial("tcp", target, &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", Certificates: []tls.Certificate{evilCert}})
+	if err == nil {
+		// TLS 1.3: the client's certificate is checked after the
+		// client's handshake returns; the first read tells.
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+	}
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a CA certificate naming no member was accepted as a peer (read: %v)", err)
+	}
+	if got := node1.Stats().PeersRefused; got <= before {
+		t.Fatalf("PeersRefused = %d, want it counted", got)
+	}
+
+	// Node 3's own certificate speaking for node 2: the message is
+	// refused and the connection closed.
+	id3, err := loadTLS(files[2], cl.node(2).opts.Addr, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &tlsTransport{id: id3, dialTime: 5 * time.Second}
+	before = node1.Stats().PeersRefused
+	c, err := tr.dial(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	forged := pb.MessageBatch{DeploymentId: node1.opts.DeploymentID, Requests: []pb.Message{{Type: pb.Heartbeat, To: 1, From: 2, ShardID: shardID(0), Term: 1 << 40}}}
+	for deadline := time.Now().Add(10 * time.Second); node1.Stats().PeersRefused == before && time.Now().Before(deadline); {
+		if c.SendMessageBatch(forged) != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := node1.Stats().PeersRefused; got <= before {
+		t.Fatalf("a message from node 2 over node 3's certificate was not refused (PeersRefused %d)", got)
+	}
+
+	// The cluster still works, each node speaking for itself.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := waitLeader(ctx, cl); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func waitLeader(ctx context.Context, cl *cluster) error {
+	for cl.leader() < 0 {
+		select {
+		case <-ctx.Done():
+			return errors.New("no leader")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
+}

@@ -1,0 +1,328 @@
+package raft
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lni/dragonboat/v4/config"
+	"github.com/lni/dragonboat/v4/raftio"
+	pb "github.com/lni/dragonboat/v4/raftpb"
+)
+
+// memberSet is the cluster's membership as this node knows it (node id →
+// Raft address): Members at start, then refreshed from the shard's
+// membership by the heartbeat loop and by AddNode/RemoveNode. Readers see
+// an immutable map.
+type memberSet struct{ p atomic.Pointer[map[uint64]string] }
+
+func newMemberSet(m map[uint64]string) *memberSet {
+	s := &memberSet{}
+	s.set(m)
+	return s
+}
+
+func (s *memberSet) get() map[uint64]string { return *s.p.Load() }
+func (s *memberSet) set(m map[uint64]string) {
+	c := maps.Clone(m)
+	if c == nil {
+		c = map[uint64]string{}
+	}
+	s.p.Store(&c)
+}
+
+// update applies one change: addr "" removes id.
+func (s *memberSet) update(id uint64, addr string) {
+	m := maps.Clone(s.get())
+	if addr == "" {
+		delete(m, id)
+	} else {
+		m[id] = addr
+	}
+	s.p.Store(&m)
+}
+
+// tlsTransport is the Raft transport used with Options.TLS: dragonboat's
+// messages and snapshot chunks over mutual TLS, with the peer's identity
+// bound to its certificate. A connection is accepted only from a
+// certificate of the cluster CA that names (by a DNS or IP SAN) the host
+// of some member's address, and every message and chunk on it must come
+// from (From) a member whose host the certificate names; anything else
+// closes the connection and is counted (Stats.PeersRefused). When dialling
+// a member, the member's certificate must name the host of its address.
+//
+// Members that share a host share an identity: give each node its own
+// host name or address to tell them apart.
+type tlsTransport struct {
+	id       *tlsIdentity
+	listen   string
+	members  *memberSet
+	deploy   uint64
+	handler  raftio.MessageHandler
+	chunks   raftio.ChunkHandler
+	refused  *atomic.Uint64
+	ln       net.Listener
+	mu       sync.Mutex // guards conns and closed
+	conns    map[net.Conn]struct{}
+	closed   bool
+	wg       sync.WaitGroup
+	dialTime time.Duration
+}
+
+// tlsFactory makes the tlsTransport for dragonboat's NodeHost.
+type tlsFactory struct {
+	id      *tlsIdentity
+	listen  string
+	members *memberSet
+	refused *atomic.Uint64
+}
+
+func (f *tlsFactory) Create(nhc config.NodeHostConfig, h raftio.MessageHandler, ch raftio.ChunkHandler) raftio.ITransport {
+	return &tlsTransport{id: f.id, listen: f.listen, members: f.members, deploy: nhc.DeploymentID, handler: h, chunks: ch,
+		refused: f.refused, conns: make(map[net.Conn]struct{}), dialTime: 5 * time.Second}
+}
+
+func (f *tlsFactory) Validate(addr string) bool {
+	_, _, err := net.SplitHostPort(addr)
+	return err == nil
+}
+
+const (
+	frameBatch = 1
+	frameChunk = 2
+	// maxFrame bounds one message batch or chunk (dragonboat's batches
+	// stay under 64 MiB, its chunks at 2 MiB).
+	maxFrame = 128 << 20
+)
+
+var errPeerIdentity = errors.New("raft: peer certificate does not name the member it speaks for")
+
+func (t *tlsTransport) Name() string { return "semevent-mtls" }
+
+func (t *tlsTransport) serverConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{t.id.cert},
+		ClientCAs:    t.id.pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || len(names(cs.PeerCertificates[0], t.members.get())) == 0 {
+				t.refused.Add(1)
+				return errPeerIdentity
+			}
+			return nil
+		},
+	}
+}
+
+func (t *tlsTransport) Start() error {
+	ln, err := tls.Listen("tcp", t.listen, t.serverConfig())
+	if err != nil {
+		return err
+	}
+	t.ln = ln
+	t.wg.Add(1)
+	go t.accept()
+	return nil
+}
+
+func (t *tlsTransport) accept() {
+	defer t.wg.Done()
+	for {
+		c, err := t.ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		if !t.track(c) {
+			c.Close()
+			return
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.serve(c.(*tls.Conn))
+			t.untrack(c)
+		}()
+	}
+}
+
+func (t *tlsTransport) track(c net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.conns[c] = struct{}{}
+	return true
+}
+
+func (t *tlsTransport) untrack(c net.Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+	c.Close()
+}
+
+// serve reads frames from one peer until it fails, refusing any message
+// or chunk the peer's certificate does not speak for.
+func (t *tlsTransport) serve(c *tls.Conn) {
+	c.SetDeadline(time.Now().Add(t.dialTime))
+	if err := c.Handshake(); err != nil {
+		return
+	}
+	c.SetDeadline(time.Time{})
+	leaf := c.ConnectionState().PeerCertificates[0]
+	allowed := names(leaf, t.members.get())
+	speaksFor := func(from uint64) bool {
+		if !allowed[from] {
+			allowed = names(leaf, t.members.get()) // membership may have grown
+		}
+		if !allowed[from] {
+			t.refused.Add(1)
+			return false
+		}
+		return true
+	}
+	r := bufio.NewReaderSize(c, 64<<10)
+	var hdr [5]byte
+	buf := make([]byte, 0, 64<<10)
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return
+		}
+		n := binary.BigEndian.Uint32(hdr[1:])
+		if n == 0 || n > maxFrame {
+			return
+		}
+		var p []byte
+		if n <= 4<<20 {
+			if uint32(cap(buf)) < n {
+				buf = make([]byte, n)
+			}
+			p = buf[:n]
+		} else {
+			p = make([]byte, n) // a large one-off: not kept
+		}
+		if _, err := io.ReadFull(r, p); err != nil {
+			return
+		}
+		switch hdr[0] {
+		case frameBatch:
+			var b pb.MessageBatch
+			if err := b.Unmarshal(p); err != nil {
+				return
+			}
+			for i := range b.Requests {
+				if !speaksFor(b.Requests[i].From) {
+					return
+				}
+			}
+			t.handler(b)
+		case frameChunk:
+			var ch pb.Chunk
+			if err := ch.Unmarshal(p); err != nil {
+				return
+			}
+			if !speaksFor(ch.From) || !t.chunks(ch) {
+				return
+			}
+		default:
+			return
+		}
+	}
+}
+
+func (t *tlsTransport) Close() error {
+	t.mu.Lock()
+	t.closed = true
+	for c := range t.conns {
+		c.Close()
+	}
+	t.mu.Unlock()
+	var err error
+	if t.ln != nil {
+		err = t.ln.Close()
+	}
+	t.wg.Wait()
+	return err
+}
+
+// dial connects to target, checking that its certificate names target's
+// host.
+func (t *tlsTransport) dial(ctx context.Context, target string) (*tlsConn, error) {
+	host, _, err := net.SplitHostPort(target)
+	if err != nil {
+		return nil, err
+	}
+	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: t.dialTime}, Config: &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		ServerName:   host,
+		RootCAs:      t.id.pool,
+		Certificates: []tls.Certificate{t.id.cert},
+	}}
+	c, err := d.DialContext(ctx, "tcp", target)
+	if err != nil {
+		return nil, fmt.Errorf("raft: dial %s: %w", target, err)
+	}
+	return &tlsConn{c: c}, nil
+}
+
+func (t *tlsTransport) GetConnection(ctx context.Context, target string) (raftio.IConnection, error) {
+	return t.dial(ctx, target)
+}
+
+func (t *tlsTransport) GetSnapshotConnection(ctx context.Context, target string) (raftio.ISnapshotConnection, error) {
+	return t.dial(ctx, target)
+}
+
+// tlsConn sends frames to one peer.
+type tlsConn struct {
+	mu  sync.Mutex // guards buf and writes on c
+	c   net.Conn
+	buf []byte
+}
+
+type marshaler interface {
+	Size() int
+	MarshalTo([]byte) (int, error)
+}
+
+func (c *tlsConn) send(kind byte, m marshaler) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := m.Size()
+	if n > maxFrame {
+		return fmt.Errorf("raft: message of %d bytes exceeds %d", n, maxFrame)
+	}
+	if cap(c.buf) < 5+n {
+		c.buf = make([]byte, 5+n)
+	}
+	b := c.buf[:5+n]
+	b[0] = kind
+	binary.BigEndian.PutUint32(b[1:], uint32(n))
+	if _, err := m.MarshalTo(b[5:]); err != nil {
+		return err
+	}
+	c.c.SetWriteDeadline(time.Now().Add(15 * time.Second))
+	_, err := c.c.Write(b)
+	if cap(c.buf) > 4<<20 {
+		c.buf = nil // do not keep a large one-off buffer
+	}
+	return err
+}
+
+func (c *tlsConn) SendMessageBatch(b pb.MessageBatch) error { return c.send(frameBatch, &b) }
+func (c *tlsConn) SendChunk(ch pb.Chunk) error              { return c.send(frameChunk, &ch) }
+func (c *tlsConn) Close()                                   { c.c.Close() }
