@@ -23,7 +23,9 @@ import (
 // Raft address): Members at start, then refreshed from the shard's
 // membership by the heartbeat loop and by AddNode/RemoveNode. Readers see
 // an immutable map.
-type memberSet struct{ p atomic.Pointer[map[uint64]string] }
+type memberSet struct {
+	p atomic.Pointer[map[uint64]string]
+}
 
 func newMemberSet(m map[uint64]string) *memberSet {
 	s := &memberSet{}
