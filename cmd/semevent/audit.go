@@ -62,6 +62,11 @@ func parseAnchor(s string) (*audit.Anchor, error) {
 	return a, nil
 }
 
+// formatAnchor writes an anchor as parseAnchor reads it.
+func formatAnchor(a audit.Anchor) string {
+	return fmt.Sprintf("%d:%s", a.Seq, hex.EncodeToString(a.Hash[:]))
+}
+
 type auditJSON struct {
 	File        string `json:"file"`
 	OK          bool   `json:"ok"`
@@ -117,7 +122,7 @@ its index and byte offset, and the exit status is 1.`,
 				out.Records, out.Checkpoints, out.Quarantined, out.Unsigned = rep.Records, rep.Checkpoints, rep.Quarantined, rep.Unsigned
 				if rep.Records > 0 {
 					out.Trail = rep.Trail.String()
-					out.Head = fmt.Sprintf("%d:%s", rep.Head.Seq, hex.EncodeToString(rep.Head.Hash[:]))
+					out.Head = formatAnchor(rep.Head)
 				}
 			}
 			if err != nil {

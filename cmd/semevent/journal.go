@@ -38,38 +38,44 @@ func keyFileFlag(c *cobra.Command, p *string) {
 	c.Flags().StringVar(p, "key-file", "", "file of encryption keys, one \"KEY-ID HEX-KEY\" per line (64 hex digits; the first line's key id is the current one)")
 }
 
-// readKeyFile parses a key file into journal encryption options.
+// readKeyFile reads a key file into journal encryption options.
 func readKeyFile(path string) (*journal.Encryption, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("key file: %w", err)
 	}
-	defer f.Close()
+	return parseKeys(path, data)
+}
+
+// parseKeys parses "KEY-ID HEX-KEY" lines ('#' starts a comment line).
+func parseKeys(path string, data []byte) (*journal.Encryption, error) {
 	enc := &journal.Encryption{Keys: map[string][]byte{}}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
 		if line == "" || strings.HasPrefix(line, "#") {
 			continue
 		}
 		fields := strings.Fields(line)
 		if len(fields) != 2 {
-			return nil, fmt.Errorf("key file %s line %d: want \"KEY-ID HEX-KEY\"", path, n)
+			return nil, fmt.Errorf("key file %s line %d: want \"KEY-ID HEX-KEY\"", path, n+1)
 		}
 		key, err := hex.DecodeString(fields[1])
 		if err != nil || len(key) != 32 {
-			return nil, fmt.Errorf("key file %s line %d: key %q is not 64 hex digits", path, n, fields[0])
+			return nil, fmt.Errorf("key file %s line %d: key %q is not 64 hex digits", path, n+1, fields[0])
+		}
+		if _, dup := enc.Keys[fields[0]]; dup {
+			return nil, fmt.Errorf("key file %s line %d: key id %q given twice", path, n+1, fields[0])
 		}
 		if enc.KeyID == "" {
 			enc.KeyID = fields[0]
 		}
 		enc.Keys[fields[0]] = key
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
-	}
 	if enc.KeyID == "" {
 		return nil, fmt.Errorf("key file %s: no key", path)
+	}
+	if err := (&journal.Options{Encryption: enc}).Validate(); err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
 	return enc, nil
 }
