@@ -120,16 +120,11 @@ func (b *Bridge) Stats() Stats {
 	return s
 }
 
-// syncer is propagation.Syncer: a publisher that can wait until what was
-// published on it has been delivered.
-type syncer interface {
-	Sync(ctx context.Context) error
-}
-
 // Sync returns once every event the bridge had made before the call has
 // left its queue — published, or counted as failed or evicted — and, when
-// the Publisher can wait for its deliveries (propagation.Bus.Sync), once
-// the Publisher has delivered them to its subscribers. Events of
+// the Publisher can wait for its deliveries (a [propagation.Syncer] such as
+// propagation.Bus), once the Publisher has delivered them to its
+// subscribers, including the twins deduplication holds. Events of
 // operations that are still running, or that start later, are not waited
 // for; with a kernel [Watcher] on the backing directory, call
 // [Watcher.Sync] before Sync so that the kernel's twins are published
@@ -160,7 +155,7 @@ func (b *Bridge) Sync(ctx context.Context) error {
 			return ctx.Err()
 		}
 	}
-	if s, ok := b.p.(syncer); ok {
+	if s, ok := b.p.(propagation.Syncer); ok {
 		return s.Sync(ctx)
 	}
 	return nil

@@ -23,6 +23,7 @@ func TestDedupDefaultsFoldRealMount(t *testing.T) {
 		name  string
 		dedup *propagation.DedupOptions
 	}{
+		{"bus defaults", &propagation.DedupOptions{}},
 		{"fusebridge.DedupOptions(0)", fusebridge.DedupOptions(0)},
 	}
 	for _, cfg := range configs {
