@@ -4,7 +4,8 @@
 // # Usage
 //
 // A [RuleSet] comes from code or from a YAML file ([ParseRuleSet], which
-// also reads JSON; [Engine.LoadFile]). Conditions are filter expr
+// also reads JSON; [Engine.LoadFile]); [Watch] reloads a rule file when
+// it changes, with the same shape and file checks as routing.Watch. Conditions are filter expr
 // conditions (Rule.When), ANDed with an optional typed Rule.Filter,
 // compiled once into closures; the optional Kinds list indexes a rule so
 // that events of other kinds never evaluate it. Actions are registered by

@@ -3,7 +3,6 @@ package rules
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -78,7 +77,7 @@ const ActionEmit = "emit"
 // built-in [ActionEmit], publishing nowhere.
 type Options struct {
 	// Guard, when set, authorizes every reload: LoadContext,
-	// LoadFileContext and Watch call Guard(ctx, "automation.rules", load)
+	// LoadFileContext and [Watch] call Guard(ctx, "automation.rules", load)
 	// and load only through it. (*access.Authorizer).Guard fits: it checks
 	// OpAdmin for ctx's principal and audits the reload. Load and LoadFile
 	// carry no principal and are then refused. The rule set given to
@@ -106,8 +105,9 @@ type Options struct {
 	//	    - ops: [publish]
 	//	      topics: [automation.rule.fired]
 	Principal *access.Principal
-	// OnError receives action errors and, from [Engine.Watch], reload
-	// errors. Nil: action errors are only returned by Handle.
+	// OnError receives action errors, and the reload errors of a [Watch]
+	// whose WatchOptions.OnError is nil. Nil: action errors are only
+	// returned by Handle.
 	OnError func(error)
 }
 
@@ -461,56 +461,7 @@ func (e *Engine) LoadFileContext(ctx context.Context, path string) error {
 		e.reloadErrs.Add(1)
 		return err
 	}
-	rs, err := ParseRuleSet(data)
-	if err != nil {
-		e.reloadErrs.Add(1)
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := e.LoadContext(ctx, rs); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return nil
-}
-
-// Watch loads the rule file at path, then checks it every interval
-// (default 1 s) and reloads it when its contents change, until ctx ends;
-// it returns ctx's error. A change that does not parse or compile is
-// reported to Options.OnError and leaves the active set in place;
-// the next change is tried again. The first load's error is returned at
-// once. Replace the file atomically (write a temporary file, rename it
-// over the old one), or Watch may load a half-written file.
-func (e *Engine) Watch(ctx context.Context, path string, interval time.Duration) error {
-	if interval <= 0 {
-		interval = time.Second
-	}
-	sum := func() ([32]byte, error) {
-		data, err := os.ReadFile(path)
-		return sha256.Sum256(data), err
-	}
-	last, err := sum()
-	if err != nil {
-		return err
-	}
-	if err := e.LoadFileContext(ctx, path); err != nil {
-		return err
-	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-		cur, err := sum()
-		if err != nil || cur == last {
-			continue
-		}
-		last = cur
-		if err := e.LoadFileContext(ctx, path); err != nil && e.onErr != nil {
-			e.onErr(err)
-		}
-	}
+	return e.loadData(ctx, path, data)
 }
 
 // StartWorkflow returns an action that starts, on ex, an execution of the

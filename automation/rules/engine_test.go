@@ -182,26 +182,42 @@ func TestWatchHotReload(t *testing.T) {
 	pub := &automationtest.Publisher{}
 	e, err := rules.New(nil, &rules.Options{Publisher: pub, OnError: func(err error) { errs <- err }})
 	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- e.Watch(ctx, p, time.Millisecond) }()
-	defer func() {
-		cancel()
-		require.ErrorIs(t, <-done, context.Canceled)
-	}()
-	require.Eventually(t, func() bool { return e.Stats().Reloads == 1 }, 10*time.Second, time.Millisecond)
+	ctx := context.Background()
+	w, err := rules.Watch(ctx, e, p, &rules.WatchOptions{Interval: time.Millisecond})
+	require.NoError(t, err)
+	defer func() { require.NoError(t, w.Close(ctx)) }()
+	require.Equal(t, uint64(1), e.Stats().Reloads) // the first load is synchronous
 
-	// A bad change is reported and the old set stays.
+	// A bad change is reported (to the engine's OnError) and the old set stays.
 	require.NoError(t, writeAtomic(p, []byte("rules:\n  - name: bad\n    when: Size >\n    then: [{action: emit}]\n")))
 	err = <-errs
 	require.ErrorIs(t, err, automation.ErrBadRule)
 	require.Contains(t, err.Error(), "rule bad: when")
 	require.Equal(t, 1, e.Stats().Rules)
 
+	// An emptied (truncated) file is refused: the rules stay.
+	require.NoError(t, writeAtomic(p, nil))
+	require.ErrorIs(t, <-errs, semevent.ErrEmptyFile)
+	require.Equal(t, 1, e.Stats().Rules)
+
 	require.NoError(t, writeAtomic(p, []byte(rulesJSON)))
 	require.Eventually(t, func() bool { return e.Stats().Reloads == 2 }, 10*time.Second, time.Millisecond)
 	require.NoError(t, e.Handle(ctx, &semevent.Event{Kind: semevent.KindFileDelete}))
 	require.Len(t, pub.Events(), 1)
+	require.Equal(t, rules.WatchStats{Reloads: 1, Errors: 2}, w.Stats())
+}
+
+// TestWatchRefusesUnsafeFile: a group-writable rule file is refused
+// before the first load (issue 18 item 24's check, shared with routing).
+func TestWatchRefusesUnsafeFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "rules.yaml")
+	require.NoError(t, os.WriteFile(p, []byte(rulesYAML), 0o644))
+	require.NoError(t, os.Chmod(p, 0o664))
+	e, err := rules.New(nil, nil)
+	require.NoError(t, err)
+	_, err = rules.Watch(context.Background(), e, p, nil)
+	require.ErrorIs(t, err, semevent.ErrUnsafeFile)
+	require.Equal(t, 0, e.Stats().Rules)
 }
 
 // writeAtomic replaces the file at p, as a watched rule file should be
