@@ -21,6 +21,7 @@ import (
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/access/audit"
 	"github.com/vexfs/semevent/propagation/journal"
+	"github.com/vexfs/semevent/propagation/journal/since"
 )
 
 // bin is the semevent binary, built once by TestMain with go build.
@@ -374,61 +375,115 @@ func TestSince(t *testing.T) {
 	fails(t, run(t, "since", res.Cursor, "--journal", t.TempDir()), 1, "not a journal")
 }
 
-func TestWatch(t *testing.T) {
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "watch", dir, "--json", "--kinds", "create,mkdir", "--count", "2")
-	stderr, err := cmd.StderrPipe()
+// watch runs the binary with args (a watch with --count), waits until it
+// watches, runs act, and returns its output once it exits.
+func watch(t *testing.T, act func(), args ...string) (stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	errPipe, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	require.NoError(t, cmd.Start())
+	var errs strings.Builder
 	done := make(chan error, 1)
 	go func() {
-		// Wait until it watches, then make a file and a directory.
-		sc := bufio.NewScanner(stderr)
+		sc := bufio.NewScanner(errPipe)
 		for sc.Scan() {
+			errs.WriteString(sc.Text() + "\n")
 			if strings.Contains(sc.Text(), "watching") {
-				break
+				act()
 			}
-		}
-		if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("x"), 0o644); err != nil {
-			done <- err
-			return
-		}
-		if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
-			done <- err
-			return
-		}
-		for sc.Scan() {
 		}
 		done <- cmd.Wait()
 	}()
 	select {
 	case err := <-done:
-		require.NoError(t, err, "watch exited with an error")
+		require.NoError(t, err, "watch exited with an error: %s", errs.String())
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		<-done
-		t.Fatal("watch did not print 2 events and exit")
+		t.Fatalf("watch %v did not exit; stderr %s", args, errs.String())
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	require.Len(t, lines, 2, out.String())
-	var evs []struct {
-		Kind, Path, Boundary string
-	}
-	for _, l := range lines {
-		var ev struct{ Kind, Path, Boundary string }
+	return out.String(), errs.String()
+}
+
+type watched struct {
+	Offset   *uint64
+	Kind     string
+	Path     string
+	Boundary string
+}
+
+func parseEvents(t *testing.T, out string) []watched {
+	t.Helper()
+	var evs []watched
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev watched
 		require.NoError(t, json.Unmarshal([]byte(l), &ev), l)
 		evs = append(evs, ev)
 	}
-	require.Equal(t, "create", evs[0].Kind)
-	require.Equal(t, "/a.txt", evs[0].Path)
-	require.Equal(t, "mkdir", evs[1].Kind)
-	require.Equal(t, "/sub", evs[1].Path)
-	require.Equal(t, "kernel", evs[0].Boundary)
+	return evs
+}
+
+func TestWatch(t *testing.T) {
+	dir := t.TempDir()
+	out, _ := watch(t, func() {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "a.txt"), []byte("x"), 0o644))
+		require.NoError(t, os.Mkdir(filepath.Join(dir, "sub"), 0o755))
+	}, "watch", dir, "--json", "--kinds", "create,mkdir", "--count", "2")
+	evs := parseEvents(t, out)
+	require.Len(t, evs, 2, out)
+	require.Equal(t, watched{Kind: "create", Path: "/a.txt", Boundary: "kernel"}, evs[0])
+	require.Equal(t, watched{Kind: "mkdir", Path: "/sub", Boundary: "kernel"}, evs[1])
 
 	fails(t, run(t, "watch", "/nonexistent/dir"), 1, "/nonexistent/dir")
 	fails(t, run(t, "watch", "--kinds", "write,bogus", dir), 2, "--kinds", "bogus")
 	fails(t, run(t, "watch", "--kinds", "vector_insert", dir), 1, "Kinds")
 	fails(t, run(t, "watch", "--mode", "x", dir), 2, "--mode")
+}
+
+// TestWatchJournal checks watch --journal and --since-cursor: events are
+// journaled with their offsets, a later watch replays them from a cursor
+// and goes on live.
+func TestWatchJournal(t *testing.T) {
+	dir, jdir := t.TempDir(), filepath.Join(t.TempDir(), "j")
+	out, errs := watch(t, func() {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "a.txt"), nil, 0o644))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "b.txt"), nil, 0o644))
+	}, "watch", dir, "--json", "--kinds", "create", "--count", "2", "--journal", jdir)
+	evs := parseEvents(t, out)
+	require.Len(t, evs, 2, out)
+	for i, ev := range evs {
+		require.NotNil(t, ev.Offset)
+		require.Equal(t, uint64(i), *ev.Offset)
+	}
+	_, end, ok := strings.Cut(errs, "semevent: cursor ")
+	require.True(t, ok, "no cursor on stderr: %s", errs)
+	end = strings.TrimSpace(end)
+
+	j, err := journal.Open(jdir, nil)
+	require.NoError(t, err)
+	start := since.Cursor{Instance: j.Instance()}.String()
+	require.NoError(t, j.Close(context.Background()))
+
+	// Replay both from the start, no live event needed.
+	out, _ = watch(t, func() {}, "watch", dir, "--json", "--count", "2", "--journal", jdir, "--since-cursor", start)
+	replayed := parseEvents(t, out)
+	require.Equal(t, evs, replayed)
+
+	// From the end: the next event is live, with the next offset.
+	out, _ = watch(t, func() {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "c.txt"), nil, 0o644))
+	}, "watch", dir, "--json", "--kinds", "create", "--count", "1", "--journal", jdir, "--since-cursor", end)
+	live := parseEvents(t, out)
+	require.Len(t, live, 1)
+	require.Equal(t, "/c.txt", live[0].Path)
+	require.Equal(t, uint64(2), *live[0].Offset)
+
+	other := t.TempDir()
+	makeJournal(t, other, 2, nil)
+	fails(t, run(t, "watch", dir, "--journal", other, "--since-cursor", end), 1, "another journal instance", "rescan")
+	fails(t, run(t, "watch", dir, "--journal", jdir, "--since-cursor", "c1.nope"), 1, "--since-cursor", "malformed cursor")
+	fails(t, run(t, "watch", dir, "--since-cursor", end), 2, "--journal")
 }

@@ -192,6 +192,40 @@ func Now(j *journal.Journal, shard uint64) string {
 	return Cursor{Instance: j.Instance(), Shard: shard, Offset: j.NextOffset()}.String()
 }
 
+// NewReader returns a reader of j's records after cursor, or, when j
+// cannot answer from cursor, a nil reader and the reason (see
+// [FreshReason]; an empty cursor is FreshNoCursor). It is for callers that
+// want the events themselves rather than [Query]'s net change, such as a
+// watch that replays what it journaled since a cursor and then goes on
+// live. A cursor that does not parse is a *[CursorError].
+func NewReader(j *journal.Journal, cursor string, shard uint64) (*journal.Reader, FreshReason, error) {
+	if cursor == "" {
+		return nil, FreshNoCursor, nil
+	}
+	c, err := ParseCursor(cursor)
+	if err != nil {
+		return nil, NotFresh, err
+	}
+	switch {
+	case c.Instance != j.Instance():
+		return nil, FreshOtherInstance, nil
+	case c.Shard != shard:
+		return nil, FreshOtherShard, nil
+	}
+	r, err := j.NewReader(c.Offset)
+	if err != nil {
+		var oe *journal.OffsetError
+		if errors.As(err, &oe) {
+			if c.Offset < oe.First {
+				return nil, FreshRetention, nil
+			}
+			return nil, FreshAhead, nil
+		}
+		return nil, NotFresh, err
+	}
+	return r, NotFresh, nil
+}
+
 // Query reads j from cursor to its last readable record and returns the
 // net change per path, and the cursor to continue from. A cursor that j
 // cannot answer from (empty, another instance or shard, older than
@@ -216,29 +250,12 @@ func Query(ctx context.Context, j *journal.Journal, cursor string, opts *Options
 	fresh := func(r FreshReason) (*Result, error) {
 		return &Result{Fresh: r, Cursor: Cursor{Instance: inst, Shard: o.Shard, Offset: j.NextOffset()}.String()}, nil
 	}
-	if cursor == "" {
-		return fresh(FreshNoCursor)
-	}
-	c, err := ParseCursor(cursor)
+	r, why, err := NewReader(j, cursor, o.Shard)
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case c.Instance != inst:
-		return fresh(FreshOtherInstance)
-	case c.Shard != o.Shard:
-		return fresh(FreshOtherShard)
-	}
-	r, err := j.NewReader(c.Offset)
-	if err != nil {
-		var oe *journal.OffsetError
-		if errors.As(err, &oe) {
-			if c.Offset < oe.First {
-				return fresh(FreshRetention)
-			}
-			return fresh(FreshAhead)
-		}
-		return nil, err
+	if why != NotFresh {
+		return fresh(why)
 	}
 	defer r.Close()
 	t := newTree(o.MaxPaths)
