@@ -97,7 +97,7 @@ type Processor struct {
 	stats  Stats
 	// recycling: emptied pane maps, and a slab that new aggregates are cut
 	// from when no sketch is kept.
-	freeMaps []map[semevent.Key]*Aggregate
+	freeMaps []*keyMap
 	keysHint int
 	slab     []Aggregate
 
@@ -114,7 +114,7 @@ var (
 
 type pane struct {
 	start int64
-	keys  map[semevent.Key]*Aggregate
+	keys  *keyMap
 }
 
 // New returns a Processor, or the problems of opts as a
@@ -476,13 +476,13 @@ func (p *Processor) addAlignedLocked(ev *semevent.Event, t int64) {
 		pn = p.paneLocked(ps)
 		p.last = pn
 	}
-	a := pn.keys[k]
+	a := pn.keys.get(k)
 	if a == nil {
 		if !p.roomLocked() {
 			return
 		}
 		a = p.newAggregate()
-		pn.keys[k] = a
+		pn.keys.add(k, a)
 	}
 	p.update(a, ev)
 	if sat(ps, p.slide) <= p.wm {
@@ -522,12 +522,12 @@ func (p *Processor) paneLocked(ps int64) *pane {
 	if found {
 		return p.panes[i]
 	}
-	var keys map[semevent.Key]*Aggregate
+	var keys *keyMap
 	if n := len(p.freeMaps); n > 0 {
 		keys = p.freeMaps[n-1]
 		p.freeMaps = p.freeMaps[:n-1]
 	} else {
-		keys = make(map[semevent.Key]*Aggregate, p.keysHint)
+		keys = newKeyMap(p.keysHint)
 	}
 	pn := &pane{start: ps, keys: keys}
 	p.panes = slices.Insert(p.panes, i, pn)
@@ -563,7 +563,7 @@ func (p *Processor) refireLocked(ps int64, k semevent.Key) {
 		}
 		var acc *Aggregate
 		for _, pn := range p.panesIn(s, end) {
-			if a := pn.keys[k]; a != nil {
+			if a := pn.keys.get(k); a != nil {
 				if acc == nil {
 					acc = a.Clone()
 				} else {
@@ -645,16 +645,16 @@ func (p *Processor) fireLocked(start, end int64, ps []*pane, partial bool) {
 	// its aggregates over instead of copying them.
 	handOver := len(ps) == 1 && p.size == p.slide && sat(end, p.lateness) <= p.wm
 	if len(ps) == 1 {
-		for k, a := range ps[0].keys {
+		for k, a := range ps[0].keys.all() {
 			if !handOver {
 				a = a.Clone()
 			}
 			p.emitLocked(Result{Name: p.o.Name, Key: k, Start: start, End: end, Partial: partial, Agg: a})
 		}
 		if handOver {
-			p.nkeys -= len(ps[0].keys)
-			p.keysHint = max(p.keysHint, len(ps[0].keys))
-			clear(ps[0].keys)
+			p.nkeys -= ps[0].keys.len()
+			p.keysHint = max(p.keysHint, ps[0].keys.len())
+			ps[0].keys.reset(p.keysHint)
 			if len(p.freeMaps) < 4 {
 				p.freeMaps = append(p.freeMaps, ps[0].keys)
 			}
@@ -664,7 +664,7 @@ func (p *Processor) fireLocked(start, end int64, ps []*pane, partial bool) {
 	}
 	acc := map[semevent.Key]*Aggregate{}
 	for _, pn := range ps {
-		for k, a := range pn.keys {
+		for k, a := range pn.keys.all() {
 			if m := acc[k]; m != nil {
 				_ = m.Merge(a)
 			} else {
@@ -685,7 +685,7 @@ func (p *Processor) purgeLocked() {
 	}
 	if n > 0 {
 		for _, pn := range p.panes[:n] {
-			p.nkeys -= len(pn.keys)
+			p.nkeys -= pn.keys.len()
 		}
 		clear(p.panes[:n])
 		p.panes = p.panes[n:]

@@ -311,14 +311,18 @@ func latency(e emitter, name, what string, l propagation.LatencyStats) {
 }
 
 func collectAnalytics(e emitter, name string, s analytics.Stats) {
-	e.counter("events_total", "Events an analyzer aggregated or found late.", s.Events, "analyzer", name)
+	e.counter("events_total", "Events an analyzer aggregated, found late or refused.", s.Events, "analyzer", name)
 	e.counter("skipped_events_total", "analytics.* events an analyzer skipped.", s.Skipped, "analyzer", name)
 	e.counter("late_events_total", "Events too late for any window (side output).", s.Late, "analyzer", name)
+	e.counter("future_events_total", "Events refused for being more than MaxFuture ahead of the processing clock.", s.Future, "analyzer", name)
+	e.counter("key_overflow_events_total", "Events refused because their key would exceed MaxKeys.", s.KeyOverflow, "analyzer", name)
 	e.counter("results_total", "Window results emitted.", s.Results, "analyzer", name)
+	e.counter("partial_results_total", "Window results Flush or Close emitted before the watermark closed them.", s.Partial, "analyzer", name)
 	e.counter("updates_total", "Window results re-emitted because of late events.", s.Updates, "analyzer", name)
 	e.counter("anomalies_total", "Anomalies detected.", s.Anomalies, "analyzer", name)
 	e.counter("publish_errors_total", "Result events the publisher refused.", s.PublishErrors, "analyzer", name)
 	e.gauge("open_windows", "Panes or sessions an analyzer holds.", float64(s.OpenWindows), "analyzer", name)
+	e.gauge("keys", "Per-key aggregates an analyzer holds (at most MaxKeys).", float64(s.Keys), "analyzer", name)
 	wm := math.NaN()
 	if s.Watermark != math.MinInt64 {
 		wm = float64(s.Watermark) / 1e9
@@ -337,8 +341,9 @@ func Names() []string {
 		"subscription_errors_total", "subscription_panics_total", "subscription_depth"} {
 		out = append(out, "semevent_bus_"+n)
 	}
-	for _, n := range []string{"events_total", "skipped_events_total", "late_events_total", "results_total",
-		"updates_total", "anomalies_total", "publish_errors_total", "open_windows", "watermark_seconds"} {
+	for _, n := range []string{"events_total", "skipped_events_total", "late_events_total", "future_events_total",
+		"key_overflow_events_total", "results_total", "partial_results_total",
+		"updates_total", "anomalies_total", "publish_errors_total", "open_windows", "keys", "watermark_seconds"} {
 		out = append(out, "semevent_analytics_"+n)
 	}
 	out = append(out, "semevent_journal_first_offset", "semevent_journal_next_offset", "semevent_journal_retained_records",

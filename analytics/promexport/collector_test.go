@@ -32,7 +32,9 @@ func fullCollector(t *testing.T) *promexport.Collector {
 			return s
 		},
 		Analyzers: map[string]func() analytics.Stats{
-			"writes": func() analytics.Stats { return analytics.Stats{Events: 5, Late: 1, Watermark: 2e9} },
+			"writes": func() analytics.Stats {
+				return analytics.Stats{Events: 5, Late: 1, Future: 2, KeyOverflow: 3, Keys: 4, Watermark: 2e9}
+			},
 		},
 		Journal: func() promexport.JournalStats { return promexport.JournalStats{FirstOffset: 3, NextOffset: 10} },
 		Router:  func() promexport.RouterStats { return promexport.RouterStats{Version: 2, Destinations: 4} },
@@ -84,6 +86,9 @@ func TestCollectorValues(t *testing.T) {
 		"semevent_bus_queue_depth{boundary=kernel}":                       0,
 		"semevent_bus_subscription_delivered_total{subscription=indexer}": 9,
 		"semevent_analytics_late_events_total{analyzer=writes}":           1,
+		"semevent_analytics_future_events_total{analyzer=writes}":         2,
+		"semevent_analytics_key_overflow_events_total{analyzer=writes}":   3,
+		"semevent_analytics_keys{analyzer=writes}":                        4,
 		"semevent_analytics_watermark_seconds{analyzer=writes}":           2,
 		"semevent_journal_retained_records":                               7,
 		"semevent_router_rules_version":                                   2,
