@@ -675,9 +675,9 @@ func (j *Journal) background() {
 	}
 	var flushC, retainC <-chan time.Time
 	if flushEvery > 0 {
-		t := time.NewTicker(flushEvery)
-		defer t.Stop()
-		flushC = t.C
+		c, stop := newFlushTicker(flushEvery)
+		defer stop()
+		flushC = c
 	}
 	if age := j.opts.RetentionAge; age > 0 {
 		t := time.NewTicker(min(max(age/10, time.Millisecond), time.Minute))
@@ -701,6 +701,13 @@ func (j *Journal) background() {
 			j.applyRetention()
 		}
 	}
+}
+
+// newFlushTicker makes the ticker that paces periodic writes; tests
+// replace it to drive the clock by hand.
+var newFlushTicker = func(d time.Duration) (<-chan time.Time, func()) {
+	t := time.NewTicker(d)
+	return t.C, t.Stop
 }
 
 // syncer fsyncs, under SyncInterval, what background has written.

@@ -457,3 +457,46 @@ func TestSyncIntervalWritesDuringSlowFsync(t *testing.T) {
 		})
 	}
 }
+
+// Issue 14 item 2, with an injected clock: under SyncInterval(d), every
+// record acknowledged before a tick of the flush clock survives a kill
+// taken after that tick, even while every fsync hangs — so a kill loses
+// only records younger than one tick (d). Before the fix the background
+// writer held flushMu across the hung fsync and the second tick was never
+// taken.
+func TestSyncIntervalLossBoundInjectedClock(t *testing.T) {
+	ctx := context.Background()
+	tick := make(chan time.Time)
+	defer journal.SetFlushTicker(tick)()
+	cfs := newCrashFS(t)
+	ffs := journaltest.NewFaultFS(cfs)
+	j := open(t, crashDir, &journal.Options{FS: ffs, Sync: journal.SyncInterval(20 * time.Millisecond)})
+	_, err := j.Append(ctx, genEvent(16, 0))
+	require.NoError(t, err)
+	require.NoError(t, j.Sync(ctx))
+	release := ffs.HoldSyncs()
+	defer release()
+	sendTick := func() {
+		select {
+		case tick <- time.Time{}:
+		case <-time.After(20 * time.Second):
+			t.Fatal("never happened: the flush clock's tick was not taken (writer stuck behind an fsync)")
+		}
+	}
+	acked := uint64(1)
+	for round := range 5 {
+		for range 3 {
+			_, err := j.Append(ctx, genEvent(16, acked))
+			require.NoError(t, err)
+			acked++
+		}
+		sendTick()
+		sendTick() // taken only once the first tick's write is done
+		img := cfs.Kill()
+		k := open(t, crashDir, &journal.Options{FS: img})
+		require.Equal(t, acked, k.NextOffset(), "round %d: a kill after the tick lost records acknowledged before it", round)
+		closeJ(t, k)
+	}
+	release()
+	closeJ(t, j)
+}
