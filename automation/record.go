@@ -3,13 +3,12 @@ package automation
 import (
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
-	"io"
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/internal/codec"
 	"github.com/vexfs/semevent/internal/varint"
+	"github.com/vexfs/semevent/internal/journalrec"
 	"github.com/vexfs/semevent/propagation/journal"
 )
 
@@ -167,56 +166,36 @@ const RecordTopic = "automation.workflow.record"
 // events, so the journal may be shared, but a journal of its own replays
 // faster.
 type JournalStore struct {
-	j *journal.Journal
+	log *journalrec.Log
 }
 
 var _ Store = (*JournalStore)(nil)
 
 // NewJournalStore returns a Store on j. The caller keeps ownership of j.
-func NewJournalStore(j *journal.Journal) *JournalStore { return &JournalStore{j: j} }
+func NewJournalStore(j *journal.Journal) *JournalStore {
+	return &JournalStore{log: journalrec.New(j, semevent.KindWorkflowStep, RecordTopic)}
+}
 
 // Append appends r to the journal.
 func (s *JournalStore) Append(ctx context.Context, r *Record) error {
-	ev := &semevent.Event{
-		Kind:   semevent.KindWorkflowStep,
-		Topic:  RecordTopic,
+	return s.log.Append(ctx, &semevent.Event{
 		Tenant: r.Tenant,
 		Time:   r.Time,
 		Attrs:  []semevent.Attr{{Key: AttrExecution, Value: r.Execution}},
 		Data:   AppendRecord(nil, r),
-	}
-	_, err := s.j.Append(ctx, ev)
-	return err
+	})
 }
 
 // Load replays the journal from its first retained offset.
 func (s *JournalStore) Load(ctx context.Context, fn func(r *Record) error) error {
-	rd, err := s.j.NewReader(s.j.FirstOffset())
-	if err != nil {
-		return err
-	}
-	defer rd.Close()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var ev semevent.Event
-		off, err := rd.Next(&ev)
-		if errors.Is(err, io.EOF) {
+	return s.log.Each(ctx, func(off uint64, ev *semevent.Event) error {
+		if ev.Kind != semevent.KindWorkflowStep {
 			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if ev.Kind != semevent.KindWorkflowStep || ev.Topic != RecordTopic {
-			continue
 		}
 		r, err := DecodeRecord(ev.Data)
 		if err != nil {
 			return fmt.Errorf("journal offset %d: %w", off, err)
 		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
+		return fn(r)
+	})
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/journalrec"
 	"github.com/vexfs/semevent/propagation/journal"
 )
 
@@ -504,7 +505,7 @@ func scanFrames(path string, fn func(rec []byte, off int64) error) (int64, error
 // principals): a forged "audit.record" event breaks the chain, and New
 // then refuses to continue the trail.
 type JournalStore struct {
-	j *journal.Journal
+	log *journalrec.Log
 }
 
 // AuditTopic is the topic of the events a JournalStore writes.
@@ -512,19 +513,21 @@ const AuditTopic = "audit.record"
 
 // NewJournalStore returns a Store on j.
 func NewJournalStore(j *journal.Journal) (*JournalStore, error) {
-	return &JournalStore{j: j}, nil
+	return &JournalStore{log: auditLog(j)}, nil
+}
+
+func auditLog(j *journal.Journal) *journalrec.Log {
+	return journalrec.New(j, semevent.KindCustom, AuditTopic)
 }
 
 func (s *JournalStore) Append(rec []byte) error {
-	ev := &semevent.Event{Kind: semevent.KindCustom, Topic: AuditTopic, Data: append([]byte(nil), rec...)}
-	_, err := s.j.Append(context.Background(), ev)
-	return err
+	return s.log.Append(context.Background(), &semevent.Event{Data: append([]byte(nil), rec...)})
 }
 
-func (s *JournalStore) Sync() error { return s.j.Sync(context.Background()) }
+func (s *JournalStore) Sync() error { return s.log.Sync(context.Background()) }
 
 // Records reads the audit records j holds, in order.
-func (s *JournalStore) Records(fn func(rec []byte) error) error { return scanJournal(s.j, fn) }
+func (s *JournalStore) Records(fn func(rec []byte) error) error { return scanJournal(s.log, fn) }
 
 // Close does not close the journal, which belongs to the caller.
 func (s *JournalStore) Close() error { return s.Sync() }
@@ -532,32 +535,13 @@ func (s *JournalStore) Close() error { return s.Sync() }
 // ReadJournal returns the encoded audit records j holds, in order.
 func ReadJournal(j *journal.Journal) ([][]byte, error) {
 	var out [][]byte
-	err := scanJournal(j, func(rec []byte) error {
+	err := scanJournal(auditLog(j), func(rec []byte) error {
 		out = append(out, rec)
 		return nil
 	})
 	return out, err
 }
 
-func scanJournal(j *journal.Journal, fn func(rec []byte) error) error {
-	r, err := j.NewReader(j.FirstOffset())
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	for {
-		var ev semevent.Event
-		_, err := r.Next(&ev)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if ev.Topic == AuditTopic {
-			if err := fn(ev.Data); err != nil {
-				return err
-			}
-		}
-	}
+func scanJournal(l *journalrec.Log, fn func(rec []byte) error) error {
+	return l.Each(context.Background(), func(_ uint64, ev *semevent.Event) error { return fn(ev.Data) })
 }

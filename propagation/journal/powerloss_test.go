@@ -33,8 +33,7 @@ const crashDir = "/data/j"
 func newCrashFS(t testing.TB) *journaltest.CrashFS {
 	t.Helper()
 	fsys := journaltest.NewCrashFS()
-	require.NoError(t, fsys.MkdirAll("/data", 0o755))
-	require.NoError(t, fsys.SyncDir("/"))
+	require.NoError(t, fsys.MkdirAllDurable("/data"))
 	return fsys
 }
 
@@ -208,9 +207,7 @@ func TestConsumerNeverCommitsPastDurableEnd(t *testing.T) {
 	for _, sync := range []journal.SyncPolicy{journal.SyncNever, journal.SyncInterval(time.Hour)} {
 		fsys := newCrashFS(t)
 		// Directories durable beforehand, so only item 7 is tested here.
-		require.NoError(t, fsys.MkdirAll(crashDir+"/consumers", 0o755))
-		require.NoError(t, fsys.SyncDir(crashDir))
-		require.NoError(t, fsys.SyncDir("/data"))
+		require.NoError(t, fsys.MkdirAllDurable(crashDir+"/consumers"))
 		j := open(t, crashDir, &journal.Options{FS: fsys, Sync: sync, BufferSize: 1})
 		for i := range 10 {
 			_, err := j.Append(ctx, genEvent(7, uint64(i)))

@@ -287,6 +287,22 @@ func (f *CrashFS) MkdirAll(name string, perm fs.FileMode) error {
 	return nil
 }
 
+// MkdirAllDurable creates a directory and any missing parents and syncs
+// every level into its parent, as a directory that existed before a test
+// started would be: for tests that give a journal an existing parent.
+func (f *CrashFS) MkdirAllDurable(name string) error {
+	if err := f.MkdirAll(name, 0o755); err != nil {
+		return err
+	}
+	els := split(name)
+	for i := range len(els) + 1 {
+		if err := f.SyncDir("/" + strings.Join(els[:i], "/")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // SyncDir makes the directory's current entries durable.
 func (f *CrashFS) SyncDir(name string) error {
 	f.mu.Lock()
