@@ -7,8 +7,8 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/internal/codec"
-	"github.com/vexfs/semevent/internal/varint"
 	"github.com/vexfs/semevent/internal/journalrec"
+	"github.com/vexfs/semevent/internal/varint"
 	"github.com/vexfs/semevent/propagation/journal"
 )
 
