@@ -26,9 +26,9 @@ func newKeyMap(hint int) *keyMap {
 }
 
 // get returns k's aggregate, or nil.
-func (m *keyMap) get(k semevent.Key) *Aggregate {
+func (m *keyMap) get(k *semevent.Key) *Aggregate {
 	if k.N != 0 {
-		return m.numbered[k]
+		return m.numbered[*k]
 	}
 	if m.last == nil || k.Tenant != m.lastTenant {
 		m.last, m.lastTenant = m.tenants[k.Tenant], k.Tenant

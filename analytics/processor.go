@@ -476,7 +476,7 @@ func (p *Processor) addAlignedLocked(ev *semevent.Event, t int64) {
 		pn = p.paneLocked(ps)
 		p.last = pn
 	}
-	a := pn.keys.get(k)
+	a := pn.keys.get(&k)
 	if a == nil {
 		if !p.roomLocked() {
 			return
@@ -563,7 +563,7 @@ func (p *Processor) refireLocked(ps int64, k semevent.Key) {
 		}
 		var acc *Aggregate
 		for _, pn := range p.panesIn(s, end) {
-			if a := pn.keys.get(k); a != nil {
+			if a := pn.keys.get(&k); a != nil {
 				if acc == nil {
 					acc = a.Clone()
 				} else {
