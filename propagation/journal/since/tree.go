@@ -184,15 +184,6 @@ func (t *tree) apply(ev *semevent.Event) {
 	}
 }
 
-// Kinds lists the event kinds a query reads; the others (opens, reads,
-// closes, semantic kinds) change nothing on disk.
-var Kinds = []semevent.Kind{
-	semevent.KindFileCreate, semevent.KindDirCreate,
-	semevent.KindFileWrite, semevent.KindFileTruncate, semevent.KindFileChmod, semevent.KindFileXattr,
-	semevent.KindFileDelete, semevent.KindDirDelete,
-	semevent.KindFileRename,
-}
-
 func clean(p string) string {
 	if p == "" {
 		return ""
