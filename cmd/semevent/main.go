@@ -1,7 +1,7 @@
 // Command semevent looks inside what programs built on semevent leave
 // behind: journals (stat, dump, tail, verify), audit trails (verify),
-// a directory's kernel events (watch), and what changed under a path since
-// a journal cursor (since).
+// a directory's kernel events (watch), what changed under a path since a
+// journal cursor (since), and running cluster nodes (cluster status).
 //
 // Install it with
 //
@@ -43,7 +43,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(journalCmd(), auditCmd(), watchCmd(), sinceCmd())
+	root.AddCommand(journalCmd(), auditCmd(), watchCmd(), sinceCmd(), clusterCmd())
 	return root
 }
 

@@ -9,6 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +23,8 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/access/audit"
+	"github.com/vexfs/semevent/coord/coordadmin"
+	"github.com/vexfs/semevent/coord/raft"
 	"github.com/vexfs/semevent/propagation/journal"
 	"github.com/vexfs/semevent/propagation/journal/since"
 )
@@ -96,7 +101,7 @@ func ok(t *testing.T, r result) result {
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{
 		{}, {"journal"}, {"journal", "stat"}, {"journal", "dump"}, {"journal", "tail"}, {"journal", "verify"},
-		{"audit"}, {"audit", "verify"}, {"watch"}, {"since"},
+		{"audit"}, {"audit", "verify"}, {"watch"}, {"since"}, {"cluster"}, {"cluster", "status"},
 	} {
 		r := ok(t, run(t, append(args, "--help")...))
 		require.Contains(t, r.stdout, "Usage:", "semevent %v --help", args)
@@ -486,4 +491,57 @@ func TestWatchJournal(t *testing.T) {
 	fails(t, run(t, "watch", dir, "--journal", other, "--since-cursor", end), 1, "another journal instance", "rescan")
 	fails(t, run(t, "watch", dir, "--journal", jdir, "--since-cursor", "c1.nope"), 1, "--since-cursor", "malformed cursor")
 	fails(t, run(t, "watch", dir, "--since-cursor", end), 2, "--journal")
+}
+
+// TestClusterStatus reads a real one-node Raft coordinator's admin
+// endpoint, served in this process, from the binary.
+func TestClusterStatus(t *testing.T) {
+	ctx := context.Background()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	l.Close()
+	c, err := raft.New(&raft.Options{Node: 1, Dir: t.TempDir(), Members: map[uint64]string{1: addr}})
+	require.NoError(t, err)
+	defer c.Close(ctx)
+	_, err = c.Append(ctx, &semevent.Event{Kind: semevent.KindFileCreate, Path: "/a"})
+	require.NoError(t, err)
+	srv := httptest.NewServer(coordadmin.Handler(c))
+	defer srv.Close()
+
+	var out struct {
+		Nodes []struct {
+			URL    string
+			Status coordadmin.Status
+			Lag    []uint64
+		}
+	}
+	r := ok(t, run(t, "cluster", "status", "--json", "--addr", srv.URL))
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
+	require.Len(t, out.Nodes, 1)
+	n := out.Nodes[0]
+	require.Equal(t, uint64(1), n.Status.Node)
+	require.True(t, n.Status.Healthy)
+	require.Equal(t, uint64(1), n.Status.Shards[0].Leader)
+	require.Equal(t, uint64(1), n.Status.Shards[0].Applied)
+	require.Equal(t, []uint64{0}, n.Lag)
+	require.Equal(t, []coordadmin.Member{{ID: 1, Addr: addr}}, n.Status.Members)
+
+	r = ok(t, run(t, "cluster", "status", "--addr", strings.TrimPrefix(srv.URL, "http://")))
+	require.Contains(t, r.stdout, "node 1 at "+srv.URL+": healthy")
+	require.Contains(t, r.stdout, "  0\t1\t")
+	require.Contains(t, r.stdout, "member 1 "+addr)
+
+	// A node that does not answer, and an endpoint that is not one.
+	l, err = net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	down := "http://" + l.Addr().String() + "/status"
+	l.Close()
+	r = run(t, "cluster", "status", "--addr", srv.URL, "--addr", down, "--timeout", "2s")
+	fails(t, r, 1, down, "unreachable")
+	require.Contains(t, r.stdout, "node 1 at "+srv.URL, "the node that answered is still shown")
+	html := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>")) }))
+	defer html.Close()
+	fails(t, run(t, "cluster", "status", "--addr", html.URL), 1, html.URL, "not a status")
+	fails(t, run(t, "cluster", "status"), 2, "--addr")
 }
