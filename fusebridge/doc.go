@@ -87,6 +87,17 @@
 // sessions than the bridge. Each session still appears once, some
 // without a kernel sighting; a kernel session never appears twice.
 //
+// # State and its bounds
+//
+// The bridge keeps, per open handle, its write session (at most 16 byte
+// ranges), and a cache from thread to process id capped at 4096 threads
+// (cleared when full, counted in Stats.PIDCacheResets). The watcher keeps
+// the directories of the live tree (a deleted directory is forgotten once
+// the kernel queue has been read past it), one entry per file modified
+// and not yet closed, and, with inotify, the entries of new directories
+// not yet reported; all are bounded by the tree and its open files, not
+// by the number of operations.
+//
 // # Shared memory
 //
 // [NewShmChannel] creates a single-producer, single-consumer ring in a

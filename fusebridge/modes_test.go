@@ -175,3 +175,39 @@ func TestWatcherYoungDirectories(t *testing.T) {
 func firstDiff(a, b []string) string {
 	return "extra [" + diffHead(a, b) + "] missing [" + diffHead(b, a) + "]"
 }
+
+// TestWatcherForgetsDeletedDirs: directories made and removed do not
+// stay in the watcher's map of the tree (it held every directory that
+// ever existed), in both modes.
+func TestWatcherForgetsDeletedDirs(t *testing.T) {
+	for _, mode := range []fusebridge.WatcherMode{fusebridge.Fanotify, fusebridge.Inotify} {
+		t.Run(mode.String(), func(t *testing.T) {
+			root := t.TempDir()
+			w, err := fusebridge.NewWatcher(propagationtest.New(), root, &fusebridge.WatcherOptions{Mode: mode})
+			if errors.Is(err, fusebridge.ErrUnsupported) {
+				t.Skipf("%v", err)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			defer w.Close(ctx)
+			for i := range 300 {
+				d := filepath.Join(root, fmt.Sprintf("tmp%03d", i))
+				if err := os.MkdirAll(filepath.Join(d, "sub"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.RemoveAll(d); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := w.Sync(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if s := w.Stats(); s.Dirs != 1 {
+				t.Errorf("after 600 directories made and removed, %d watched, want 1 (the root)", s.Dirs)
+			}
+		})
+	}
+}

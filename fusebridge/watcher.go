@@ -159,6 +159,9 @@ type Watcher struct {
 	// which no event has reported: path → is a directory. See
 	// inBackend.dirAppeared.
 	early map[string]bool
+	// gone lists deleted directories (by dirs key) that stay in dirs
+	// until the kernel queue has been drained; see purgeGone.
+	gone []string
 
 	records, published, failed, ignored, overflows, malformed atomic.Uint64
 }
@@ -320,6 +323,25 @@ func (w *Watcher) closeFDs() {
 	}
 }
 
+// purgeGone forgets the deleted directories once the kernel queue is
+// empty: every event from inside them has been read. So the map of
+// directories holds the live tree, not every directory that ever existed.
+func (w *Watcher) purgeGone() {
+	if len(w.gone) == 0 {
+		return
+	}
+	if n, err := unix.IoctlGetInt(w.fd, unix.TIOCINQ); err != nil || n > 0 {
+		return
+	}
+	for _, k := range w.gone {
+		if _, ok := w.dirs[k]; ok {
+			delete(w.dirs, k)
+			w.nDirs.Add(-1)
+		}
+	}
+	w.gone = w.gone[:0]
+}
+
 // overflow counts and reports a kernel queue overflow.
 func (w *Watcher) overflow() {
 	w.overflows.Add(1)
@@ -367,6 +389,7 @@ func (w *Watcher) run() {
 	for {
 		// With a rename half or early entries pending, wait a little for
 		// the rest, then report them; Sync waits for that too.
+		w.purgeGone()
 		pending := w.moveFr != nil || len(w.early) > 0
 		w.idle.Store(!pending)
 		timeout := -1

@@ -100,11 +100,15 @@ func (w *Watcher) translate(e *kevent) {
 				w.be.dirAppeared(e, true)
 			}
 		case kDelete:
-			// A deleted directory stays known to the interface: unread
-			// events merge, so a create and a delete of one name can
-			// arrive as one event ahead of events that happened between
-			// them inside the directory.
+			// A deleted directory stays known to the interface until the
+			// kernel queue has been drained: unread events merge, so a
+			// create and a delete of one name can arrive as one event
+			// ahead of events that happened between them inside the
+			// directory.
 			delete(w.dirty, e.obj)
+			if e.isDir && e.obj != "" && w.mode == Fanotify {
+				w.gone = append(w.gone, e.obj)
+			}
 		case kModify:
 			// The first modification since the last close-after-write
 			// fixes the path the session reports, as the FUSE side does.
