@@ -1,6 +1,8 @@
 package access_test
 
 import (
+	"path"
+	"strings"
 	"testing"
 
 	"github.com/vexfs/semevent"
@@ -28,5 +30,41 @@ func FuzzParsePolicy(f *testing.F) {
 			pr.Roles = append(pr.Roles, r.Name)
 		}
 		_ = a.Authorize(pr, access.OpSubscribe, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/data/x", Topic: "a.b.c"})
+	})
+}
+
+// FuzzPathDecision: a decision depends on the cleaned path only, so no
+// spelling of a path under /secret escapes the deny, and nothing outside
+// /data is published under the /data grant.
+func FuzzPathDecision(f *testing.F) {
+	for _, s := range []string{"/data/../secret/keys.pem", "//secret/keys.pem", "/./secret/keys.pem", "/data/x", "../secret", "/data/../../etc/passwd", ""} {
+		f.Add(s)
+	}
+	a, err := access.New(&access.Policy{Roles: []access.Role{{Name: "r", Grants: []access.Grant{
+		{Ops: []access.Op{access.OpSubscribe}},
+		{Deny: true, Ops: []access.Op{access.OpSubscribe}, Paths: []string{"/secret/**"}},
+		{Ops: []access.Op{access.OpPublish}, Paths: []string{"/data/**"}},
+	}}}}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	p := &access.Principal{User: "u", Roles: []string{"r"}}
+	f.Fuzz(func(t *testing.T, s string) {
+		ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: s}
+		sub := a.Authorize(p, access.OpSubscribe, ev) == nil
+		pub := a.Authorize(p, access.OpPublish, ev) == nil
+		c := path.Clean(s)
+		if s != "" && strings.HasPrefix(c, "/") {
+			cev := &semevent.Event{Kind: semevent.KindFileWrite, Path: c}
+			if sub != (a.Authorize(p, access.OpSubscribe, cev) == nil) || pub != (a.Authorize(p, access.OpPublish, cev) == nil) {
+				t.Fatalf("%q and its cleaned form %q are decided differently", s, c)
+			}
+		}
+		if sub && (c == "/secret" || strings.HasPrefix(c, "/secret/")) {
+			t.Fatalf("subscribe to %q (%q) allowed despite the deny on /secret/**", s, c)
+		}
+		if pub && c != "/data" && !strings.HasPrefix(c, "/data/") {
+			t.Fatalf("publish of %q (%q) allowed outside /data", s, c)
+		}
 	})
 }

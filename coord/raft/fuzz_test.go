@@ -2,7 +2,10 @@ package raft
 
 import (
 	"bytes"
+	"errors"
 	"testing"
+
+	pb "github.com/lni/dragonboat/v4/raftpb"
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/internal/codec"
@@ -79,5 +82,45 @@ func FuzzReadSnapshot(f *testing.F) {
 		if !bytes.Equal(buf.Bytes(), b) {
 			t.Fatalf("re-encoded %x, decoded from %x", buf.Bytes(), b)
 		}
+	})
+}
+
+// FuzzTLSFrames feeds an arbitrary byte stream to the TLS transport's
+// frame reader and message decoding: never a panic, no frame beyond
+// maxFrame, and a message is handed on only when its sender is one the
+// certificate speaks for (node 1 here).
+func FuzzTLSFrames(f *testing.F) {
+	b := pb.MessageBatch{DeploymentId: 1, Requests: []pb.Message{{Type: pb.Heartbeat, To: 2, From: 1, ShardID: 1, Term: 3}}}
+	raw, _ := b.Marshal()
+	frame := append([]byte{frameBatch, 0, 0, 0, byte(len(raw))}, raw...)
+	f.Add(frame)
+	f.Add(append(append([]byte(nil), frame...), frame...))
+	ch := pb.Chunk{ShardID: 1, ReplicaID: 2, From: 1, Data: []byte("x")}
+	craw, _ := ch.Marshal()
+	f.Add(append([]byte{frameChunk, 0, 0, 0, byte(len(craw))}, craw...))
+	f.Add([]byte{frameBatch, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		readFrames(bytes.NewReader(stream), func(kind byte, p []byte) bool {
+			if len(p) == 0 || len(p) > maxFrame {
+				t.Fatalf("frame of %d bytes handed on", len(p))
+			}
+			b, ch, err := decodeFrame(kind, p)
+			switch {
+			case err != nil:
+				if !errors.Is(err, errBadFrame) {
+					t.Fatalf("decodeFrame error %v does not wrap errBadFrame", err)
+				}
+				return false
+			case b != nil:
+				for _, m := range b.Requests {
+					if m.From != 1 {
+						return false
+					}
+				}
+				return true
+			default:
+				return ch.From == 1
+			}
+		})
 	})
 }

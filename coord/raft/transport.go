@@ -197,11 +197,61 @@ func (t *tlsTransport) serve(c *tls.Conn) {
 		}
 		return true
 	}
-	r := bufio.NewReaderSize(c, 64<<10)
+	readFrames(c, func(kind byte, p []byte) bool {
+		b, ch, err := decodeFrame(kind, p)
+		switch {
+		case err != nil:
+			return false
+		case b != nil:
+			for i := range b.Requests {
+				if !speaksFor(b.Requests[i].From) {
+					return false
+				}
+			}
+			t.handler(*b)
+			return true
+		default:
+			return speaksFor(ch.From) && t.chunks(*ch)
+		}
+	})
+}
+
+var errBadFrame = errors.New("raft: bad transport frame")
+
+// decodeFrame decodes one frame's payload: a message batch or a snapshot
+// chunk. A payload the decoder chokes on (even by panicking) is an error.
+func decodeFrame(kind byte, p []byte) (b *pb.MessageBatch, ch *pb.Chunk, err error) {
+	defer func() {
+		if recover() != nil {
+			b, ch, err = nil, nil, errBadFrame
+		}
+	}()
+	switch kind {
+	case frameBatch:
+		b = &pb.MessageBatch{}
+		if err := b.Unmarshal(p); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errBadFrame, err)
+		}
+		return b, nil, nil
+	case frameChunk:
+		ch = &pb.Chunk{}
+		if err := ch.Unmarshal(p); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errBadFrame, err)
+		}
+		return nil, ch, nil
+	}
+	return nil, nil, fmt.Errorf("%w: kind %d", errBadFrame, kind)
+}
+
+// readFrames reads frames (a kind byte, a big-endian uint32 length, the
+// payload) from r and passes each to fn until r fails, a frame is empty
+// or larger than maxFrame, or fn returns false. fn must not keep p.
+func readFrames(r io.Reader, fn func(kind byte, p []byte) bool) {
+	br := bufio.NewReaderSize(r, 64<<10)
 	var hdr [5]byte
-	buf := make([]byte, 0, 64<<10)
+	var buf []byte
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if _, err := io.ReadFull(br, hdr[:]); err != nil {
 			return
 		}
 		n := binary.BigEndian.Uint32(hdr[1:])
@@ -217,30 +267,10 @@ func (t *tlsTransport) serve(c *tls.Conn) {
 		} else {
 			p = make([]byte, n) // a large one-off: not kept
 		}
-		if _, err := io.ReadFull(r, p); err != nil {
+		if _, err := io.ReadFull(br, p); err != nil {
 			return
 		}
-		switch hdr[0] {
-		case frameBatch:
-			var b pb.MessageBatch
-			if err := b.Unmarshal(p); err != nil {
-				return
-			}
-			for i := range b.Requests {
-				if !speaksFor(b.Requests[i].From) {
-					return
-				}
-			}
-			t.handler(b)
-		case frameChunk:
-			var ch pb.Chunk
-			if err := ch.Unmarshal(p); err != nil {
-				return
-			}
-			if !speaksFor(ch.From) || !t.chunks(ch) {
-				return
-			}
-		default:
+		if !fn(hdr[0], p) {
 			return
 		}
 	}
