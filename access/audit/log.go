@@ -461,7 +461,12 @@ func scanFrames(path string, fn func(rec []byte, off int64) error) (int64, error
 		return 0, fmt.Errorf("audit: %w", err)
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
+	return scanFrameReader(f, path, fn)
+}
+
+// scanFrameReader is scanFrames over r; name is for errors.
+func scanFrameReader(rd io.Reader, name string, fn func(rec []byte, off int64) error) (int64, error) {
+	r := bufio.NewReaderSize(rd, 64<<10)
 	var buf []byte
 	off := int64(0)
 	for i := 0; ; i++ {
@@ -474,7 +479,7 @@ func scanFrames(path string, fn func(rec []byte, off int64) error) (int64, error
 			if err == io.ErrUnexpectedEOF {
 				return off, &VerifyError{Index: i, Offset: off, Reason: fmt.Sprintf("truncated frame header of %d bytes", n)}
 			}
-			return off, fmt.Errorf("audit: %s: %w", path, err)
+			return off, fmt.Errorf("audit: %s: %w", name, err)
 		}
 		size := int64(binary.LittleEndian.Uint32(hdr[:]))
 		if size > MaxRecordSize {
@@ -488,7 +493,7 @@ func scanFrames(path string, fn func(rec []byte, off int64) error) (int64, error
 			if err == io.EOF || err == io.ErrUnexpectedEOF {
 				return off, &VerifyError{Index: i, Offset: off, Reason: fmt.Sprintf("truncated frame of %d bytes", size)}
 			}
-			return off, fmt.Errorf("audit: %s: %w", path, err)
+			return off, fmt.Errorf("audit: %s: %w", name, err)
 		}
 		if err := fn(buf, off); err != nil {
 			return off, err
