@@ -326,3 +326,53 @@ func BenchmarkBusIdleCPU(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkBusSparseCPU measures the CPU per wall second while events
+// arrive sparsely — one every ~100µs, the pace of a FUSE server serving an
+// interactive user — through a channel (the floor) and through the bus with
+// one subscriber. It reports cpu-s/wall-s: what waiting for the next event
+// costs (spinning that does not pay shows here).
+func BenchmarkBusSparseCPU(b *testing.B) {
+	const gap = 100 * time.Microsecond
+	run := func(b *testing.B, publish func()) {
+		start, cpu0 := time.Now(), cpuSeconds(b)
+		b.ResetTimer()
+		for range b.N {
+			publish()
+			time.Sleep(gap)
+		}
+		b.StopTimer()
+		b.ReportMetric((cpuSeconds(b)-cpu0)/time.Since(start).Seconds(), "cpu-s/wall-s")
+	}
+	b.Run("channel", func(b *testing.B) {
+		ch := make(chan *semevent.Event, propagation.DefaultBuffer)
+		done := make(chan struct{})
+		go func() {
+			for range ch {
+			}
+			close(done)
+		}()
+		ev := benchEvent()
+		run(b, func() { ch <- ev })
+		close(ch)
+		<-done
+	})
+	b.Run("bus", func(b *testing.B) {
+		bus, err := propagation.New(nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := bus.Subscribe(semevent.HandlerFunc(func(context.Context, *semevent.Event) error { return nil }), nil); err != nil {
+			b.Fatal(err)
+		}
+		ev, ctx := benchEvent(), context.Background()
+		run(b, func() {
+			if err := bus.Publish(ctx, ev); err != nil {
+				b.Fatal(err)
+			}
+		})
+		if err := bus.Close(ctx); err != nil {
+			b.Fatal(err)
+		}
+	})
+}

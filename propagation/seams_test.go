@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"runtime"
 	"strings"
 	"sync"
@@ -662,5 +663,105 @@ func TestPublishRefusesAnOversizedEvent(t *testing.T) {
 	unlimited := newBus(t, &propagation.Options{MaxEventBytes: -1})
 	if err := unlimited.Publish(context.Background(), big); err != nil {
 		t.Fatalf("with MaxEventBytes -1: %v", err)
+	}
+}
+
+// TestDedupPropertyRandomLoads is the machinery behind items 13 and 18.2:
+// random rounds of operations, each seen at FUSE, at the kernel or both, by
+// random tenants on a few shared paths, published by concurrent goroutines
+// in random order behind a subscriber of random slowness, with the clock
+// moving two windows between rounds. The oracle: an operation seen twice
+// is delivered once, folded, to its own tenant; one seen once is
+// delivered once, alone; nothing else.
+func TestDedupPropertyRandomLoads(t *testing.T) {
+	const window = time.Second
+	for seed := range uint64(6) {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(seed, 99))
+			clock := propagationtest.NewClock(epoch, false)
+			b := newBus(t, &propagation.Options{Clock: clock, QueueSize: 2 << r.IntN(6), Quantum: 1 + r.IntN(64),
+				Dedup: &propagation.DedupOptions{Window: window}})
+			type key struct{ tenant, path string }
+			var mu sync.Mutex
+			got := map[key][]semevent.BoundarySet{}
+			slowness := r.IntN(50)
+			if _, err := b.Subscribe(semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) error {
+				mu.Lock()
+				k := key{ev.Tenant, ev.Path}
+				got[k] = append(got[k], ev.Seen)
+				mu.Unlock()
+				for range slowness {
+					runtime.Gosched()
+				}
+				return nil
+			}), &propagation.SubscribeOptions{Buffer: 1 + r.IntN(32)}); err != nil {
+				t.Fatal(err)
+			}
+			want := map[key]semevent.BoundarySet{}
+			tenants := []string{"", "acme", "globex"}
+			for round := range 8 {
+				var evs []*semevent.Event
+				for op := range 40 + r.IntN(40) {
+					k := key{tenants[r.IntN(len(tenants))], fmt.Sprintf("/r%d/p%d", round, op%13)}
+					if _, dup := want[k]; dup {
+						continue // one operation per key and round
+					}
+					var seen semevent.BoundarySet
+					switch r.IntN(3) {
+					case 0:
+						seen = semevent.Boundaries(semevent.FUSE)
+					case 1:
+						seen = semevent.Boundaries(semevent.Kernel)
+					default:
+						seen = semevent.Boundaries(semevent.FUSE, semevent.Kernel)
+					}
+					want[k] = seen
+					for _, bd := range []semevent.Boundary{semevent.FUSE, semevent.Kernel} {
+						if seen.Has(bd) {
+							evs = append(evs, &semevent.Event{Kind: semevent.KindFileCreate, Boundary: bd, Tenant: k.tenant, Path: k.path})
+						}
+					}
+					// Noise only FUSE sees, filling its queue.
+					for range r.IntN(4) {
+						evs = append(evs, &semevent.Event{Kind: semevent.KindFileRead, Boundary: semevent.FUSE, Tenant: k.tenant, Path: k.path + ".noise"})
+					}
+				}
+				r.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
+				var wg sync.WaitGroup
+				const pubs = 4
+				for p := range pubs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for i := p; i < len(evs); i += pubs {
+							if err := b.Publish(context.Background(), evs[i]); err != nil {
+								t.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				clock.Advance(2*window + time.Millisecond)
+			}
+			if err := b.Sync(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			for k, seen := range want {
+				if g := got[k]; len(g) != 1 || g[0] != seen {
+					t.Errorf("%v seen %v: delivered %v, want once with that Seen", k, seen, g)
+				}
+			}
+			for k, g := range got {
+				if _, ok := want[k]; !ok && !strings.HasSuffix(k.path, ".noise") {
+					t.Errorf("%v delivered %v, never published", k, g)
+				}
+			}
+			if st := b.Stats(); st.Dropped.Total() != 0 || st.DedupEvicted != 0 {
+				t.Errorf("dropped %d evicted %d", st.Dropped.Total(), st.DedupEvicted)
+			}
+		})
 	}
 }
