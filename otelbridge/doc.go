@@ -28,8 +28,12 @@
 //   - process TOPIC (consumer): parent is the event's trace context; the
 //     handler runs with the span in its ctx, so its own publishes are
 //     children of the delivery.
-//   - journal commit: parent is the span in ctx (the publish, for a
-//     durable publish), else the event's trace context.
+//   - journal commit: one per Append or AppendBatch; parent is the span
+//     in ctx, else the (first) event's trace context — the publish span.
+//     A batch's span links to every event's trace context: the bus
+//     commits the durable events it has gathered, of several traces, in
+//     one append, and the links tie each publish to the commit that made
+//     it durable.
 //   - workflow step NAME / workflow compensate NAME: one per attempt;
 //     parent is the span in ctx, else the triggering event's trace context
 //     (the executor does not carry the delivery's ctx into steps).
@@ -42,9 +46,11 @@
 // TestPipeline runs 50 three-hop pipelines concurrently through a real bus
 // with durable publishing into a real journal (request → publish → journal
 // commit → delivery → publish → journal commit → delivery → workflow
-// step) with the SDK's in-memory exporter: exactly 8 spans per pipeline
-// (none lost), one trace id per pipeline, every parent as listed above,
-// and the journaled events carry the pipeline's trace id.
+// step) with the SDK's in-memory exporter: exactly 6 spans per pipeline
+// besides the commits (none lost), one trace id per pipeline, every parent
+// as listed above; every publish is linked by exactly one commit span and
+// the commits' batch sizes add up to the 100 events (one run: 52 appends);
+// the journaled events carry their pipeline's trace id.
 //
 // # Concurrency
 //

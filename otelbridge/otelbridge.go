@@ -148,9 +148,13 @@ func (t *Tracer) Handler(h semevent.Handler) semevent.Handler {
 }
 
 // Journal wraps a bus's journal: each Append and AppendBatch records a span
-// "journal commit" (parent: the span in ctx — the publish span, for a
-// durable publish through a wrapped Publisher — else the first event's
-// trace context). Tail and Consume pass through.
+// "journal commit" whose parent is the span in ctx, else the (first)
+// event's trace context — the publish span, for a durable publish through
+// a wrapped Publisher. A batch's span also links to every event's trace
+// context, so each publish is tied to the commit that made it durable even
+// when the bus commits the events of several traces together (it does:
+// the dispatcher appends what it has gathered in one batch). Tail and
+// Consume pass through.
 func (t *Tracer) Journal(j propagation.Journal) propagation.Journal { return &journalTracer{t, j} }
 
 type journalTracer struct {
@@ -173,7 +177,14 @@ func (jt *journalTracer) AppendBatch(ctx context.Context, evs []*semevent.Event)
 	if len(evs) > 0 {
 		first = evs[0]
 	}
-	ctx, span := jt.t.tr.Start(parent(ctx, first), "journal commit", trace.WithAttributes(attribute.Int("semevent.journal.batch", len(evs))))
+	links := make([]trace.Link, 0, len(evs))
+	for _, ev := range evs {
+		if ev.Trace.IsValid() {
+			links = append(links, trace.Link{SpanContext: SpanContext(ev.Trace)})
+		}
+	}
+	ctx, span := jt.t.tr.Start(parent(ctx, first), "journal commit", trace.WithLinks(links...),
+		trace.WithAttributes(attribute.Int("semevent.journal.batch", len(evs))))
 	off, err := jt.j.AppendBatch(ctx, evs)
 	if err == nil {
 		span.SetAttributes(attribute.Int64("semevent.journal.offset", int64(off)))
