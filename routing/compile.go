@@ -108,220 +108,321 @@ const MaxContentTable = 1 << 25
 // rather than through the index.
 const smallSet = 8
 
+// compile checks rs whole and returns it compiled, or a *RuleSetError
+// listing every problem found.
 func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 	if rs == nil {
 		rs = &RuleSet{}
 	}
-	var errs []*RuleError
-	fail := func(kind string, i int, name, field string, pos int, err error, format string, args ...any) {
-		errs = append(errs, &RuleError{Kind: kind, Index: i, Name: name, Field: field, Pos: pos, Msg: fmt.Sprintf(format, args...), Err: err})
-	}
-	c := &compiled{
-		version: version, destIdx: map[string]int32{}, trie: &snode{}, loadFn: o.Load,
-		static: roaring.New(), verify: roaring.New(), byPath: roaring.New(), byMatch: roaring.New(),
-		cache: xsync.NewMapOf[string, *entry](), cacheMax: o.CacheSize,
-	}
-	dest := func(name string) int32 {
-		if id, ok := c.destIdx[name]; ok {
-			return id
-		}
-		id := int32(len(c.dests))
-		c.dests = append(c.dests, name)
-		c.destIdx[name] = id
-		return id
-	}
-	groupIdx := map[string]int{}
+	b := newBuilder(o, version)
+	b.nameGroups(rs.Groups)
 	for i, g := range rs.Groups {
-		if g.Name == "" {
-			fail("group", i, g.Name, "Name", -1, nil, "empty name")
-		} else if _, dup := groupIdx[g.Name]; dup {
-			fail("group", i, g.Name, "Name", -1, nil, "duplicate group name")
-		}
-		groupIdx[g.Name] = i
+		b.c.groups = append(b.c.groups, b.group(i, g))
 	}
-	for i, g := range rs.Groups {
-		cg := &cgroup{name: g.Name, strategy: g.Strategy}
-		if cg.strategy == "" {
-			cg.strategy = RoundRobin
-		}
-		switch cg.strategy {
-		case RoundRobin, Hash, LeastLoaded:
-		default:
-			fail("group", i, g.Name, "Strategy", -1, nil, "unknown strategy %q (want %q, %q or %q)", g.Strategy, RoundRobin, Hash, LeastLoaded)
-		}
-		if len(g.Members) == 0 {
-			fail("group", i, g.Name, "Members", -1, nil, "no members")
-		}
-		for j, m := range g.Members {
-			switch {
-			case m == "":
-				fail("group", i, g.Name, fmt.Sprintf("Members[%d]", j), -1, nil, "empty member name")
-			case slices.Contains(g.Members[:j], m):
-				fail("group", i, g.Name, fmt.Sprintf("Members[%d]", j), -1, nil, "duplicate member %q", m)
-			default:
-				if _, isGroup := groupIdx[m]; isGroup {
-					fail("group", i, g.Name, fmt.Sprintf("Members[%d]", j), -1, nil, "member %q is a group; groups do not nest", m)
-				}
-				cg.members = append(cg.members, dest(m))
-			}
-		}
-		kf, err := keyFunc(g.Key)
-		if err != nil {
-			fail("group", i, g.Name, "Key", -1, nil, "%v", err)
-		}
-		if g.KeyFunc != nil {
-			kf = g.KeyFunc
-		}
-		cg.key = kf
-		if cg.strategy == Hash {
-			for _, m := range cg.members {
-				for v := 0; v < 64; v++ {
-					cg.ring = append(cg.ring, ringPoint{hash: mix(fnv(c.dests[m] + "#" + strconv.Itoa(v))), member: m})
-				}
-			}
-			sort.Slice(cg.ring, func(a, b int) bool { return cg.ring[a].hash < cg.ring[b].hash })
-		}
-		c.groups = append(c.groups, cg)
+	for i, r := range rs.Rules {
+		cr := b.rule(i, r)
+		b.c.rules = append(b.c.rules, cr)
+		b.index(uint32(i), &cr)
 	}
-	var pats []string
-	patID := map[string]int{}
-	byPrefix := map[string][]pathCand{}
+	if st, cl := matchac.Size(b.pats); st*cl > MaxContentTable {
+		b.fail("rule", len(rs.Rules)-1, "", "Contains", -1, nil,
+			"the %d distinct content patterns need a %d×%d automaton table, more than %d entries", len(b.pats), st, cl, MaxContentTable)
+	}
+	if len(b.errs) > 0 {
+		return nil, &RuleSetError{Errors: b.errs}
+	}
+	return b.finish(), nil
+}
+
+// builder holds what compile gathers while it checks and indexes a rule
+// set: the compiled set being filled, every problem found, and the indexes
+// that are built at the end.
+type builder struct {
+	c        *compiled
+	o        Options
+	errs     []*RuleError
+	groupIdx map[string]int // group name -> index in RuleSet.Groups
+	pats     []string       // distinct content patterns, by id
+	patID    map[string]int
+	byPrefix map[string][]pathCand
 	// Conditions are immutable and safe for concurrent use: rules with the
 	// same When text share one compiled condition.
-	type compiledWhen struct {
-		x   *filter.Expr
-		err error
+	whens map[string]compiledWhen
+}
+
+type compiledWhen struct {
+	x   *filter.Expr
+	err error
+}
+
+func newBuilder(o Options, version uint64) *builder {
+	return &builder{
+		c: &compiled{
+			version: version, destIdx: map[string]int32{}, trie: &snode{}, loadFn: o.Load,
+			static: roaring.New(), verify: roaring.New(), byPath: roaring.New(), byMatch: roaring.New(),
+			cache: xsync.NewMapOf[string, *entry](), cacheMax: o.CacheSize,
+		},
+		o:        o,
+		groupIdx: map[string]int{},
+		patID:    map[string]int{},
+		byPrefix: map[string][]pathCand{},
+		whens:    map[string]compiledWhen{},
 	}
-	whens := map[string]compiledWhen{}
-	for i, r := range rs.Rules {
-		cr := crule{name: r.Name, in: inAll}
-		fieldErr := func(field string, pos int, err error, format string, args ...any) {
-			fail("rule", i, r.Name, field, pos, err, format, args...)
+}
+
+// fail records one problem.
+func (b *builder) fail(kind string, i int, name, field string, pos int, err error, format string, args ...any) {
+	b.errs = append(b.errs, &RuleError{Kind: kind, Index: i, Name: name, Field: field, Pos: pos, Msg: fmt.Sprintf(format, args...), Err: err})
+}
+
+// dest returns the id of the destination name, adding it if it is new.
+func (b *builder) dest(name string) int32 {
+	c := b.c
+	if id, ok := c.destIdx[name]; ok {
+		return id
+	}
+	id := int32(len(c.dests))
+	c.dests = append(c.dests, name)
+	c.destIdx[name] = id
+	return id
+}
+
+// nameGroups records every group's name, so that rules and members can
+// tell a group from a destination whatever the order.
+func (b *builder) nameGroups(groups []Group) {
+	for i, g := range groups {
+		if g.Name == "" {
+			b.fail("group", i, g.Name, "Name", -1, nil, "empty name")
+		} else if _, dup := b.groupIdx[g.Name]; dup {
+			b.fail("group", i, g.Name, "Name", -1, nil, "duplicate group name")
 		}
-		if r.Subject != "" {
-			s, err := ParseSubject(r.Subject)
-			if err != nil {
-				var se *SubjectError
-				errors.As(err, &se)
-				fieldErr("Subject", se.Pos, err, "%s", se.Msg)
-			}
-			cr.subj = s
-		}
-		if r.Path != "" {
-			g, err := glob.Compile(r.Path)
-			if err != nil {
-				var ge *glob.Error
-				errors.As(err, &ge)
-				fieldErr("Path", ge.Pos, err, "%s", ge.Msg)
-			}
-			cr.glob = g
-		}
-		for j, p := range r.Contains {
-			if p == "" {
-				fieldErr(fmt.Sprintf("Contains[%d]", j), -1, nil, "empty pattern")
-			}
-		}
-		cr.pats = slices.Clone(r.Contains)
-		if len(r.In) > 0 {
-			cr.in = 0
-			for j, f := range r.In {
-				switch strings.ToLower(f) {
-				case "path":
-					cr.in |= inPath
-				case "attrs":
-					cr.in |= inAttrs
-				case "data":
-					cr.in |= inData
-				default:
-					fieldErr(fmt.Sprintf("In[%d]", j), -1, nil, "unknown field %q (want path, attrs or data)", f)
-				}
-			}
-		}
-		var conds []filter.Filter
-		if r.When != "" {
-			w, ok := whens[r.When]
-			if !ok {
-				w.x, w.err = filter.Compile(r.When, nil)
-				whens[r.When] = w
-			}
-			x, err := w.x, w.err
-			if err != nil {
-				pos := -1
-				var xe *filter.ExprError
-				if errors.As(err, &xe) {
-					pos = xe.Pos
-				}
-				fieldErr("When", pos, err, "%v", err)
-			} else {
-				conds = append(conds, x)
-			}
-		}
-		if r.Filter != nil {
-			conds = append(conds, &safeFilter{f: r.Filter, panics: o.panics})
-		}
-		if len(conds) > 0 {
-			cr.cond = filter.And(conds...)
-		}
-		if len(r.To) == 0 {
-			fieldErr("To", -1, nil, "no destination")
-		}
-		for j, to := range r.To {
-			var t target
-			if to == "" {
-				fieldErr(fmt.Sprintf("To[%d]", j), -1, nil, "empty destination")
-				continue
-			}
-			if gi, ok := groupIdx[to]; ok {
-				t = -int32(gi) - 1
-			} else {
-				t = dest(to)
-			}
-			if !slices.Contains(cr.to, t) {
-				cr.to = append(cr.to, t)
-			}
-		}
-		c.rules = append(c.rules, cr)
-		// Index.
-		id := uint32(i)
-		if cr.subj == nil {
-			c.anySubj = append(c.anySubj, id)
-		} else {
-			c.trie.insert(cr.subj.tokens, id)
-		}
-		key, indexable := "", false
-		if cr.glob != nil {
-			key, _, indexable = indexPrefix(cr.glob.Prefix())
-		}
+		b.groupIdx[g.Name] = i
+	}
+}
+
+// group checks and compiles group i.
+func (b *builder) group(i int, g Group) *cgroup {
+	cg := &cgroup{name: g.Name, strategy: g.Strategy}
+	if cg.strategy == "" {
+		cg.strategy = RoundRobin
+	}
+	switch cg.strategy {
+	case RoundRobin, Hash, LeastLoaded:
+	default:
+		b.fail("group", i, g.Name, "Strategy", -1, nil, "unknown strategy %q (want %q, %q or %q)", g.Strategy, RoundRobin, Hash, LeastLoaded)
+	}
+	cg.members = b.members(i, g)
+	kf, err := keyFunc(g.Key)
+	if err != nil {
+		b.fail("group", i, g.Name, "Key", -1, nil, "%v", err)
+	}
+	if g.KeyFunc != nil {
+		kf = g.KeyFunc
+	}
+	cg.key = kf
+	if cg.strategy == Hash {
+		cg.ring = b.ring(cg.members)
+	}
+	return cg
+}
+
+// members checks group i's members and returns their destination ids.
+func (b *builder) members(i int, g Group) []int32 {
+	if len(g.Members) == 0 {
+		b.fail("group", i, g.Name, "Members", -1, nil, "no members")
+	}
+	var ids []int32
+	for j, m := range g.Members {
+		field := fmt.Sprintf("Members[%d]", j)
 		switch {
-		case cr.glob == nil && len(cr.pats) == 0 && cr.cond == nil:
-			c.static.Add(id)
-		case indexable:
-			c.byPath.Add(id)
-			byPrefix[key] = append(byPrefix[key], pathCand{id: id, anySubj: cr.subj == nil})
-		case len(cr.pats) > 0:
-			c.byMatch.Add(id)
-			for _, p := range cr.pats {
-				pid, ok := patID[p]
-				if !ok {
-					pid = len(pats)
-					patID[p] = pid
-					pats = append(pats, p)
-					c.patRules = append(c.patRules, nil)
-				}
-				c.patRules[pid] = append(c.patRules[pid], id)
-			}
+		case m == "":
+			b.fail("group", i, g.Name, field, -1, nil, "empty member name")
+		case slices.Contains(g.Members[:j], m):
+			b.fail("group", i, g.Name, field, -1, nil, "duplicate member %q", m)
 		default:
-			c.verify.Add(id)
+			if _, isGroup := b.groupIdx[m]; isGroup {
+				b.fail("group", i, g.Name, field, -1, nil, "member %q is a group; groups do not nest", m)
+			}
+			ids = append(ids, b.dest(m))
 		}
 	}
-	if st, cl := matchac.Size(pats); st*cl > MaxContentTable {
-		fail("rule", len(rs.Rules)-1, "", "Contains", -1, nil,
-			"the %d distinct content patterns need a %d×%d automaton table, more than %d entries", len(pats), st, cl, MaxContentTable)
+	return ids
+}
+
+// ring returns the consistent-hash ring of members: 64 points each.
+func (b *builder) ring(members []int32) []ringPoint {
+	var ring []ringPoint
+	for _, m := range members {
+		for v := 0; v < 64; v++ {
+			ring = append(ring, ringPoint{hash: mix(fnv(b.c.dests[m] + "#" + strconv.Itoa(v))), member: m})
+		}
 	}
-	if len(errs) > 0 {
-		return nil, &RuleSetError{Errors: errs}
+	sort.Slice(ring, func(a, c int) bool { return ring[a].hash < ring[c].hash })
+	return ring
+}
+
+// rule checks and compiles rule i.
+func (b *builder) rule(i int, r Rule) crule {
+	fieldErr := func(field string, pos int, err error, format string, args ...any) {
+		b.fail("rule", i, r.Name, field, pos, err, format, args...)
 	}
-	c.paths = newPathIndex(byPrefix)
+	cr := crule{name: r.Name, in: inAll}
+	cr.subj, cr.glob = ruleSubject(r, fieldErr), rulePath(r, fieldErr)
+	for j, p := range r.Contains {
+		if p == "" {
+			fieldErr(fmt.Sprintf("Contains[%d]", j), -1, nil, "empty pattern")
+		}
+	}
+	cr.pats = slices.Clone(r.Contains)
+	if len(r.In) > 0 {
+		cr.in = ruleIn(r.In, fieldErr)
+	}
+	cr.cond = b.cond(r, fieldErr)
+	cr.to = b.targets(r.To, fieldErr)
+	return cr
+}
+
+// fieldErrFunc records a problem with one field of the rule at hand.
+type fieldErrFunc func(field string, pos int, err error, format string, args ...any)
+
+func ruleSubject(r Rule, fieldErr fieldErrFunc) *Subject {
+	if r.Subject == "" {
+		return nil
+	}
+	s, err := ParseSubject(r.Subject)
+	if err != nil {
+		var se *SubjectError
+		errors.As(err, &se)
+		fieldErr("Subject", se.Pos, err, "%s", se.Msg)
+	}
+	return s
+}
+
+func rulePath(r Rule, fieldErr fieldErrFunc) *glob.Glob {
+	if r.Path == "" {
+		return nil
+	}
+	g, err := glob.Compile(r.Path)
+	if err != nil {
+		var ge *glob.Error
+		errors.As(err, &ge)
+		fieldErr("Path", ge.Pos, err, "%s", ge.Msg)
+	}
+	return g
+}
+
+// ruleIn returns the content fields a rule's In names.
+func ruleIn(fields []string, fieldErr fieldErrFunc) uint8 {
+	var in uint8
+	for j, f := range fields {
+		switch strings.ToLower(f) {
+		case "path":
+			in |= inPath
+		case "attrs":
+			in |= inAttrs
+		case "data":
+			in |= inData
+		default:
+			fieldErr(fmt.Sprintf("In[%d]", j), -1, nil, "unknown field %q (want path, attrs or data)", f)
+		}
+	}
+	return in
+}
+
+// cond returns the rule's When and Filter as one filter, nil when it has
+// neither.
+func (b *builder) cond(r Rule, fieldErr fieldErrFunc) filter.Filter {
+	var conds []filter.Filter
+	if r.When != "" {
+		w, ok := b.whens[r.When]
+		if !ok {
+			w.x, w.err = filter.Compile(r.When, nil)
+			b.whens[r.When] = w
+		}
+		if w.err != nil {
+			pos := -1
+			var xe *filter.ExprError
+			if errors.As(w.err, &xe) {
+				pos = xe.Pos
+			}
+			fieldErr("When", pos, w.err, "%v", w.err)
+		} else {
+			conds = append(conds, w.x)
+		}
+	}
+	if r.Filter != nil {
+		conds = append(conds, &safeFilter{f: r.Filter, panics: b.o.panics})
+	}
+	if len(conds) == 0 {
+		return nil
+	}
+	return filter.And(conds...)
+}
+
+// targets returns the rule's destinations and groups, each once.
+func (b *builder) targets(to []string, fieldErr fieldErrFunc) []target {
+	if len(to) == 0 {
+		fieldErr("To", -1, nil, "no destination")
+	}
+	var ts []target
+	for j, name := range to {
+		var t target
+		if name == "" {
+			fieldErr(fmt.Sprintf("To[%d]", j), -1, nil, "empty destination")
+			continue
+		}
+		if gi, ok := b.groupIdx[name]; ok {
+			t = -int32(gi) - 1
+		} else {
+			t = b.dest(name)
+		}
+		if !slices.Contains(ts, t) {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// index files rule id under its subject and in exactly one candidate
+// class: static, by path prefix, by content pattern, or checked one by one.
+func (b *builder) index(id uint32, cr *crule) {
+	c := b.c
+	if cr.subj == nil {
+		c.anySubj = append(c.anySubj, id)
+	} else {
+		c.trie.insert(cr.subj.tokens, id)
+	}
+	key, indexable := "", false
+	if cr.glob != nil {
+		key, _, indexable = indexPrefix(cr.glob.Prefix())
+	}
+	switch {
+	case cr.glob == nil && len(cr.pats) == 0 && cr.cond == nil:
+		c.static.Add(id)
+	case indexable:
+		c.byPath.Add(id)
+		b.byPrefix[key] = append(b.byPrefix[key], pathCand{id: id, anySubj: cr.subj == nil})
+	case len(cr.pats) > 0:
+		c.byMatch.Add(id)
+		for _, p := range cr.pats {
+			pid, ok := b.patID[p]
+			if !ok {
+				pid = len(b.pats)
+				b.patID[p] = pid
+				b.pats = append(b.pats, p)
+				c.patRules = append(c.patRules, nil)
+			}
+			c.patRules[pid] = append(c.patRules[pid], id)
+		}
+	default:
+		c.verify.Add(id)
+	}
+}
+
+// finish builds the indexes and caches of a rule set without problems.
+func (b *builder) finish() *compiled {
+	c, o := b.c, b.o
+	c.paths = newPathIndex(b.byPrefix)
 	c.buildAny()
 	c.seed = maphash.MakeSeed()
 	if !o.NoDecisionCache {
@@ -330,9 +431,9 @@ func compile(rs *RuleSet, o Options, version uint64) (*compiled, error) {
 		c.doorkeeper = make([]atomic.Uint64, size)
 		c.decisionMask = uint64(size - 1)
 	}
-	c.ac = matchac.New(pats)
+	c.ac = matchac.New(b.pats)
 	c.load = make([]atomic.Int64, len(c.dests))
-	return c, nil
+	return c
 }
 
 // safeFilter guards the dispatcher against a panicking user filter: the
