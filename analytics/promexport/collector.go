@@ -1,9 +1,10 @@
 // Package promexport exports semevent's statistics to Prometheus: a
-// [Collector] reads the bus, analyzers, journal, router, health checker
-// and, through [Source] functions, any other component (the coordinator
-// and the automation engine) at scrape time, under conventional names and
-// units. It is the only semevent package that imports the Prometheus
-// client.
+// [Collector] reads the bus, analyzers, journal, router, FUSE bridge,
+// kernel watcher, CEP engine, rule engine, workflow executor and health
+// checker, and through [Source] functions any other component (the
+// coordinator), at scrape time, under conventional names and units, each
+// with a help text that says what it counts. It is the only semevent
+// package that imports the Prometheus client.
 //
 // # Usage
 //
@@ -12,6 +13,11 @@
 //		Analyzers: map[string]func() analytics.Stats{"writes": proc.Stats},
 //		Journal:   promexport.JournalOf(j),
 //		Router:    promexport.RouterOf(table),
+//		Bridge:    bridge.Stats,
+//		Watcher:   watcher.Stats,
+//		CEP:       patterns.Stats,
+//		Rules:     engine.Stats,
+//		Executor:  executor.Stats,
 //		Health:    checker,
 //	})
 //	reg := prometheus.NewRegistry()
@@ -19,11 +25,11 @@
 //	http.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 //
 // The metric names are listed in [Names]; alerts.yml in this directory has
-// example alert rules written against them. Components with a Stats
-// method that promexport does not import (package coord's coordinators,
-// package automation's engines) plug in through [FieldsSource]:
+// example alert rules written against them. Components without a
+// first-class source (package coord's coordinators, a user's own) plug in
+// through [FieldsSource]:
 //
-//	Automation: promexport.FieldsSource(func() any { return engine.Stats() }),
+//	Coordinator: promexport.FieldsSource(func() any { return c.Stats() }),
 //
 // # Concurrency
 //
@@ -55,6 +61,10 @@ import (
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/analytics"
 	"github.com/vexfs/semevent/analytics/health"
+	"github.com/vexfs/semevent/automation"
+	"github.com/vexfs/semevent/automation/cep"
+	"github.com/vexfs/semevent/automation/rules"
+	"github.com/vexfs/semevent/fusebridge"
 	"github.com/vexfs/semevent/propagation"
 	"github.com/vexfs/semevent/propagation/journal"
 	"github.com/vexfs/semevent/routing"
@@ -110,10 +120,18 @@ type Options struct {
 	Router    func() RouterStats
 	Health    *health.Checker // component levels, checked at scrape time
 
-	// Coordinator and Automation report under <namespace>_coord_ and
-	// <namespace>_automation_.
+	// The capture and automation components, each by its Stats method:
+	// Bridge: bridge.Stats, and so on. They report under
+	// <namespace>_fuse_bridge_, _fuse_watcher_, _cep_, _rules_ and
+	// _workflow_.
+	Bridge   func() fusebridge.Stats        // a FUSE bridge
+	Watcher  func() fusebridge.WatcherStats // a kernel watcher
+	CEP      func() cep.Stats               // a complex-event-processing engine
+	Rules    func() rules.Stats             // a rule engine
+	Executor func() automation.ExecutorStats
+
+	// Coordinator reports under <namespace>_coord_; see [FieldsSource].
 	Coordinator Source
-	Automation  Source
 	// Sources report under <namespace>_<key>_.
 	Sources map[string]Source
 }
@@ -224,6 +242,21 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		e.gauge("rules_version", "Version of the rule set in use; changes on every reload.", float64(s.Version))
 		e.gauge("destinations", "Destinations the rules name.", float64(s.Destinations))
 	}
+	if c.o.Bridge != nil {
+		collectBridge(emitter{ch, c.ns + "_fuse_bridge_"}, c.o.Bridge())
+	}
+	if c.o.Watcher != nil {
+		collectWatcher(emitter{ch, c.ns + "_fuse_watcher_"}, c.o.Watcher())
+	}
+	if c.o.CEP != nil {
+		collectCEP(emitter{ch, c.ns + "_cep_"}, c.o.CEP())
+	}
+	if c.o.Rules != nil {
+		collectRules(emitter{ch, c.ns + "_rules_"}, c.o.Rules())
+	}
+	if c.o.Executor != nil {
+		collectExecutor(emitter{ch, c.ns + "_workflow_"}, c.o.Executor())
+	}
 	if c.o.Health != nil {
 		rep := c.o.Health.Check(contextBackground())
 		e := emitter{ch, c.ns + "_health_"}
@@ -232,7 +265,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		e.gauge("overall_status", "Worst component health: 0 ok, 1 degraded, 2 critical.", float64(rep.Level))
 	}
-	sources := map[string]Source{"coord": c.o.Coordinator, "automation": c.o.Automation}
+	sources := map[string]Source{"coord": c.o.Coordinator}
 	for k, s := range c.o.Sources {
 		sources[k] = s
 	}
@@ -351,5 +384,5 @@ func Names() []string {
 		"semevent_journal_written_bytes_total", "semevent_journal_segments_created_total",
 		"semevent_router_rules_version", "semevent_router_destinations",
 		"semevent_health_status", "semevent_health_overall_status")
-	return out
+	return append(out, componentNames()...)
 }

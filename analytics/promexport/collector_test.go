@@ -42,9 +42,9 @@ func fullCollector(t *testing.T) *promexport.Collector {
 		Coordinator: func() []promexport.Metric {
 			return []promexport.Metric{{Name: "leader_changes_total", Help: "Leader changes.", Counter: true, Value: 3}}
 		},
-		Automation: func() []promexport.Metric {
+		Sources: map[string]promexport.Source{"automation": func() []promexport.Metric {
 			return []promexport.Metric{{Name: "rules_fired_total", Counter: true, Help: "Rules fired.", Labels: map[string]string{"rule": "r1"}, Value: 7}}
-		},
+		}},
 	})
 	if err != nil {
 		t.Fatal(err)

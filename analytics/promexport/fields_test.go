@@ -24,7 +24,7 @@ func TestFieldsSource(t *testing.T) {
 		s.Dropped.Full = 2
 		return &s
 	})
-	c, _ := promexport.New(&promexport.Options{Automation: src})
+	c, _ := promexport.New(&promexport.Options{Sources: map[string]promexport.Source{"automation": src}})
 	got := gather(t, c)
 	for key, want := range map[string]float64{
 		"semevent_automation_events_total":        5,
