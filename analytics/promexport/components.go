@@ -48,7 +48,9 @@ func collectCEP(e emitter, s cep.Stats) {
 	e.counter("events_total", "Events the CEP engine handled.", s.Events)
 	e.counter("matches_total", "Pattern matches the CEP engine emitted.", s.Matches)
 	e.counter("partials_evicted_total", "Partial matches evicted because a key reached MaxPartialsPerKey.", s.Evicted)
+	e.counter("keys_evicted_total", "Keys whose CEP state was evicted because a pattern reached MaxKeys.", s.KeysEvicted)
 	e.counter("late_events_total", "Events older than the CEP watermark (processed at the watermark).", s.Late)
+	e.counter("future_events_total", "Events the CEP engine refused for being more than MaxFuture ahead of its clock.", s.Future)
 	e.gauge("partials", "Partial matches and pending timers the CEP engine holds now.", float64(s.Partials))
 }
 
@@ -75,6 +77,8 @@ func collectExecutor(e emitter, s automation.ExecutorStats) {
 	e.counter("step_retries_total", "Workflow step attempts after the first.", s.Retries)
 	e.counter("compensations_total", "Compensations that succeeded.", s.Compensations)
 	e.counter("inbox_dropped_total", "Events a full Listener inbox did not keep.", s.InboxDropped)
+	e.counter("tenant_queues_freed_total", "Idle per-tenant executor queues freed.", s.TenantsFreed)
+	e.gauge("tenant_queues", "Per-tenant executor queues held now: tenants with queued or running executions.", float64(s.Tenants))
 	e.gauge("executions_running", "Workflow executions running now.", float64(s.Running))
 	e.gauge("executions_queued", "Workflow executions waiting for a slot now.", float64(s.Queued))
 }
@@ -99,11 +103,12 @@ func componentNames() []string {
 		"ops_total", "backlog", "pid_cache_resets_total")
 	add("fuse_watcher_", "fanotify", "records_total", "published_total", "failed_total", "ignored_total",
 		"overflows_total", "malformed_total", "watched_dirs")
-	add("cep_", "events_total", "matches_total", "partials_evicted_total", "late_events_total", "partials")
+	add("cep_", "events_total", "matches_total", "partials_evicted_total", "keys_evicted_total", "late_events_total",
+		"future_events_total", "partials")
 	add("rules_", "events_total", "evaluations_total", "fired_total", "action_errors_total", "reloads_total",
 		"reload_errors_total", "rules")
 	add("workflow_", "executions_finished_total", "executions_started_total", "executions_resumed_total",
 		"executions_rejected_total", "step_retries_total", "compensations_total", "inbox_dropped_total",
-		"executions_running", "executions_queued")
+		"tenant_queues_freed_total", "tenant_queues", "executions_running", "executions_queued")
 	return out
 }
