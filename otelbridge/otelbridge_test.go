@@ -255,3 +255,20 @@ func TestNoOpenTelemetryBelow(t *testing.T) {
 	require.NotContains(t, string(out), "go.opentelemetry.io")
 	require.Contains(t, string(out), "github.com/vexfs/semevent/propagation\n")
 }
+
+// TestHandlerPanic checks that a delivery span records a panic and ends,
+// and that the panic goes on to the bus, which recovers it.
+func TestHandlerPanic(t *testing.T) {
+	tr, exp, _ := newTracer(t)
+	bus, err := propagation.New(nil)
+	require.NoError(t, err)
+	_, err = bus.Subscribe(tr.Handler(semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) error { panic("boom") })), nil)
+	require.NoError(t, err)
+	require.NoError(t, bus.Publish(context.Background(), &semevent.Event{Kind: semevent.KindFileWrite}))
+	require.NoError(t, bus.Close(context.Background()))
+	spans := exp.GetSpans()
+	require.Len(t, spans, 1)
+	require.Equal(t, "process fs.file.write", spans[0].Name)
+	require.Equal(t, "panic", spans[0].Status.Description)
+	require.Equal(t, uint64(1), bus.Stats().Panics)
+}
