@@ -1,7 +1,9 @@
 // Package dashboard serves a live web dashboard of a semevent pipeline:
 // one page, its script and style embedded in the binary (no CDN), showing
 // throughput with a Holt-Winters forecast band, delivery latency
-// percentiles, window results, top paths and anomalies, redrawn from a
+// percentiles, window results, top paths and anomalies, and the system
+// around them — bus subscriptions, journal, cluster, automation and
+// capture, each panel once its source is wired — redrawn from a
 // server-sent-events stream.
 //
 // # Usage
@@ -69,6 +71,16 @@ type Options struct {
 	// Patterns, when set, lists frequent event sequences to show, such as
 	// an analytics.Miner's Top.
 	Patterns func() []analytics.FrequentSequence
+
+	// System panels (see [JournalPanel] and the types beside it): each
+	// source, when set, adds its panel to the page. Options.Bus also adds
+	// the bus subscriptions panel. A source is called once per Interval
+	// (Capture) or per snapshot (the others), from the dashboard's
+	// goroutines: it must be safe for concurrent use.
+	Journal    func() JournalPanel
+	Cluster    func() ClusterPanel
+	Automation func() AutomationPanel
+	Capture    func() CapturePanel
 	// Now returns the wall time (default time.Now).
 	Now func() time.Time
 }
@@ -105,6 +117,14 @@ type Snapshot struct {
 	Anomalies  []AnomalyPoint     `json:"anomalies"`
 	Patterns   []PatternEntry     `json:"patterns"`
 	Totals     map[string]float64 `json:"totals"`
+
+	// System panels: nil (absent from the JSON) when their source is not
+	// wired.
+	Subscriptions []SubscriptionRow `json:"subscriptions,omitempty"`
+	Journal       *JournalPanel     `json:"journal,omitempty"`
+	Cluster       *ClusterPanel     `json:"cluster,omitempty"`
+	Automation    *AutomationPanel  `json:"automation,omitempty"`
+	Capture       *CaptureView      `json:"capture,omitempty"`
 }
 
 // Sample is one point of a series.
@@ -174,6 +194,10 @@ type Dashboard struct {
 	windows   map[int64]*window // by end, Unix nanoseconds
 	anomalies []AnomalyPoint
 	totals    map[string]float64
+	subs      []SubscriptionRow
+	capture   CapturePanel
+	captureT  time.Time
+	opsPerSec []Sample
 
 	stop chan struct{}
 	done chan struct{}
@@ -260,15 +284,20 @@ func trim[T any](s []T, n int) []T {
 
 func ms(t time.Time) int64 { return t.UnixMilli() }
 
-// Sample reads the bus once; the sampler calls it every Interval.
+// Sample reads the bus and the capture counters once; the sampler calls
+// it every Interval.
 func (d *Dashboard) Sample() {
+	now := d.o.Now()
+	if d.o.Capture != nil {
+		d.sampleCapture(d.o.Capture(), now)
+	}
 	if d.o.Bus == nil {
 		return
 	}
 	s := d.o.Bus()
-	now := d.o.Now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.subs = subscriptionRows(s)
 	if d.sampled {
 		if dt := now.Sub(d.prevT).Seconds(); dt > 0 {
 			rate := float64(s.Published-d.prev.Published) / dt
@@ -283,6 +312,19 @@ func (d *Dashboard) Sample() {
 	d.totals["delivered"] = float64(s.Delivered)
 	d.totals["dropped"] = float64(s.Dropped.Total())
 	d.totals["panics"] = float64(s.Panics)
+}
+
+// sampleCapture turns the FUSE operation counter into a rate.
+func (d *Dashboard) sampleCapture(c CapturePanel, now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.captureT.IsZero() && c.FUSEOps >= d.capture.FUSEOps {
+		if dt := now.Sub(d.captureT).Seconds(); dt > 0 {
+			rate := float64(c.FUSEOps-d.capture.FUSEOps) / dt
+			d.opsPerSec = trim(append(d.opsPerSec, Sample{ms(now), rate}), d.o.History)
+		}
+	}
+	d.capture, d.captureT = c, now
 }
 
 func durMs(d time.Duration) float64 { return float64(d) / 1e6 }
@@ -338,6 +380,20 @@ func (d *Dashboard) Snapshot() Snapshot {
 			patterns = append(patterns, PatternEntry{p.Steps, p.Support})
 		}
 	}
+	// The sources run without the lock: they may take a while.
+	var sys Snapshot
+	if d.o.Journal != nil {
+		j := d.o.Journal()
+		sys.Journal = &j
+	}
+	if d.o.Cluster != nil {
+		c := d.o.Cluster()
+		sys.Cluster = &c
+	}
+	if d.o.Automation != nil {
+		a := d.o.Automation()
+		sys.Automation = &a
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	s := Snapshot{Title: d.o.Title, Time: ms(d.o.Now()),
@@ -345,6 +401,13 @@ func (d *Dashboard) Snapshot() Snapshot {
 		Anomalies: slices.Clone(d.anomalies), Totals: map[string]float64{}, Patterns: patterns}
 	for k, v := range d.totals {
 		s.Totals[k] = v
+	}
+	s.Journal, s.Cluster, s.Automation = sys.Journal, sys.Cluster, sys.Automation
+	if d.o.Bus != nil {
+		s.Subscriptions = slices.Clone(d.subs)
+	}
+	if d.o.Capture != nil && !d.captureT.IsZero() {
+		s.Capture = &CaptureView{CapturePanel: d.capture, OpsPerSec: slices.Clone(d.opsPerSec)}
 	}
 	if n := len(d.through); n > 1 && d.hw.Observations() > 2 {
 		step := d.through[n-1].T - d.through[n-2].T
@@ -445,6 +508,22 @@ func sanitize(s Snapshot) Snapshot {
 	for i := range s.Anomalies {
 		a := &s.Anomalies[i]
 		a.Value, a.Baseline, a.Score = nan(a.Value), nan(a.Baseline), nan(a.Score)
+	}
+	if s.Cluster != nil {
+		c := *s.Cluster
+		c.Peers = slices.Clone(c.Peers) // the source's slice stays as it was
+		for i := range c.Peers {
+			c.Peers[i].Phi = nan(c.Peers[i].Phi)
+		}
+		s.Cluster = &c
+	}
+	if s.Capture != nil {
+		c := *s.Capture
+		c.OpsPerSec = slices.Clone(c.OpsPerSec)
+		for i := range c.OpsPerSec {
+			c.OpsPerSec[i].V = nan(c.OpsPerSec[i].V)
+		}
+		s.Capture = &c
 	}
 	return s
 }

@@ -207,11 +207,100 @@ function render(s) {
     td.colSpan = 2; td.textContent = "none yet"; td.style.color = color("--muted");
     tr.appendChild(td); pbody.appendChild(tr);
   }
+  renderSystem(s);
   dash.updates++;
   dash.last = s;
   // Mirror the counters into the DOM for tools that read it (chromium --dump-dom).
   document.body.dataset.updates = dash.updates;
   for (const [id, n] of Object.entries(dash.drawn)) document.getElementById(id).dataset.drawn = n;
+}
+
+// rows fills tbody with one row per item (cells from cellsOf, a class per
+// cell from classOf) and records the count for the browser test.
+function rows(tbody, items, cellsOf, emptyText, classOf) {
+  tbody.replaceChildren(...items.map((it) => {
+    const tr = document.createElement("tr");
+    cellsOf(it).forEach((v, i) => {
+      const td = document.createElement("td");
+      td.textContent = typeof v === "number" ? fmt(v) : v;
+      const cls = classOf && classOf(it, i);
+      if (cls) td.className = cls;
+      tr.appendChild(td);
+    });
+    return tr;
+  }));
+  if (items.length === 0) {
+    const tr = document.createElement("tr");
+    const td = document.createElement("td");
+    td.colSpan = 9; td.textContent = emptyText; td.style.color = color("--muted");
+    tr.appendChild(td); tbody.appendChild(tr);
+  }
+  return items.length;
+}
+
+// kv fills the <b data-k> cells of a panel from obj.
+function kv(panel, obj, fmts = {}) {
+  panel.querySelectorAll("b[data-k]").forEach((b) => {
+    const k = b.dataset.k, v = obj[k];
+    b.textContent = fmts[k] ? fmts[k](v) : typeof v === "number" ? fmt(v) : v || "–";
+  });
+}
+
+function bytes(n) {
+  if (!(n >= 0)) return "–";
+  const u = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return (i ? n.toFixed(1) : String(n)) + " " + u[i];
+}
+
+// renderSystem shows each system panel whose source the snapshot carries
+// and records, per panel, the rows it drew (dash.panels) for the test.
+function renderSystem(s) {
+  const panels = (dash.panels = {});
+  const show = (id, on) => { document.getElementById(id).hidden = !on; return on; };
+  let any = false;
+  if (show("p-subscriptions", Array.isArray(s.subscriptions))) {
+    any = true;
+    panels.subscriptions = rows(document.querySelector("#p-subscriptions tbody"), s.subscriptions, (r) =>
+      [r.name, r.matched, r.delivered, r.dropped.full, r.dropped.evicted, r.dropped.unsubscribed, r.dropped.closed, r.errors, r.depth],
+      "no subscriptions", (r, i) => (i >= 3 && i <= 7 && [0, 0, 0, r.dropped.full, r.dropped.evicted, r.dropped.unsubscribed, r.dropped.closed, r.errors][i] > 0 ? "bad" : ""));
+  }
+  if (show("p-journal", !!s.journal)) {
+    any = true;
+    const p = document.getElementById("p-journal");
+    kv(p, s.journal, { bytes });
+    panels.journal = rows(p.querySelector("tbody"), s.journal.consumers || [], (c) => [c.name, c.offset, c.lag], "no durable consumers",
+      (c, i) => (i === 2 && c.lag > 0 ? "bad" : ""));
+  }
+  if (show("p-cluster", !!s.cluster)) {
+    any = true;
+    const p = document.getElementById("p-cluster");
+    panels.cluster = rows(p.querySelector(".shards tbody"), s.cluster.shards || [], (sh) =>
+      [String(sh.id), sh.leader || "none", (sh.members || []).join(", "), (sh.observers || []).join(", ") || "–", sh.applied, sh.lag],
+      "no shards", (sh, i) => (i === 1 && !sh.leader ? "bad" : ""));
+    panels.peers = rows(p.querySelector(".peers tbody"), s.cluster.peers || [], (pe) =>
+      [pe.node, pe.phi < 0 ? "–" : pe.phi.toFixed(2), pe.up ? "up" : "suspected"], "no peers",
+      (pe, i) => (i === 2 && !pe.up ? "bad" : ""));
+  }
+  if (show("p-automation", !!s.automation)) {
+    any = true;
+    const p = document.getElementById("p-automation");
+    kv(p, s.automation, { open_breakers: (b) => (b && b.length ? b.join(", ") : "none") });
+    panels.automation = rows(p.querySelector("tbody"), s.automation.rules || [], (r) => [r.name, r.hits], "no rules");
+  }
+  if (show("p-capture", !!s.capture)) {
+    any = true;
+    const p = document.getElementById("p-capture");
+    kv(p, s.capture, { watcher_mode: (m) => m || "no watcher" });
+    lineChart(document.getElementById("fuseops"), [
+      { name: "FUSE ops/s", color: palette[4], points: s.capture.ops_per_sec || [] },
+    ], { emptyText: "waiting for a second sample…" });
+    panels.capture = (s.capture.ops_per_sec || []).length;
+  }
+  show("system", any);
+  show("system-title", any);
+  for (const [k, n] of Object.entries(panels)) document.getElementById(k === "peers" ? "p-cluster" : "p-" + k).dataset["rows" + (k === "peers" ? "Peers" : "")] = n;
 }
 
 function connect() {
