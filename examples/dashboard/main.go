@@ -37,6 +37,7 @@ import (
 	"github.com/vexfs/semevent/analytics/health"
 	"github.com/vexfs/semevent/analytics/promexport"
 	"github.com/vexfs/semevent/propagation"
+	"github.com/vexfs/semevent/propagation/journal"
 )
 
 // config is what the flags set; the test uses shorter times.
@@ -66,6 +67,18 @@ func main() {
 
 // run serves until ctx ends; ready gets the base URL once listening.
 func run(ctx context.Context, c config, ready func(url string)) error {
+	// A journal archives the writes; a durable consumer reads them back.
+	// The dashboard's journal panel shows both.
+	dir, err := os.MkdirTemp("", "semevent-dashboard-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	j, err := journal.Open(dir, &journal.Options{Sync: journal.SyncInterval(50 * time.Millisecond)})
+	if err != nil {
+		return err
+	}
+	defer j.Close(context.Background()) // after the bus: see the shutdown order in package semevent
 	bus, err := propagation.New(&propagation.Options{LatencySample: 4})
 	if err != nil {
 		return err
@@ -77,7 +90,8 @@ func run(ctx context.Context, c config, ready func(url string)) error {
 		return err
 	}
 	dash, err := dashboard.New(&dashboard.Options{Title: "semevent · synthetic file workload", Bus: bus.Stats,
-		Interval: c.interval, Patterns: func() []analytics.FrequentSequence { return miner.Top(8, 10) }})
+		Interval: c.interval, Patterns: func() []analytics.FrequentSequence { return miner.Top(8, 10) },
+		Journal: func() dashboard.JournalPanel { return journalPanel(j, "indexer") }})
 	if err != nil {
 		return err
 	}
@@ -102,7 +116,14 @@ func run(ctx context.Context, c config, ready func(url string)) error {
 		return err
 	}
 	defer proc.Close(context.Background())
-	for name, h := range map[string]semevent.Handler{"analytics": proc, "patterns": miner} {
+	archiver := semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) error {
+		if ev.Kind != semevent.KindFileWrite {
+			return nil
+		}
+		_, err := j.Append(ctx, ev)
+		return err
+	})
+	for name, h := range map[string]semevent.Handler{"analytics": proc, "patterns": miner, "archiver": archiver} {
 		if _, err := bus.Subscribe(h, &propagation.SubscribeOptions{Name: name}); err != nil {
 			return err
 		}
@@ -135,10 +156,14 @@ func run(ctx context.Context, c config, ready func(url string)) error {
 	go func() { srvErr <- srv.Serve(ln) }()
 	ready(fmt.Sprintf("http://%s/", ln.Addr()))
 
-	loadDone := make(chan struct{})
+	loadDone, consumerDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(loadDone)
 		workload(ctx, bus, c)
+	}()
+	go func() {
+		defer close(consumerDone)
+		_ = j.Consume(ctx, "indexer", func(uint64, *semevent.Event) error { return nil })
 	}()
 	go func() {
 		t := time.NewTicker(15 * time.Second)
@@ -161,10 +186,31 @@ func run(ctx context.Context, c config, ready func(url string)) error {
 		return err
 	}
 	<-loadDone
+	<-consumerDone
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = dash.Close(context.Background()) // ends the event streams so Shutdown need not wait
 	return srv.Shutdown(sctx)
+}
+
+// journalPanel reports j's size, segments and a durable consumer's lag.
+func journalPanel(j *journal.Journal, consumers ...string) dashboard.JournalPanel {
+	p := dashboard.JournalPanel{NextOffset: j.NextOffset()}
+	for _, s := range j.Segments() {
+		p.Bytes += s.Size
+		p.Segments++
+	}
+	for _, name := range consumers {
+		off, ok, err := j.CommittedOffset(name)
+		if err != nil {
+			continue
+		}
+		if !ok {
+			off = j.FirstOffset()
+		}
+		p.Consumers = append(p.Consumers, dashboard.ConsumerLag{Name: name, Offset: off, Lag: p.NextOffset - min(off, p.NextOffset)})
+	}
+	return p
 }
 
 // workload publishes file events until ctx ends.

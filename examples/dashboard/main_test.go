@@ -7,17 +7,23 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/vexfs/semevent/analytics/dashboard"
+	"github.com/vexfs/semevent/propagation"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -191,6 +197,15 @@ type state struct {
 	Sig      map[string]int `json:"sig"`      // a hash of each canvas's pixels
 	Rows     int            `json:"rows"`     // anomaly table rows
 	Patterns int            `json:"patterns"` // frequent-sequence rows with an arrow
+	// Panels are the system panels by id ("p-journal", …).
+	Panels map[string]panelState `json:"panels"`
+}
+
+// panelState is one system panel as the browser shows it.
+type panelState struct {
+	Shown bool   `json:"shown"` // laid out (not hidden)
+	Rows  int    `json:"rows"`  // table rows
+	Text  string `json:"text"`  // the rendered text
 }
 
 const probe = `
@@ -203,7 +218,11 @@ for (const c of document.querySelectorAll("canvas[data-chart]")) {
   for (let i = 3; i < px.length; i += 4) { if (px[i] > 0) n++; h = (h * 31 + px[i - 3] + px[i - 2] * 7 + px[i]) | 0; }
   ink[c.id] = n; sig[c.id] = h;
 }
-return {updates: d.updates, errors: d.errors, drawn: d.drawn, ink, sig,
+const panels = {};
+for (const p of document.querySelectorAll("figure.panel")) {
+  panels[p.id] = {shown: !p.hidden && p.offsetParent !== null, rows: p.querySelectorAll("tbody tr").length, text: p.innerText};
+}
+return {updates: d.updates, errors: d.errors, drawn: d.drawn, ink, sig, panels,
   rows: document.querySelectorAll("#anomalies tbody tr").length,
   patterns: [...document.querySelectorAll("#patterns tbody td")].filter((td) => td.textContent.includes("→")).length};`
 
@@ -262,6 +281,20 @@ func TestDashboardInChromium(t *testing.T) {
 	if later.Patterns < 1 {
 		t.Errorf("no frequent sequence shown")
 	}
+	// System panels: the example wires the bus and a journal, not a
+	// cluster, automation or capture.
+	for id, p := range later.Panels {
+		wired := id == "p-subscriptions" || id == "p-journal"
+		if p.Shown != wired {
+			t.Errorf("panel %s shown = %v, want %v", id, p.Shown, wired)
+		}
+	}
+	if p := later.Panels["p-subscriptions"]; p.Rows != 3 || !regexp.MustCompile(`archiver\t[1-9][0-9.]*k?\t[1-9]`).MatchString(p.Text) {
+		t.Errorf("subscriptions panel: %d rows (want analytics, patterns, archiver with numbers):\n%s", p.Rows, p.Text)
+	}
+	if p := later.Panels["p-journal"]; !regexp.MustCompile(`(?s)SIZE\s+[0-9.]+ (B|KiB|MiB).*SEGMENTS\s+[1-9].*indexer\t[1-9]`).MatchString(p.Text) {
+		t.Errorf("journal panel does not show a size, segments and the indexer's offset:\n%s", p.Text)
+	}
 	t.Logf("first: %d updates, drawn %v; later: %d updates, drawn %v", first.Updates, first.Drawn, later.Updates, later.Drawn)
 
 	shot := d.call("GET", "/session/"+d.session+"/screenshot", nil)
@@ -305,6 +338,94 @@ func dumpDOM(t *testing.T, browser string) {
 		dm := regexp.MustCompile(`id="` + c + `"[^>]*data-drawn="(\d+)"`).FindStringSubmatch(dom)
 		if dm == nil || dm[1] == "0" {
 			t.Errorf("chart %s drew %v points", c, dm)
+		}
+	}
+}
+
+// TestSystemPanelsInChromium wires every system panel's source (fixed
+// figures standing in for a journal, a Raft cluster, the rule engine and
+// the FUSE bridge) and checks in headless Chromium that each panel
+// appears and shows its source's numbers.
+func TestSystemPanelsInChromium(t *testing.T) {
+	d := startBrowser(t)
+	if d == nil {
+		return
+	}
+	var ops atomic.Uint64
+	dash, err := dashboard.New(&dashboard.Options{
+		Title: "system", Interval: 100 * time.Millisecond,
+		Bus: func() propagation.Stats {
+			return propagation.Stats{Published: 10, Subscriptions: []propagation.SubscriptionStats{
+				{Name: "indexer", Matched: 7001, Delivered: 6998, Depth: 3, Dropped: propagation.DropStats{Full: 3}}}}
+		},
+		Journal: func() dashboard.JournalPanel {
+			return dashboard.JournalPanel{Bytes: 5 << 20, Segments: 3, NextOffset: 1200,
+				Consumers: []dashboard.ConsumerLag{{Name: "acme-indexer", Offset: 1100, Lag: 100}}}
+		},
+		Cluster: func() dashboard.ClusterPanel {
+			return dashboard.ClusterPanel{Node: "n1",
+				Shards: []dashboard.ShardStatus{{ID: 7, Leader: "n2", Members: []string{"n1", "n2", "n3"}, Applied: 4242, Lag: 2}},
+				Peers:  []dashboard.PeerStatus{{Node: "n2", Phi: 0.25, Up: true}, {Node: "n3", Phi: math.Inf(1)}}}
+		},
+		Automation: func() dashboard.AutomationPanel {
+			return dashboard.AutomationPanel{Rules: []dashboard.RuleHits{{Name: "alert-tmp", Hits: 12}},
+				WorkflowsRunning: 2, WorkflowsFailed: 1, OpenBreakers: []string{"webhook"}}
+		},
+		Capture: func() dashboard.CapturePanel {
+			return dashboard.CapturePanel{FUSEOps: ops.Add(50), WatcherMode: "fanotify", Overflows: 1, Events: 77}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(dash)
+	t.Cleanup(func() {
+		_ = dash.Close(context.Background())
+		srv.Close()
+	})
+	d.call("POST", "/session/"+d.session+"/url", map[string]any{"url": srv.URL + "/"})
+
+	want := map[string]*regexp.Regexp{
+		"p-subscriptions": regexp.MustCompile(`indexer\t7001\t6998\t3\t0\t0\t0\t0\t3`),
+		"p-journal":       regexp.MustCompile(`(?s)5\.0 MiB.*SEGMENTS\s+3.*1200.*acme-indexer\t1100\t100`),
+		"p-cluster":       regexp.MustCompile(`(?s)7\tn2\tn1, n2, n3\t–\t4242\t2.*n2\t0\.25\tup.*n3\t–\tsuspected`),
+		"p-automation":    regexp.MustCompile(`(?s)RUNNING\s+2.*FAILED\s+1.*webhook.*alert-tmp\t12`),
+		"p-capture":       regexp.MustCompile(`(?s)fanotify.*77.*OVERFLOWS\s+1`),
+	}
+	var s state
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		s = d.state()
+		ok := s.Updates >= 3 && s.Ink["fuseops"] > 200
+		for id, re := range want {
+			ok = ok && s.Panels[id].Shown && re.MatchString(s.Panels[id].Text)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			for id, re := range want {
+				p := s.Panels[id]
+				if !p.Shown || !re.MatchString(p.Text) {
+					t.Errorf("panel %s (shown %v) does not match %s:\n%s", id, p.Shown, re, p.Text)
+				}
+			}
+			t.Fatalf("system panels not rendered after 60s (updates %d, fuseops ink %d)", s.Updates, s.Ink["fuseops"])
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if s.Errors != 0 {
+		t.Errorf("the page failed to render %d snapshots", s.Errors)
+	}
+	if s.Drawn["fuseops"] < 1 {
+		t.Errorf("FUSE ops/s chart drew %d points", s.Drawn["fuseops"])
+	}
+	d.call("POST", "/session/"+d.session+"/execute/sync", map[string]any{
+		"script": `document.getElementById("system-title").scrollIntoView()`, "args": []any{}})
+	shot := d.call("GET", "/session/"+d.session+"/screenshot", nil)
+	if png, err := base64.StdEncoding.DecodeString(shot["value"].(string)); err == nil {
+		if path := os.Getenv("DASHBOARD_SYSTEM_SCREENSHOT"); path != "" {
+			_ = os.WriteFile(path, png, 0o644)
 		}
 	}
 }
