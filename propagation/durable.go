@@ -279,23 +279,30 @@ func (s *subscription) sleep(d time.Duration) bool {
 
 var errHalted = errors.New("propagation: subscription halted")
 
-// endOffsetter is implemented by journals that say where they end and
-// begin (*journal.Journal does); the bus then loads the IDs of the last
-// records into its recent IDs at New.
+// endOffsetter is implemented by journals that say where they begin and
+// end and can write out everything appended (*journal.Journal does); the
+// bus then loads the IDs of the last records into its recent IDs at New.
 type endOffsetter interface {
 	FirstOffset() uint64
 	NextOffset() uint64
+	Sync(ctx context.Context) error
 }
 
 // loadRecentIDs remembers the IDs (and folded sightings' IDs) of the
 // journal's last Options.RecentIDs records, so that retrying a publish
-// whose outcome was unknown before a restart is idempotent too.
+// whose outcome was unknown before a restart is idempotent too. It syncs
+// the journal first, so that every record below NextOffset is readable
+// and the read ends.
 func (b *Bus) loadRecentIDs() error {
 	j, ok := b.opts.Journal.(endOffsetter)
 	if !ok {
 		return nil
 	}
-	first, next := j.FirstOffset(), j.NextOffset()
+	next := j.NextOffset()
+	if err := j.Sync(context.Background()); err != nil {
+		return fmt.Errorf("propagation: new: syncing the journal to read its recent IDs: %w", err)
+	}
+	first := j.FirstOffset()
 	if next <= first {
 		return nil
 	}

@@ -209,6 +209,27 @@ func TestDurableRetryAfterRestartIsIdempotent(t *testing.T) {
 	}
 }
 
+// A new bus on a journal whose last records are still buffered (SyncNever)
+// reads their IDs too, and New does not wait for a flush that never comes.
+func TestNewBusReadsBufferedRecentIDs(t *testing.T) {
+	j, err := journal.Open(t.TempDir(), &journal.Options{Sync: journal.SyncNever, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close(context.Background()) })
+	ev := &semevent.Event{Kind: semevent.KindFileCreate, Path: "/buffered", ID: semevent.MakeID(1, 2, 3), Time: 1}
+	if _, err := j.Append(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	b := newBus(t, &propagation.Options{Journal: j, Durability: propagation.Durable})
+	if err := b.Publish(context.Background(), ev.Clone()); err != nil {
+		t.Fatal(err)
+	}
+	if got := journalEvents(t, j); len(got) != 1 {
+		t.Fatalf("journal holds %d records after a retry of a buffered record, want 1", len(got))
+	}
+}
+
 // Issue 14 item 8: the replaying consumer must not commit an event whose
 // handler failed; it retries with backoff (on the injected clock), then
 // stops at the event, so the next consumer gets it again; with a

@@ -66,6 +66,12 @@ func (b *Bus) Sync(ctx context.Context) error {
 	b.wake.Wake()
 	select {
 	case <-req.done:
+	case <-b.drained: // Close finished: the dispatcher may have left before seeing req
+		select {
+		case <-req.done:
+		default:
+			return fmt.Errorf("propagation: sync: %w", semevent.ErrClosed)
+		}
 	case <-ctx.Done():
 		return fmt.Errorf("propagation: sync: %w", ctx.Err())
 	}
