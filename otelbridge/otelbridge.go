@@ -110,6 +110,17 @@ func end(span trace.Span, err error) {
 	span.End()
 }
 
+// finish, deferred, ends span with *err, or on a panic marks the span and
+// panics on.
+func finish(span trace.Span, err *error) {
+	if r := recover(); r != nil {
+		span.SetStatus(codes.Error, "panic")
+		span.End()
+		panic(r)
+	}
+	end(span, *err)
+}
+
 // Publisher wraps p: each Publish starts a producer span "publish TOPIC"
 // (parent: the span in ctx, else the event's trace context), writes the
 // span's context into ev.Trace — so the event's trace context names the
@@ -135,14 +146,7 @@ func (t *Tracer) Handler(h semevent.Handler) semevent.Handler {
 	return semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) (err error) {
 		ctx, span := t.tr.Start(Extract(ctx, ev), "process "+ev.TopicOrKind(),
 			trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(eventAttrs(ev)...))
-		defer func() {
-			if r := recover(); r != nil {
-				span.SetStatus(codes.Error, "panic")
-				span.End()
-				panic(r)
-			}
-			end(span, err)
-		}()
+		defer finish(span, &err)
 		return h.Handle(ctx, ev)
 	})
 }
