@@ -112,10 +112,13 @@ func BenchmarkDenialAuditDelay(b *testing.B) {
 			name = "audit"
 		}
 		b.Run(name, func(b *testing.B) {
+			var dropped uint64
+			defer func() { b.ReportMetric(float64(dropped)/float64(b.N), "dropped-audits/op") }()
 			for range b.N {
 				b.StopTimer()
 				opts := &access.Options{}
 				var closeTrail func()
+				var trailLog *audit.Log
 				if withAudit {
 					_, priv, _ := ed25519.GenerateKey(nil)
 					s, err := audit.OpenFile(filepath.Join(b.TempDir(), "audit.log"))
@@ -127,6 +130,7 @@ func BenchmarkDenialAuditDelay(b *testing.B) {
 						b.Fatal(err)
 					}
 					opts.Audit = trail
+					trailLog = trail
 					closeTrail = func() { closeLog(trail) }
 				}
 				az, err := access.New(&access.Policy{Roles: []access.Role{
@@ -167,6 +171,9 @@ func BenchmarkDenialAuditDelay(b *testing.B) {
 				}
 				<-done
 				b.StopTimer()
+				if trailLog != nil {
+					dropped += trailLog.Stats().Dropped
+				}
 				bus.Close(context.Background())
 				if closeTrail != nil {
 					closeTrail()
