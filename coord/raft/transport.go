@@ -145,6 +145,7 @@ func (t *tlsTransport) accept() {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
+			time.Sleep(10 * time.Millisecond) // EMFILE and the like: do not spin
 			continue
 		}
 		if !t.track(c) {
