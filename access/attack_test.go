@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -307,4 +308,81 @@ func TestCheckerStateIsBounded(t *testing.T) {
 		t.Fatalf("the trail holds %d records for %d distinct denied keys, want at most %d", rep.Records, n, 106)
 	}
 	t.Logf("%d distinct keys: heap +%d KiB, %d audit records, stats %+v", n, grew>>10, rep.Records, st)
+}
+
+// blockingStore is an audit.Store whose appends wait, once blocked, until
+// released: a trail on a stalled disk.
+type blockingStore struct {
+	blocked atomic.Bool
+	release chan struct{}
+}
+
+func (s *blockingStore) Append([]byte) error {
+	if s.blocked.Load() {
+		<-s.release
+	}
+	return nil
+}
+func (*blockingStore) Sync() error                          { return nil }
+func (*blockingStore) Records(func(rec []byte) error) error { return nil }
+func (*blockingStore) Close() error                         { return nil }
+
+// Issue 18 item 15: denials were audited on the dispatcher goroutine, so
+// a slow trail slowed every subscriber. With the trail's disk stalled
+// outright, another subscription still gets all its events while a
+// denied one produces a denial per distinct topic; the records that do
+// not fit the queue are dropped and counted.
+func TestStalledTrailDoesNotBlockDelivery(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	store := &blockingStore{release: make(chan struct{})}
+	trail, err := audit.New(store, &audit.Options{Key: priv, QueueSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, err := access.New(&access.Policy{Roles: []access.Role{
+		{Name: "reader", Grants: []access.Grant{{Ops: []access.Op{access.OpSubscribe}, Topics: []string{"fs.>"}}}},
+		{Name: "all", Grants: []access.Grant{{Ops: []access.Op{access.OpSubscribe, access.OpPublish}}}},
+	}}, &access.Options{Audit: trail})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bus, err := propagation.New(&propagation.Options{Authorizer: az})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bus.Subscribe(nopHandler{}, &propagation.SubscribeOptions{Principal: &access.Principal{User: "r", Roles: []string{"reader"}}}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 5000
+	var got atomic.Int64
+	if _, err := bus.Subscribe(semevent.HandlerFunc(func(context.Context, *semevent.Event) error {
+		got.Add(1)
+		return nil
+	}), &propagation.SubscribeOptions{Principal: &access.Principal{User: "o", Roles: []string{"all"}}}); err != nil {
+		t.Fatal(err)
+	}
+	store.blocked.Store(true)
+	ctx := access.WithPrincipal(context.Background(), &access.Principal{User: "w", Roles: []string{"all"}})
+	for i := range n {
+		if err := bus.Publish(ctx, &semevent.Event{Kind: semevent.KindCustom, Topic: fmt.Sprintf("denied.%d", i), Path: "/a"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for deadline := time.Now().Add(30 * time.Second); got.Load() < n && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	delivered := got.Load()
+	close(store.release)
+	if err := bus.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := trail.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if delivered != n {
+		t.Fatalf("with the audit trail stalled, the other subscription got %d of %d events", delivered, n)
+	}
+	if d := trail.Stats().Dropped; d == 0 {
+		t.Fatal("no audit record was dropped although the trail was stalled with a 64-record queue")
+	}
 }
