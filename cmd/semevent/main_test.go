@@ -258,6 +258,20 @@ func TestJournalBadInput(t *testing.T) {
 		dir, seg, _ := damage(t, func(b []byte) []byte { return b[:len(b)-7] })
 		fails(t, run(t, "journal", "verify", dir), 1, dir, seg, "corrupt record at offset", "byte ")
 	})
+	t.Run("torn tail of the last segment", func(t *testing.T) {
+		// A crash's torn write: recovery cuts it, and the commands say so.
+		dir := t.TempDir()
+		segs := makeJournal(t, dir, 10, nil)
+		last := filepath.Join(dir, segs[len(segs)-1].Name)
+		data, err := os.ReadFile(last)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(last, data[:len(data)-7], 0o644))
+		r := ok(t, run(t, "journal", "verify", dir))
+		require.True(t, strings.HasPrefix(r.stderr, "semevent: note: journal: torn tail of segment "+segs[len(segs)-1].Name+" cut at byte "), r.stderr)
+		require.True(t, strings.HasSuffix(r.stderr, "; next offset 9\n"), r.stderr)
+		require.Equal(t, 1, strings.Count(r.stderr, "\n"))
+		require.Equal(t, fmt.Sprintf("ok: 9 records in %d segments\n", len(segs)), r.stdout)
+	})
 	t.Run("encrypted", func(t *testing.T) {
 		dir := t.TempDir()
 		key := bytes.Repeat([]byte{7}, 32)
