@@ -76,6 +76,21 @@
 //     process died, before its record was written, runs again. Make side
 //     effects idempotent with [StepContext.Key], which is the same on
 //     every attempt and replay.
+//   - The events a step or compensation emits ([StepContext.Emit]) and
+//     its status event (semevent.KindWorkflowStep) commit with the step's
+//     record in one store append — one journal record, whose checksum
+//     makes it all or nothing — so a crash can neither leave the events
+//     without the record nor the record without its events (a
+//     transactional outbox). They are published to
+//     ExecutorOptions.Publisher after the commit, and a RecEmitted record
+//     says so; a new executor on the store publishes again, with the same
+//     event IDs, the events of every record that has no RecEmitted. On a
+//     durable propagation bus, whose publish is idempotent by event ID,
+//     each committed event is thus journaled and delivered exactly once,
+//     also across a SIGKILL at any record (TestOutboxSIGKILLAtEveryRecord),
+//     and an attempt that failed or never committed emits nothing. On a
+//     volatile Publisher, events committed just before a crash may be
+//     delivered twice.
 //   - Workflow code must be deterministic given its step results, and do
 //     its side effects only in steps.
 //   - An Await that was waiting at the crash waits, after the restart,

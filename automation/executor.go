@@ -169,6 +169,7 @@ type ExecutorStats struct {
 	Compensations      uint64 // compensations that succeeded
 	InboxDropped       uint64 // events not kept by a full Listener inbox
 	TenantsFreed       uint64 // idle tenant queues freed (see Tenants)
+	Relayed            uint64 // records whose committed events recovery published again
 	Tenants            int    // tenant queues held now: tenants with queued or running executions
 	Running, Queued    int
 }
@@ -454,7 +455,25 @@ func (e *Executor) newExecution(id string, w Workflow, wf string, ev *semevent.E
 func (e *Executor) recover() error {
 	pending := map[string]*execution{}
 	var order []string
+	// The outbox: records whose events were committed and not yet
+	// published (no RecEmitted after them), in log order.
+	type relayKey struct {
+		exec, step string
+		typ        RecordType
+	}
+	unrelayed := map[relayKey]int{}
+	var relays []*Record
 	err := e.store.Load(e.root, func(r *Record) error {
+		switch {
+		case r.Type == RecEmitted:
+			if i, ok := unrelayed[relayKey{r.Execution, r.Step, RecordType(r.Seq)}]; ok {
+				relays[i] = nil
+			}
+			return nil
+		case len(r.Events) > 0:
+			unrelayed[relayKey{r.Execution, r.Step, r.Type}] = len(relays)
+			relays = append(relays, r)
+		}
 		if r.Type == RecStarted {
 			if r.Event == nil {
 				return &RecordError{Msg: "started record of " + r.Execution + " without event"}
@@ -486,6 +505,12 @@ func (e *Executor) recover() error {
 	})
 	if err != nil {
 		return fmt.Errorf("automation: loading the store: %w", err)
+	}
+	for _, r := range relays {
+		if r != nil {
+			e.relay(r) // committed before the crash, maybe published: the same IDs again
+			e.stats.Relayed++
+		}
 	}
 	for _, id := range order {
 		x := pending[id]
@@ -808,11 +833,11 @@ func (e *Executor) abandoning(x *execution) bool {
 
 // record appends r for x to the store. A store failure abandons x.
 func (e *Executor) record(x *execution, r *Record) error {
+	r.Execution, r.Workflow, r.Tenant = x.id, x.wf, x.tenant
+	r.Time = e.clock.Now().UnixNano()
 	if e.store == nil {
 		return nil
 	}
-	r.Execution, r.Workflow, r.Tenant = x.id, x.wf, x.tenant
-	r.Time = e.clock.Now().UnixNano()
 	if err := e.store.Append(e.root, r); err != nil {
 		x.mu.Lock()
 		x.storeFailed = true
@@ -923,24 +948,22 @@ func (e *Executor) compensate(x *execution) bool {
 			continue
 		}
 		ctx := context.WithoutCancel(x.ctx)
-		_, attempts, err := e.attempts(ctx, x, c.step, c.s, nil, true, c.result)
+		_, emitted, attempts, err := e.attempts(ctx, x, c.step, c.s, nil, true, c.result)
 		if e.abandoning(x) {
 			return false
 		}
 		if err != nil {
 			ok = false
 			x.noteStep(c.step, "compensation failed", attempts, err)
-			e.record(x, &Record{Type: RecCompensationFailed, Step: c.step, Err: err.Error()})
-			e.publishStep(x, c.step, "compensation failed")
+			e.commit(x, &Record{Type: RecCompensationFailed, Step: c.step, Err: err.Error()}, "compensation failed", nil)
 		} else {
 			x.noteStep(c.step, "compensated", attempts, nil)
-			if e.record(x, &Record{Type: RecCompensated, Step: c.step}) != nil {
+			if e.commit(x, &Record{Type: RecCompensated, Step: c.step}, "compensated", emitted) != nil {
 				return false
 			}
 			e.mu.Lock()
 			e.stats.Compensations++
 			e.mu.Unlock()
-			e.publishStep(x, c.step, "compensated")
 		}
 		x.mu.Lock()
 		x.compensated[c.step] = true
@@ -949,12 +972,13 @@ func (e *Executor) compensate(x *execution) bool {
 	return ok
 }
 
-// attempts runs s.Do (or, with comp, s.Compensate) under its retry policy, breaker and timeout, and returns
-// its result, the number of attempts and the last error.
-func (e *Executor) attempts(ctx context.Context, x *execution, id string, s *Step, br *breaker.Breaker, comp bool, compResult []byte) ([]byte, int, error) {
+// attempts runs s.Do (or, with comp, s.Compensate) under its retry policy,
+// breaker and timeout, and returns its result, the events the successful
+// attempt emitted, the number of attempts and the last error.
+func (e *Executor) attempts(ctx context.Context, x *execution, id string, s *Step, br *breaker.Breaker, comp bool, compResult []byte) ([]byte, []*semevent.Event, int, error) {
 	pol := s.Retry.withDefaults()
 	for a := 1; ; a++ {
-		sc := &StepContext{Execution: x.id, Step: id, Attempt: a, Tenant: x.tenant, Event: x.ev, Result: compResult}
+		sc := &StepContext{Execution: x.id, Step: id, Attempt: a, Tenant: x.tenant, Event: x.ev, Result: compResult, x: x}
 		var res []byte
 		var err error
 		if br != nil {
@@ -979,10 +1003,10 @@ func (e *Executor) attempts(ctx context.Context, x *execution, id string, s *Ste
 			}
 		}
 		if err == nil {
-			return res, a, nil
+			return res, sc.take(), a, nil
 		}
 		if a >= pol.MaxAttempts || IsPermanent(err) || ctx.Err() != nil {
-			return nil, a, err
+			return nil, nil, a, err
 		}
 		e.mu.Lock()
 		e.stats.Retries++
@@ -991,7 +1015,7 @@ func (e *Executor) attempts(ctx context.Context, x *execution, id string, s *Ste
 		u := e.rand()
 		e.randMu.Unlock()
 		if serr := sleep(ctx, e.clock, pol.Backoff(a, u)); serr != nil {
-			return nil, a, errors.Join(err, serr)
+			return nil, nil, a, errors.Join(err, serr)
 		}
 	}
 }
@@ -1011,17 +1035,53 @@ func (e *Executor) breaker(action string) *breaker.Breaker {
 // [Step.Action]), creating it closed.
 func (e *Executor) Breaker(action string) *breaker.Breaker { return e.breaker(action) }
 
-func (e *Executor) publishStep(x *execution, step, status string) {
-	if e.pub == nil {
-		return
+// commit records r for x together with the events of its step — those
+// the step emitted and its status event — in one store append, so that
+// they are durable together or not at all (the transactional outbox), and
+// then publishes them (relay). A store failure abandons x.
+func (e *Executor) commit(x *execution, r *Record, status string, emitted []*semevent.Event) error {
+	r.Events = emitted
+	if e.pub != nil {
+		r.Events = append(r.Events, e.stepEvent(x, r.Step, status))
 	}
-	ev := &semevent.Event{
-		Kind: semevent.KindWorkflowStep, Boundary: semevent.Userspace,
+	if err := e.record(x, r); err != nil {
+		return err
+	}
+	e.relay(r)
+	return nil
+}
+
+// stepEvent returns the semevent.KindWorkflowStep event saying that step
+// of x reached status, with an ID of its own so that publishing it again
+// (relay after a restart) is idempotent on a durable bus.
+func (e *Executor) stepEvent(x *execution, step, status string) *semevent.Event {
+	return &semevent.Event{
+		ID: e.ids.Next(), Kind: semevent.KindWorkflowStep, Boundary: semevent.Userspace, Time: e.clock.Now().UnixNano(),
 		Tenant: x.tenant, Path: x.ev.Path, Trace: x.ev.Trace, Cause: x.ev.ID,
 		Attrs: []semevent.Attr{{Key: AttrWorkflow, Value: x.wf}, {Key: AttrExecution, Value: x.id}, {Key: AttrStep, Value: step}, {Key: AttrStatus, Value: status}},
 	}
-	if err := semevent.PublishTimeout(e.pubCtx, e.pub, ev, e.pubTO); err != nil {
-		e.report(err)
+}
+
+// relay publishes the events committed with r, in order, and then records
+// that it did (RecEmitted). If a publish fails it stops: the events stay
+// unpublished in the store, and the next executor on the store publishes
+// them all again when it starts.
+func (e *Executor) relay(r *Record) {
+	if e.pub == nil || len(r.Events) == 0 {
+		return
+	}
+	for _, ev := range r.Events {
+		if err := semevent.PublishTimeout(e.pubCtx, e.pub, ev, e.pubTO); err != nil {
+			e.report(fmt.Errorf("automation: execution %s: publishing the events of %s: %w", r.Execution, r.Step, err))
+			return
+		}
+	}
+	if e.store == nil {
+		return
+	}
+	m := &Record{Type: RecEmitted, Time: e.clock.Now().UnixNano(), Execution: r.Execution, Workflow: r.Workflow, Tenant: r.Tenant, Step: r.Step, Seq: uint64(r.Type)}
+	if err := e.store.Append(e.root, m); err != nil {
+		e.report(fmt.Errorf("automation: execution %s: recording the publication of %s: %w", r.Execution, r.Step, err))
 	}
 }
 

@@ -17,6 +17,11 @@ func FuzzDecodeRecord(f *testing.F) {
 		{Type: RecAwaitDone, Execution: "w/1", Step: "in:open"},
 		{Type: RecAwaitStarted, Execution: "w/1", Step: "in:open", Seq: 1 << 62},
 		{Type: RecFinished, Execution: "w/1", Outcome: CompensationFailed, Err: "x"},
+		{Type: RecCompensated, Execution: "w/1", Step: "s", Events: []*semevent.Event{
+			{ID: semevent.MakeID(6, 1, 2), Kind: semevent.KindCustom, Topic: "app.undo", Tenant: "t"},
+			{ID: semevent.MakeID(7, 1, 2), Kind: semevent.KindWorkflowStep, Attrs: []semevent.Attr{{Key: "status", Value: "compensated"}}},
+		}},
+		{Type: RecEmitted, Execution: "w/1", Step: "s", Seq: uint64(RecCompensated)},
 	} {
 		f.Add(AppendRecord(nil, r))
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if restartChild() {
+	if restartChild() || outboxChild() {
 		return
 	}
 	goleak.VerifyTestMain(m)

@@ -25,6 +25,7 @@ const (
 	RecCompensationFailed                       // Step's compensation failed for good
 	RecFinished                                 // execution ended; Outcome, Err
 	RecAwaitStarted                             // Step (an Await) began waiting; Seq is its deadline (Unix ns), 0 for none
+	RecEmitted                                  // the Events of Step's record of type Seq were published (the outbox relay is done)
 
 	recTypeEnd
 )
@@ -43,13 +44,26 @@ type Record struct {
 	Result    []byte
 	Err       string
 	Event     *semevent.Event
+	// Events are the events the step (or compensation) emitted: its
+	// status event and those given to [StepContext.Emit]. They commit
+	// with the record, in the same single append (the transactional
+	// outbox), and are published after it.
+	Events []*semevent.Event
 }
 
-const recordVersion = 1
+// recordVersion is the encoding AppendRecord writes; DecodeRecord also
+// reads version 1, which had no Events and ended with the unprefixed
+// trigger event.
+const (
+	recordVersion1 = 1
+	recordVersion  = 2
+)
 
 // AppendRecord appends the binary encoding of r to dst: a version byte,
-// the type, then the fields, with strings and byte slices
-// length-prefixed (uvarint) and the event in the internal/codec encoding.
+// the type and the outcome, then the fields, with strings and byte slices
+// length-prefixed (uvarint), then the trigger event (a flag, and a
+// length-prefixed internal/codec encoding), then the count of Events and
+// each one length-prefixed.
 func AppendRecord(dst []byte, r *Record) []byte {
 	dst = append(dst, recordVersion, byte(r.Type), byte(r.Outcome))
 	dst = binary.AppendVarint(dst, r.Time)
@@ -61,10 +75,29 @@ func AppendRecord(dst []byte, r *Record) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(r.Result)))
 	dst = append(dst, r.Result...)
 	if r.Event == nil {
-		return append(dst, 0)
+		dst = append(dst, 0)
+	} else {
+		dst = append(dst, 1)
+		dst = appendEvent(dst, r.Event)
 	}
-	dst = append(dst, 1)
-	return codec.Append(dst, r.Event)
+	dst = binary.AppendUvarint(dst, uint64(len(r.Events)))
+	for _, ev := range r.Events {
+		dst = appendEvent(dst, ev)
+	}
+	return dst
+}
+
+// appendEvent appends ev's codec encoding with a uvarint length before it.
+func appendEvent(dst []byte, ev *semevent.Event) []byte {
+	start := len(dst)
+	dst = codec.Append(dst, ev)
+	n := len(dst) - start
+	var hdr [binary.MaxVarintLen64]byte
+	h := binary.PutUvarint(hdr[:], uint64(n))
+	dst = append(dst, hdr[:h]...)
+	copy(dst[start+h:], dst[start:start+n])
+	copy(dst[start:], hdr[:h])
+	return dst
 }
 
 // DecodeRecord decodes what [AppendRecord] wrote. Bad input yields a
@@ -75,7 +108,8 @@ func DecodeRecord(b []byte) (*Record, error) {
 	if len(b) < 3 {
 		return fail("short header")
 	}
-	if b[0] != recordVersion {
+	version := b[0]
+	if version != recordVersion && version != recordVersion1 {
 		return fail(fmt.Sprintf("unknown version %d", b[0]))
 	}
 	r := &Record{Type: RecordType(b[1]), Outcome: Outcome(b[2])}
@@ -94,7 +128,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 	}
 	r.Time = t
 	pos += n
-	bytesField := func(what string) ([]byte, bool) {
+	bytesField := func() ([]byte, bool) {
 		l, n := varint.Uvarint(b[pos:])
 		if n <= 0 || l > uint64(len(b)-pos-n) {
 			return nil, false
@@ -107,7 +141,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 	strs := [...]*string{&r.Execution, &r.Workflow, &r.Tenant, &r.Step, &r.Err}
 	names := [...]string{"execution", "workflow", "tenant", "step", "err"}
 	for i, p := range strs {
-		v, ok := bytesField(names[i])
+		v, ok := bytesField()
 		if !ok {
 			return fail("bad " + names[i])
 		}
@@ -119,7 +153,7 @@ func DecodeRecord(b []byte) (*Record, error) {
 	}
 	r.Seq = seq
 	pos += n
-	res, ok := bytesField("result")
+	res, ok := bytesField()
 	if !ok {
 		return fail("bad result")
 	}
@@ -129,20 +163,60 @@ func DecodeRecord(b []byte) (*Record, error) {
 	if pos >= len(b) {
 		return fail("missing event flag")
 	}
+	event := func() (*semevent.Event, error) {
+		v, ok := bytesField()
+		if !ok {
+			return nil, errors.New("bad event length")
+		}
+		ev := new(semevent.Event)
+		if err := codec.Decode(v, ev); err != nil {
+			return nil, err
+		}
+		return ev, nil
+	}
 	switch b[pos] {
 	case 0:
 		pos++
+	case 1:
+		pos++
+		if version == recordVersion1 {
+			r.Event = new(semevent.Event)
+			if err := codec.Decode(b[pos:], r.Event); err != nil {
+				return fail(fmt.Sprintf("event: %v", err))
+			}
+			return r, nil
+		}
+		ev, err := event()
+		if err != nil {
+			return fail(fmt.Sprintf("event: %v", err))
+		}
+		r.Event = ev
+	default:
+		return fail(fmt.Sprintf("bad event flag %d", b[pos]))
+	}
+	if version == recordVersion1 {
 		if pos != len(b) {
 			return fail("trailing bytes")
 		}
-	case 1:
-		pos++
-		r.Event = new(semevent.Event)
-		if err := codec.Decode(b[pos:], r.Event); err != nil {
-			return fail(fmt.Sprintf("event: %v", err))
+		return r, nil
+	}
+	count, n := varint.Uvarint(b[pos:])
+	if n <= 0 || count > uint64(len(b)-pos-n) { // each event takes at least one byte
+		return fail("bad event count")
+	}
+	pos += n
+	if count > 0 {
+		r.Events = make([]*semevent.Event, 0, count)
+	}
+	for i := range count {
+		ev, err := event()
+		if err != nil {
+			return fail(fmt.Sprintf("events[%d]: %v", i, err))
 		}
-	default:
-		return fail(fmt.Sprintf("bad event flag %d", b[pos]))
+		r.Events = append(r.Events, ev)
+	}
+	if pos != len(b) {
+		return fail("trailing bytes")
 	}
 	return r, nil
 }

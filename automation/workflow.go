@@ -105,6 +105,51 @@ type StepContext struct {
 	Tenant    string          // the triggering event's tenant
 	Event     *semevent.Event // the triggering event; read-only
 	Result    []byte          // Do's result, for Compensate
+
+	x   *execution
+	mu  sync.Mutex // guards out
+	out []*semevent.Event
+}
+
+// Emit adds ev (a copy) to the events this attempt of the step emits. They
+// are kept only if the attempt succeeds, and then commit with the step's
+// record in the same single store append as its result — the
+// transactional outbox — and are published to ExecutorOptions.Publisher
+// after the commit: a crash can neither publish them without the step
+// being recorded nor record the step without them (see the package
+// documentation, # Durability). The copy is stamped with an ID when it
+// has none (the ID is what makes a publication after a restart
+// idempotent), the execution's tenant (always), and, when unset, the
+// triggering event as Cause, its trace and the current time. Emit may be called from goroutines that Do or Compensate
+// starts, until it returns.
+func (sc *StepContext) Emit(ev *semevent.Event) {
+	c := ev.Clone()
+	x := sc.x
+	if c.ID.IsZero() {
+		c.ID = x.e.ids.Next()
+	}
+	c.Tenant = x.tenant
+	if c.Cause.IsZero() {
+		c.Cause = x.ev.ID
+	}
+	if c.Trace == (semevent.TraceContext{}) {
+		c.Trace = x.ev.Trace
+	}
+	if c.Time == 0 {
+		c.Time = x.e.clock.Now().UnixNano()
+	}
+	sc.mu.Lock()
+	sc.out = append(sc.out, c)
+	sc.mu.Unlock()
+}
+
+// take returns the emitted events and forgets them.
+func (sc *StepContext) take() []*semevent.Event {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	out := sc.out
+	sc.out = nil
+	return out
 }
 
 // Key returns Execution + "/" + Step: the same for every attempt, replay
@@ -176,26 +221,24 @@ func (r *Run) Step(name string, s Step) ([]byte, error) {
 	if action == "" {
 		action = x.wf + "/" + name
 	}
-	res, attempts, err := e.attempts(x.ctx, x, id, &s, e.breaker(action), false, nil)
+	res, emitted, attempts, err := e.attempts(x.ctx, x, id, &s, e.breaker(action), false, nil)
 	if err != nil {
 		if e.abandoning(x) {
 			return nil, err
 		}
 		serr := &StepError{Execution: x.id, Step: id, Attempts: attempts, Err: err}
 		x.noteStep(id, "failed", attempts, err)
-		if aerr := e.record(x, &Record{Type: RecStepFailed, Step: id, Err: err.Error()}); aerr != nil {
+		if aerr := e.commit(x, &Record{Type: RecStepFailed, Step: id, Err: err.Error()}, "failed", nil); aerr != nil {
 			return nil, aerr
 		}
-		e.publishStep(x, id, "failed")
 		return nil, serr
 	}
 	seq := x.nextSeq()
-	if aerr := e.record(x, &Record{Type: RecStepDone, Step: id, Seq: seq, Result: res}); aerr != nil {
+	if aerr := e.commit(x, &Record{Type: RecStepDone, Step: id, Seq: seq, Result: res}, "done", emitted); aerr != nil {
 		return nil, aerr
 	}
 	x.addComp(id, seq, &s, res)
 	x.noteStep(id, "done", attempts, nil)
-	e.publishStep(x, id, "done")
 	return res, nil
 }
 
