@@ -3,6 +3,7 @@ package automation
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/vexfs/semevent"
