@@ -143,10 +143,10 @@ func parseTgid(status []byte, def uint32) uint32 {
 	return uint32(v)
 }
 
-// parseDecimal parses b as an unsigned decimal number without
-// allocating.
+// parseDecimal parses b as an unsigned decimal number in its one
+// minimal form (no sign, no leading zero), without allocating.
 func parseDecimal(b []byte) (uint64, bool) {
-	if len(b) == 0 || len(b) > 19 {
+	if len(b) == 0 || len(b) > 19 || len(b) > 1 && b[0] == '0' {
 		return 0, false
 	}
 	var v uint64

@@ -1,7 +1,9 @@
 package fusebridge
 
 import (
+	"bytes"
 	"math/bits"
+	"strconv"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -88,6 +90,8 @@ func TestParseTgid(t *testing.T) {
 		{"Name:\tx\nTgid:   77", 77},
 		{"Name:\tx\n", 9},
 		{"Name:\tx\nTgid:\tabc\n", 9},
+		{"Name:\tx\nTgid:\t007\n", 9},
+		{"Name:\tx\nTgid:\t0\n", 0},
 	}
 	for _, tt := range tests {
 		if got := parseTgid([]byte(tt.in), 9); got != tt.want {
@@ -116,4 +120,30 @@ func BenchmarkPIDCache(b *testing.B) {
 	for b.Loop() {
 		c.tgid(tid)
 	}
+}
+
+// FuzzParseTgid: any text of /proc/<tid>/status gives either the default
+// or the number on its Tgid line, without panicking.
+func FuzzParseTgid(f *testing.F) {
+	f.Add([]byte("Name:\tx\nUmask:\t0022\nState:\tS\nTgid:\t1234\nNgid:\t0\n"), uint32(9))
+	f.Add([]byte("Name:\tx\nTgid:   77"), uint32(9))
+	f.Add([]byte("\nTgid:\t99999999999999999999\n"), uint32(1))
+	f.Add([]byte("\nTgid:\t4294967296\n"), uint32(1))
+	f.Fuzz(func(t *testing.T, status []byte, def uint32) {
+		got := parseTgid(status, def)
+		if got == def {
+			return
+		}
+		i := bytes.Index(status, []byte("\nTgid:"))
+		if i < 0 {
+			t.Fatalf("parseTgid(%q) = %d without a Tgid line", status, got)
+		}
+		line := status[i+6:]
+		if j := bytes.IndexByte(line, '\n'); j >= 0 {
+			line = line[:j]
+		}
+		if want := strconv.FormatUint(uint64(got), 10); string(bytes.TrimSpace(line)) != want {
+			t.Fatalf("parseTgid(%q) = %d, the line says %q", status, got, line)
+		}
+	})
 }
