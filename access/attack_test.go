@@ -386,3 +386,28 @@ func TestStalledTrailDoesNotBlockDelivery(t *testing.T) {
 		t.Fatal("no audit record was dropped although the trail was stalled with a 64-record queue")
 	}
 }
+
+// Reserved topics need a grant that names them, even for an operator: a
+// grant on every topic does not cover the audit trail's.
+func TestReservedTopicsNeedAGrantThatNamesThem(t *testing.T) {
+	az, err := access.New(&access.Policy{Roles: []access.Role{
+		{Name: "all", Grants: []access.Grant{{Ops: []access.Op{access.OpPublish}}}},
+		{Name: "wild", Grants: []access.Grant{{Ops: []access.Op{access.OpPublish}, Topics: []string{">", "*.record"}}}},
+		{Name: "auditor", Grants: []access.Grant{{Ops: []access.Op{access.OpPublish}, Topics: []string{"audit.>"}}}},
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &semevent.Event{Kind: semevent.KindCustom, Topic: audit.AuditTopic}
+	for _, role := range []string{"all", "wild"} {
+		if err := az.Authorize(&access.Principal{User: "op", Roles: []string{role}}, access.OpPublish, ev); err == nil {
+			t.Errorf("role %s (no tenant) published %s", role, audit.AuditTopic)
+		}
+	}
+	if err := az.Authorize(&access.Principal{User: "op", Roles: []string{"auditor"}}, access.OpPublish, ev); err != nil {
+		t.Errorf("an operator with a grant on audit.> may publish it: %v", err)
+	}
+	if err := az.Authorize(&access.Principal{User: "op", Roles: []string{"all"}}, access.OpPublish, &semevent.Event{Kind: semevent.KindFileWrite}); err != nil {
+		t.Errorf("role all publishing fs.file.write: %v", err)
+	}
+}

@@ -313,6 +313,7 @@ func (a *Authorizer) decide(st *policyState, p *Principal, op Op, ev *semevent.E
 // candidates gathers the grants of p's roles for op on topic.
 func (c *compiled) candidates(p *Principal, op Op, topic string) *candidates {
 	out := &candidates{who: p.Clone(), final: true}
+	reserved := op == OpPublish && ReservedTopic(topic)
 	var allows []*grant
 	for _, r := range p.Roles {
 		gs, ok := c.roles[r]
@@ -322,6 +323,9 @@ func (c *compiled) candidates(p *Principal, op Op, topic string) *candidates {
 		for _, g := range gs {
 			if g.ops&op == 0 || !g.topicMatch(topic) {
 				continue
+			}
+			if !g.deny && op == OpPublish && reserved && !g.namesReserved() {
+				continue // a reserved topic is published only under a grant that names it
 			}
 			if len(g.paths) > 0 || g.when != nil {
 				out.final = false
@@ -430,11 +434,28 @@ var reservedPrefixes = []string{"audit.", "automation.workflow.record"}
 // records under: "audit.>" (the audit trail in a journal) and
 // "automation.workflow.record" (workflow executions). A principal bound to
 // a tenant may not publish them whatever its grants; an operator (no
-// tenant) needs a grant that allows it.
+// tenant) needs an allow grant whose topic pattern names the reserved
+// prefix literally ("audit.>", "automation.workflow.record"): a grant on
+// every topic, or on a pattern that starts with a wildcard, does not
+// cover them.
 func ReservedTopic(topic string) bool {
 	for _, r := range reservedPrefixes {
 		if strings.HasPrefix(topic, r) {
 			return true
+		}
+	}
+	return false
+}
+
+// namesReserved reports whether one of g's topic patterns starts with a
+// reserved prefix's first token spelled out.
+func (g *grant) namesReserved() bool {
+	for _, t := range g.topics {
+		for _, r := range reservedPrefixes {
+			first, _, _ := strings.Cut(r, ".")
+			if strings.HasPrefix(t.String(), first+".") {
+				return true
+			}
 		}
 	}
 	return false

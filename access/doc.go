@@ -27,7 +27,9 @@
 //  2. a principal bound to a tenant sees and publishes only that tenant's
 //     events — tenant isolation holds whatever the roles say — and may
 //     not publish the topics the library reserves for its own records
-//     ([ReservedTopic]: "audit.>", "automation.workflow.record");
+//     ([ReservedTopic]: "audit.>", "automation.workflow.record"), which
+//     any other principal publishes only under an allow grant whose topic
+//     pattern names them ("audit.>"), not under a grant on every topic;
 //  3. an unknown role: denied (ErrUnknownRole), wherever it is in the
 //     principal's list;
 //  4. the grants of the principal's roles that name the operation and
