@@ -31,7 +31,11 @@ func BenchmarkAuthorizedDelivery(b *testing.B) {
 		az   *access.Authorizer
 	}{{"open", nil}, {"authorized", az}} {
 		b.Run(tc.name, func(b *testing.B) {
-			bus, err := propagation.New(&propagation.Options{Authorizer: tc.az})
+			opts := &propagation.Options{}
+			if tc.az != nil { // a nil *Authorizer in the interface would not be "no authorizer"
+				opts.Authorizer = tc.az
+			}
+			bus, err := propagation.New(opts)
 			if err != nil {
 				b.Fatal(err)
 			}
