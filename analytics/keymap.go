@@ -30,13 +30,20 @@ func (m *keyMap) get(k *semevent.Key) *Aggregate {
 	if k.N != 0 {
 		return m.numbered[*k]
 	}
-	if m.last == nil || k.Tenant != m.lastTenant {
-		m.last, m.lastTenant = m.tenants[k.Tenant], k.Tenant
+	return m.getS(k.Tenant, k.S)
+}
+
+// getS returns the aggregate of the key {tenant, s, 0}, or nil. It takes
+// the strings rather than a Key so that the hot path builds no Key value
+// (copying one cost store-forwarding stalls worth ~40 ns per event).
+func (m *keyMap) getS(tenant, s string) *Aggregate {
+	if m.last == nil || tenant != m.lastTenant {
+		m.last, m.lastTenant = m.tenants[tenant], tenant
 		if m.last == nil {
 			return nil
 		}
 	}
-	return m.last[k.S]
+	return m.last[s]
 }
 
 // add sets k's aggregate; k must not be in m.
