@@ -106,7 +106,9 @@
 // publishes (loading those of the journal's last records at New), so
 // publishing an event again with the same ID is idempotent: it returns the
 // first outcome, waiting for it if needed, and appends nothing. A folded
-// event is journaled when any of its sightings was published durably.
+// event is journaled when any of its sightings was published durably; a
+// durable Publish at a deduplicated boundary therefore returns once its
+// twin has come or its window has ended (DedupOptions.Window).
 // Options.Durability sets the default level, [WithDurability] the level
 // of one call. Durable publishes allocate (a commit record per event).
 //

@@ -105,7 +105,8 @@ type Replay struct {
 	// Consumer names belong to the subscriber's tenant (the Principal's,
 	// else SubscribeOptions.Tenant): two tenants naming the same consumer
 	// get two consumers, each with its own offset. The name must be 1 to
-	// 100 letters, digits, '.', '_' or '-'.
+	// 100 letters, digits, '.', '_' or '-', and a subscriber without a
+	// tenant may not use the prefix "tenant.".
 	Consumer string
 	// Retries is how many times a failed event is handed to the handler
 	// again before DeadLetter. Default [DefaultReplayRetries]; negative
@@ -171,12 +172,16 @@ var (
 // name itself without a tenant, else "tenant.<T>.<name>" where <T> is the
 // tenant when it is made of letters, digits, '_' and '-' (and does not
 // start with "0x"), and "0x" and its hex encoding otherwise — so two
-// tenants never share a name.
+// tenants never share a name. Without a tenant the prefix "tenant." is
+// refused, so that no subscriber outside a tenant reaches its consumers.
 func scopedConsumer(tenant, name string) (string, error) {
 	if !consumerNameRE.MatchString(name) || name == "." || name == ".." {
 		return "", fmt.Errorf("%w: %q: want 1 to 100 letters, digits, '.', '_' or '-'", ErrConsumerName, name)
 	}
 	if tenant == "" {
+		if strings.HasPrefix(name, "tenant.") {
+			return "", fmt.Errorf("%w: %q: the prefix \"tenant.\" is reserved for tenants' consumers", ErrConsumerName, name)
+		}
 		return name, nil
 	}
 	t := tenant
