@@ -16,6 +16,8 @@ func FuzzRuleSet(f *testing.F) {
 	f.Add([]byte("rules:\n  - {subject: \"a.>\", path: \"/x/**\", contains: [\"s\"], when: \"Size > 1\", to: [d]}\n"))
 	f.Add([]byte("groups:\n  - {name: g, members: [a, b], strategy: least-loaded}\nrules:\n  - {to: [g]}\n"))
 	f.Add([]byte("rules: [{subject: \"a..b\"}]"))
+	f.Add([]byte(`{"groups": [{"name": "g", "members": ["a"], "strategy": "hash", "key": "attr:x"}], "rules": [{"to": ["g"]}]}`))
+	f.Add([]byte("{\n\t\"rules\": [\n\t\t{\"to\": [\"a\"]}\n\t]\n}\n"))
 	evs := filtertest.Events(5, 32)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := routing.ParseRuleSet(data)
