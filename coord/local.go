@@ -2,6 +2,7 @@ package coord
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -261,17 +262,7 @@ func (l *Local) Close(ctx context.Context) error {
 		lg.Close()
 	}
 	l.mu.Lock()
-	subs := make([]*localSub, 0, len(l.subs))
-	for s := range l.subs {
-		subs = append(subs, s)
-	}
+	subs := slices.Collect(maps.Keys(l.subs))
 	l.mu.Unlock()
-	for _, s := range subs {
-		select {
-		case <-s.Done():
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+	return coordlog.WaitDone(ctx, subs)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -620,17 +621,7 @@ func (c *Coordinator) Close(ctx context.Context) error {
 	}
 	c.nh.Close() // closes the state machines, which ends subscriptions
 	c.mu.Lock()
-	subs := make([]*coordlog.Sub, 0, len(c.subs))
-	for s := range c.subs {
-		subs = append(subs, s)
-	}
+	subs := slices.Collect(maps.Keys(c.subs))
 	c.mu.Unlock()
-	for _, s := range subs {
-		select {
-		case <-s.Done():
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
+	return coordlog.WaitDone(ctx, subs)
 }

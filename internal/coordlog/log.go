@@ -224,3 +224,17 @@ func (s *Sub) Err() error {
 	defer s.mu.Unlock()
 	return s.err
 }
+
+// WaitDone waits until every subscription of subs has ended, or until ctx
+// ends, whose error it then returns. Coordinators' Close calls it with the
+// subscriptions they hold.
+func WaitDone[S interface{ Done() <-chan struct{} }](ctx context.Context, subs []S) error {
+	for _, s := range subs {
+		select {
+		case <-s.Done():
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
