@@ -21,10 +21,10 @@ import (
 // images of a journal (on journaltest.CrashFS) while several goroutines
 // publish durably through a bus, then restarts the journal and a new bus
 // on the image: every publish that returned nil before the image was
-// taken is in the journal, exactly once, unchanged. CI takes 100 images;
+// taken is in the journal, exactly once, unchanged. CI takes 60 images;
 // SEMEVENT_SOAK=1 takes 3,000.
 func TestDurablePublishCrashCampaign(t *testing.T) {
-	images := 100
+	images := 60
 	if os.Getenv("SEMEVENT_SOAK") == "1" {
 		images = 3000
 	}

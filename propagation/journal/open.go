@@ -1,6 +1,7 @@
 package journal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -386,6 +387,9 @@ func (s *scanner) search(pos int64, off uint64) (int64, uint64, error) {
 			if w[i+8] == 0 && binary.LittleEndian.Uint64(w[i+8:]) == 0 {
 				// Skip a run of zero bytes: no offset field inside it is above off.
 				z := i + 16
+				for z+len(zeroBlock) <= len(w) && bytes.Equal(w[z:z+len(zeroBlock)], zeroBlock[:]) {
+					z += len(zeroBlock)
+				}
 				for z+8 <= len(w) && binary.LittleEndian.Uint64(w[z:]) == 0 {
 					z += 8
 				}
@@ -406,6 +410,10 @@ func (s *scanner) search(pos int64, off uint64) (int64, uint64, error) {
 	}
 	return -1, 0, nil
 }
+
+// zeroBlock lets search skip zero-filled stretches (sparse or zeroed
+// sectors) a block at a time.
+var zeroBlock [4096]byte
 
 // problem says why the record at pos is rejected.
 func (s *scanner) problem(pos int64, off uint64) string {
