@@ -351,7 +351,7 @@ func TestWatcherOverflowCounted(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(errs) == 0 {
-		t.Error("OnError not told of the overflow")
+	if len(errs) == 0 || !errors.Is(errs[0], fusebridge.ErrOverflow) {
+		t.Errorf("OnError got %v, want an error wrapping ErrOverflow", errs)
 	}
 }

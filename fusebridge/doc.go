@@ -169,9 +169,10 @@
 // mounted. The shared-memory channel returns errors wrapping
 // [ErrPeerGone] when the other process died, [ErrChannelCorrupt] for
 // memory that does not decode (a damaged ring or a malformed event
-// record), and io.EOF when the writer closed. Watcher problems that do not stop it (a kernel
-// queue overflow, a malformed record) go to WatcherOptions.OnError and are
-// counted in [WatcherStats].
+// record), and io.EOF when the writer closed. Watcher problems that do
+// not stop it go to WatcherOptions.OnError and are counted in
+// [WatcherStats]: a kernel queue overflow wraps [ErrOverflow], a record
+// that does not decode [ErrMalformedRecord].
 //
 // # Testing
 //

@@ -16,6 +16,14 @@ var (
 	// ErrUnsupported is wrapped by [NewWatcher] when the requested kernel
 	// watcher mode cannot run here; the error says why.
 	ErrUnsupported = errors.New("fusebridge: unsupported")
+	// ErrOverflow is wrapped by the error a [Watcher] hands to
+	// WatcherOptions.OnError when the kernel's queue overflowed: events
+	// were lost, how many is unknown (counted in WatcherStats.Overflows).
+	ErrOverflow = errors.New("fusebridge: kernel event queue overflow: events lost")
+	// ErrMalformedRecord is wrapped by the error a [Watcher] hands to
+	// WatcherOptions.OnError for a kernel record that does not decode; the
+	// error also says which record type and at which byte.
+	ErrMalformedRecord = errors.New("fusebridge: malformed kernel record")
 )
 
 // MountError reports a mount or unmount that failed: which operation, on

@@ -78,7 +78,8 @@ type WatcherOptions struct {
 	Principal *access.Principal
 
 	// OnError receives problems that do not stop the watcher: a queue
-	// overflow (events were lost), an undecodable record, a directory
+	// overflow (an error wrapping [ErrOverflow]: events were lost), an
+	// undecodable record (wrapping [ErrMalformedRecord]), a directory
 	// that could not be watched.
 	OnError func(error)
 }
@@ -345,7 +346,14 @@ func (w *Watcher) purgeGone() {
 // overflow counts and reports a kernel queue overflow.
 func (w *Watcher) overflow() {
 	w.overflows.Add(1)
-	w.fail(fmt.Errorf("fusebridge: %v queue overflow: events lost", w.mode))
+	w.fail(fmt.Errorf("fusebridge: %v: %w", w.mode, ErrOverflow))
+}
+
+// malformedRecord counts and reports a kernel record that did not decode;
+// the rest of that read is skipped.
+func (w *Watcher) malformedRecord(err error) {
+	w.malformed.Add(1)
+	w.fail(fmt.Errorf("fusebridge: %v: %w: %w", w.mode, ErrMalformedRecord, err))
 }
 
 func (w *Watcher) fail(err error) {

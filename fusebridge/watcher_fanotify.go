@@ -100,8 +100,7 @@ func (w *Watcher) fanBatch(buf []byte) {
 	for len(buf) > 0 {
 		ev, rest, err := kwatch.NextFanotify(buf, base, w.infos)
 		if err != nil {
-			w.malformed.Add(1)
-			w.fail(err)
+			w.malformedRecord(err)
 			return
 		}
 		w.infos = ev.Infos

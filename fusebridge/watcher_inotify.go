@@ -63,8 +63,7 @@ func (w *Watcher) inBatch(buf []byte) {
 	for len(buf) > 0 {
 		ev, rest, err := kwatch.NextInotify(buf, base)
 		if err != nil {
-			w.malformed.Add(1)
-			w.fail(err)
+			w.malformedRecord(err)
 			return
 		}
 		base += len(buf) - len(rest)
