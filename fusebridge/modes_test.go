@@ -47,14 +47,7 @@ func TestWatcherModesAgree(t *testing.T) {
 			}
 			bus := propagationtest.New()
 			var got []string
-			bus.Subscribe(semevent.HandlerFunc(func(_ context.Context, ev *semevent.Event) error {
-				s := ev.Kind.String() + " " + ev.Path
-				if ev.OldPath != "" {
-					s = ev.Kind.String() + " " + ev.OldPath + " -> " + ev.Path
-				}
-				got = append(got, s)
-				return nil
-			}), nil)
+			bus.Subscribe(lines(&got), nil)
 			w, err := fusebridge.NewWatcher(bus, root, &fusebridge.WatcherOptions{Mode: mode})
 			if errors.Is(err, fusebridge.ErrUnsupported) {
 				t.Skipf("%v", err)
@@ -127,14 +120,7 @@ func TestWatcherYoungDirectories(t *testing.T) {
 			}
 			bus := propagationtest.New()
 			var got []string
-			bus.Subscribe(semevent.HandlerFunc(func(_ context.Context, ev *semevent.Event) error {
-				s := ev.Kind.String() + " " + ev.Path
-				if ev.OldPath != "" {
-					s = ev.Kind.String() + " " + ev.OldPath + " -> " + ev.Path
-				}
-				got = append(got, s)
-				return nil
-			}), nil)
+			bus.Subscribe(lines(&got), nil)
 			w, err := fusebridge.NewWatcher(bus, root, &fusebridge.WatcherOptions{Mode: mode,
 				Kinds: []semevent.Kind{semevent.KindFileCreate, semevent.KindFileRename, semevent.KindFileDelete, semevent.KindDirCreate, semevent.KindDirDelete}})
 			if errors.Is(err, fusebridge.ErrUnsupported) {
@@ -210,4 +196,18 @@ func TestWatcherForgetsDeletedDirs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lines returns a handler that appends each event as "kind path" or
+// "kind old -> new" to *got; the synchronous fake calls it on the
+// publishing goroutine.
+func lines(got *[]string) semevent.Handler {
+	return semevent.HandlerFunc(func(_ context.Context, ev *semevent.Event) error {
+		s := ev.Kind.String() + " " + ev.Path
+		if ev.OldPath != "" {
+			s = ev.Kind.String() + " " + ev.OldPath + " -> " + ev.Path
+		}
+		*got = append(*got, s)
+		return nil
+	})
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"golang.org/x/sys/unix"
+
+	"github.com/vexfs/semevent"
 )
 
 // MountOptions configure [MountFS]. A nil *MountOptions means defaults.
@@ -26,6 +28,15 @@ type MountOptions struct {
 	// AllowOther lets users other than the mounting one use the mount.
 	AllowOther bool
 }
+
+// Every long-lived component of the package has semevent's one Close.
+var (
+	_ semevent.Closer = (*Mount)(nil)
+	_ semevent.Closer = (*Bridge)(nil)
+	_ semevent.Closer = (*Watcher)(nil)
+	_ semevent.Closer = (*ShmChannel)(nil)
+	_ semevent.Closer = (*ShmWriter)(nil)
+)
 
 // Mount is a mounted FUSE file system, made by [MountFS].
 type Mount struct {
