@@ -49,7 +49,9 @@
 //     accepts connections and makes them);
 //   - name the host of the node's own Raft address (Addr, or
 //     Members[Node]) in a DNS or IP subject alternative name; the common
-//     name is not used.
+//     name is not used;
+//   - optionally carry the URI SAN [NodeURI](Node), "semevent:node:<id>",
+//     to pin it to this node.
 //
 // New checks its own files first and fails at once with a *[CertError]
 // (wrapping [ErrCertificate]) that names the file and the cause, instead
@@ -59,8 +61,10 @@
 // snapshot chunk only from a member whose host that certificate names;
 // it dials a member only if the member's certificate names the member's
 // host. Refusals close the connection and are counted
-// ([Stats].PeersRefused). Members that share a host share an identity:
-// give each node its own host name or address when that matters.
+// ([Stats].PeersRefused). Members that share a host share an identity
+// unless their certificates are pinned: a URI SAN "semevent:node:<id>"
+// ([NodeURI]) makes a certificate speak only for the nodes it lists (New
+// refuses a pinned certificate that does not list its own node).
 //
 // # Concurrency
 //

@@ -95,7 +95,7 @@ func New(opts *Options) (*Coordinator, error) {
 	if o.TLS != nil {
 		// Check the files first: a certificate peers would refuse fails
 		// here, naming the cause, rather than as ErrNoQuorum later.
-		id, err := loadTLS(o.TLS, o.Addr, time.Now())
+		id, err := loadTLS(o.TLS, o.Node, o.Addr, time.Now())
 		if err != nil {
 			return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: err}
 		}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -51,8 +53,9 @@ type tlsIdentity struct {
 // the CA file holds a certificate; the key matches the certificate; the
 // certificate chains to the CA, is valid now, and is valid for both
 // serverAuth and clientAuth (every node is both); and it names addr's host
-// (a DNS or IP SAN), which is how peers check who they talk to.
-func loadTLS(t *TLS, addr string, now time.Time) (*tlsIdentity, error) {
+// (a DNS or IP SAN), which is how peers check who they talk to; and, when
+// it carries node URIs, that one of them is node's.
+func loadTLS(t *TLS, node uint64, addr string, now time.Time) (*tlsIdentity, error) {
 	caPEM, err := os.ReadFile(t.CAFile)
 	if err != nil {
 		return nil, &CertError{File: t.CAFile, Reason: "cannot read the CA file", Err: err}
@@ -93,14 +96,23 @@ func loadTLS(t *TLS, addr string, now time.Time) (*tlsIdentity, error) {
 	if err := leaf.VerifyHostname(host); err != nil {
 		return nil, &CertError{File: t.CertFile, Reason: fmt.Sprintf("does not name this node's host %q (DNS SANs %v, IP SANs %v)", host, leaf.DNSNames, leaf.IPAddresses), Err: err}
 	}
+	if ids, pinned := nodeURIs(leaf); pinned && !ids[node] {
+		return nil, &CertError{File: t.CertFile, Reason: fmt.Sprintf("its node URIs %v do not name this node (%s)", leaf.URIs, NodeURI(node))}
+	}
 	return &tlsIdentity{cert: cert, leaf: leaf, pool: pool}, nil
 }
 
-// names reports which members the certificate names: those whose address's
-// host is one of its SANs.
+// names reports which members the certificate names: those whose
+// address's host is one of its SANs and, when the certificate carries
+// node URIs (URI SANs "semevent:node:<id>"), only the members it lists,
+// so that nodes sharing a host still have identities of their own.
 func names(leaf *x509.Certificate, members map[uint64]string) map[uint64]bool {
+	ids, pinned := nodeURIs(leaf)
 	out := make(map[uint64]bool)
 	for id, a := range members {
+		if pinned && !ids[id] {
+			continue
+		}
 		host, _, err := net.SplitHostPort(a)
 		if err != nil {
 			continue
@@ -110,4 +122,31 @@ func names(leaf *x509.Certificate, members map[uint64]string) map[uint64]bool {
 		}
 	}
 	return out
+}
+
+// NodeURI returns the URI SAN that pins a certificate to node id:
+// "semevent:node:<id>". A certificate with such URIs speaks only for the
+// nodes they name (and whose address's host it names too).
+func NodeURI(id uint64) *url.URL {
+	return &url.URL{Scheme: "semevent", Opaque: "node:" + strconv.FormatUint(id, 10)}
+}
+
+// nodeURIs returns the node ids leaf's URI SANs name, and whether it has
+// any.
+func nodeURIs(leaf *x509.Certificate) (map[uint64]bool, bool) {
+	var ids map[uint64]bool
+	for _, u := range leaf.URIs {
+		if u.Scheme != "semevent" || !strings.HasPrefix(u.Opaque, "node:") {
+			continue
+		}
+		id, err := strconv.ParseUint(strings.TrimPrefix(u.Opaque, "node:"), 10, 64)
+		if err != nil {
+			continue
+		}
+		if ids == nil {
+			ids = make(map[uint64]bool)
+		}
+		ids[id] = true
+	}
+	return ids, ids != nil
 }

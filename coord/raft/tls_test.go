@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,7 @@ func TestUnusableCertificateFailsNew(t *testing.T) {
 		{"key of another certificate", &mismatched, "key"},
 		{"CA file without a certificate", &TLS{CAFile: garbageCA, CertFile: good.CertFile, KeyFile: good.KeyFile}, "no PEM certificate"},
 		{"missing CA file", &TLS{CAFile: filepath.Join(dir, "none.pem"), CertFile: good.CertFile, KeyFile: good.KeyFile}, "cannot read"},
+		{"pinned to another node", ca.issue("pinned", func(c *x509.Certificate) { c.URIs = []*url.URL{NodeURI(2)} }), "do not name this node"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "foreign CA" {
@@ -130,18 +132,40 @@ func TestUnusableCertificateFailsNew(t *testing.T) {
 // certificate that names no member, and messages its certificate does not
 // speak for. Each node listens on its own loopback address and its
 // certificate names only that address.
+//
+// Two ways to tell nodes apart: each on its own loopback address with a
+// certificate naming only that address ("hosts"), or all on 127.0.0.1
+// with certificates pinned to their node by a URI SAN "semevent:node:<id>"
+// ("node URIs").
 func TestPeerIdentityIsBoundToCertificate(t *testing.T) {
+	for _, mode := range []string{"hosts", "node URIs"} {
+		t.Run(mode, func(t *testing.T) { peerIdentity(t, mode == "node URIs") })
+	}
+}
+
+func peerIdentity(t *testing.T, pinned bool) {
 	dir := t.TempDir()
 	ca := newTestCA(t, filepath.Join(dir, "pki"))
 	const n = 3
 	files := make([]*TLS, n)
 	for i := range n {
 		ip := net.ParseIP(fmt.Sprintf("127.0.0.%d", i+1))
-		files[i] = ca.issue(fmt.Sprint("node", i+1), func(c *x509.Certificate) { c.IPAddresses = []net.IP{ip} })
+		if pinned {
+			ip = net.ParseIP("127.0.0.1")
+		}
+		files[i] = ca.issue(fmt.Sprint("node", i+1), func(c *x509.Certificate) {
+			c.IPAddresses = []net.IP{ip}
+			if pinned {
+				c.URIs = []*url.URL{NodeURI(uint64(i + 1))}
+			}
+		})
 	}
 	cl := newCluster(t, clusterConfig{nodes: n, tweak: func(o *Options) {
 		i := o.Node - 1
 		o.TLS = files[i]
+		if pinned {
+			return
+		}
 		members := make(map[uint64]string, n)
 		for id, a := range o.Members {
 			_, port, _ := net.SplitHostPort(a)
@@ -179,7 +203,7 @@ func TestPeerIdentityIsBoundToCertificate(t *testing.T) {
 
 	// Node 3's own certificate speaking for node 2: the message is
 	// refused and the connection closed.
-	id3, err := loadTLS(files[2], cl.node(2).opts.Addr, time.Now())
+	id3, err := loadTLS(files[2], 3, cl.node(2).opts.Addr, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,4 +242,43 @@ func waitLeader(ctx context.Context, cl *cluster) error {
 		}
 	}
 	return nil
+}
+
+// names binds a certificate to the members whose host it names, and with
+// node URIs only to the nodes they list.
+func TestCertificateNames(t *testing.T) {
+	ca := newTestCA(t, t.TempDir())
+	members := map[uint64]string{1: "127.0.0.1:1", 2: "127.0.0.1:2", 3: "127.0.0.3:3", 4: "node4.example:4"}
+	leaf := func(edit func(c *x509.Certificate)) *x509.Certificate {
+		f := ca.issue(fmt.Sprint("c", ca.n), edit)
+		c, err := tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := x509.ParseCertificate(c.Certificate[0])
+		return l
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(c *x509.Certificate)
+		want []uint64
+	}{
+		{"one host", nil, []uint64{1, 2}},
+		{"pinned to node 2", func(c *x509.Certificate) { c.URIs = []*url.URL{NodeURI(2)} }, []uint64{2}},
+		{"pinned to a node on another host", func(c *x509.Certificate) { c.URIs = []*url.URL{NodeURI(3)} }, nil},
+		{"DNS name", func(c *x509.Certificate) { c.IPAddresses = nil; c.DNSNames = []string{"node4.example"} }, []uint64{4}},
+		{"CN only", func(c *x509.Certificate) { c.IPAddresses = nil; c.Subject.CommonName = "127.0.0.1" }, nil},
+		{"evil", func(c *x509.Certificate) { c.IPAddresses = nil; c.DNSNames = []string{"evil.example"} }, nil},
+	} {
+		got := names(leaf(tc.edit), members)
+		if len(got) != len(tc.want) {
+			t.Errorf("%s: names = %v, want %v", tc.name, got, tc.want)
+			continue
+		}
+		for _, id := range tc.want {
+			if !got[id] {
+				t.Errorf("%s: names = %v, want %v", tc.name, got, tc.want)
+			}
+		}
+	}
 }
