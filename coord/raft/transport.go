@@ -62,8 +62,9 @@ func (s *memberSet) update(id uint64, addr string) {
 // closes the connection and is counted (Stats.PeersRefused). When dialling
 // a member, the member's certificate must name the host of its address.
 //
-// Members that share a host share an identity: give each node its own
-// host name or address to tell them apart.
+// Members that share a host share an identity unless their certificates
+// carry node URIs (see NodeURI); a pinned member's certificate must also
+// name a member at the address dialled.
 type tlsTransport struct {
 	id       *tlsIdentity
 	listen   string
@@ -304,6 +305,22 @@ func (t *tlsTransport) dial(ctx context.Context, target string) (*tlsConn, error
 		ServerName:   host,
 		RootCAs:      t.id.pool,
 		Certificates: []tls.Certificate{t.id.cert},
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if t.members == nil || len(cs.PeerCertificates) == 0 {
+				return nil
+			}
+			leaf := cs.PeerCertificates[0]
+			if _, pinned := nodeURIs(leaf); !pinned {
+				return nil // the host check (ServerName) is the identity
+			}
+			members := t.members.get()
+			for id := range names(leaf, members) {
+				if members[id] == target {
+					return nil
+				}
+			}
+			return fmt.Errorf("%w: %s's certificate is pinned to other nodes", errPeerIdentity, target)
+		},
 	}}
 	c, err := d.DialContext(ctx, "tcp", target)
 	if err != nil {
