@@ -89,17 +89,31 @@ func stream(title string, ops int, pace time.Duration) error {
 			Size:     4096,
 			Trace:    semevent.TraceContext{TraceID: semevent.TraceID{byte(i), byte(i >> 8), byte(i >> 16), 1}, SpanID: semevent.SpanID{1}, Flags: semevent.FlagSampled},
 		}
-		kernel := &semevent.Event{Kind: fuse.Kind, Boundary: semevent.Kernel, Tenant: tenant, Path: fuse.Path, Offset: fuse.Offset, Size: fuse.Size}
-		// Nine in ten operations go through the FUSE mount and are seen
-		// twice; one in ten is made on the backing directory directly and
-		// is seen by the kernel alone, without a trace context.
+		// The kernel watcher reports creates and write sessions (one event
+		// per open→close, marked with the session attribute), not single
+		// reads, opens or closes: those only FUSE sees.
+		var kernel *semevent.Event
+		switch fuse.Kind {
+		case semevent.KindFileWrite:
+			fuse.Attrs = []semevent.Attr{{Key: propagation.AttrWriteSession, Value: "fuse"}}
+			kernel = &semevent.Event{Kind: fuse.Kind, Boundary: semevent.Kernel, Tenant: tenant, Path: fuse.Path,
+				Attrs: []semevent.Attr{{Key: propagation.AttrWriteSession, Value: "kernel"}}}
+		case semevent.KindFileCreate:
+			kernel = &semevent.Event{Kind: fuse.Kind, Boundary: semevent.Kernel, Tenant: tenant, Path: fuse.Path}
+		}
+		// Nine in ten operations go through the FUSE mount, and the kernel
+		// also sees those it reports; one in ten is made on the backing
+		// directory directly and is seen by the kernel alone, without a
+		// trace context.
 		if i%10 != 0 {
 			if err := bus.Publish(ctx, fuse); err != nil {
 				return err
 			}
 		}
-		if err := bus.Publish(ctx, kernel); err != nil {
-			return err
+		if kernel != nil {
+			if err := bus.Publish(ctx, kernel); err != nil {
+				return err
+			}
 		}
 	}
 	if err := bus.Close(ctx); err != nil {
