@@ -120,4 +120,21 @@
 // [EventError] names the field, [ParseError] the byte position, and every
 // constructor reports bad options as one [OptionsError] listing every
 // problem, wrapping [ErrInvalidOptions].
+//
+// # Logging
+//
+// Every component that logs (the bus, the journal's recovery, fusebridge
+// and its kernel watcher, coord/raft with dragonboat's own lines,
+// automation and analytics) takes an optional Logger *slog.Logger in its
+// Options, with one rule: nil means [log/slog.Default], read when the
+// component is constructed; slog.New(slog.DiscardHandler) silences it.
+// Lines carry structured attributes with the same keys in every package:
+// "component" (bus, journal, fusebridge, kwatch, raft, dragonboat,
+// automation, cep, analytics), "err", "subscription", "segment",
+// "offset", "tenant", "event", "path", "rule", "workflow", "step",
+// "reason", "count" and "total". A line that could repeat once per event
+// (a dropped event, a refused far-future event) is logged the first
+// time, then at most once every 10s as a summary whose "count" says how
+// many it stands for; nothing is formatted or allocated per event when
+// the logger's level leaves it out.
 package semevent

@@ -70,7 +70,17 @@
 //
 // All Coordinator methods may be called concurrently. Subscribe handlers
 // run on their subscription's goroutine. dragonboat's loggers are global:
-// [SetLogLevel] sets them (New quiets them to ERROR once).
+// [SetLogLevel] sets their level (default ERROR).
+//
+// # Logging
+//
+// Options.Logger (nil means slog.Default()) receives dragonboat's lines,
+// with the attributes component=dragonboat and pkg=<dragonboat package>;
+// with several Coordinators in one process they go to the oldest open
+// one's Logger. Importing this package leaves the standard log package's
+// flags and output as the runtime set them, although dragonboat's capnslog
+// takes them over when it is initialized. Peer connection failures while
+// a member dies or restarts are logged at debug level.
 //
 // # Errors
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"time"
 
@@ -48,6 +49,16 @@ type Options struct {
 
 	// TLS, when set, makes nodes authenticate each other with mutual TLS.
 	TLS *TLS
+
+	// Logger receives the node's log lines (component "raft") and
+	// dragonboat's (component "dragonboat", attribute "pkg"); nil means
+	// slog.Default(), and slog.New(slog.DiscardHandler) silences it.
+	// dragonboat's loggers are global to the process: with several
+	// Coordinators open, its lines go to the oldest one's Logger. Peer
+	// connection failures while a member dies or restarts are logged at
+	// debug level. SetLogLevel sets dragonboat's own levels (default
+	// ERROR), which filter before Logger's handler does.
+	Logger *slog.Logger
 
 	// RTT is the round trip time between nodes: the Raft tick. Default
 	// 1ms (loopback or one rack).

@@ -24,13 +24,14 @@ import (
 // shards are dragonboat Raft groups replicated on every node, and a
 // [coord.Membership]. It is safe for concurrent use.
 type Coordinator struct {
-	opts Options
-	nh   *dragonboat.NodeHost
-	ids  *semevent.IDGenerator
-	reps *replicas
-	ws   []*writer
-	det  *coord.Detector
-	hb   *heartbeats
+	opts    Options
+	unroute func() // stops routing dragonboat's lines to opts.Logger
+	nh      *dragonboat.NodeHost
+	ids     *semevent.IDGenerator
+	reps    *replicas
+	ws      []*writer
+	det     *coord.Detector
+	hb      *heartbeats
 
 	members      *memberSet     // the membership as this node knows it
 	peersRefused *atomic.Uint64 // TLS peers and messages refused for their identity
@@ -53,12 +54,10 @@ var (
 	_ coord.Membership  = (*Coordinator)(nil)
 )
 
-var quietOnce sync.Once
-
 // SetLogLevel sets the level of dragonboat's loggers, which are global to
-// the process. New sets them to ERROR the first time it runs, since even
-// at WARNING dragonboat logs every step of every election; call
-// SetLogLevel after New to change that.
+// the process; their lines go through Options.Logger. The default is
+// ERROR, since even at WARNING dragonboat logs every step of every
+// election.
 func SetLogLevel(l logger.LogLevel) {
 	for _, name := range []string{"config", "dragonboat", "gossip", "grpc", "logdb", "LogDB", "pebblekv",
 		"raft", "raft-mt", "raftpb", "registry", "rsm", "server", "settings", "tan", "tools", "transport"} {
@@ -78,7 +77,16 @@ func New(opts *Options) (*Coordinator, error) {
 		return nil, err
 	}
 	o := opts.withDefaults()
-	quietOnce.Do(func() { SetLogLevel(logger.ERROR) })
+	unroute := routeDragonboat(o.Logger)
+	c, err := start(o, unroute)
+	if err != nil {
+		unroute()
+		return nil, err
+	}
+	return c, nil
+}
+
+func start(o Options, unroute func()) (*Coordinator, error) {
 	nhc := config.NodeHostConfig{
 		DeploymentID:   o.DeploymentID,
 		NodeHostDir:    o.Dir,
@@ -115,12 +123,13 @@ func New(opts *Options) (*Coordinator, error) {
 		return nil, err
 	}
 	c := &Coordinator{
-		opts: o,
-		nh:   nh,
-		ids:  semevent.NewIDGenerator(uint32(o.Node)),
-		reps: &replicas{logs: make(map[int]*eventLog)},
-		det:  det,
-		subs: make(map[*coordlog.Sub]struct{}),
+		opts:    o,
+		unroute: unroute,
+		nh:      nh,
+		ids:     semevent.NewIDGenerator(uint32(o.Node)),
+		reps:    &replicas{logs: make(map[int]*eventLog)},
+		det:     det,
+		subs:    make(map[*coordlog.Sub]struct{}),
 
 		members:      members,
 		peersRefused: peersRefused,
@@ -620,6 +629,7 @@ func (c *Coordinator) Close(ctx context.Context) error {
 		c.hb.close()
 	}
 	c.nh.Close() // closes the state machines, which ends subscriptions
+	c.unroute()
 	c.mu.Lock()
 	subs := slices.Collect(maps.Keys(c.subs))
 	c.mu.Unlock()
