@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/bits"
 	"math/rand/v2"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/puzpuzpuz/xsync/v3"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/logx"
 	"github.com/vexfs/semevent/internal/park"
 )
 
@@ -24,7 +26,8 @@ import (
 // through bounded buffers. Its methods may be called concurrently.
 type Bus struct {
 	opts       Options
-	sampleMask uint32 // LatencySample rounded up to a power of two, minus 1
+	log        *slog.Logger // opts.Logger (or slog.Default()) with component=bus
+	sampleMask uint32       // LatencySample rounded up to a power of two, minus 1
 	ids        *semevent.IDGenerator
 	inbound    [semevent.NumBoundaries]inbound
 	wake       *park.Parker // the dispatcher sleeps on it
@@ -145,6 +148,7 @@ func New(opts *Options) (*Bus, error) {
 	}
 	b := &Bus{
 		opts:       o,
+		log:        logx.For(o.Logger, "bus"),
 		ids:        semevent.NewIDGenerator(node),
 		wake:       park.New(),
 		sampleMask: uint32(1)<<bits.Len32(uint32(o.LatencySample-1)) - 1,
@@ -434,6 +438,8 @@ func (b *Bus) checkRouted(s *subscription) {
 	named := slices.Contains(l.Destinations(), s.opts.Name)
 	s.unrouted.Store(!named)
 	if !named && !s.reportedUnrouted.Swap(true) {
+		b.log.LogAttrs(context.Background(), slog.LevelWarn, "subscription named by no router rule: it receives nothing",
+			slog.String(logx.Subscription, s.opts.Name))
 		if f := b.opts.OnError; f != nil {
 			f(&UnroutedError{Subscription: s.opts.Name})
 		}

@@ -3,9 +3,11 @@ package propagation
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/logx"
 	"github.com/vexfs/semevent/internal/park"
 )
 
@@ -358,6 +360,8 @@ func (d *dispatcher) route(ev *semevent.Event, dst []string) (out []string) {
 	defer func() {
 		if r := recover(); r != nil {
 			d.b.routerPanics.Add(1)
+			d.b.log.LogAttrs(context.Background(), slog.LevelError, "router panicked: event routed nowhere",
+				slog.String(logx.Event, ev.ID.String()), slog.Any(logx.Err, r))
 			if f := d.b.opts.OnError; f != nil {
 				f(&HandlerError{EventID: ev.ID, Err: &semevent.PanicError{Where: "router", Value: r}})
 			}

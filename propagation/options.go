@@ -2,6 +2,7 @@ package propagation
 
 import (
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/vexfs/semevent"
@@ -70,6 +71,17 @@ type Options struct {
 	// router rule names (once per subscription). It is called from the
 	// bus's goroutines and must not block for long.
 	OnError func(err error)
+
+	// Logger receives the bus's log lines (component "bus"): handler
+	// errors and panics, router panics, unrouted subscriptions and
+	// dropped events, with the attributes "subscription", "event",
+	// "err", "reason" and "count". nil means slog.Default();
+	// slog.New(slog.DiscardHandler) silences it. Lines that could repeat
+	// per event (drops, handler errors) are logged the first time for a
+	// subscription and then at most every 10s as a summary whose "count"
+	// says how many occurred; nothing is allocated per event when the
+	// level leaves them out. OnError still receives every error.
+	Logger *slog.Logger
 
 	// Clock is the time source of deduplication (publish stamps, windows,
 	// the dispatcher's timer) and of replay retry backoff. Nil is the real

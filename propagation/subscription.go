@@ -2,7 +2,9 @@ package propagation
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/internal/hist"
+	"github.com/vexfs/semevent/internal/logx"
 	"github.com/vexfs/semevent/internal/park"
 )
 
@@ -40,6 +43,7 @@ type subscription struct {
 	consumer         string      // Replay.Consumer scoped to the tenant; "" without one
 	retries          atomic.Uint64
 	deadLettered     atomic.Uint64
+	errLog, dropLog  logx.Limiter // first failure or drop, then a summary per interval
 }
 
 // worker is one goroutine calling the handler, fed through a bounded queue.
@@ -158,8 +162,32 @@ func (s *subscription) matches(ev *semevent.Event) (ok bool) {
 }
 
 func (s *subscription) report(ev *semevent.Event, err error) {
+	if lg := s.bus.log; lg.Enabled(context.Background(), slog.LevelError) {
+		if n, ok := s.errLog.Note(s.bus.now()); ok {
+			msg := "handler failed"
+			if _, p := errors.AsType[*semevent.PanicError](err); p {
+				msg = "handler panicked"
+			}
+			lg.LogAttrs(context.Background(), slog.LevelError, msg, slog.String(logx.Subscription, s.opts.Name),
+				slog.String(logx.Event, ev.ID.String()), slog.Any(logx.Err, err), slog.Uint64(logx.Count, n))
+		}
+	}
 	if f := s.bus.opts.OnError; f != nil {
 		f(&HandlerError{Subscription: s.opts.Name, EventID: ev.ID, Err: err})
+	}
+}
+
+// logDrop logs a drop for reason: the subscription's first, then at most
+// one summary per interval. It allocates nothing when the level leaves
+// warnings out or the limiter holds the line back.
+func (s *subscription) logDrop(reason string, total uint64) {
+	lg := s.bus.log
+	if !lg.Enabled(context.Background(), slog.LevelWarn) {
+		return
+	}
+	if n, ok := s.dropLog.Note(s.bus.now()); ok {
+		lg.LogAttrs(context.Background(), slog.LevelWarn, "subscription dropped events", slog.String(logx.Subscription, s.opts.Name),
+			slog.String(logx.Reason, reason), slog.Uint64(logx.Count, n), slog.Uint64(logx.Total, total))
 	}
 }
 
@@ -180,11 +208,13 @@ func (w *worker) offer(env envelope) bool {
 		switch s.opts.Policy {
 		case DropNewest:
 			w.drops.full.Add(1)
+			s.logDrop("full", w.drops.full.Load())
 			return true
 		case DropOldest:
 			if _, ok := w.q.evict(); ok {
 				w.deq.Add(1)
 				w.drops.evicted.Add(1)
+				s.logDrop("evicted", w.drops.evicted.Load())
 				w.space.Broadcast()
 			}
 			continue

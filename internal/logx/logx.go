@@ -69,11 +69,12 @@ type Limiter struct {
 	pending atomic.Uint64 // occurrences not yet reported
 }
 
-// Note counts one occurrence at now and reports whether to log it, with
-// how many occurrences (this one included) the line stands for.
-func (l *Limiter) Note(now time.Time) (n uint64, log bool) {
+// Note counts one occurrence at now (Unix nanoseconds, from the
+// component's clock) and reports whether to log it, with how many
+// occurrences (this one included) the line stands for.
+func (l *Limiter) Note(now int64) (n uint64, log bool) {
 	l.pending.Add(1)
-	t, next := now.UnixNano(), l.next.Load()
+	t, next := now, l.next.Load()
 	if next != 0 && t < next {
 		return 0, false
 	}
