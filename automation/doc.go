@@ -97,8 +97,11 @@
 //     until its recorded deadline. Events given to Handle are not
 //     recorded until an Await takes them: an execution's inbox
 //     ([Listener]) starts empty after a restart.
-//   - The store grows with every execution; the executor keeps the IDs of
-//     ended executions in memory for deduplication.
+//   - The store grows with every execution. The executor remembers the
+//     IDs of the last ExecutorOptions.MaxFinished ended executions
+//     (default [DefaultMaxFinished], about 150 bytes each) for
+//     deduplication; a trigger redelivered after more later executions
+//     than that ended runs again (ExecutorStats.FinishedForgotten).
 //
 // The records are [Record]s, encoded by [AppendRecord] and decoded by
 // [DecodeRecord].

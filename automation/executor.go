@@ -56,6 +56,9 @@ type TenantQuota struct {
 // DefaultMaxQueued is the default [TenantQuota.MaxQueued].
 const DefaultMaxQueued = 10000
 
+// DefaultMaxFinished is the default [ExecutorOptions.MaxFinished].
+const DefaultMaxFinished = 1 << 18
+
 // ExecutorOptions configure [NewExecutor]. A nil *ExecutorOptions means
 // defaults: no workflows, volatile state.
 type ExecutorOptions struct {
@@ -82,6 +85,13 @@ type ExecutorOptions struct {
 	// History is how many ended executions [Executor.History] keeps.
 	// Default 1000.
 	History int
+	// MaxFinished is how many IDs of ended executions the executor
+	// remembers, so that Start (and Handle) refuse a trigger seen before
+	// with ErrDuplicate, also after a restart. Beyond it the oldest is
+	// forgotten, counted in ExecutorStats.FinishedForgotten: a trigger
+	// redelivered after more than MaxFinished later executions ended runs
+	// again. Each costs about 150 bytes. Default [DefaultMaxFinished].
+	MaxFinished int
 	// Publisher, if set, receives a semevent.KindWorkflowStep event for
 	// each step that completes, fails or is compensated.
 	Publisher semevent.Publisher
@@ -137,6 +147,9 @@ func (o *ExecutorOptions) Validate() error {
 	if o.History < 0 {
 		p.Addf("History", "%d is negative", o.History)
 	}
+	if o.MaxFinished < 0 {
+		p.Addf("MaxFinished", "%d is negative", o.MaxFinished)
+	}
 	check := func(name string, q TenantQuota) {
 		if q.MaxConcurrent < 0 || q.PerSecond < 0 || q.Burst < 0 || q.MaxQueued < 0 {
 			p.Addf(name, "negative limit in %+v", q)
@@ -170,6 +183,7 @@ type ExecutorStats struct {
 	InboxDropped       uint64 // events not kept by a full Listener inbox
 	TenantsFreed       uint64 // idle tenant queues freed (see Tenants)
 	Relayed            uint64 // records whose committed events recovery published again
+	FinishedForgotten  uint64 // IDs of ended executions forgotten beyond MaxFinished
 	Tenants            int    // tenant queues held now: tenants with queued or running executions
 	Running, Queued    int
 }
@@ -219,7 +233,10 @@ type Executor struct {
 
 	mu        sync.Mutex // guards every field down to stats
 	execs     map[string]*execution
-	finished  map[string]struct{}
+	finished  map[string]struct{} // IDs of ended executions, for ErrDuplicate; at most maxFin
+	finOrder  []string            // finished's IDs, oldest first from finHead (a ring once full)
+	finHead   int
+	maxFin    int
 	tenants   map[string]*tenantQ   // tenants with queued or running executions (or a refilling rate bucket)
 	ready     readyQueue            // tenants with queued executions that may start one: served round-robin
 	rateWait  rateHeap              // tenants with queued executions waiting for a rate token, by when
@@ -403,6 +420,9 @@ func NewExecutor(opts *ExecutorOptions) (*Executor, error) {
 	if o.History == 0 {
 		o.History = 1000
 	}
+	if o.MaxFinished == 0 {
+		o.MaxFinished = DefaultMaxFinished
+	}
 	if o.Breaker.Clock == nil {
 		o.Breaker.Clock = o.Clock
 	}
@@ -410,7 +430,7 @@ func NewExecutor(opts *ExecutorOptions) (*Executor, error) {
 		execs: map[string]*execution{}, finished: map[string]struct{}{},
 		tenants: map[string]*tenantQ{}, refilling: map[*tenantQ]struct{}{}, waiters: map[string]map[*waiter]struct{}{},
 		breakers: map[string]*breaker.Breaker{}, workflows: map[string]Workflow{},
-		store: o.Store, maxConc: o.MaxConcurrent, quota: o.Quota, quotas: o.Quotas,
+		maxFin: o.MaxFinished, store: o.Store, maxConc: o.MaxConcurrent, quota: o.Quota, quotas: o.Quotas,
 		brOpts: o.Breaker, clock: o.Clock, rand: o.Rand, histCap: o.History,
 		pub: o.Publisher, pubTO: o.PublishTimeout, onErr: o.OnError, authorize: o.Authorize, ids: semevent.NewIDGenerator(0),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), schedDone: make(chan struct{}),
@@ -499,7 +519,7 @@ func (e *Executor) recover() error {
 		case RecFinished:
 			delete(pending, r.Execution)
 			x.cancel(nil)
-			e.finished[r.Execution] = struct{}{}
+			e.finishedLocked(r.Execution)
 		}
 		return nil
 	})
@@ -530,6 +550,23 @@ func (e *Executor) recover() error {
 		e.stats.Resumed++
 	}
 	return nil
+}
+
+// finishedLocked remembers that execution id ended, forgetting the
+// oldest remembered one beyond MaxFinished.
+func (e *Executor) finishedLocked(id string) {
+	if _, ok := e.finished[id]; ok {
+		return
+	}
+	if len(e.finOrder) < e.maxFin {
+		e.finOrder = append(e.finOrder, id)
+	} else {
+		delete(e.finished, e.finOrder[e.finHead])
+		e.finOrder[e.finHead] = id
+		e.finHead = (e.finHead + 1) % e.maxFin
+		e.stats.FinishedForgotten++
+	}
+	e.finished[id] = struct{}{}
 }
 
 func (e *Executor) report(err error) {
@@ -901,7 +938,7 @@ func (e *Executor) execute(x *execution, tq *tenantQ) {
 	if abandoned {
 		e.stats.Abandoned++
 	} else {
-		e.finished[x.id] = struct{}{}
+		e.finishedLocked(x.id)
 		switch outcome {
 		case Succeeded:
 			e.stats.Succeeded++

@@ -147,3 +147,26 @@ func TestIdleTenantQueuesFreed(t *testing.T) {
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { s := ex.Stats(); return s.Succeeded == n+3 && s.Tenants == 0 }, 10*time.Second, time.Millisecond)
 }
+
+// TestFinishedIDsCapped: the executor remembers at most MaxFinished ended
+// executions for ErrDuplicate, forgetting the oldest and counting it
+// (issue 18 item 19: every per-key structure has a cap).
+func TestFinishedIDsCapped(t *testing.T) {
+	wf := automation.NewWorkflow("w", nil, func(*automation.Run) error { return nil })
+	ex := newExecutor(t, &automation.ExecutorOptions{Workflows: []automation.Workflow{wf}, MaxFinished: 3})
+	ctx := context.Background()
+	var evs []*semevent.Event
+	for i := range 5 {
+		ev := newEvent("acme", fmt.Sprint("/f", i))
+		evs = append(evs, ev)
+		id, err := ex.Start(ctx, "w", ev)
+		require.NoError(t, err)
+		wait(t, ex, id)
+	}
+	require.Equal(t, uint64(2), ex.Stats().FinishedForgotten)
+	_, err := ex.Start(ctx, "w", evs[4])
+	require.ErrorIs(t, err, automation.ErrDuplicate, "a remembered trigger")
+	id, err := ex.Start(ctx, "w", evs[0])
+	require.NoError(t, err, "a forgotten trigger runs again, as documented")
+	wait(t, ex, id)
+}
