@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,7 +30,8 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var policy = &access.Policy{Roles: []access.Role{
 	{Name: "writer", Grants: []access.Grant{{Ops: []access.Op{access.OpPublish}}}},
-	{Name: "reader", Grants: []access.Grant{{Ops: []access.Op{access.OpSubscribe, access.OpReplay}, Topics: []string{"fs.>"}}}},
+	{Name: "reader", Grants: []access.Grant{{Ops: []access.Op{access.OpSubscribe, access.OpReplay}, Topics: []string{"fs.>", "analytics.>"}}}},
+	{Name: "analytics", Grants: []access.Grant{{Ops: []access.Op{access.OpPublish}, Topics: []string{"analytics.window.>"}}}},
 	{Name: "operator", Grants: []access.Grant{{Ops: []access.Op{access.OpSubscribe, access.OpReplay}}}},
 }}
 
@@ -189,6 +191,9 @@ func isolationRun(t *testing.T, seed uint64) {
 			results = append(results, res)
 			resMu.Unlock()
 		},
+		// Results come back through the bus as events of their key's
+		// tenant: each tenant's reader may see its own only.
+		Publisher: bus, Principal: &access.Principal{User: "analytics", Roles: []string{"analytics"}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +278,13 @@ func isolationRun(t *testing.T, seed uint64) {
 	for _, ev := range all {
 		tenantOfID[ev.ID] = ev.Tenant
 	}
-	pidTenant := func(pid uint32) string { return tenantOf(int(pid/1000) - 1) }
+	pidTenant := func(pid uint32) string {
+		if pid < 1000 || int(pid/1000) > len(tenants) {
+			return fmt.Sprintf("pid %d of no tenant", pid)
+		}
+		return tenantOf(int(pid/1000) - 1)
+	}
+	nResults := 0 // analytics results delivered to tenant readers
 	leaks := 0
 	leak := func(format string, args ...any) {
 		leaks++
@@ -287,6 +298,9 @@ func isolationRun(t *testing.T, seed uint64) {
 		for _, ev := range evs {
 			if ev.Tenant != rec.tenant {
 				leak("%s of %s received %s's event %v", what, rec.tenant, ev.Tenant, ev.ID)
+			}
+			if strings.HasPrefix(ev.TopicOrKind(), "analytics.") {
+				continue // a window's result: no pid
 			}
 			if pidTenant(ev.PID) != rec.tenant {
 				leak("%s of %s received an event with pid %d of %s", what, rec.tenant, ev.PID, pidTenant(ev.PID))
@@ -424,6 +438,18 @@ func isolationRun(t *testing.T, seed uint64) {
 	if err := bus.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// The processor published its results through the bus, each as an
+	// event of its key's tenant: a tenant's reader gets its own only.
+	for _, tn := range tenants {
+		for _, ev := range live[tn].events() {
+			if strings.HasPrefix(ev.TopicOrKind(), "analytics.window.") {
+				nResults++
+				if ev.Tenant != tn {
+					leak("reader of %s received %s's analytics result", tn, ev.Tenant)
+				}
+			}
+		}
+	}
 	// The audit trail shares the journal: it verifies and holds no
 	// tenant-forged record.
 	if err := trail.Close(ctx); err != nil {
@@ -436,11 +462,11 @@ func isolationRun(t *testing.T, seed uint64) {
 	if _, err := audit.Verify(recs, pub, nil); err != nil {
 		leak("the audit trail in the shared journal does not verify: %v", err)
 	}
-	for name, n := range map[string]int{"live": nLive, "folded by dedup": nFolded, "group": nGroup, "durable": nDurable, "CEP matches": len(ms), "awaited": nAwait, "machines closed": nMachine, "windows": nWindows, "forged audit": forgedAudit} {
+	for name, n := range map[string]int{"live": nLive, "folded by dedup": nFolded, "group": nGroup, "durable": nDurable, "CEP matches": len(ms), "awaited": nAwait, "machines closed": nMachine, "windows": nWindows, "results delivered": nResults, "forged audit": forgedAudit} {
 		if n == 0 {
 			t.Errorf("%s: nothing to check (the test would be vacuous)", name)
 		}
 	}
-	t.Logf("seed %d, %d tenants, %d events: live %d (%d folded), group %d, durable %d, CEP %d, awaited %d, machines %d, windows %d, forged audit refused %d: %d leaks",
-		seed, len(tenants), total, nLive, nFolded, nGroup, nDurable, len(ms), nAwait, nMachine, nWindows, forgedAudit, leaks)
+	t.Logf("seed %d, %d tenants, %d events: live %d (%d folded), group %d, durable %d, CEP %d, awaited %d, machines %d, windows %d (results delivered %d), forged audit refused %d: %d leaks",
+		seed, len(tenants), total, nLive, nFolded, nGroup, nDurable, len(ms), nAwait, nMachine, nWindows, nResults, forgedAudit, leaks)
 }
