@@ -25,8 +25,9 @@ type DetectorOptions struct {
 	// values (24 hourly windows, say). Once a slot has seen two cycles,
 	// the seasonal score decides.
 	Season int
-	// MaxKeys bounds the keys tracked (default 10000); beyond it, new
-	// keys are not scored.
+	// MaxKeys bounds the keys tracked (default 10000, about 100 bytes
+	// each plus 32 bytes per Season slot); beyond it, values of new keys
+	// are not scored and are counted in DetectorStats.Unscored.
 	MaxKeys int
 }
 
@@ -70,9 +71,23 @@ type Anomaly struct {
 // Detector scores values per key against an EWMA baseline and, optionally,
 // a seasonal one. Safe for concurrent use.
 type Detector struct {
-	o    DetectorOptions
-	mu   sync.Mutex // guards keys
-	keys map[semevent.Key]*baseline
+	o        DetectorOptions
+	mu       sync.Mutex // guards keys and unscored
+	keys     map[semevent.Key]*baseline
+	unscored uint64
+}
+
+// DetectorStats is a snapshot of a [Detector]'s counters.
+type DetectorStats struct {
+	Keys     int    // keys tracked (at most MaxKeys)
+	Unscored uint64 // values of new keys not scored for lack of room
+}
+
+// Stats returns a snapshot of the counters.
+func (d *Detector) Stats() DetectorStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return DetectorStats{Keys: len(d.keys), Unscored: d.unscored}
 }
 
 type baseline struct {
@@ -129,6 +144,7 @@ func (d *Detector) Observe(key semevent.Key, t int64, v float64) (Anomaly, bool)
 	b := d.keys[key]
 	if b == nil {
 		if len(d.keys) >= d.o.MaxKeys {
+			d.unscored++
 			return Anomaly{}, false
 		}
 		b = &baseline{}

@@ -35,6 +35,14 @@
 // (default [DefaultMaxKeys]); an event that would need one more is
 // refused and counted in [Stats].KeyOverflow.
 //
+// Every per-key structure of the package has a cap, with a default and a
+// counter: window aggregates (Options.MaxKeys, [Stats].KeyOverflow), the
+// anomaly baselines (DetectorOptions.MaxKeys, [DetectorStats].Unscored),
+// the forecasters (10,000 keys; later keys get no Result.Next), the
+// [Miner]'s keys, labels and sequences (MinerOptions.MaxKeys, MaxLabels,
+// MaxSequences; [MinerStats]) and the [SeriesStore]'s series
+// (SeriesStoreOptions.MaxSeries).
+//
 // # Publishing on an authorized bus
 //
 // With Options.Publisher a bus that has an authorizer, give the processor

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -115,5 +117,75 @@ func TestDetectorSeasonal(t *testing.T) {
 	}
 	if got := run(0); slices.Contains(got, 12*7+3) {
 		t.Errorf("EWMA-only detector flagged %v; the test expects it to miss the night outlier", got)
+	}
+}
+
+// Issue 18 item 19, the Miner: 500,000 distinct attacker keys and
+// sequences (every file its own extension pair) keep at most MaxKeys
+// keys, MaxLabels labels and MaxSequences sequences, with the heap under
+// the documented cost, and the rest is counted.
+func TestMinerBoundsAttackerState(t *testing.T) {
+	// 500k keys; 100k under the race detector, which makes the full run
+	// take 30 s (the plain run checks the full count and the heap).
+	attackerKeys := 500_000 / (1 + 4*(raceScale-1))
+	m, err := analytics.NewMiner(&analytics.MinerOptions{MaxKeys: 10_000, MaxSequences: 10_000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	before := heapInUse()
+	kinds := []semevent.Kind{semevent.KindFileOpen, semevent.KindFileWrite, semevent.KindFileRead, semevent.KindFileClose,
+		semevent.KindFileChmod, semevent.KindFileTruncate, semevent.KindFileXattr, semevent.KindFileCreate}
+	r := rand.New(rand.NewPCG(5, 5))
+	ev := &semevent.Event{}
+	buf := make([]byte, 0, 32)
+	for i := range attackerKeys {
+		// 8 kinds × 600 extensions: more labels than MaxLabels, and far
+		// more two-step sequences than MaxSequences.
+		buf = strconv.AppendInt(append(buf[:0], "/x/"...), int64(i), 10)
+		buf = strconv.AppendInt(append(buf, ".e"...), int64(i%600), 10)
+		ev.Path, ev.Time = string(buf), at(i)
+		for range 2 {
+			ev.Kind = kinds[r.IntN(len(kinds))]
+			_ = m.Handle(ctx, ev)
+		}
+	}
+	grown := heapInUse() - before
+	s := m.Stats()
+	t.Logf("heap grew %.1f MiB; %+v", float64(grown)/(1<<20), s)
+	if s.Keys > 10_000 || s.Labels > 4096+1 || s.Sequences != 10_000 {
+		t.Errorf("Stats = %+v: over the caps (10000 keys, 4096 labels and \"other\", 10000 sequences)", s)
+	}
+	if s.KeysEvicted == 0 || s.SequencesDropped == 0 || s.OtherLabels == 0 {
+		t.Errorf("Stats = %+v: evictions and drops not counted", s)
+	}
+	// 10k keys and 10k sequences at ~100 B each, 4096 labels, plus slack.
+	if grown > 8<<20 && raceScale == 1 {
+		t.Errorf("heap grew %.1f MiB, want under 8 MiB", float64(grown)/(1<<20))
+	}
+}
+
+// The Detector's key cap: keys beyond MaxKeys are not scored, and counted.
+func TestDetectorKeyCap(t *testing.T) {
+	d := analytics.NewDetector(&analytics.DetectorOptions{MaxKeys: 100})
+	for i := range 500_000 {
+		d.Observe(semevent.Key{Tenant: "evil", N: uint64(i + 1)}, int64(i), 1)
+	}
+	if s := d.Stats(); s.Keys != 100 || s.Unscored != 500_000-100 {
+		t.Errorf("Stats = %+v, want 100 keys and %d unscored", s, 500_000-100)
+	}
+}
+
+// The series store's cap: series beyond MaxSeries are dropped, and counted.
+func TestSeriesStoreCap(t *testing.T) {
+	s, err := analytics.NewSeriesStore(&analytics.SeriesStoreOptions{Tiers: []analytics.Tier{{Resolution: time.Second, Points: 4}}, MaxSeries: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 500_000 {
+		s.Add(fmt.Sprint("attacker.", i), int64(i), 1)
+	}
+	if n, d := len(s.Names()), s.Dropped(); n != 10 || d != 500_000-10 {
+		t.Errorf("%d series, %d dropped; want 10 and %d", n, d, 500_000-10)
 	}
 }

@@ -37,8 +37,25 @@ type MinerOptions struct {
 	// least recently seen are forgotten first.
 	MaxKeys int
 	// MaxLabels bounds the distinct labels (default 4096); events with new
-	// labels beyond it are labelled "other".
+	// labels beyond it are labelled "other" (MinerStats.OtherLabels),
+	// the one label past the bound.
 	MaxLabels int
+	// MaxSequences bounds the distinct sequences counted (default
+	// 100,000): an attacker who controls file extensions could otherwise
+	// make MaxLabels^MaxLen of them. A new sequence beyond it is not
+	// counted (MinerStats.SequencesDropped); sequences already counted go
+	// on counting. Each costs about 100 bytes.
+	MaxSequences int
+}
+
+// MinerStats is a snapshot of a [Miner]'s counters.
+type MinerStats struct {
+	Keys             int    // keys followed now (at most MaxKeys)
+	Labels           int    // distinct labels (at most MaxLabels)
+	Sequences        int    // distinct sequences counted (at most MaxSequences)
+	KeysEvicted      uint64 // keys forgotten to make room (least recently seen first)
+	SequencesDropped uint64 // occurrences of new sequences not counted for lack of room
+	OtherLabels      uint64 // events labelled "other" for lack of room
 }
 
 // Validate reports every problem with o as a *[semevent.OptionsError];
@@ -60,6 +77,7 @@ func (o *MinerOptions) Validate() error {
 	negative(e, "Gap", float64(o.Gap))
 	negative(e, "MaxKeys", float64(o.MaxKeys))
 	negative(e, "MaxLabels", float64(o.MaxLabels))
+	negative(e, "MaxSequences", float64(o.MaxSequences))
 	return e.Err()
 }
 
@@ -85,6 +103,7 @@ type Miner struct {
 	names  []string
 	keys   map[semevent.Key]*history
 	counts map[gram]uint64
+	stats  MinerStats
 }
 
 type gram struct {
@@ -123,6 +142,9 @@ func NewMiner(opts *MinerOptions) (*Miner, error) {
 	}
 	if o.MaxLabels == 0 {
 		o.MaxLabels = 4096
+	}
+	if o.MaxSequences == 0 {
+		o.MaxSequences = 100_000
 	}
 	if o.Key == nil {
 		o.Key = RenameKey
@@ -172,6 +194,7 @@ func (m *Miner) Handle(_ context.Context, ev *semevent.Event) error {
 		if len(m.names) >= m.o.MaxLabels {
 			l = "other"
 			id, ok = m.labels[l]
+			m.stats.OtherLabels++
 		}
 		if !ok {
 			id = uint32(len(m.names))
@@ -200,7 +223,13 @@ func (m *Miner) Handle(_ context.Context, ev *semevent.Event) error {
 		var g gram
 		g.n = uint8(n)
 		copy(g.ids[:], h.ids[h.n-n:h.n])
-		m.counts[g]++
+		if c, ok := m.counts[g]; ok {
+			m.counts[g] = c + 1
+		} else if len(m.counts) < m.o.MaxSequences {
+			m.counts[g] = 1
+		} else {
+			m.stats.SequencesDropped++
+		}
 	}
 	return nil
 }
@@ -216,8 +245,18 @@ func (m *Miner) evictLocked() {
 	for k, h := range m.keys {
 		if h.last <= cut {
 			delete(m.keys, k)
+			m.stats.KeysEvicted++
 		}
 	}
+}
+
+// Stats returns a snapshot of the counters.
+func (m *Miner) Stats() MinerStats {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.stats
+	s.Keys, s.Labels, s.Sequences = len(m.keys), len(m.names), len(m.counts)
+	return s
 }
 
 // Flush does nothing: a Miner emits nothing by itself; ask [Miner.Top].

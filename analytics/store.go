@@ -19,8 +19,12 @@ type Tier struct {
 // SeriesStoreOptions configure a [SeriesStore]. The zero value keeps 10 minutes at
 // one second, 2 hours at 10 seconds and 24 hours at one minute.
 type SeriesStoreOptions struct {
-	Tiers     []Tier // finest first; each coarser than the one before
-	MaxSeries int    // default 10000; Add to a new series beyond it is dropped
+	Tiers []Tier // finest first; each coarser than the one before
+	// MaxSeries bounds the series (default 1000). A series holds every
+	// tier's points at 56 bytes each — about 150 KiB with the default
+	// tiers, so about 150 MiB at the default bound. Add to a new series
+	// beyond it is dropped and counted ([SeriesStore.Dropped]).
+	MaxSeries int
 }
 
 // Validate reports every problem with o as a *[semevent.OptionsError];
@@ -68,8 +72,16 @@ type SeriesStore struct {
 	tiers     []Tier
 	maxSeries int
 
-	mu     sync.RWMutex // guards series
-	series map[string]*series
+	mu      sync.RWMutex // guards series and dropped
+	series  map[string]*series
+	dropped uint64
+}
+
+// Dropped returns how many Adds to a new series MaxSeries refused.
+func (s *SeriesStore) Dropped() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.dropped
 }
 
 type series struct {
@@ -87,7 +99,7 @@ func NewSeriesStore(opts *SeriesStoreOptions) (*SeriesStore, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
-	s := &SeriesStore{series: map[string]*series{}, maxSeries: 10000,
+	s := &SeriesStore{series: map[string]*series{}, maxSeries: 1000,
 		tiers: []Tier{{time.Second, 600}, {10 * time.Second, 720}, {time.Minute, 1440}}}
 	if opts != nil {
 		if len(opts.Tiers) > 0 {
@@ -108,6 +120,7 @@ func (s *SeriesStore) Add(name string, t int64, v float64) {
 	sr := s.series[name]
 	if sr == nil {
 		if len(s.series) >= s.maxSeries {
+			s.dropped++
 			return
 		}
 		sr = &series{rings: make([]ring, len(s.tiers))}
