@@ -527,7 +527,7 @@ func (e *Executor) recover() error {
 		return fmt.Errorf("automation: loading the store: %w", err)
 	}
 	for _, r := range relays {
-		if r != nil {
+		if r != nil && e.pub != nil {
 			e.relay(r) // committed before the crash, maybe published: the same IDs again
 			e.stats.Relayed++
 		}
