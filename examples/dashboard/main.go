@@ -135,6 +135,7 @@ func run(ctx context.Context, c config, ready func(url string)) error {
 	metrics, err := promexport.New(&promexport.Options{
 		Bus:       bus.Stats,
 		Analyzers: map[string]func() analytics.Stats{"kinds": proc.Stats},
+		Journal:   promexport.JournalOf(j),
 		Health:    checks,
 	})
 	if err != nil {
