@@ -215,7 +215,13 @@ func TestComponentSourcesReadRealComponents(t *testing.T) {
 	}
 	waitFor(t, "the watcher to publish", func() bool { return w.Stats().Published > 0 })
 
-	c, err := promexport.New(&promexport.Options{Watcher: w.Stats, CEP: ce.Stats, Rules: re.Stats, Executor: ex.Stats})
+	opts := &promexport.Options{Watcher: w.Stats, CEP: ce.Stats, Rules: re.Stats, Executor: ex.Stats}
+	if err := fusebridge.Available(); err != nil {
+		t.Logf("no FUSE bridge in this run: %v", err)
+	} else {
+		opts.Bridge = mountBridge(t, pub).Stats
+	}
+	c, err := promexport.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,9 +242,50 @@ func TestComponentSourcesReadRealComponents(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
 		}
 	}
+	if opts.Bridge != nil {
+		bs := opts.Bridge()
+		if v := got["semevent_fuse_bridge_published_total"]; v != float64(bs.Published) || v < 1 {
+			t.Errorf("semevent_fuse_bridge_published_total = %v, want %d (> 0)", v, bs.Published)
+		}
+		if v := got["semevent_fuse_bridge_ops_total{kind=create}"]; v != float64(bs.Ops[semevent.KindFileCreate]) || v < 1 {
+			t.Errorf("semevent_fuse_bridge_ops_total{kind=create} = %v, want %d (> 0)", v, bs.Ops[semevent.KindFileCreate])
+		}
+	}
 	if v := got["semevent_fuse_watcher_published_total"]; v < 1 || v > float64(w.Stats().Published) {
 		t.Errorf("semevent_fuse_watcher_published_total = %v, want between 1 and %d", v, w.Stats().Published)
 	}
+}
+
+// mountBridge mounts a FUSE bridge over a temporary directory, creates a
+// file through it, and waits until the bridge published its events.
+func mountBridge(t *testing.T, pub semevent.Publisher) *fusebridge.Bridge {
+	t.Helper()
+	backing, mnt := t.TempDir(), t.TempDir()
+	br, err := fusebridge.New(pub, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := br.NewLoopbackRoot(backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := fusebridge.MountFS(mnt, root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := semevent.CloseAll(context.Background(), m, br); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(mnt, "f"), []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := br.Sync(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the bridge to publish", func() bool { return br.Stats().Published > 0 })
+	return br
 }
 
 // waitFor polls cond until it holds, failing the test if it never does
