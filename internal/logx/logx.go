@@ -26,6 +26,7 @@ const (
 	Tenant       = "tenant"       // the event's tenant
 	Event        = "event"        // an event's ID
 	Path         = "path"         // a file path
+	Dir          = "dir"          // a directory (a journal's, a watched tree's)
 	Count        = "count"        // how many (drops, records, …) since the previous line
 	Total        = "total"        // how many in all
 	Reason       = "reason"       // why (a drop reason, a fallback reason)

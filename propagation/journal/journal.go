@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/internal/codec"
+	"github.com/vexfs/semevent/internal/logx"
 )
 
 // Journal is a durable, append-only log of events in segment files in one
@@ -28,6 +31,7 @@ type Journal struct {
 	fs       FS
 	lock     io.Closer
 	recovery *Recovery
+	log      *slog.Logger // opts.Logger with component=journal, dir
 	always   bool
 	instance [16]byte // see Instance
 
@@ -136,7 +140,7 @@ func Open(dir string, opts *Options) (*Journal, error) {
 	}
 	o := opts.withDefaults()
 	o.Encryption = o.Encryption.clone()
-	j := &Journal{dir: dir, opts: o, fs: o.FS, always: o.Sync == SyncAlways, notify: make(chan struct{}), stop: make(chan struct{}),
+	j := &Journal{dir: dir, opts: o, log: logx.For(o.Logger, "journal").With(slog.String(logx.Dir, dir)), fs: o.FS, always: o.Sync == SyncAlways, notify: make(chan struct{}), stop: make(chan struct{}),
 		ids: semevent.NewIDGenerator(o.Node)}
 	if err := j.makeDir(); err != nil {
 		return nil, err
@@ -151,6 +155,10 @@ func Open(dir string, opts *Options) (*Journal, error) {
 	err := j.load()
 	if err == nil {
 		err = j.loadInstance()
+	}
+	if ce, ok := errors.AsType[*CorruptError](err); ok {
+		j.log.LogAttrs(context.Background(), slog.LevelError, "journal refused: corrupt record", slog.String(logx.Segment, ce.Segment),
+			slog.Int64(logx.Offset, ce.Pos), slog.Uint64("record", ce.Offset), slog.String(logx.Reason, ce.Reason), slog.Any(logx.Err, err))
 	}
 	if err != nil {
 		if j.file != nil {

@@ -2,15 +2,19 @@ package journal
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/vexfs/semevent/internal/logx"
 )
 
 // makeDir creates the journal directory and makes it durable: the
@@ -61,6 +65,8 @@ func (j *Journal) load() error {
 			if err := j.fs.Remove(filepath.Join(j.dir, name)); err != nil {
 				return fmt.Errorf("journal: remove leftover: %w", err)
 			}
+			j.log.LogAttrs(context.Background(), slog.LevelInfo, "removed the leftover of an interrupted segment creation",
+				slog.String(logx.Path, filepath.Join(j.dir, name)))
 			removed = true
 			continue
 		}
@@ -87,6 +93,8 @@ func (j *Journal) load() error {
 			if err := j.fs.Remove(filepath.Join(j.dir, segmentName(bases[0]))); err != nil {
 				return fmt.Errorf("journal: remove retained-out segment: %w", err)
 			}
+			j.log.LogAttrs(context.Background(), slog.LevelInfo, "removed a segment retention had already dropped from the manifest",
+				slog.String(logx.Path, filepath.Join(j.dir, segmentName(bases[0]))))
 			removed = true
 			bases = bases[1:]
 		}
@@ -250,6 +258,8 @@ func (j *Journal) loadSegment(base uint64, last bool, e manifestEntry, sealed bo
 			return nil, fmt.Errorf("journal: recover: cut torn tail of %s: %w", name, err)
 		}
 		j.recovery = &Recovery{Segment: name, Pos: valid, Dropped: size - valid, Next: end}
+		j.log.LogAttrs(context.Background(), slog.LevelWarn, "torn tail cut off", slog.String(logx.Segment, name),
+			slog.Int64(logx.Offset, valid), slog.Int64("dropped", size-valid), slog.Uint64("next", end))
 		s.size.Store(valid)
 	}
 	// What a killed process wrote may not be durable yet: make it so

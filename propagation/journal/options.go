@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"regexp"
 	"time"
 
@@ -53,6 +54,15 @@ type Options struct {
 	// Default [OSFS](). Tests inject faults with journaltest.FaultFS and
 	// simulate power loss with journaltest.CrashFS.
 	FS FS
+
+	// Logger receives what Open's recovery did and refused (component
+	// "journal"): a torn tail cut off (warning, attributes "segment",
+	// "offset" = the byte it was cut at, "dropped", "next"), leftovers of
+	// an interrupted segment creation or retention removed (info, "path")
+	// and a corrupt record that fails Open (error, "segment", "offset",
+	// "reason", "err"). nil means slog.Default();
+	// slog.New(slog.DiscardHandler) silences it.
+	Logger *slog.Logger
 
 	// Node is the node number stamped into the IDs Append assigns to
 	// events that have none.
