@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/automation/breaker"
+	"github.com/vexfs/semevent/internal/logx"
 )
 
 // Outcome is how an execution ended.
@@ -114,6 +116,13 @@ type ExecutorOptions struct {
 	// OnError receives errors no caller is waiting for: a store that
 	// fails, a recorded execution whose workflow is unknown.
 	OnError func(error)
+	// Logger receives the executor's log lines (component "automation"):
+	// a workflow that failed (warning) or whose compensation failed
+	// (error), each compensation, and every error OnError receives, with
+	// the attributes "workflow", "execution", "tenant", "step" and "err".
+	// nil means slog.Default(); slog.New(slog.DiscardHandler) silences
+	// it.
+	Logger *slog.Logger
 	// Authorize, when set, is asked before Start runs a workflow on
 	// behalf of ctx's caller; an error refuses the run and is returned.
 	// (*access.Authorizer).AuthorizeWorkflow fits. Executions that
@@ -264,6 +273,7 @@ type Executor struct {
 	pubTO     time.Duration
 	pubCtx    context.Context // root, carrying Principal
 	onErr     func(error)
+	log       *slog.Logger // Logger with component=automation
 	ids       *semevent.IDGenerator
 	root      context.Context
 	stopRoot  context.CancelFunc
@@ -394,6 +404,11 @@ type execution struct {
 	info        *ExecutionInfo
 }
 
+// attrs returns x's identifying log attributes followed by more.
+func (x *execution) attrs(more ...slog.Attr) []slog.Attr {
+	return append([]slog.Attr{slog.String(logx.Workflow, x.wf), slog.String("execution", x.id), slog.String(logx.Tenant, x.tenant)}, more...)
+}
+
 // errCancelled is the cause of an execution cancelled by Executor.Cancel.
 var errCancelled = errors.New("automation: execution cancelled")
 
@@ -433,6 +448,7 @@ func NewExecutor(opts *ExecutorOptions) (*Executor, error) {
 		maxFin: o.MaxFinished, store: o.Store, maxConc: o.MaxConcurrent, quota: o.Quota, quotas: o.Quotas,
 		brOpts: o.Breaker, clock: o.Clock, rand: o.Rand, histCap: o.History,
 		pub: o.Publisher, pubTO: o.PublishTimeout, onErr: o.OnError, authorize: o.Authorize, ids: semevent.NewIDGenerator(0),
+		log:  logx.For(o.Logger, "automation"),
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), schedDone: make(chan struct{}),
 	}
 	e.root, e.stopRoot = context.WithCancel(context.Background())
@@ -570,6 +586,7 @@ func (e *Executor) finishedLocked(id string) {
 }
 
 func (e *Executor) report(err error) {
+	e.log.LogAttrs(context.Background(), slog.LevelError, "automation error", slog.Any(logx.Err, err))
 	if e.onErr != nil {
 		e.onErr(err)
 	}
@@ -926,6 +943,16 @@ func (e *Executor) execute(x *execution, tq *tenantQ) {
 	}
 	info := x.info
 	x.mu.Unlock()
+	if !abandoned && outcome != Succeeded {
+		lv, msg := slog.LevelWarn, "workflow failed; completed steps compensated"
+		switch outcome {
+		case CompensationFailed:
+			lv, msg = slog.LevelError, "workflow failed and a compensation failed"
+		case Cancelled:
+			lv, msg = slog.LevelInfo, "workflow cancelled; completed steps compensated"
+		}
+		e.log.LogAttrs(context.Background(), lv, msg, x.attrs(slog.Any(logx.Err, err))...)
+	}
 
 	e.mu.Lock()
 	delete(e.execs, x.id)
@@ -991,9 +1018,12 @@ func (e *Executor) compensate(x *execution) bool {
 		}
 		if err != nil {
 			ok = false
+			e.log.LogAttrs(context.Background(), slog.LevelError, "compensation failed",
+				x.attrs(slog.String(logx.Step, c.step), slog.Int("attempts", attempts), slog.Any(logx.Err, err))...)
 			x.noteStep(c.step, "compensation failed", attempts, err)
 			e.commit(x, &Record{Type: RecCompensationFailed, Step: c.step, Err: err.Error()}, "compensation failed", nil)
 		} else {
+			e.log.LogAttrs(context.Background(), slog.LevelInfo, "step compensated", x.attrs(slog.String(logx.Step, c.step))...)
 			x.noteStep(c.step, "compensated", attempts, nil)
 			if e.commit(x, &Record{Type: RecCompensated, Step: c.step}, "compensated", emitted) != nil {
 				return false

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/automation"
 	"github.com/vexfs/semevent/filter"
+	"github.com/vexfs/semevent/internal/logx"
 )
 
 // AttrValueKey keys events by their tenant and the value of the
@@ -318,6 +320,12 @@ type Options struct {
 	// OnError receives Publisher errors. Nil: they are returned by Handle
 	// and Advance only.
 	OnError func(error)
+	// Logger receives the engine's log lines (component "cep"): publish
+	// errors (error) and events refused by MaxFuture (warning, with
+	// "event", "tenant" and "time"), each logged the first time and then
+	// at most every 10s as a summary whose "count" says how many occurred.
+	// nil means slog.Default(); slog.New(slog.DiscardHandler) silences it.
+	Logger *slog.Logger
 
 	// Clock returns the processing time in Unix nanoseconds (default the
 	// real clock). It is read only to check MaxFuture.
@@ -428,7 +436,10 @@ type cep struct {
 	pubTO time.Duration
 	who   *access.Principal
 	onErr func(error)
-	idsFL [MaxStages + 1][][]semevent.ID
+	log   *slog.Logger
+	// pubLog and futureLog hold back repeated lines (see logx.Limiter).
+	pubLog, futureLog logx.Limiter
+	idsFL             [MaxStages + 1][][]semevent.ID
 }
 
 var (
@@ -469,6 +480,7 @@ func New(patterns []Pattern, opts *Options) (*Engine, error) {
 	c.futureLimit = math.MinInt64 // read the clock at the first event
 	c.who = o.Principal
 	c.onErr = o.OnError
+	c.log = logx.For(o.Logger, "cep")
 	var errs []error
 	names := map[string]bool{}
 	for i, p := range patterns {
@@ -547,6 +559,12 @@ func (e *Engine) Handle(ctx context.Context, ev *semevent.Event) error {
 		if t > c.futureLimit {
 			c.stats.Future++
 			c.mu.Unlock()
+			if c.log.Enabled(context.Background(), slog.LevelWarn) {
+				if n, ok := c.futureLog.Note(c.clock()); ok {
+					c.log.LogAttrs(context.Background(), slog.LevelWarn, "event refused: too far in the future", slog.String(logx.Event, ev.ID.String()),
+						slog.String(logx.Tenant, ev.Tenant), slog.Int64("time", t), slog.Uint64(logx.Count, n))
+				}
+			}
 			if c.onFuture != nil {
 				c.onFuture(ev)
 			}
@@ -646,6 +664,10 @@ func (c *cep) flushLocked(ctx context.Context) error {
 		}
 		for _, m := range out {
 			if err := semevent.PublishTimeout(ctx, c.pub, m, c.pubTO); err != nil {
+				if n, ok := c.pubLog.Note(c.clock()); ok {
+					c.log.LogAttrs(ctx, slog.LevelError, "publishing a match failed", slog.String("topic", m.Topic), slog.String(logx.Tenant, m.Tenant),
+						slog.Any(logx.Err, err), slog.Uint64(logx.Count, n))
+				}
 				if c.onErr != nil {
 					c.onErr(err)
 				}

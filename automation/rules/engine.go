@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"sync/atomic"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/automation"
 	"github.com/vexfs/semevent/filter"
+	"github.com/vexfs/semevent/internal/logx"
 )
 
 // ErrUnknownAction is wrapped by the *automation.RuleError for a rule
@@ -109,6 +111,12 @@ type Options struct {
 	// whose WatchOptions.OnError is nil. Nil: action errors are only
 	// returned by Handle.
 	OnError func(error)
+	// Logger receives the engine's log lines (component "automation",
+	// attribute "rule"): action errors, logged the first time and then at
+	// most every 10s as a summary whose "count" says how many occurred,
+	// and refused reloads. nil means slog.Default();
+	// slog.New(slog.DiscardHandler) silences it.
+	Logger *slog.Logger
 }
 
 // Validate lists every problem in o.
@@ -153,6 +161,8 @@ type Engine struct {
 	pubTO   time.Duration
 	who     *access.Principal
 	onErr   func(error)
+	log     *slog.Logger
+	actLog  logx.Limiter // holds back repeated action-error lines
 
 	closed atomic.Bool
 
@@ -190,7 +200,8 @@ func New(rs *RuleSet, opts *Options) (*Engine, error) {
 	if opts != nil {
 		o = *opts
 	}
-	e := &Engine{actions: map[string]ActionFunc{}, pub: o.Publisher, pubTO: o.PublishTimeout, who: o.Principal, onErr: o.OnError, guard: o.Guard}
+	e := &Engine{actions: map[string]ActionFunc{}, pub: o.Publisher, pubTO: o.PublishTimeout, who: o.Principal, onErr: o.OnError, guard: o.Guard,
+		log: logx.For(o.Logger, "automation")}
 	for name, fn := range o.Actions {
 		e.actions[name] = fn
 	}
@@ -352,6 +363,10 @@ func (e *Engine) run(ctx context.Context, rules []*crule, ev *semevent.Event, er
 			if err := a.fn(ctx, &Firing{Rule: r.name, Event: ev, Params: a.params}); err != nil {
 				e.actErrs.Add(1)
 				err = fmt.Errorf("automation/rules: rule %s: action %s: %w", r.name, a.name, err)
+				if n, ok := e.actLog.Note(semevent.Now()); ok {
+					e.log.LogAttrs(ctx, slog.LevelError, "rule action failed", slog.String(logx.Rule, r.name), slog.String("action", a.name),
+						slog.String(logx.Event, ev.ID.String()), slog.Any(logx.Err, err), slog.Uint64(logx.Count, n))
+				}
 				if e.onErr != nil {
 					e.onErr(err)
 				}

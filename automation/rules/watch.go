@@ -3,8 +3,10 @@ package rules
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
+	"github.com/vexfs/semevent/internal/logx"
 	"github.com/vexfs/semevent/internal/reload"
 )
 
@@ -76,8 +78,15 @@ func Watch(ctx context.Context, e *Engine, path string, opts *WatchOptions) (*Wa
 	if opts != nil {
 		o = *opts
 	}
-	if o.OnError == nil {
-		o.OnError = e.onErr
+	report := o.OnError
+	if report == nil {
+		report = e.onErr
+	}
+	o.OnError = func(err error) {
+		e.log.LogAttrs(ctx, slog.LevelError, "rule file refused; the previous rules stay", slog.String(logx.Path, path), slog.Any(logx.Err, err))
+		if report != nil {
+			report(err)
+		}
 	}
 	ro := &reload.Options{Interval: o.Interval, AllowEmpty: o.AllowEmpty, OnReload: o.OnReload, OnError: o.OnError}
 	w, err := reload.Watch(ctx, func(ctx context.Context, data []byte) error {
