@@ -466,7 +466,7 @@ func scanFrames(path string, fn func(rec []byte, off int64) error) (int64, error
 
 // scanFrameReader is scanFrames over r; name is for errors.
 func scanFrameReader(rd io.Reader, name string, fn func(rec []byte, off int64) error) (int64, error) {
-	r := bufio.NewReaderSize(rd, 64<<10)
+	r := bufio.NewReader(rd)
 	var buf []byte
 	off := int64(0)
 	for i := 0; ; i++ {
