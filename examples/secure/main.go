@@ -132,11 +132,13 @@ func run() error {
 		fmt.Printf("  %-13s kept from it by the policy: %d\n", ss.Name, ss.Denied)
 	}
 
-	head := auditLog.Head()
 	if err := auditLog.Close(context.Background()); err != nil {
 		return err
 	}
-	rep, err := audit.VerifyFile(trail, pub, &audit.VerifyOptions{Anchor: &head})
+	// Keep the trail's identity and its head outside the trail: with them
+	// a trail swapped for another one of the same key, or cut back, fails.
+	id, head := auditLog.Trail(), auditLog.Head()
+	rep, err := audit.VerifyFile(trail, pub, &audit.VerifyOptions{Trail: id, Anchor: &head})
 	if err != nil {
 		return fmt.Errorf("audit trail: %w", err)
 	}
