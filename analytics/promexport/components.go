@@ -78,6 +78,8 @@ func collectExecutor(e emitter, s automation.ExecutorStats) {
 	e.counter("compensations_total", "Compensations that succeeded.", s.Compensations)
 	e.counter("inbox_dropped_total", "Events a full Listener inbox did not keep.", s.InboxDropped)
 	e.counter("tenant_queues_freed_total", "Idle per-tenant executor queues freed.", s.TenantsFreed)
+	e.counter("relayed_total", "Committed step events that recovery published again (transactional outbox).", s.Relayed)
+	e.counter("finished_ids_forgotten_total", "IDs of ended executions forgotten beyond MaxFinished.", s.FinishedForgotten)
 	e.gauge("tenant_queues", "Per-tenant executor queues held now: tenants with queued or running executions.", float64(s.Tenants))
 	e.gauge("executions_running", "Workflow executions running now.", float64(s.Running))
 	e.gauge("executions_queued", "Workflow executions waiting for a slot now.", float64(s.Queued))
@@ -109,6 +111,6 @@ func componentNames() []string {
 		"reload_errors_total", "rules")
 	add("workflow_", "executions_finished_total", "executions_started_total", "executions_resumed_total",
 		"executions_rejected_total", "step_retries_total", "compensations_total", "inbox_dropped_total",
-		"tenant_queues_freed_total", "tenant_queues", "executions_running", "executions_queued")
+		"tenant_queues_freed_total", "relayed_total", "finished_ids_forgotten_total", "tenant_queues", "executions_running", "executions_queued")
 	return out
 }
