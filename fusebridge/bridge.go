@@ -222,26 +222,35 @@ func (b *Bridge) run() {
 }
 
 func (b *Bridge) publish(batch []*semevent.Event) {
-	n := 0 // published in one batch
-	if bp, ok := b.p.(propagation.Batcher); ok {
-		err := bp.PublishBatch(b.ctx, batch)
+	ok, failed := publishAll(b.ctx, b.p, batch)
+	b.published.Add(ok)
+	b.failed.Add(failed)
+}
+
+// publishAll publishes batch on p in order, as one batch when p is a
+// [propagation.Batcher] (one wake-up of the bus instead of one per event),
+// and returns how many were accepted and refused. After a refusal the
+// rest go one by one, so that one bad event costs only itself.
+func publishAll(ctx context.Context, p semevent.Publisher, batch []*semevent.Event) (ok, failed uint64) {
+	n := 0 // accepted as one batch
+	if bp, isB := p.(propagation.Batcher); isB {
+		err := bp.PublishBatch(ctx, batch)
 		if err == nil {
-			b.published.Add(uint64(len(batch)))
-			return
+			return uint64(len(batch)), 0
 		}
-		if be, ok := err.(*propagation.BatchError); ok {
+		if be, isBE := err.(*propagation.BatchError); isBE {
 			n = be.Accepted
 		}
-		b.published.Add(uint64(n))
 	}
-	// Publish the rest one by one so that one bad event costs only itself.
+	ok = uint64(n)
 	for _, ev := range batch[n:] {
-		if b.p.Publish(b.ctx, ev) == nil {
-			b.published.Add(1)
+		if p.Publish(ctx, ev) == nil {
+			ok++
 		} else {
-			b.failed.Add(1)
+			failed++
 		}
 	}
+	return ok, failed
 }
 
 // emit queues ev under the bridge's policy. It never waits longer than

@@ -162,7 +162,8 @@ type Watcher struct {
 	early map[string]bool
 	// gone lists deleted directories (by dirs key) that stay in dirs
 	// until the kernel queue has been drained; see purgeGone.
-	gone []string
+	gone  []string
+	batch []*semevent.Event // events of the read being translated; see flush
 
 	records, published, failed, ignored, overflows, malformed atomic.Uint64
 }
@@ -418,6 +419,7 @@ func (w *Watcher) run() {
 		if n == 0 {
 			w.flushMove()
 			w.flushEarly()
+			w.flush()
 			continue
 		}
 		w.idle.Store(false)
@@ -434,17 +436,28 @@ func (w *Watcher) run() {
 		} else {
 			w.inBatch(w.buf[:nr])
 		}
+		w.flush()
 	}
 }
 
-// publish sends ev; it blocks under the bus's backpressure, which only
-// lets the kernel queue grow.
+// publish queues ev for the batch that flush sends once the read it came
+// from is translated; publishing blocks under the bus's backpressure,
+// which only lets the kernel queue grow.
 func (w *Watcher) publish(ev *semevent.Event) {
-	if err := w.p.Publish(w.ctx, ev); err != nil {
-		w.failed.Add(1)
+	w.batch = append(w.batch, ev)
+}
+
+// flush publishes the events made from one read of the kernel queue as
+// one batch.
+func (w *Watcher) flush() {
+	if len(w.batch) == 0 {
 		return
 	}
-	w.published.Add(1)
+	ok, failed := publishAll(w.ctx, w.p, w.batch)
+	w.published.Add(ok)
+	w.failed.Add(failed)
+	clear(w.batch)
+	w.batch = w.batch[:0]
 }
 
 func (w *Watcher) newEvent(k semevent.Kind, path string, pid int32, op string) *semevent.Event {
