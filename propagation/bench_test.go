@@ -12,6 +12,7 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/propagation"
+	"github.com/vexfs/semevent/propagation/journal"
 )
 
 // benchEvent is the same event for the channel baseline and the bus: ID and
@@ -375,4 +376,57 @@ func BenchmarkBusSparseCPU(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// BenchmarkBusDurable publishes durably (journal with its default
+// SyncAlways, in a temporary directory) from P concurrent publishers to one
+// subscriber: events/s, each Publish returning once its event is committed.
+// The journal alone (Append from the same publishers) is the floor.
+func BenchmarkBusDurable(b *testing.B) {
+	for _, pubs := range []int{1, 8} {
+		for _, bus := range []bool{false, true} {
+			name := fmt.Sprintf("journal-only/%dpub", pubs)
+			if bus {
+				name = fmt.Sprintf("bus/%dpub", pubs)
+			}
+			b.Run(name, func(b *testing.B) {
+				j, err := journal.Open(b.TempDir(), nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer j.Close(context.Background())
+				publish := func(ctx context.Context, ev *semevent.Event) error { _, err := j.Append(ctx, ev); return err }
+				if bus {
+					p, err := propagation.New(&propagation.Options{Journal: j, Durability: propagation.Durable})
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer p.Close(context.Background())
+					if _, err := p.Subscribe(semevent.HandlerFunc(func(context.Context, *semevent.Event) error { return nil }), nil); err != nil {
+						b.Fatal(err)
+					}
+					publish = p.Publish
+				}
+				per := max(1, b.N/pubs)
+				b.ResetTimer()
+				var wg sync.WaitGroup
+				for range pubs {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for range per {
+							ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: "/data/d", Size: 64}
+							if err := publish(context.Background(), ev); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					}()
+				}
+				wg.Wait()
+				b.StopTimer()
+				reportRate(b, float64(per*pubs), "events/s")
+			})
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/vexfs/semevent"
@@ -37,10 +38,12 @@ type dispatcher struct {
 	// out holds, in order, the events of this round from the first
 	// durable one on; flush commits the durable ones with one append,
 	// then offers them all.
-	out []envelope
-	evs []*semevent.Event // reused for the append
-	ctx context.Context   // for journal appends; ended when Close gives up
-	end context.CancelFunc
+	out       []envelope
+	durable   int               // envelopes in out with commits
+	lastGroup int               // durable events the last flush appended
+	evs       []*semevent.Event // reused for the append
+	ctx       context.Context   // for journal appends; ended when Close gives up
+	end       context.CancelFunc
 
 	takeSeq       uint64 // events taken so far
 	routerVersion uint64
@@ -76,6 +79,9 @@ func (d *dispatcher) run() {
 		n, ok := d.round()
 		if ok && d.dedup != nil {
 			ok = d.releaseDue()
+		}
+		if ok {
+			ok = d.gather()
 		}
 		if ok {
 			ok = d.flush()
@@ -271,6 +277,37 @@ func (d *dispatcher) emit(env envelope) bool {
 		return d.fanout(env)
 	}
 	d.out = append(d.out, env)
+	if env.c != nil {
+		d.durable++
+	}
+	return true
+}
+
+// Bounds of gather.
+const (
+	gatherYields = 64
+	gatherMax    = 100 * time.Microsecond
+)
+
+// gather lets durable publishers that the last commit released publish
+// again before the dispatcher appends: while fewer durable events wait
+// than the last append carried, it yields and takes more, briefly, so that
+// one fsync carries them all instead of splitting them into small groups
+// (the journal's own group commit does the same for direct appenders).
+func (d *dispatcher) gather() bool {
+	if d.durable == 0 || d.durable >= d.lastGroup {
+		return true
+	}
+	deadline := time.Now().Add(gatherMax)
+	for i := 1; d.durable < d.lastGroup && i <= gatherYields; i++ {
+		runtime.Gosched()
+		if _, ok := d.round(); !ok {
+			return false
+		}
+		if i%8 == 0 && time.Now().After(deadline) {
+			break
+		}
+	}
 	return true
 }
 
@@ -312,6 +349,7 @@ func (d *dispatcher) flush() bool {
 	}
 	clear(d.out)
 	d.out = d.out[:0]
+	d.lastGroup, d.durable = len(d.evs), 0
 	clear(d.evs)
 	return ok
 }
@@ -462,7 +500,7 @@ func (d *dispatcher) abort() {
 		b.recent.resolve(env.c, errClosed)
 	}
 	n += uint64(len(d.out))
-	d.out = d.out[:0]
+	d.out, d.durable = d.out[:0], 0
 	b.dropClosed.Add(n)
 	d.serveSyncs()
 	d.failSyncs()
