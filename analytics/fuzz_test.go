@@ -86,6 +86,47 @@ func FuzzDecodeResult(f *testing.F) {
 	})
 }
 
+// FuzzResultKey fuzzes the key and flag attributes of a result event:
+// its tenant, the key's S, the key_n attribute and the partial flag.
+// Decoding never panics, fails only with ErrCorrupt, and what decodes
+// round-trips with the same Key, Update and Partial.
+func FuzzResultKey(f *testing.F) {
+	f.Add("acme", "/a", "", false, false)
+	f.Add("", "", "7", true, true)
+	f.Add("globex", "k", "0", false, true)
+	f.Add("t", "s", "18446744073709551616", true, false)
+	f.Add("t", "s", "-1", false, false)
+	data, _ := analytics.NewAggregate(0, nil).MarshalBinary()
+	f.Fuzz(func(t *testing.T, tenant, key, keyN string, partial, update bool) {
+		ev := &semevent.Event{Tenant: tenant, Data: data, Attrs: []semevent.Attr{{Key: analytics.AttrName, Value: "x"},
+			{Key: analytics.AttrKey, Value: key}, {Key: analytics.AttrStart, Value: "1"}, {Key: analytics.AttrEnd, Value: "2"}}}
+		if keyN != "" {
+			ev.Attrs = append(ev.Attrs, semevent.Attr{Key: analytics.AttrKeyN, Value: keyN})
+		}
+		if partial {
+			ev.Attrs = append(ev.Attrs, semevent.Attr{Key: analytics.AttrPartial, Value: "true"})
+		}
+		if update {
+			ev.Attrs = append(ev.Attrs, semevent.Attr{Key: analytics.AttrUpdate, Value: "true"})
+		}
+		r, err := analytics.DecodeResult(ev)
+		if err != nil {
+			if !errors.Is(err, analytics.ErrCorrupt) {
+				t.Fatalf("error %v does not wrap ErrCorrupt", err)
+			}
+			return
+		}
+		if r.Key.Tenant != tenant || r.Key.S != key || r.Partial != partial || r.Update != update {
+			t.Fatalf("decoded %+v from tenant %q key %q partial %v update %v", r, tenant, key, partial, update)
+		}
+		ev2 := analytics.ResultEvent("analytics.window.x", r)
+		r2, err := analytics.DecodeResult(ev2)
+		if err != nil || r2.Key != r.Key || r2.Partial != r.Partial || r2.Update != r.Update || ev2.Tenant != tenant {
+			t.Fatalf("round trip: %+v, %v; want %+v", r2, err, r)
+		}
+	})
+}
+
 // FuzzProcessor decodes a window configuration and an event stream from
 // the input and checks the processor against the differential test's
 // oracle: same windows, same counts and sums, same late count. It also
