@@ -220,11 +220,15 @@ func TestCrashCampaignConcurrent(t *testing.T) {
 	type ack struct{ stream, n uint64 }
 	acked := map[uint64]ack{} // acknowledged before the current image
 	durableCommit := uint64(0)
+	checked := 0
 	var enc *journal.Encryption
 	if r.IntN(3) == 0 {
 		enc = &journal.Encryption{KeyID: "c", Keys: map[string][]byte{"c": key(5)}}
 	}
 	for img := 0; img < images; img++ {
+		if img%20 == 19 { // a fresh history every 20 images keeps each one short
+			fsys, acked, durableCommit = newCrashFS(t), map[uint64]ack{}, 0
+		}
 		opts := &journal.Options{FS: fsys, SegmentSize: int64(1024 + r.IntN(4)*1024), Encryption: enc}
 		j, err := journal.Open(crashDir, opts)
 		require.NoError(t, err, "seed %d image %d", seed, img)
@@ -234,6 +238,7 @@ func TestCrashCampaignConcurrent(t *testing.T) {
 		for i, off := range offs {
 			got[off] = evs[i]
 		}
+		checked += len(acked)
 		for off, a := range acked {
 			ev, ok := got[off]
 			require.True(t, ok, "seed %d image %d: acknowledged offset %d lost", seed, img, off)
@@ -302,5 +307,5 @@ func TestCrashCampaignConcurrent(t *testing.T) {
 		j.Close(context.Background())
 		fsys = next2
 	}
-	t.Logf("%d crash images taken under concurrent appends and a consumer, %d acknowledged records checked, 0 lost", images, len(acked))
+	t.Logf("%d crash images taken under concurrent appends and a consumer, %d acknowledged records checked (counted once per image), 0 lost", images, checked)
 }

@@ -95,9 +95,14 @@
 //     directory entries after a simulated crash. Crash campaigns
 //     (TestCrashCampaign: random appends under every sync policy, syncs,
 //     consumer commits, kills, restarts and power losses, at least 200
-//     crash images per run, more with SEMEVENT_SOAK=1) check that no
-//     acknowledged-durable record and no committed consumer progress is
-//     lost, and that nothing is corrupt. Open fsyncs the journal directory
+//     crash images per run, 20,000 with SEMEVENT_SOAK=1) and
+//     TestCrashCampaignConcurrent (images taken while three goroutines
+//     append and a durable consumer commits: 40 per run, 3,000 with
+//     SEMEVENT_SOAK=1) check that no acknowledged-durable record is lost
+//     or changed, that a consumer's committed offset never goes back nor
+//     past the journal's end, and that nothing is corrupt. The bus's
+//     durable publish, automation's and the audit trail's JournalStore
+//     have campaigns of their own on the same file system. Open fsyncs the journal directory
 //     at creation (and the parents it created), consumers/ is fsynced into
 //     the directory, and consumer offsets are written to a temporary file,
 //     fsynced, renamed and the directory fsynced.
