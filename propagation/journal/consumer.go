@@ -34,7 +34,9 @@ func (j *Journal) consumerPath(name string) (string, error) {
 
 // CommittedOffset returns the offset the named durable consumer resumes
 // from: one past the last record it committed. ok is false when it has
-// never committed.
+// never committed. Called while a commit is in flight it may return the
+// new offset before that commit is durable; a power loss then brings back
+// the previous one (never an offset past the journal's end).
 func (j *Journal) CommittedOffset(name string) (next uint64, ok bool, err error) {
 	path, err := j.consumerPath(name)
 	if err != nil {
