@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/access"
 	"github.com/vexfs/semevent/internal/kwatch"
+	"github.com/vexfs/semevent/internal/logx"
 )
 
 // WatcherMode chooses the kernel interface a [Watcher] uses.
@@ -82,6 +84,16 @@ type WatcherOptions struct {
 	// undecodable record (wrapping [ErrMalformedRecord]), a directory
 	// that could not be watched.
 	OnError func(error)
+
+	// Logger receives the watcher's log lines (component "kwatch",
+	// attribute "dir"): the mode chosen and why, at info level, and a
+	// fall back from fanotify to inotify, at warning level with the
+	// fanotify error as "err"; queue overflows (warning) and the other
+	// problems OnError receives (error), each logged the first time and
+	// then at most every 10s as a summary whose "count" says how many
+	// occurred. nil means slog.Default(); slog.New(slog.DiscardHandler)
+	// silences it.
+	Logger *slog.Logger
 }
 
 var defaultWatchKinds = []semevent.Kind{
@@ -136,6 +148,9 @@ type Watcher struct {
 	want   [64]bool
 	mode   WatcherMode
 	reason string
+
+	log             *slog.Logger
+	overLog, errLog logx.Limiter // hold back repeated overflow and error lines
 
 	be     backend // fanBackend or inBackend
 	fd     int     // fanotify or inotify descriptor
@@ -192,6 +207,7 @@ func NewWatcher(p semevent.Publisher, dir string, opts *WatcherOptions) (*Watche
 	if opts != nil {
 		w.opts = *opts
 	}
+	w.log = logx.For(w.opts.Logger, "kwatch").With(slog.String(logx.Dir, abs))
 	kinds := w.opts.Kinds
 	if kinds == nil {
 		kinds = defaultWatchKinds
@@ -236,6 +252,13 @@ func NewWatcher(p semevent.Publisher, dir string, opts *WatcherOptions) (*Watche
 		if w.opts.ServerPID != 0 {
 			w.reason += "; attribute changes not reported (inotify carries no pid to tell the FUSE server's own from others')"
 		}
+	}
+	if ferr != nil {
+		w.log.LogAttrs(context.Background(), slog.LevelWarn, "kernel watcher: fanotify unavailable, falling back to inotify",
+			slog.String("mode", w.mode.String()), slog.String(logx.Reason, w.reason), slog.Any(logx.Err, ferr))
+	} else {
+		w.log.LogAttrs(context.Background(), slog.LevelInfo, "kernel watcher started",
+			slog.String("mode", w.mode.String()), slog.String(logx.Reason, w.reason))
 	}
 	ctx := context.Background()
 	if w.opts.Principal != nil {
@@ -358,6 +381,15 @@ func (w *Watcher) malformedRecord(err error) {
 }
 
 func (w *Watcher) fail(err error) {
+	lv, msg, lim := slog.LevelError, "kernel watcher problem", &w.errLog
+	if errors.Is(err, ErrOverflow) {
+		lv, msg, lim = slog.LevelWarn, "kernel queue overflow: events were lost", &w.overLog
+	}
+	if w.log.Enabled(context.Background(), lv) {
+		if n, ok := lim.Note(semevent.Now()); ok {
+			w.log.LogAttrs(context.Background(), lv, msg, slog.String("mode", w.mode.String()), slog.Any(logx.Err, err), slog.Uint64(logx.Count, n))
+		}
+	}
 	if w.opts.OnError != nil {
 		w.opts.OnError(err)
 	}
