@@ -385,9 +385,13 @@ func (w *Watcher) fail(err error) {
 	if errors.Is(err, ErrOverflow) {
 		lv, msg, lim = slog.LevelWarn, "kernel queue overflow: events were lost", &w.overLog
 	}
-	if w.log.Enabled(context.Background(), lv) {
+	lg := w.log
+	if lg == nil { // a Watcher built by hand in an internal test
+		lg = logx.For(nil, "kwatch")
+	}
+	if lg.Enabled(context.Background(), lv) {
 		if n, ok := lim.Note(semevent.Now()); ok {
-			w.log.LogAttrs(context.Background(), lv, msg, slog.String("mode", w.mode.String()), slog.Any(logx.Err, err), slog.Uint64(logx.Count, n))
+			lg.LogAttrs(context.Background(), lv, msg, slog.String("mode", w.mode.String()), slog.Any(logx.Err, err), slog.Uint64(logx.Count, n))
 		}
 	}
 	if w.opts.OnError != nil {
