@@ -43,7 +43,8 @@
 //     reason in [Stats]: delivered + dropped = matched, always.
 //   - Order: events published by one goroutine at one boundary reach a
 //     single-worker subscription in publish order. With Workers > 1 the order
-//     holds per key (SubscribeOptions.Key, by default the path).
+//     holds per key (SubscribeOptions.Key, by default semevent.PathKey:
+//     the tenant and path).
 //   - Backpressure is per subscription: [Block] (the default) makes the
 //     dispatcher wait for room, and once the inbound queue fills, Publish
 //     waits too, until its ctx ends; [DropNewest] and [DropOldest] never
@@ -90,6 +91,15 @@
 // subscription that no rule names is counted in Stats.Unrouted and
 // reported once to Options.OnError as an *[UnroutedError], at Subscribe
 // or after the reload that dropped it.
+//
+// # Access control
+//
+// With Options.Authorizer, every Publish needs a principal in its ctx that
+// may publish the event, a subscription needs SubscribeOptions.Principal,
+// allowed to subscribe (or replay) at all, and each event is offered only
+// to the subscriptions whose principal may see it. The bus calls the small
+// [Authorizer] interface it defines (CheckPublish, SubscribeChecker), which
+// *access.Authorizer implements: this package does not import access.
 //
 // # Durability and replay
 //
