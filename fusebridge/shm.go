@@ -3,7 +3,6 @@ package fusebridge
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -140,14 +139,11 @@ type ShmReader struct {
 // closing, or one wrapping [ErrChannelCorrupt] for memory that does not
 // decode.
 func (r *ShmReader) Next(ev *semevent.Event) error {
-	var err error
-	r.buf, err = r.c.Recv(r.buf)
-	if err != nil {
+	var v EventView
+	if err := r.NextView(&v); err != nil {
 		return err
 	}
-	if err := codec.Decode(r.buf, ev); err != nil {
-		return fmt.Errorf("fusebridge: shared-memory event: %w: %w", ErrChannelCorrupt, err)
-	}
+	v.Event(ev)
 	return nil
 }
 

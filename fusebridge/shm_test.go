@@ -52,11 +52,21 @@ func shmChild(mode string) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
-	check := mode == "check"
+	check := mode == "check" || mode == "checkview"
+	view := mode == "checkview" || mode == "countview"
 	n := 0
 	var ev semevent.Event
+	var v fusebridge.EventView
 	for {
-		err := r.Next(&ev)
+		var err error
+		if view {
+			err = r.NextView(&v)
+			if err == nil && check {
+				viewEvent(&v, &ev)
+			}
+		} else {
+			err = r.Next(&ev)
+		}
 		if errors.Is(err, io.EOF) {
 			break
 		}
@@ -123,8 +133,14 @@ func TestShmTwoProcesses(t *testing.T) {
 }
 
 // BenchmarkShmEvents measures encoded events per second from this process
-// to a reader process that decodes each.
+// to a reader process that decodes each (next: ShmReader.Next into an
+// Event) or only parses it (view: ShmReader.NextView), in one run.
 func BenchmarkShmEvents(b *testing.B) {
+	b.Run("next", func(b *testing.B) { benchShmEvents(b, "count") })
+	b.Run("view", func(b *testing.B) { benchShmEvents(b, "countview") })
+}
+
+func benchShmEvents(b *testing.B, mode string) {
 	ch, err := fusebridge.NewShmChannel(nil)
 	if err != nil {
 		b.Fatal(err)
@@ -135,7 +151,7 @@ func BenchmarkShmEvents(b *testing.B) {
 	for i := range evs {
 		evs[i] = shmEvent(i*5 + 1) // no payloads: inline slots
 	}
-	cmd, out := startShmChild(b, ch, "count")
+	cmd, out := startShmChild(b, ch, mode)
 	b.ResetTimer()
 	w0 := selfCPU()
 	for i := 0; i < b.N; i++ {

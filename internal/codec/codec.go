@@ -178,17 +178,14 @@ func (d *decoder) byte1(what string) byte {
 	return p[0]
 }
 
-func (d *decoder) id(what string) semevent.ID {
-	p := d.bytes(16, what)
-	if p == nil {
-		return semevent.ID{}
-	}
-	return semevent.IDFromBytes([16]byte(p))
-}
-
 func (d *decoder) uvarint(what string) uint64 {
 	if d.err != nil {
 		return 0
+	}
+	// Most lengths and small integers take one byte: skip the loop.
+	if d.pos < len(d.b) && d.b[d.pos] < 0x80 {
+		d.pos++
+		return uint64(d.b[d.pos-1])
 	}
 	v, n := varint.Uvarint(d.b[d.pos:])
 	if n <= 0 {
@@ -238,110 +235,20 @@ func (d *decoder) length(what string) int {
 	return int(v)
 }
 
-// string reads a length-prefixed string. When it equals prev (the value
-// the same field had in the event being overwritten) it returns prev, so
-// replaying events that repeat a topic, tenant or path allocates nothing.
-func (d *decoder) string(what, prev string) string {
-	n := d.length(what)
-	if d.err != nil || n == 0 {
-		return ""
-	}
-	p := d.b[d.pos : d.pos+n]
-	d.pos += n
-	if string(p) == prev {
-		return prev
-	}
-	return string(p)
-}
-
 // Decode decodes one record that [Append] (of this or an earlier version)
 // wrote into ev, overwriting every field. ev.Attrs, ev.Observed and ev.Data
 // are reused when they have capacity, so callers that keep an event must not
 // pass it again. A string equal to the one the same field held before is
 // kept rather than allocated again. Decode rejects
 // trailing bytes, unknown versions and unknown flags with a *[Error].
+// It is [Parse] followed by [View.Event].
 func Decode(b []byte, ev *semevent.Event) error {
-	d := decoder{b: b}
-	switch v := d.byte1("version"); {
-	case d.err != nil:
-		return d.err
-	case v != Version:
-		d.pos = 0
-		d.fail(fmt.Sprintf("unknown version %d", v))
-		return d.err
+	var v View
+	if err := Parse(b, &v); err != nil {
+		return err
 	}
-	flags := d.byte1("flags")
-	if flags&^flagsKnown != 0 {
-		d.pos--
-		d.fail(fmt.Sprintf("unknown flags %#x", flags&^flagsKnown))
-		return d.err
-	}
-	attrs, observed, data := ev.Attrs[:0], ev.Observed[:0], ev.Data[:0]
-	prev := [4]string{ev.Topic, ev.Tenant, ev.Path, ev.OldPath}
-	*ev = semevent.Event{}
-	ev.ID = d.id("ID")
-	ev.Kind = semevent.Kind(d.byte1("Kind"))
-	ev.Boundary = semevent.Boundary(d.byte1("Boundary"))
-	ev.Priority = semevent.Priority(int8(d.byte1("Priority")))
-	ev.Seen = semevent.BoundarySet(d.byte1("Seen"))
-	ev.Topic = d.string("Topic", prev[0])
-	ev.Tenant = d.string("Tenant", prev[1])
-	ev.Path = d.string("Path", prev[2])
-	ev.OldPath = d.string("OldPath", prev[3])
-	ev.Inode = d.uvarint("Inode")
-	ev.PID = d.uint32("PID")
-	ev.UID = d.uint32("UID")
-	ev.GID = d.uint32("GID")
-	ev.Offset = d.varint("Offset")
-	ev.Size = d.varint("Size")
-	ev.Time = d.varint("Time")
-	if flags&flagTrace != 0 {
-		if p := d.bytes(25, "Trace"); p != nil {
-			ev.Trace.TraceID = semevent.TraceID(p[:16])
-			ev.Trace.SpanID = semevent.SpanID(p[16:24])
-			ev.Trace.Flags = semevent.TraceFlags(p[24])
-		}
-	}
-	if flags&flagCause != 0 {
-		ev.Cause = d.id("Cause")
-	}
-	if flags&flagAttrs != 0 {
-		n := d.count("Attrs", 2)
-		for i := range n {
-			var old semevent.Attr
-			if i < cap(attrs) {
-				old = attrs[:i+1][i]
-			}
-			k := d.string("Attrs.Key", old.Key)
-			v := d.string("Attrs.Value", old.Value)
-			attrs = append(attrs, semevent.Attr{Key: k, Value: v})
-		}
-		if d.err == nil {
-			ev.Attrs = attrs
-		}
-	}
-	if flags&flagObserved != 0 {
-		n := d.count("Observed", 19)
-		for range n {
-			var o semevent.Observation
-			o.ID = d.id("Observed.ID")
-			o.Boundary = semevent.Boundary(d.byte1("Observed.Boundary"))
-			o.Time = d.varint("Observed.Time")
-			o.PID = d.uint32("Observed.PID")
-			observed = append(observed, o)
-		}
-		if d.err == nil {
-			ev.Observed = observed
-		}
-	}
-	if n := d.length("Data"); d.err == nil && n > 0 {
-		ev.Data = append(data, d.b[d.pos:d.pos+n]...)
-		d.pos += n
-	}
-	if d.err == nil && d.pos != len(d.b) {
-		d.fail(fmt.Sprintf("%d trailing bytes", len(d.b)-d.pos))
-	}
-	return d.err
+	v.Event(ev)
+	return nil
 }
 
 // count reads an element count, each element taking at least min bytes,
