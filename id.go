@@ -158,6 +158,24 @@ func (g *IDGenerator) NextAt(nanos int64) ID {
 	}
 }
 
+// Stamp gives ev an ID and a Time where it has none, both from one
+// reading of the clock, and returns that reading; it returns 0 and leaves
+// ev alone when ev already has both. The bus and the journal stamp events
+// with it, so an event gets the same treatment wherever it enters.
+func (g *IDGenerator) Stamp(ev *Event) int64 {
+	if ev.Time != 0 && !ev.ID.IsZero() {
+		return 0
+	}
+	now := Now()
+	if ev.Time == 0 {
+		ev.Time = now
+	}
+	if ev.ID.IsZero() {
+		ev.ID = g.NextAt(now)
+	}
+	return now
+}
+
 // Node returns the generator's node number.
 func (g *IDGenerator) Node() uint32 { return uint32(g.lo >> 32) }
 

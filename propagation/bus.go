@@ -332,14 +332,7 @@ func (b *Bus) stamp(ev *semevent.Event) (envelope, error) {
 		return envelope{}, err
 	}
 	env := envelope{ev: ev}
-	if ev.Time == 0 || ev.ID.IsZero() {
-		now := semevent.Now()
-		if ev.Time == 0 {
-			ev.Time = now
-		}
-		if ev.ID.IsZero() {
-			ev.ID = b.ids.NextAt(now)
-		}
+	if now := b.ids.Stamp(ev); now != 0 {
 		env.t = now
 	} else if rand.Uint32()&b.sampleMask == 0 {
 		env.t = semevent.Now()

@@ -341,15 +341,7 @@ func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, full bool, 
 		}
 	}
 	for _, ev := range evs {
-		if ev.Time == 0 || ev.ID.IsZero() {
-			now := semevent.Now()
-			if ev.Time == 0 {
-				ev.Time = now
-			}
-			if ev.ID.IsZero() {
-				ev.ID = j.ids.NextAt(now)
-			}
-		}
+		j.ids.Stamp(ev)
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
