@@ -54,7 +54,7 @@ func BenchmarkFilterExpr(b *testing.B) {
 		b.Run(bc.name+"/rawExprRun", func(b *testing.B) {
 			b.ReportAllocs()
 			env := filter.NewEnv(ev)
-			prog := x.Program()
+			prog := x.RawProgram()
 			for b.Loop() {
 				out, _ := expr.Run(prog, env)
 				sink = out.(bool)
@@ -82,7 +82,7 @@ func BenchmarkFilterExprPaired(b *testing.B) {
 	} {
 		x := filter.MustCompile(bc.src)
 		env := filter.NewEnv(ev)
-		prog := x.Program()
+		prog := x.RawProgram()
 		b.Run(bc.name, func(b *testing.B) {
 			var tf, tr time.Duration
 			n := 0

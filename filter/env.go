@@ -3,6 +3,8 @@ package filter
 import (
 	"unsafe"
 
+	"github.com/expr-lang/expr/vm"
+
 	"github.com/vexfs/semevent"
 )
 
@@ -34,25 +36,84 @@ type Env struct {
 	ev *semevent.Event
 }
 
-func (e *Env) set(ev *semevent.Event) {
-	*e = Env{
-		Kind:     ev.Kind.String(),
-		Boundary: ev.Boundary.String(),
-		Priority: int(ev.Priority),
-		Topic:    ev.TopicOrKind(),
-		Tenant:   ev.Tenant,
-		Path:     ev.Path,
-		OldPath:  ev.OldPath,
-		Inode:    int(ev.Inode),
-		PID:      int(ev.PID),
-		UID:      int(ev.UID),
-		GID:      int(ev.GID),
-		Offset:   int(ev.Offset),
-		Size:     int(ev.Size),
-		Time:     int(ev.Time),
-		Data:     bytesString(ev.Data),
-		ev:       ev,
-	}
+// vmEnv is the environment the expr VM runs against: Env's fields, and
+// Attr and HasAttr as function fields rather than methods. expr's field
+// access on a type with methods calls reflect.Value.MethodByName first, on
+// every access; on a method-less struct the compiler resolves each field to
+// its index once (OpLoadField). TestVMEnvMatchesEnv keeps the two field
+// lists equal.
+type vmEnv struct {
+	Kind     string
+	Boundary string
+	Priority int
+	Topic    string
+	Tenant   string
+	Path     string
+	OldPath  string
+	Inode    int
+	PID      int
+	UID      int
+	GID      int
+	Offset   int
+	Size     int
+	Time     int
+	Data     string
+
+	Attr    func(key string) string
+	HasAttr func(key string) bool
+}
+
+// vmState is one VM with its environment, pooled per Expr. Attr and
+// HasAttr are bound to the state once, so running the VM allocates no
+// closure per event.
+type vmState struct {
+	vm  vm.VM
+	env vmEnv
+	ev  *semevent.Event
+}
+
+func newVMState() *vmState {
+	s := new(vmState)
+	s.env.Attr = s.attr
+	s.env.HasAttr = s.hasAttr
+	return s
+}
+
+func (s *vmState) attr(key string) string {
+	v, _ := s.ev.Attr(key)
+	return v
+}
+
+func (s *vmState) hasAttr(key string) bool {
+	_, ok := s.ev.Attr(key)
+	return ok
+}
+
+// set points the environment at ev.
+func (s *vmState) set(ev *semevent.Event) {
+	s.ev = ev
+	e := &s.env
+	e.Kind = ev.Kind.String()
+	e.Boundary = ev.Boundary.String()
+	e.Priority = int(ev.Priority)
+	e.Topic = ev.TopicOrKind()
+	e.Tenant = ev.Tenant
+	e.Path = ev.Path
+	e.OldPath = ev.OldPath
+	e.Inode = int(ev.Inode)
+	e.PID = int(ev.PID)
+	e.UID = int(ev.UID)
+	e.GID = int(ev.GID)
+	e.Offset = int(ev.Offset)
+	e.Size = int(ev.Size)
+	e.Time = int(ev.Time)
+	e.Data = bytesString(ev.Data)
+}
+
+// clear drops the references to the event.
+func (s *vmState) clear() {
+	s.ev = nil
+	s.env.Tenant, s.env.Path, s.env.OldPath, s.env.Data, s.env.Topic = "", "", "", "", ""
 }
 
 // Attr returns the value of the event's attribute key, "" when absent.

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
 	"github.com/vexfs/semevent"
@@ -9,7 +10,8 @@ import (
 // Test hooks: the differential tests and benchmarks compare the closure
 // path with the expr VM.
 
-// NewEnv returns the environment for ev.
+// NewEnv returns the documented environment, Env, for ev: the reference
+// that the differential tests run raw expr against.
 func NewEnv(ev *semevent.Event) *Env {
 	e := new(Env)
 	e.set(ev)
@@ -20,5 +22,36 @@ func NewEnv(ev *semevent.Event) *Env {
 // to closures.
 func (x *Expr) MatchVM(ev *semevent.Event) bool { return x.runVM(ev) }
 
-// Program returns the expr program the VM path runs.
+// Program returns the expr program the VM path runs (against vmEnv).
 func (x *Expr) Program() *vm.Program { return x.prog }
+
+// RawProgram compiles the condition with raw expr against the documented
+// Env, as a user of expr alone would, for expr.Run(RawProgram(), NewEnv(ev)).
+func (x *Expr) RawProgram() *vm.Program {
+	prog, err := expr.Compile(x.src, expr.Env(&Env{}), expr.AsBool())
+	if err != nil {
+		panic(err)
+	}
+	return prog
+}
+
+func (e *Env) set(ev *semevent.Event) {
+	*e = Env{
+		Kind:     ev.Kind.String(),
+		Boundary: ev.Boundary.String(),
+		Priority: int(ev.Priority),
+		Topic:    ev.TopicOrKind(),
+		Tenant:   ev.Tenant,
+		Path:     ev.Path,
+		OldPath:  ev.OldPath,
+		Inode:    int(ev.Inode),
+		PID:      int(ev.PID),
+		UID:      int(ev.UID),
+		GID:      int(ev.GID),
+		Offset:   int(ev.Offset),
+		Size:     int(ev.Size),
+		Time:     int(ev.Time),
+		Data:     bytesString(ev.Data),
+		ev:       ev,
+	}
+}

@@ -47,11 +47,6 @@ type Expr struct {
 	vmState sync.Pool // of *vmState
 }
 
-type vmState struct {
-	vm  vm.VM
-	env Env
-}
-
 var _ Filter = (*Expr)(nil)
 
 // Compile compiles an expr condition over [Env], the event's fields by name,
@@ -90,12 +85,14 @@ func Compile(src string, opts *ExprOptions) (x *Expr, err error) {
 	if t := root.Type(); t == nil || t.Kind() != reflect.Bool {
 		return nil, &ExprError{Expr: src, Line: 1, Column: 1, Msg: fmt.Sprintf("returns %v, want bool", t), Err: ErrNotBool}
 	}
-	prog, err := expr.Compile(src, envOpt, expr.AsBool(), expr.MaxNodes(uint(o.MaxNodes)))
+	// The program runs against vmEnv (see there); the tree above was
+	// checked against Env, whose fields and functions vmEnv has too.
+	prog, err := expr.Compile(src, expr.Env(vmEnv{}), expr.AsBool(), expr.MaxNodes(uint(o.MaxNodes)))
 	if err != nil {
 		return nil, exprError(src, err)
 	}
 	x = &Expr{src: src, prog: prog, fields: readFields(root)}
-	x.vmState.New = func() any { return new(vmState) }
+	x.vmState.New = func() any { return newVMState() }
 	if !o.VMOnly {
 		if fn, ok := compileBool(root); ok {
 			x.fn = fn
@@ -150,9 +147,9 @@ func (x *Expr) Match(ev *semevent.Event) bool {
 
 func (x *Expr) runVM(ev *semevent.Event) bool {
 	s := x.vmState.Get().(*vmState)
-	s.env.set(ev)
+	s.set(ev)
 	out, err := s.vm.Run(x.prog, &s.env)
-	s.env = Env{}
+	s.clear()
 	x.vmState.Put(s)
 	b, _ := out.(bool)
 	return err == nil && b

@@ -220,8 +220,9 @@ func checkDifferential(t *testing.T, src string, evs []*semevent.Event) {
 	if err != nil {
 		t.Fatalf("generated %#q does not compile: %v", src, err)
 	}
+	raw := x.RawProgram()
 	for _, ev := range evs {
-		out, err := expr.Run(x.Program(), filter.NewEnv(ev))
+		out, err := expr.Run(raw, filter.NewEnv(ev))
 		want, _ := out.(bool)
 		want = want && err == nil
 		if got := x.Match(ev); got != want {
