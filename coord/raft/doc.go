@@ -64,7 +64,10 @@
 // ([Stats].PeersRefused). Members that share a host share an identity
 // unless their certificates are pinned: a URI SAN "semevent:node:<id>"
 // ([NodeURI]) makes a certificate speak only for the nodes it lists (New
-// refuses a pinned certificate that does not list its own node).
+// refuses a pinned certificate that does not list its own node). A node
+// started with Join knows no member until the leader reaches it: until
+// then it accepts any certificate of the CA, and binds identities once it
+// has the membership (its heartbeat loop reads it every Heartbeat).
 //
 // # Concurrency
 //

@@ -111,7 +111,7 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 		if listen == "" {
 			listen = o.Addr
 		}
-		nhc.Expert.TransportFactory = &tlsFactory{id: id, listen: listen, members: members, refused: peersRefused}
+		nhc.Expert.TransportFactory = &tlsFactory{self: o.Node, id: id, listen: listen, members: members, refused: peersRefused}
 	}
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {

@@ -21,6 +21,8 @@ import (
 	"time"
 
 	pb "github.com/lni/dragonboat/v4/raftpb"
+
+	"github.com/vexfs/semevent"
 )
 
 // testCA signs certificates for the tests.
@@ -280,5 +282,48 @@ func TestCertificateNames(t *testing.T) {
 				t.Errorf("%s: names = %v, want %v", tc.name, got, tc.want)
 			}
 		}
+	}
+}
+
+// A node that joins a TLS cluster does not know the membership until the
+// leader reaches it: it must accept the leader then, and bind identities
+// once it knows the members.
+func TestJoinOverTLS(t *testing.T) {
+	dir := t.TempDir()
+	ca := newTestCA(t, filepath.Join(dir, "pki"))
+	files := make([]*TLS, 4)
+	for i := range files {
+		files[i] = ca.issue(fmt.Sprint("node", i+1), func(c *x509.Certificate) { c.URIs = []*url.URL{NodeURI(uint64(i + 1))} })
+	}
+	cl := newCluster(t, clusterConfig{nodes: 3, tweak: func(o *Options) { o.TLS = files[o.Node-1] }})
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	leader := cl.leader()
+	if leader < 0 {
+		t.Fatal("no leader")
+	}
+	if err := cl.node(leader).AddNode(ctx, 4, addr); err != nil {
+		t.Fatal(err)
+	}
+	c4, err := New(&Options{Node: 4, Dir: filepath.Join(dir, "node4"), Join: true, Addr: addr, TLS: files[3], StartTimeout: 30 * time.Second})
+	if err != nil {
+		t.Fatalf("the joining node did not catch up over TLS: %v", err)
+	}
+	defer c4.Close(context.Background())
+	// The heartbeat loop learns the membership; identities are bound from
+	// then on.
+	for deadline := time.Now().Add(20 * time.Second); len(c4.members.get()) != 4 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := c4.members.get(); len(got) != 4 {
+		t.Fatalf("the joined node knows members %v, want 4", got)
+	}
+	if tr := (&tlsTransport{self: 4, members: c4.members}); tr.learning() {
+		t.Fatal("the joined node still accepts any certificate of the CA")
+	}
+	// It can be written to and read from like the others.
+	if _, err := c4.Append(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/joined"}); err != nil {
+		t.Fatalf("append on the joined node: %v", err)
 	}
 }

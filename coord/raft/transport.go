@@ -66,6 +66,7 @@ func (s *memberSet) update(id uint64, addr string) {
 // carry node URIs (see NodeURI); a pinned member's certificate must also
 // name a member at the address dialled.
 type tlsTransport struct {
+	self     uint64
 	id       *tlsIdentity
 	listen   string
 	members  *memberSet
@@ -83,6 +84,7 @@ type tlsTransport struct {
 
 // tlsFactory makes the tlsTransport for dragonboat's NodeHost.
 type tlsFactory struct {
+	self    uint64
 	id      *tlsIdentity
 	listen  string
 	members *memberSet
@@ -90,7 +92,7 @@ type tlsFactory struct {
 }
 
 func (f *tlsFactory) Create(nhc config.NodeHostConfig, h raftio.MessageHandler, ch raftio.ChunkHandler) raftio.ITransport {
-	return &tlsTransport{id: f.id, listen: f.listen, members: f.members, deploy: nhc.DeploymentID, handler: h, chunks: ch,
+	return &tlsTransport{self: f.self, id: f.id, listen: f.listen, members: f.members, deploy: nhc.DeploymentID, handler: h, chunks: ch,
 		refused: f.refused, conns: make(map[net.Conn]struct{}), dialTime: 5 * time.Second}
 }
 
@@ -118,7 +120,14 @@ func (t *tlsTransport) serverConfig() *tls.Config {
 		ClientCAs:    t.id.pool,
 		ClientAuth:   tls.RequireAndVerifyClientCert,
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			if len(cs.PeerCertificates) == 0 || len(names(cs.PeerCertificates[0], t.members.get())) == 0 {
+			if len(cs.PeerCertificates) == 0 {
+				t.refused.Add(1)
+				return errPeerIdentity
+			}
+			if t.learning() {
+				return nil
+			}
+			if len(names(cs.PeerCertificates[0], t.members.get())) == 0 {
 				t.refused.Add(1)
 				return errPeerIdentity
 			}
@@ -192,6 +201,9 @@ func (t *tlsTransport) serve(c *tls.Conn) {
 	speaksFor := func(from uint64) bool {
 		if !allowed[from] {
 			allowed = names(leaf, t.members.get()) // membership may have grown
+		}
+		if !allowed[from] && t.learning() {
+			return true
 		}
 		if !allowed[from] {
 			t.refused.Add(1)
@@ -278,6 +290,20 @@ func readFrames(r io.Reader, fn func(kind byte, p []byte) bool) {
 	}
 }
 
+// learning reports whether this node does not know any other member yet:
+// a node started with Join learns the membership from the leader, which
+// it must accept first (any certificate of the cluster CA). Identities are
+// bound as soon as the membership is known (the heartbeat loop refreshes
+// it every Heartbeat).
+func (t *tlsTransport) learning() bool {
+	for id := range t.members.get() {
+		if id != t.self {
+			return false
+		}
+	}
+	return true
+}
+
 func (t *tlsTransport) Close() error {
 	t.mu.Lock()
 	t.closed = true
@@ -306,7 +332,7 @@ func (t *tlsTransport) dial(ctx context.Context, target string) (*tlsConn, error
 		RootCAs:      t.id.pool,
 		Certificates: []tls.Certificate{t.id.cert},
 		VerifyConnection: func(cs tls.ConnectionState) error {
-			if t.members == nil || len(cs.PeerCertificates) == 0 {
+			if t.members == nil || len(cs.PeerCertificates) == 0 || t.learning() {
 				return nil
 			}
 			leaf := cs.PeerCertificates[0]
