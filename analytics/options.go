@@ -2,6 +2,7 @@ package analytics
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -160,6 +161,13 @@ type Options struct {
 	// OnError receives errors that have no caller to return to: refused
 	// publishes (*PublishError).
 	OnError func(error)
+	// Logger receives the processor's log lines (component "analytics",
+	// attribute "processor" = Name): refused publishes (error, "topic",
+	// "err") and events refused by MaxFuture (warning, "event", "tenant",
+	// "time"), each logged the first time and then at most every 10s as a
+	// summary whose "count" says how many occurred. nil means
+	// slog.Default(); slog.New(slog.DiscardHandler) silences it.
+	Logger *slog.Logger
 	// Publisher, when set, receives every result as an event (see
 	// [ResultEvent]) and every anomaly (see [AnomalyEvent]); a
 	// propagation bus is one. Each event carries the key's tenant.

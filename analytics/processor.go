@@ -3,6 +3,7 @@ package analytics
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"reflect"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/access"
+	"github.com/vexfs/semevent/internal/logx"
 )
 
 // MaxTime bounds event times: a Processor clamps Event.Time to
@@ -72,6 +74,8 @@ type Processor struct {
 	detector                        *Detector
 	pubCtx                          func(context.Context) context.Context
 	forecasts                       *forecasts
+	log                             *slog.Logger
+	pubLog, futureLog               logx.Limiter // hold back repeated lines
 
 	mu     sync.Mutex // guards every field below
 	closed bool
@@ -131,6 +135,7 @@ func New(opts *Options) (*Processor, error) {
 		o:            o,
 		topic:        "analytics.window." + o.Name,
 		anomalyTopic: "analytics.anomaly." + o.Name,
+		log:          logx.For(o.Logger, "analytics").With(slog.String("processor", o.Name)),
 		size:         int64(o.Window.Size),
 		slide:        int64(o.Window.Slide),
 		gap:          int64(o.Window.Gap),
@@ -468,9 +473,15 @@ func (p *Processor) addLocked(ev *semevent.Event) {
 	} else if p.maxFuture >= 0 && t > p.futureLimit {
 		// The clock only moves forward: read it again only for an event
 		// beyond the limit it gave last time.
-		p.futureLimit = sat(p.o.Clock(), p.maxFuture)
+		now := p.o.Clock()
+		p.futureLimit = sat(now, p.maxFuture)
 		if t > p.futureLimit {
 			p.stats.Future++
+			if n, ok := p.futureLog.Note(now); ok {
+				// At most once per interval, so under the lock.
+				p.log.LogAttrs(context.Background(), slog.LevelWarn, "event refused: too far in the future", slog.String(logx.Event, ev.ID.String()),
+					slog.String(logx.Tenant, ev.Tenant), slog.Int64("time", t), slog.Int64("limit", p.futureLimit), slog.Uint64(logx.Count, n))
+			}
 			if p.o.OnFuture != nil {
 				p.future = append(p.future, ev)
 			}
@@ -832,6 +843,10 @@ func (p *Processor) publish(ctx context.Context, ev *semevent.Event) {
 		p.mu.Lock()
 		p.stats.PublishErrors++
 		p.mu.Unlock()
+		if n, ok := p.pubLog.Note(p.o.Clock()); ok {
+			p.log.LogAttrs(ctx, slog.LevelError, "publishing a result failed", slog.String("topic", ev.Topic),
+				slog.Any(logx.Err, err), slog.Uint64(logx.Count, n))
+		}
 		if p.o.OnError != nil {
 			p.o.OnError(&PublishError{Topic: ev.Topic, Err: err})
 		}
