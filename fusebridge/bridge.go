@@ -3,6 +3,7 @@ package fusebridge
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/access"
+	"github.com/vexfs/semevent/internal/logx"
 	"github.com/vexfs/semevent/propagation"
 )
 
@@ -34,6 +36,9 @@ type Bridge struct {
 	ctx    context.Context
 
 	pids pidCache
+
+	log             *slog.Logger
+	pubLog, dropLog logx.Limiter // hold back repeated lines
 
 	// progress is closed and replaced (under progressMu) each time the
 	// publishing goroutine has dealt with a batch; Sync waits on it.
@@ -79,6 +84,7 @@ func New(p semevent.Publisher, opts *Options) (*Bridge, error) {
 		return nil, err
 	}
 	b := &Bridge{p: p, opts: opts.withDefaults(), done: make(chan struct{}), progress: make(chan struct{})}
+	b.log = logx.For(b.opts.Logger, "fusebridge")
 	if b.opts.Kinds == nil {
 		for _, k := range semevent.Kinds() {
 			b.want[k] = k.IsFile()
@@ -222,21 +228,46 @@ func (b *Bridge) run() {
 }
 
 func (b *Bridge) publish(batch []*semevent.Event) {
-	ok, failed := publishAll(b.ctx, b.p, batch)
+	ok, failed, err := publishAll(b.ctx, b.p, batch)
 	b.published.Add(ok)
 	b.failed.Add(failed)
+	if failed > 0 {
+		logFailed(b.log, &b.pubLog, failed, b.failed.Load(), err)
+	}
+}
+
+// logFailed logs refused publishes: the first, then a summary per interval.
+func logFailed(lg *slog.Logger, lim *logx.Limiter, failed, total uint64, err error) {
+	if n, ok := lim.Note(semevent.Now()); ok {
+		lg.LogAttrs(context.Background(), slog.LevelError, "publish refused events", slog.Uint64("failed", failed),
+			slog.Uint64(logx.Total, total), slog.Any(logx.Err, err), slog.Uint64(logx.Count, n))
+	}
+}
+
+// logDrop logs an event the queue could not take (reason full, evicted,
+// timeout or closed): the first, then a summary per interval. It reads no
+// clock and allocates nothing when warnings are not logged.
+func (b *Bridge) logDrop(reason string) {
+	if !b.log.Enabled(context.Background(), slog.LevelWarn) {
+		return
+	}
+	if n, ok := b.dropLog.Note(semevent.Now()); ok {
+		b.log.LogAttrs(context.Background(), slog.LevelWarn, "bridge dropped events", slog.String(logx.Reason, reason),
+			slog.Uint64(logx.Count, n), slog.Uint64(logx.Total, b.dropped.Load()+b.evicted.Load()))
+	}
 }
 
 // publishAll publishes batch on p in order, as one batch when p is a
 // [propagation.Batcher] (one wake-up of the bus instead of one per event),
-// and returns how many were accepted and refused. After a refusal the
-// rest go one by one, so that one bad event costs only itself.
-func publishAll(ctx context.Context, p semevent.Publisher, batch []*semevent.Event) (ok, failed uint64) {
+// and returns how many were accepted and refused, and the first refusal's
+// error. After a refusal the rest go one by one, so that one bad event
+// costs only itself.
+func publishAll(ctx context.Context, p semevent.Publisher, batch []*semevent.Event) (ok, failed uint64, first error) {
 	n := 0 // accepted as one batch
 	if bp, isB := p.(propagation.Batcher); isB {
 		err := bp.PublishBatch(ctx, batch)
 		if err == nil {
-			return uint64(len(batch)), 0
+			return uint64(len(batch)), 0, nil
 		}
 		if be, isBE := err.(*propagation.BatchError); isBE {
 			n = be.Accepted
@@ -244,13 +275,16 @@ func publishAll(ctx context.Context, p semevent.Publisher, batch []*semevent.Eve
 	}
 	ok = uint64(n)
 	for _, ev := range batch[n:] {
-		if p.Publish(ctx, ev) == nil {
+		if err := p.Publish(ctx, ev); err == nil {
 			ok++
 		} else {
+			if first == nil {
+				first = err
+			}
 			failed++
 		}
 	}
-	return ok, failed
+	return ok, failed, first
 }
 
 // emit queues ev under the bridge's policy. It never waits longer than
@@ -263,6 +297,7 @@ func (b *Bridge) emit(ctx context.Context, ev *semevent.Event) {
 	defer b.mu.RUnlock()
 	if b.closed {
 		b.dropped.Add(1)
+		b.logDrop("closed")
 		return
 	}
 	select {
@@ -274,6 +309,7 @@ func (b *Bridge) emit(ctx context.Context, ev *semevent.Event) {
 	switch b.opts.Policy {
 	case propagation.DropNewest:
 		b.dropped.Add(1)
+		b.logDrop("full")
 	case propagation.DropOldest:
 		for {
 			select {
@@ -285,6 +321,7 @@ func (b *Bridge) emit(ctx context.Context, ev *semevent.Event) {
 			select {
 			case <-b.q:
 				b.evicted.Add(1)
+				b.logDrop("evicted")
 				b.queued.Add(^uint64(0))
 				b.advance(1)
 			default:
@@ -298,6 +335,7 @@ func (b *Bridge) emit(ctx context.Context, ev *semevent.Event) {
 			b.accepted()
 		case <-t.C:
 			b.dropped.Add(1)
+			b.logDrop("timeout")
 		}
 	}
 }

@@ -5,13 +5,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/fusebridge"
+	"github.com/vexfs/semevent/internal/logx/logxtest"
 )
 
 // TestLoggerWatcherFallback forces the kernel watcher's fanotify→inotify
@@ -68,5 +72,56 @@ func TestLoggerWatcherFallback(t *testing.T) {
 	}
 	if r, _ := found["reason"].(string); r == "" {
 		t.Errorf("fall back line has no reason: %v", found)
+	}
+}
+
+// TestLoggerBridgePublishRefused: a bridge whose publisher refuses every
+// event logs the refusal once (not once per event) with the error, through
+// a real FUSE mount.
+func TestLoggerBridgePublishRefused(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and /dev/fuse")
+	}
+	rec, lg := logxtest.New(slog.LevelDebug)
+	refuse := errors.New("bus full of opinions")
+	b, err := fusebridge.New(semevent.PublishFunc(func(context.Context, *semevent.Event) error { return refuse }),
+		&fusebridge.Options{Logger: lg, Writes: fusebridge.WriteCalls})
+	if err != nil {
+		t.Fatal(err)
+	}
+	backing, mnt := t.TempDir(), t.TempDir()
+	root, err := b.NewLoopbackRoot(backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := fusebridge.MountFS(mnt, root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		if err := os.WriteFile(filepath.Join(mnt, fmt.Sprint("f", i)), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx := context.Background()
+	if err := b.Sync(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if f := b.Stats().Failed; f < 20 {
+		t.Fatalf("Stats.Failed = %d, want at least 20", f)
+	}
+	lines := rec.Find("publish refused events")
+	if len(lines) != 1 {
+		t.Fatalf("%d lines for %d refused events within one interval, want 1: %v", len(lines), b.Stats().Failed, rec.Records())
+	}
+	a := lines[0].Attrs
+	if lines[0].Level != slog.LevelError || a["component"] != "fusebridge" || !errors.Is(a["err"].(error), refuse) {
+		t.Errorf("line %+v", lines[0])
 	}
 }

@@ -3,6 +3,7 @@ package fusebridge
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/vexfs/semevent"
@@ -95,6 +96,15 @@ type Options struct {
 	// before each event is queued; it may set the trace context, cause
 	// and attributes. It runs inside the file operation: keep it fast.
 	Annotate func(ctx context.Context, ev *semevent.Event)
+
+	// Logger receives the bridge's log lines (component "fusebridge"):
+	// events the publisher refused (error, "failed", "total", "err") and
+	// events the queue dropped (warning, "reason" full, evicted, timeout
+	// or closed), each logged the first time and then at most every 10s
+	// as a summary whose "count" says how many occurred; nothing is
+	// allocated per event when the level leaves them out. nil means
+	// slog.Default(); slog.New(slog.DiscardHandler) silences it.
+	Logger *slog.Logger
 }
 
 // Defaults.

@@ -89,10 +89,10 @@ type WatcherOptions struct {
 	// attribute "dir"): the mode chosen and why, at info level, and a
 	// fall back from fanotify to inotify, at warning level with the
 	// fanotify error as "err"; queue overflows (warning) and the other
-	// problems OnError receives (error), each logged the first time and
-	// then at most every 10s as a summary whose "count" says how many
-	// occurred. nil means slog.Default(); slog.New(slog.DiscardHandler)
-	// silences it.
+	// problems OnError receives and refused publishes (error), each
+	// logged the first time and then at most every 10s as a summary
+	// whose "count" says how many occurred. nil means slog.Default();
+	// slog.New(slog.DiscardHandler) silences it.
 	Logger *slog.Logger
 }
 
@@ -151,6 +151,7 @@ type Watcher struct {
 
 	log             *slog.Logger
 	overLog, errLog logx.Limiter // hold back repeated overflow and error lines
+	pubLog          logx.Limiter // and refused publishes
 
 	be     backend // fanBackend or inBackend
 	fd     int     // fanotify or inotify descriptor
@@ -489,9 +490,12 @@ func (w *Watcher) flush() {
 	if len(w.batch) == 0 {
 		return
 	}
-	ok, failed := publishAll(w.ctx, w.p, w.batch)
+	ok, failed, err := publishAll(w.ctx, w.p, w.batch)
 	w.published.Add(ok)
 	w.failed.Add(failed)
+	if failed > 0 && w.log != nil {
+		logFailed(w.log, &w.pubLog, failed, w.failed.Load(), err)
+	}
 	clear(w.batch)
 	w.batch = w.batch[:0]
 }
