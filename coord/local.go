@@ -55,17 +55,6 @@ func NewLocal(opts *Options) (*Local, error) {
 	return l, nil
 }
 
-// Stamp gives ev an ID from ids and a Time when they are zero, as every
-// coordinator does before committing an event.
-func Stamp(ev *semevent.Event, ids *semevent.IDGenerator) {
-	if ev.ID.IsZero() {
-		ev.ID = ids.Next()
-	}
-	if ev.Time == 0 {
-		ev.Time = int64(ev.ID.Nanos())
-	}
-}
-
 // CheckEvent validates ev (the i'th of an Append call) and checks that its
 // encoding fits in max bytes, returning a *[SizeError] when it does not.
 func CheckEvent(i int, ev *semevent.Event, max int) error {
@@ -105,7 +94,7 @@ func (l *Local) Append(ctx context.Context, evs ...*semevent.Event) ([]Position,
 		l.mu.Unlock()
 	}
 	for _, ev := range evs {
-		Stamp(ev, l.ids)
+		l.ids.Stamp(ev)
 	}
 	pos := make([]Position, len(evs))
 	if len(l.logs) == 1 {

@@ -117,7 +117,7 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 				in := logInput{n: len(evs)}
 				for i := range evs {
 					evs[i] = &semevent.Event{Kind: semevent.KindFileWrite, Path: path, Offset: int64(i), Attrs: []semevent.Attr{{Key: "w", Value: fmt.Sprint(w)}}}
-					coord.Stamp(evs[i], c.ids)
+					c.ids.Stamp(evs[i])
 					in.ids = append(in.ids, evs[i].ID)
 				}
 				in.shard = coord.ShardOf(semevent.PathKey(evs[0]), testShards)

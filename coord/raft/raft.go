@@ -285,7 +285,7 @@ func (c *Coordinator) Append(ctx context.Context, evs ...*semevent.Event) ([]coo
 	reqs := make(map[int]*request, 1)
 	order := make([]int, 0, 1) // shards in first-seen order
 	for i, ev := range evs {
-		coord.Stamp(ev, c.ids)
+		c.ids.Stamp(ev)
 		s := coord.ShardOf(c.opts.Key(ev), c.opts.Shards)
 		pos[i].Shard = s
 		r := reqs[s]

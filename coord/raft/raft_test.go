@@ -122,7 +122,7 @@ func testRetryOnce(t *testing.T, cl *cluster) {
 		t.Fatal(err)
 	}
 	ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: "/retry"}
-	coord.Stamp(ev, c.ids)
+	c.ids.Stamp(ev)
 	cmd := appendRecord(proposalHeader(nil, 1), codec.Append(nil, ev))
 	before := c.reps.get(0).log.Len()
 	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)

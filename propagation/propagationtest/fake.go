@@ -89,12 +89,7 @@ func (f *Fake) Publish(ctx context.Context, ev *semevent.Event) error {
 		f.mu.Unlock()
 		return err
 	}
-	if ev.ID.IsZero() {
-		ev.ID = f.ids.Next()
-	}
-	if ev.Time == 0 {
-		ev.Time = ev.ID.Time().UnixNano()
-	}
+	f.ids.Stamp(ev)
 	ev.Seen = ev.Seen.With(ev.Boundary)
 	f.published = append(f.published, ev.Clone())
 	f.count++
