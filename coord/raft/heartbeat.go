@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/lni/dragonboat/v4"
 )
 
 // heartbeats sends a small UDP datagram to every member every
@@ -84,15 +82,7 @@ func (h *heartbeats) send() {
 }
 
 // peers returns the members of shard 0 as this node knows them.
-func (h *heartbeats) peers() map[uint64]string {
-	info := h.c.nh.GetNodeHostInfo(dragonboat.NodeHostInfoOption{SkipLogInfo: true})
-	for _, si := range info.ShardInfoList {
-		if si.ShardID == shardID(0) && len(si.Replicas) > 0 {
-			return si.Replicas
-		}
-	}
-	return h.c.opts.Members
-}
+func (h *heartbeats) peers() map[uint64]string { return h.c.shardMembers() }
 
 func (h *heartbeats) receive() {
 	defer h.wg.Done()

@@ -186,8 +186,26 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 			c.Close(context.Background())
 			return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: err}
 		}
+		// A joined node learns the membership here if it can, so that
+		// its TLS transport binds identities without waiting for the
+		// heartbeat loop (which keeps it current).
+		if m := c.shardMembers(); len(m) > 0 {
+			c.members.set(m)
+		}
 	}
 	return c, nil
+}
+
+// shardMembers returns the members of shard 0 as this node knows them,
+// or Options.Members before it knows any.
+func (c *Coordinator) shardMembers() map[uint64]string {
+	info := c.nh.GetNodeHostInfo(dragonboat.NodeHostInfoOption{SkipLogInfo: true})
+	for _, si := range info.ShardInfoList {
+		if si.ShardID == shardID(0) && len(si.Replicas) > 0 {
+			return si.Replicas
+		}
+	}
+	return c.opts.Members
 }
 
 // waitReady waits for every shard's state machine and leader and, on a
