@@ -67,7 +67,8 @@
 // refuses a pinned certificate that does not list its own node). A node
 // started with Join knows no member until the leader reaches it: until
 // then it accepts any certificate of the CA, and binds identities once it
-// has the membership (its heartbeat loop reads it every Heartbeat).
+// has the membership (New reads it once the node is ready, and the
+// heartbeat loop keeps it current every Heartbeat).
 //
 // # Concurrency
 //
