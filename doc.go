@@ -129,7 +129,7 @@
 // Options, with one rule: nil means [log/slog.Default], read when the
 // component is constructed; slog.New(slog.DiscardHandler) silences it.
 // Lines carry structured attributes with the same keys in every package:
-// "component" (bus, journal, fusebridge, kwatch, raft, dragonboat,
+// "component" (bus, journal, fusebridge, kwatch, dragonboat,
 // automation, cep, analytics), "err", "subscription", "segment",
 // "offset", "tenant", "event", "path", "rule", "workflow", "step",
 // "reason", "count" and "total". A line that could repeat once per event

@@ -50,9 +50,9 @@ type Options struct {
 	// TLS, when set, makes nodes authenticate each other with mutual TLS.
 	TLS *TLS
 
-	// Logger receives the node's log lines (component "raft") and
-	// dragonboat's (component "dragonboat", attribute "pkg"); nil means
-	// slog.Default(), and slog.New(slog.DiscardHandler) silences it.
+	// Logger receives dragonboat's log lines (component "dragonboat",
+	// attribute "pkg" = the dragonboat package). nil means slog.Default();
+	// slog.New(slog.DiscardHandler) silences it.
 	// dragonboat's loggers are global to the process: with several
 	// Coordinators open, its lines go to the oldest one's Logger. Peer
 	// connection failures while a member dies or restarts are logged at
