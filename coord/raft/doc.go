@@ -84,7 +84,10 @@
 // one's Logger. Importing this package leaves the standard log package's
 // flags and output as the runtime set them, although dragonboat's capnslog
 // takes them over when it is initialized. Peer connection failures while
-// a member dies or restarts are logged at debug level.
+// a member dies or restarts are logged at debug level. This package
+// installs dragonboat's logger factory (logger.SetLoggerFactory, which
+// dragonboat allows once per process): a program that imports it must not
+// install its own.
 //
 // # Errors
 //
