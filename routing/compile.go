@@ -94,6 +94,11 @@ type compiled struct {
 	doorkeeper   []atomic.Uint64            // hashes of pairs seen once
 	decisionMask uint64
 	seed         maphash.Seed
+	// globs counts the rules with a path glob. With none, no decision
+	// depends on the path (conditions and content patterns are checked per
+	// event), so decisions are keyed by topic alone: one hash of the
+	// subject per event, and one decision per subject however many paths.
+	globs int
 
 	cache    *xsync.MapOf[string, *entry]
 	cacheN   atomic.Int64
@@ -395,6 +400,7 @@ func (b *builder) index(id uint32, cr *crule) {
 	key, indexable := "", false
 	if cr.glob != nil {
 		key, _, indexable = indexPrefix(cr.glob.Prefix())
+		c.globs++
 	}
 	switch {
 	case cr.glob == nil && len(cr.pats) == 0 && cr.cond == nil:

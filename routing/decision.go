@@ -35,6 +35,9 @@ func (d *decision) is(h uint64, topic, path string) bool {
 }
 
 func (c *compiled) decisionHash(topic, path string) uint64 {
+	if path == "" {
+		return mix(maphash.String(c.seed, topic))
+	}
 	return mix(maphash.String(c.seed, topic)*31 ^ maphash.String(c.seed, path))
 }
 

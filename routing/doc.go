@@ -46,7 +46,10 @@
 // at least twice, the destinations that follow from topic and path alone
 // and the few rules whose other conditions (content, expr, filters) must
 // still be checked per event; repeated pairs then cost two string hashes
-// and a comparison. Subjects whose rules use content patterns bypass it.
+// and a comparison. When no rule of the set has a path glob, no decision
+// depends on the path, and the cache is keyed by topic alone: a repeated
+// subject costs one string hash and a comparison, whatever the path.
+// Subjects whose rules use content patterns bypass it.
 // Options.NoDecisionCache turns it off.
 //
 // # Concurrency

@@ -22,8 +22,9 @@ type Options struct {
 	// When full, the cache is emptied and refills. Default 16384.
 	CacheSize int
 	// DecisionCacheSize is the number of (topic, path) routing decisions
-	// cached, rounded up to a power of two. A hit costs two string hashes
-	// and a comparison. A pair is cached (one allocation) the second time
+	// cached, rounded up to a power of two (keyed by topic alone when no
+	// rule has a path glob). A hit costs two string hashes (one without
+	// globs) and a comparison. A pair is cached (one allocation) the second time
 	// it is seen within the cache's reach; a pair seen once is routed
 	// through the indexes without allocating. Default 65536.
 	DecisionCacheSize int

@@ -141,13 +141,17 @@ type router struct {
 func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 	topic := ev.TopicOrKind()
 	var h uint64
+	path := ev.Path // the decision's key besides the topic
+	if c.globs == 0 {
+		path = ""
+	}
 	if c.decisions != nil {
 		// Two-way set associative: a decision lives in one of two slots.
-		h = c.decisionHash(topic, ev.Path)
+		h = c.decisionHash(topic, path)
 		set := c.decisions[h&c.decisionMask&^1:][:2]
 		d := set[0].Load()
-		if d == nil || !d.is(h, topic, ev.Path) {
-			if d = set[1].Load(); d != nil && !d.is(h, topic, ev.Path) {
+		if d == nil || !d.is(h, topic, path) {
+			if d = set[1].Load(); d != nil && !d.is(h, topic, path) {
 				d = nil
 			}
 		}
@@ -168,7 +172,7 @@ func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 	r := router{c: c, ev: ev, dst: dst, start: len(dst)}
 	e := c.entryFor(topic)
 	if c.decisions != nil && !e.useContent && c.seenBefore(h) {
-		d := c.decide(e, h, topic, ev.Path)
+		d := c.decide(e, h, topic, path)
 		set := c.decisions[h&c.decisionMask&^1:][:2]
 		switch {
 		case set[0].Load() == nil:
