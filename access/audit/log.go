@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -47,13 +49,38 @@ var (
 type UnsignedTailError struct {
 	First uint64 // the first unsigned record's sequence number
 	Count int    // how many there are
+	// Damaged, when not nil, says where the trail's end stops being
+	// whole records of the trail (a write torn by a crash, or bytes
+	// planted after the last signed record): the first record that did
+	// not verify. No signed record of the trail follows it.
+	Damaged *VerifyError
 }
 
 func (e *UnsignedTailError) Error() string {
-	return fmt.Sprintf("audit: %d records from sequence number %d are not covered by a signed checkpoint: refusing to sign them (Options.QuarantineUnsignedTail marks them instead)", e.Count, e.First)
+	msg := fmt.Sprintf("audit: %d records from sequence number %d are not covered by a signed checkpoint", e.Count, e.First)
+	if e.Damaged != nil {
+		msg += fmt.Sprintf(", and the trail ends with bytes that are not records of it (%v)", e.Damaged)
+	}
+	return msg + ": refusing to sign them (Options.QuarantineUnsignedTail marks them instead)"
 }
 
-func (e *UnsignedTailError) Unwrap() error { return ErrUnsignedTail }
+// TailCutter is an optional ability of a Store (a FileStore has it):
+// CutTail moves every byte stored after the first n records out of the
+// trail, keeping them for inspection, and says where they went. With
+// Options.QuarantineUnsignedTail, New cuts a damaged end (a write torn by
+// a crash) so that the next record starts on a whole one.
+type TailCutter interface {
+	CutTail(n int) (where string, err error)
+}
+
+// Unwrap returns ErrUnsignedTail and, when the end is damaged, the
+// *VerifyError that says where.
+func (e *UnsignedTailError) Unwrap() []error {
+	if e.Damaged != nil {
+		return []error{ErrUnsignedTail, e.Damaged}
+	}
+	return []error{ErrUnsignedTail}
+}
 
 // Options configure a Log.
 type Options struct {
@@ -166,13 +193,56 @@ func New(store Store, opts *Options) (*Log, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := store.Records(func(rec []byte) error { return v.add(rec, -1) }); err != nil {
+	// A record that does not verify is a damaged end only if no record
+	// signed for this trail follows it: a crash tears the last write,
+	// while a signed record after the damage means the trail was
+	// tampered with, and that is refused.
+	var damaged *VerifyError
+	signedAfter := false
+	err = store.Records(func(rec []byte) error {
+		if damaged == nil {
+			err := v.add(rec, -1)
+			if !errors.As(err, &damaged) {
+				return err
+			}
+			return nil
+		}
+		if r, err := Decode(rec); err == nil && r.Kind.Signed() && ed25519.Verify(v.pub, signedBytes(v.rep.Trail, r), r.Sig) {
+			signedAfter = true
+		}
+		return nil
+	})
+	if torn := (*VerifyError)(nil); errors.As(err, &torn) {
+		err = nil // the store's own torn end
+		if damaged == nil {
+			damaged = torn
+		}
+	}
+	if err == nil && damaged != nil && signedAfter {
+		err = damaged
+	}
+	if err != nil {
 		return nil, fmt.Errorf("audit: refusing to continue the stored trail: %w", err)
 	}
 	if err := v.finish(-1); err != nil && !(v.i == 0 && opts.Anchor == nil) {
 		return nil, fmt.Errorf("audit: refusing to continue the stored trail: %w", err)
 	}
 	rep := v.rep
+	cut := ""
+	if damaged != nil {
+		if !opts.QuarantineUnsignedTail {
+			return nil, &UnsignedTailError{First: nextSeq(&rep), Count: rep.Unsigned, Damaged: damaged}
+		}
+		tc, ok := store.(TailCutter)
+		if !ok {
+			return nil, fmt.Errorf("audit: refusing to continue the stored trail: its store cannot cut its damaged end: %w", damaged)
+		}
+		where, err := tc.CutTail(v.i)
+		if err != nil {
+			return nil, fmt.Errorf("audit: cutting the trail's damaged end (%v): %w", damaged, err)
+		}
+		cut = fmt.Sprintf("; the bytes after record %d, which are not whole records of the trail (%s), were moved to %s", v.i, damaged.Reason, where)
+	}
 	if rep.Records == 0 {
 		l.trail = opts.Trail
 		if l.trail == (TrailID{}) {
@@ -181,16 +251,25 @@ func New(store Store, opts *Options) (*Log, error) {
 		if err := l.signedLocked(Open, "", ""); err != nil {
 			return nil, err
 		}
+		if cut != "" {
+			if err := l.signedLocked(Quarantine, "audit.trail", "the stored file held no record of a trail"+cut); err != nil {
+				return nil, err
+			}
+		}
 	} else {
 		l.trail = rep.Trail
 		l.seq, l.prev = rep.Head.Seq+1, rep.Head.Hash
-		if rep.Unsigned > 0 {
+		if rep.Unsigned > 0 || cut != "" {
 			if !opts.QuarantineUnsignedTail {
 				return nil, &UnsignedTailError{First: rep.Signed.Seq + 1, Count: rep.Unsigned}
 			}
 			l.unsigned = rep.Unsigned
 			reason := fmt.Sprintf("records %d to %d were found after the last signed record when the trail was reopened: they are not vouched for",
 				rep.Signed.Seq+1, rep.Head.Seq)
+			if rep.Unsigned == 0 {
+				reason = "no record was found after the last signed record when the trail was reopened"
+			}
+			reason += cut
 			if err := l.signedLocked(Quarantine, "audit.trail", reason); err != nil {
 				return nil, err
 			}
@@ -373,6 +452,14 @@ func (l *Log) signedLocked(k Kind, target, reason string) error {
 	return nil
 }
 
+// nextSeq is the sequence number after rep's last signed record.
+func nextSeq(rep *Report) uint64 {
+	if rep.Checkpoints == 0 {
+		return 0
+	}
+	return rep.Signed.Seq + 1
+}
+
 // Stats returns the Log's counters.
 func (l *Log) Stats() Stats {
 	return Stats{Records: l.written.Load(), Dropped: l.dropped.Load(), Queued: len(l.q)}
@@ -408,21 +495,34 @@ func (l *Log) Close(ctx context.Context) error {
 }
 
 // FileStore is a Store in one append-only file of frames: a 4-byte
-// little-endian length, then the record.
+// little-endian length, then the record. Sync flushes and fsyncs the file;
+// the file's directory entry is fsynced when it is opened, so a trail
+// created and synced survives a power loss.
 type FileStore struct {
+	fsys journal.FS
 	path string
-	f    *os.File
+	f    journal.File
 	w    *bufio.Writer
 }
 
-// OpenFile opens or creates the audit file at path. New reads and
-// verifies it whole before appending to it.
-func OpenFile(path string) (*FileStore, error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+// OpenFile opens or creates the audit file at path in the operating
+// system's file system: OpenFileFS(journal.OSFS(), path).
+func OpenFile(path string) (*FileStore, error) { return OpenFileFS(journal.OSFS(), path) }
+
+// OpenFileFS opens or creates the audit file at path in fsys (tests pass
+// journaltest.CrashFS or FaultFS), and fsyncs its directory so that the
+// file's name is durable. New reads and verifies the file whole before
+// appending to it.
+func OpenFileFS(fsys journal.FS, path string) (*FileStore, error) {
+	f, err := fsys.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return &FileStore{path: path, f: f, w: bufio.NewWriter(f)}, nil
+	if err := fsys.SyncDir(filepath.Dir(path)); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("audit: %s: fsync of the directory: %w", path, err)
+	}
+	return &FileStore{fsys: fsys, path: path, f: f, w: bufio.NewWriter(f)}, nil
 }
 
 func (s *FileStore) Append(rec []byte) error {
@@ -443,11 +543,77 @@ func (s *FileStore) Sync() error {
 // Records reads the file's frames; a torn or oversized frame is a
 // *VerifyError.
 func (s *FileStore) Records(fn func(rec []byte) error) error {
-	if err := s.w.Flush(); err != nil {
-		return err
-	}
-	_, err := scanFrames(s.path, func(rec []byte, _ int64) error { return fn(rec) })
+	_, err := s.frames(func(rec []byte, _ int64) error { return fn(rec) })
 	return err
+}
+
+// frames is scanFrames over the store's file.
+func (s *FileStore) frames(fn func(rec []byte, off int64) error) (int64, error) {
+	if err := s.w.Flush(); err != nil {
+		return 0, err
+	}
+	f, err := s.fsys.OpenFile(s.path, os.O_RDONLY, 0)
+	if err != nil {
+		return 0, fmt.Errorf("audit: %w", err)
+	}
+	defer f.Close()
+	return scanFrameReader(f, s.path, fn)
+}
+
+// errStopScan ends a scan of frames early.
+var errStopScan = errors.New("stop")
+
+// CutTail moves the bytes after the first n whole frames to a new file
+// beside the trail (path.damaged-<offset>[-k], fsynced with its directory
+// entry), then truncates the trail there and fsyncs it.
+func (s *FileStore) CutTail(n int) (string, error) {
+	i, cut := 0, int64(-1)
+	end, err := s.frames(func(_ []byte, off int64) error {
+		if i == n {
+			cut = off
+			return errStopScan
+		}
+		i++
+		return nil
+	})
+	var ve *VerifyError
+	switch {
+	case cut >= 0:
+	case err != nil && !errors.As(err, &ve):
+		return "", err
+	case i < n:
+		return "", fmt.Errorf("audit: %s holds %d whole records, not %d", s.path, i, n)
+	default:
+		cut = end
+	}
+	r, err := s.fsys.OpenFile(s.path, os.O_RDONLY, 0)
+	if err != nil {
+		return "", fmt.Errorf("audit: %w", err)
+	}
+	tail, err := io.ReadAll(io.NewSectionReader(r, cut, MaxRecordSize+1<<30))
+	r.Close()
+	if err != nil {
+		return "", fmt.Errorf("audit: %s: %w", s.path, err)
+	}
+	var aside journal.File
+	where := fmt.Sprintf("%s.damaged-%d", s.path, cut)
+	for k := 1; ; k++ {
+		if aside, err = s.fsys.OpenFile(where, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); !errors.Is(err, fs.ErrExist) {
+			break
+		}
+		where = fmt.Sprintf("%s.damaged-%d-%d", s.path, cut, k)
+	}
+	if err != nil {
+		return "", fmt.Errorf("audit: %w", err)
+	}
+	_, err = aside.Write(tail)
+	if err = errors.Join(err, aside.Sync(), aside.Close(), s.fsys.SyncDir(filepath.Dir(s.path))); err != nil {
+		return "", fmt.Errorf("audit: %s: %w", where, err)
+	}
+	if err := errors.Join(s.f.Truncate(cut), s.f.Sync()); err != nil {
+		return "", fmt.Errorf("audit: %s: cutting at byte %d: %w", s.path, cut, err)
+	}
+	return where, nil
 }
 
 func (s *FileStore) Close() error { return errors.Join(s.Sync(), s.f.Close()) }
