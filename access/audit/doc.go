@@ -48,6 +48,30 @@
 // Options.QuarantineUnsignedTail, appends a signed Quarantine record that
 // says which records are not vouched for ([Report].Quarantined).
 //
+// A kill or a power loss can also tear the last write, leaving bytes
+// after the last signed record that are not whole records of the trail.
+// New treats such a damaged end, when no record signed for the trail
+// follows it, as part of the unsigned tail: the *[UnsignedTailError] says
+// where it starts (Damaged), and with QuarantineUnsignedTail a store that
+// is a [TailCutter] (a [FileStore] is: it moves the bytes to
+// path.damaged-<offset>, fsynced) cuts it off before the Quarantine record,
+// which names where the bytes went. A damaged record that a signed record
+// follows, or that lies before Options.Anchor, is refused with the
+// *[VerifyError] and nothing is cut.
+//
+// # Durability
+//
+// A record is durable once a Sync of the store returned after it: when
+// New, [Log.Checkpoint], [Log.Close] or an Append that wrote the
+// CheckpointEvery-th checkpoint returns. A [FileStore] flushes and fsyncs
+// its file on Sync and fsyncs the file's directory when it opens it, so
+// what was acknowledged survives a kill or a power loss; records written
+// after the last Sync may be lost or torn, and the restart above handles
+// them. TestFileStoreCrashCampaign checks this over
+// journaltest.CrashFS (OpenFileFS takes any journal.FS): 240 kill,
+// power-loss and torn-write images with every acknowledged record kept
+// (SEMEVENT_SOAK=1 runs 20,000).
+//
 // # Writing off the hot path
 //
 // [Log.Append] returns once the store has the record (a checkpoint
@@ -68,5 +92,6 @@
 // every Append returns an error wrapping [ErrFailed] (nothing more is
 // recorded, so no gap can hide); *[DecodeError] for bytes that are not a
 // record (varints must be minimal); *[VerifyError] for a broken trail;
-// *[UnsignedTailError] (wrapping [ErrUnsignedTail]) from New.
+// *[UnsignedTailError] (wrapping [ErrUnsignedTail], and its Damaged
+// *[VerifyError] when the end was torn) from New.
 package audit

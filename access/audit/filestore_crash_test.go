@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,4 +202,139 @@ func TestFileStoreCrashCampaign(t *testing.T) {
 func isQuarantine(frames [][]byte) bool {
 	r, err := audit.Decode(frames[len(frames)-1])
 	return err == nil && r.Kind == audit.Quarantine
+}
+
+// A kill in the middle of a buffered write leaves a torn last frame.
+// Before the fix New refused the legitimate trail with a *VerifyError
+// ("truncated frame") even with QuarantineUnsignedTail, so a plain
+// SIGKILL made the trail unusable. Now New refuses it with the documented
+// *UnsignedTailError (Damaged says where), and with
+// QuarantineUnsignedTail it moves the torn bytes aside, signs a
+// Quarantine record that says where they went, and the trail verifies.
+func TestKilledWriteTornTailIsQuarantined(t *testing.T) {
+	pub, priv := keys(t)
+	fsys := journaltest.NewCrashFS()
+	if err := fsys.MkdirAllDurable("/data"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := audit.OpenFileFS(fsys, crashPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.New(s, &audit.Options{Key: priv, CheckpointEvery: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, trail := l.Head(), l.Trail()
+	for range 20 { // 20 records of ~700 bytes: the 4 KiB buffer flushes mid-frame
+		if err := l.Append(audit.Record{Kind: audit.Decision, User: "alice", Reason: string(make([]byte, 700))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	img := fsys.Kill()
+	l.Close(context.Background())
+	b, _ := img.ReadFile(crashPath)
+	whole := wholeFrames(b)
+	if n := 0; true {
+		for _, f := range whole {
+			n += 4 + len(f)
+		}
+		if n == len(b) {
+			t.Fatalf("the image ends on a whole frame (%d bytes): no torn tail to test", len(b))
+		}
+	}
+	opts := &audit.Options{Key: priv, Trail: trail, Anchor: &head}
+	s, _ = audit.OpenFileFS(img, crashPath)
+	_, err = audit.New(s, opts)
+	var ute *audit.UnsignedTailError
+	if !errors.As(err, &ute) || ute.Damaged == nil || ute.First != 1 || ute.Count != len(whole)-1 {
+		t.Fatalf("New over a torn tail = %v, want an *UnsignedTailError of %d records from 1 with Damaged set", err, len(whole)-1)
+	}
+	s.Close()
+	if after, _ := img.ReadFile(crashPath); string(after) != string(b) {
+		t.Fatal("New changed a trail it refused")
+	}
+	s, _ = audit.OpenFileFS(img, crashPath)
+	opts.QuarantineUnsignedTail = true
+	l, err = audit.New(s, opts)
+	if err != nil {
+		t.Fatalf("New with QuarantineUnsignedTail over a torn tail: %v", err)
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := img.ReadFile(crashPath)
+	rep, err := audit.Verify(wholeFrames(b2), pub, &audit.VerifyOptions{Trail: trail, Anchor: &head})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Quarantined != len(whole)-1 {
+		t.Fatalf("%d records quarantined, want %d", rep.Quarantined, len(whole)-1)
+	}
+	q, err := audit.Decode(wholeFrames(b2)[len(whole)])
+	if err != nil || q.Kind != audit.Quarantine || !strings.Contains(q.Reason, crashPath+".damaged-") {
+		t.Fatalf("record after the kept ones = %+v (%v), want a Quarantine record naming the file the torn bytes went to", q, err)
+	}
+	torn := len(b)
+	for _, f := range whole {
+		torn -= 4 + len(f)
+	}
+	ents, _ := img.ReadDir("/data")
+	var aside []byte
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), "audit.log.damaged-") {
+			aside, _ = img.ReadFile("/data/" + e.Name())
+		}
+	}
+	if len(aside) != torn || string(aside) != string(b[len(b)-torn:]) {
+		t.Fatalf("set-aside file holds %d bytes, want the %d torn bytes", len(aside), torn)
+	}
+}
+
+// A damaged record that a record signed for the trail follows is not a
+// torn end: New refuses it with the *VerifyError even with
+// QuarantineUnsignedTail, and cuts nothing.
+func TestDamageBeforeASignedRecordIsRefused(t *testing.T) {
+	_, priv := keys(t)
+	fsys := journaltest.NewCrashFS()
+	if err := fsys.MkdirAllDurable("/data"); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := audit.OpenFileFS(fsys, crashPath)
+	l, err := audit.New(s, &audit.Options{Key: priv, CheckpointEvery: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := l.Append(audit.Record{Kind: audit.Decision, User: "alice", Op: "subscribe", Topic: "fs.file.write"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := fsys.ReadFile(crashPath)
+	f := wholeFrames(b)
+	// Garble the second decision's body: its frame still parses, the
+	// chain breaks at the third, and the final checkpoint follows.
+	off := 0
+	for _, fr := range f[:2] {
+		off += 4 + len(fr)
+	}
+	bad := []byte(string(b))
+	bad[off+4+len(f[2])-1] ^= 0xff
+	if err := fsys.WriteFile(crashPath, bad); err != nil {
+		t.Fatal(err)
+	}
+	s, _ = audit.OpenFileFS(fsys, crashPath)
+	_, err = audit.New(s, &audit.Options{Key: priv, QuarantineUnsignedTail: true})
+	var ve *audit.VerifyError
+	var ute *audit.UnsignedTailError
+	if !errors.As(err, &ve) || errors.As(err, &ute) {
+		t.Fatalf("New over a damaged record before a signed one = %v, want a *VerifyError and no *UnsignedTailError", err)
+	}
+	s.Close()
+	if after, _ := fsys.ReadFile(crashPath); string(after) != string(bad) {
+		t.Fatal("New changed a trail it refused")
+	}
 }
