@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,19 +106,30 @@ func isJournalDir(dir string) error {
 	return fmt.Errorf("journal %s: not a journal (no segment, MANIFEST, INSTANCE or LOCK file)", dir)
 }
 
-// openJournal opens dir as an existing journal, with the keys in keyFile
-// when given, and reports on stderr what recovery cut.
-func openJournal(c *cobra.Command, dir, keyFile string) (*journal.Journal, error) {
-	if err := isJournalDir(dir); err != nil {
-		return nil, err
-	}
-	opts := &journal.Options{}
+// journalOptions are the options every command opens a journal with: the
+// keys in keyFile when given, and no log of the journal's own, since the
+// commands report what recovery did on stderr in one line themselves.
+func journalOptions(keyFile string) (*journal.Options, error) {
+	opts := &journal.Options{Logger: slog.New(slog.DiscardHandler)}
 	if keyFile != "" {
 		enc, err := readKeyFile(keyFile)
 		if err != nil {
 			return nil, err
 		}
 		opts.Encryption = enc
+	}
+	return opts, nil
+}
+
+// openJournal opens dir as an existing journal, with the keys in keyFile
+// when given, and reports on stderr what recovery cut.
+func openJournal(c *cobra.Command, dir, keyFile string) (*journal.Journal, error) {
+	if err := isJournalDir(dir); err != nil {
+		return nil, err
+	}
+	opts, err := journalOptions(keyFile)
+	if err != nil {
+		return nil, err
 	}
 	j, err := journal.Open(dir, opts)
 	switch {

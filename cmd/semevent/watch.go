@@ -62,15 +62,10 @@ an error: rescan, then start again without it.`,
 			}
 			var j *journal.Journal
 			if jdir != "" {
-				jo := &journal.Options{}
-				if keyFile != "" {
-					enc, err := readKeyFile(keyFile)
-					if err != nil {
-						return err
-					}
-					jo.Encryption = enc
+				jo, err := journalOptions(keyFile)
+				if err != nil {
+					return err
 				}
-				var err error
 				if j, err = journal.Open(jdir, jo); err != nil {
 					return fmt.Errorf("journal %s: %w", jdir, err)
 				}

@@ -73,6 +73,7 @@ type LoadFunc func(ctx context.Context, data []byte) error
 type Stats struct {
 	Reloads uint64 // changed files loaded after the first load
 	Errors  uint64 // refused files, read errors and failed loads after the first load
+	Checks  uint64 // times the file was looked at
 }
 
 // Watcher polls one file. Its methods are safe for concurrent use.
@@ -82,6 +83,7 @@ type Watcher struct {
 	once    sync.Once
 	reloads atomic.Uint64
 	errors  atomic.Uint64
+	checks  atomic.Uint64
 }
 
 // Watch reads path and loads it with load, then checks it every Interval
@@ -133,24 +135,31 @@ func (w *Watcher) run(ctx, loadCtx context.Context, load LoadFunc, path string, 
 			return
 		case <-tick:
 		}
-		data, fp, err := read(path, o.AllowEmpty)
-		if fp == last {
-			continue // nothing changed since the last attempt
-		}
-		last = fp
-		if err != nil {
-			fail(err)
-			continue
-		}
-		if err := load(context.WithoutCancel(loadCtx), data); err != nil {
-			fail(err)
-			continue
-		}
-		w.reloads.Add(1)
-		if o.OnReload != nil {
-			o.OnReload()
-		}
+		last = w.check(loadCtx, load, path, o, last, fail)
+		w.checks.Add(1)
 	}
+}
+
+// check reads the file once and loads it if it changed since last; it
+// returns the fingerprint the next check compares with.
+func (w *Watcher) check(loadCtx context.Context, load LoadFunc, path string, o Options, last fingerprint, fail func(error)) fingerprint {
+	data, fp, err := read(path, o.AllowEmpty)
+	if fp == last {
+		return last // nothing changed since the last attempt
+	}
+	if err != nil {
+		fail(err)
+		return fp
+	}
+	if err := load(context.WithoutCancel(loadCtx), data); err != nil {
+		fail(err)
+		return fp
+	}
+	w.reloads.Add(1)
+	if o.OnReload != nil {
+		o.OnReload()
+	}
+	return fp
 }
 
 // Close ends the watch and waits for its goroutine to return, or for ctx to
@@ -170,7 +179,7 @@ func (w *Watcher) Done() <-chan struct{} { return w.done }
 
 // Stats returns the counts so far.
 func (w *Watcher) Stats() Stats {
-	return Stats{Reloads: w.reloads.Load(), Errors: w.errors.Load()}
+	return Stats{Reloads: w.reloads.Load(), Errors: w.errors.Load(), Checks: w.checks.Load()}
 }
 
 // fingerprint identifies one version of the file as last tried: the hash

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -75,10 +76,14 @@ func (h *harness) write(content string, mode os.FileMode) {
 	}
 }
 
-// step lets the watcher check the file once and waits until it has.
+// step lets the watcher check the file once and waits until it has, so
+// that no check is still running when the test changes the file next.
 func (h *harness) step() {
+	n := h.w.Stats().Checks
 	h.tick <- time.Time{}
-	h.tick <- time.Time{} // received only after the first check ended
+	for h.w.Stats().Checks == n {
+		runtime.Gosched()
+	}
 }
 
 func (h *harness) state() (loaded []string, errs []error) {
