@@ -50,6 +50,7 @@ func crashCampaign(t *testing.T, seed uint64, images int) (stats map[string]int)
 		trail  audit.TrailID
 
 		quarantined int
+		files       int // damaged ends cut aside, beside the trail in /data
 	)
 	fail := func(img int, format string, args ...any) {
 		t.Helper()
@@ -68,6 +69,7 @@ func crashCampaign(t *testing.T, seed uint64, images int) (stats map[string]int)
 	for img := 0; img < images; img++ {
 		if img%25 == 0 { // a new trail now and then keeps images small
 			fsys, acked, anchor, trail, quarantined = journaltest.NewCrashFS(), nil, nil, audit.TrailID{}, 0
+			files = 0
 			if err := fsys.MkdirAllDurable("/data"); err != nil {
 				t.Fatal(err)
 			}
@@ -125,6 +127,11 @@ func crashCampaign(t *testing.T, seed uint64, images int) (stats map[string]int)
 			stats["quarantined"]++
 		}
 		quarantined = rep.Quarantined
+		ents, _ := fsys.ReadDir("/data")
+		if len(ents)-1 > files {
+			stats["torn end cut aside"]++
+		}
+		files = len(ents) - 1
 		if len(wholeFrames(b)) != rep.Records {
 			fail(img, "%d frames, %d records verified", len(wholeFrames(b)), rep.Records)
 		}
