@@ -214,11 +214,11 @@ type State struct {
 }
 
 // Transition moves a [Machine] to state To on an event matching When (an
-// expr condition) and If.
+// expr condition) and Filter (a typed condition; nil matches every event).
 type Transition struct {
-	When string
-	If   filter.Filter
-	To   string
+	When   string
+	Filter filter.Filter
+	To     string
 }
 
 type machine struct {
@@ -312,7 +312,7 @@ func NewMachine(m Machine) (Workflow, error) {
 			if _, ok := m.States[t.To]; !ok {
 				bad(field+".to", fmt.Errorf("no state %q", t.To))
 			}
-			f := t.If
+			f := t.Filter
 			if t.When != "" {
 				x, err := filter.Compile(t.When, nil)
 				if err != nil {

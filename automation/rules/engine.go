@@ -83,7 +83,7 @@ type Options struct {
 	// and load only through it. (*access.Authorizer).Guard fits: it checks
 	// OpAdmin for ctx's principal and audits the reload. Load and LoadFile
 	// carry no principal and are then refused. The rule set given to
-	// NewEngine is not guarded.
+	// New is not guarded.
 	Guard func(ctx context.Context, target string, load func() error) error
 
 	// Actions registers actions by name; rules refer to them in Then. The
