@@ -27,7 +27,8 @@ type RateOptions struct {
 	Key semevent.KeyFunc
 	// MaxKeys bounds the buckets kept; when it is reached all buckets are
 	// forgotten (and refill), and [RateLimit.Evictions] counts them.
-	// Default 65536.
+	// Default 65536. A bucket costs at most 160 bytes of heap whatever the
+	// key's length, so the default bounds a limit's state near 10 MiB.
 	MaxKeys int
 	// Now is the clock, in Unix nanoseconds; default the wall clock. Tests
 	// pass a fake.
