@@ -190,10 +190,10 @@ func (p *Sequence) build() (*cpat, error) {
 		}
 	}
 	if p.Strict {
-		c.m = &strictSeq{stages: st, states: newKeyMap[*seqState]()}
+		c.m = &strictSeq{stages: st, seqBase: seqBase{states: newKeyMap[*seqState]()}}
 		c.all = true
 	} else {
-		c.m = &relaxedSeq{stages: st, states: newKeyMap[*seqState]()}
+		c.m = &relaxedSeq{stages: st, seqBase: seqBase{states: newKeyMap[*seqState]()}}
 		c.stages = st
 	}
 	return c, nil

@@ -22,9 +22,24 @@ func stageHits(stages []cstage, ev *semevent.Event, hit *[MaxStages]bool) bool {
 // relaxedSeq is a followed-by Sequence.
 type relaxedSeq struct {
 	stages []cstage
+	seqBase
+}
+
+// seqBase holds the partial matches of a Sequence per key, and what both
+// contiguities do alike: no timers, a sweep of expired partials, counting
+// and reset.
+type seqBase struct {
 	states keyMap[*seqState]
 	n      int // partial matches held
 }
+
+func (m *seqBase) timer(*cep, *cpat, semevent.Key, uint64, int64) {}
+
+func (m *seqBase) sweep(c *cep, p *cpat, wm int64) { sweepSeq(c, p, wm, &m.states, &m.n) }
+
+func (m *seqBase) partials() int { return m.n }
+
+func (m *seqBase) reset() { m.states, m.n = newKeyMap[*seqState](), 0 }
 
 // seqState holds one key's partial sequence matches.
 type seqState struct{ parts []partial }
@@ -112,20 +127,11 @@ func (m *relaxedSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, 
 	// deleting and re-inserting them costs more than keeping them.
 }
 
-func (m *relaxedSeq) timer(*cep, *cpat, semevent.Key, uint64, int64) {}
-
-func (m *relaxedSeq) sweep(c *cep, p *cpat, wm int64) { sweepSeq(c, p, wm, &m.states, &m.n) }
-
-func (m *relaxedSeq) partials() int { return m.n }
-
-func (m *relaxedSeq) reset() { m.states, m.n = newKeyMap[*seqState](), 0 }
-
 // strictSeq is a next-contiguity Sequence: at most one partial match per
 // progress level per key.
 type strictSeq struct {
 	stages []cstage
-	states keyMap[*seqState]
-	n      int
+	seqBase
 }
 
 func (m *strictSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
@@ -170,14 +176,6 @@ func (m *strictSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t
 	// An emptied state stays until the next sweep: keys come back, and
 	// deleting and re-inserting them costs more than keeping them.
 }
-
-func (m *strictSeq) timer(*cep, *cpat, semevent.Key, uint64, int64) {}
-
-func (m *strictSeq) sweep(c *cep, p *cpat, wm int64) { sweepSeq(c, p, wm, &m.states, &m.n) }
-
-func (m *strictSeq) partials() int { return m.n }
-
-func (m *strictSeq) reset() { m.states, m.n = newKeyMap[*seqState](), 0 }
 
 // ref is one buffered event.
 type ref struct {

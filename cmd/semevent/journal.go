@@ -291,42 +291,45 @@ func printRange(c *cobra.Command, j *journal.Journal, from uint64, limit uint64,
 }
 
 func journalDumpCmd() *cobra.Command {
-	var keyFile string
-	var asJSON bool
 	var from int64
 	var limit uint64
-	c := &cobra.Command{
-		Use:   "dump DIR",
-		Short: "Print a journal's records",
-		Long:  "Print a journal's records with their offsets, oldest first: text columns (offset, time, boundary, kind, path), or one JSON object per line with --json.",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(c *cobra.Command, args []string) error {
-			j, err := openJournal(c, args[0], keyFile)
-			if err != nil {
-				return err
-			}
-			defer j.Close(context.Background())
+	c := journalPrintCmd("dump DIR", "Print a journal's records",
+		"Print a journal's records with their offsets, oldest first: text columns (offset, time, boundary, kind, path), or one JSON object per line with --json.",
+		func(j *journal.Journal) (uint64, uint64) {
 			start := j.FirstOffset()
 			if from >= 0 {
 				start = uint64(from)
 			}
-			return printRange(c, j, start, limit, asJSON)
-		},
-	}
-	keyFileFlag(c, &keyFile)
-	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per record")
+			return start, limit
+		})
 	c.Flags().Int64Var(&from, "from", -1, "first offset to print (default: the oldest retained)")
 	c.Flags().Uint64Var(&limit, "limit", 0, "print at most this many records (0: all)")
 	return c
 }
 
 func journalTailCmd() *cobra.Command {
+	var n uint64
+	c := journalPrintCmd("tail DIR", "Print a journal's last records", "",
+		func(j *journal.Journal) (uint64, uint64) {
+			first, next := j.FirstOffset(), j.NextOffset()
+			if next-first > n {
+				return next - n, 0
+			}
+			return first, 0
+		})
+	c.Flags().Uint64VarP(&n, "lines", "n", 10, "how many records")
+	return c
+}
+
+// journalPrintCmd is a command that opens the journal DIR and prints the
+// records span chooses: from a first offset, at most a limit (0: all).
+func journalPrintCmd(use, short, long string, span func(*journal.Journal) (from, limit uint64)) *cobra.Command {
 	var keyFile string
 	var asJSON bool
-	var n uint64
 	c := &cobra.Command{
-		Use:   "tail DIR",
-		Short: "Print a journal's last records",
+		Use:   use,
+		Short: short,
+		Long:  long,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			j, err := openJournal(c, args[0], keyFile)
@@ -334,17 +337,12 @@ func journalTailCmd() *cobra.Command {
 				return err
 			}
 			defer j.Close(context.Background())
-			first, next := j.FirstOffset(), j.NextOffset()
-			from := first
-			if next-first > n {
-				from = next - n
-			}
-			return printRange(c, j, from, 0, asJSON)
+			from, limit := span(j)
+			return printRange(c, j, from, limit, asJSON)
 		},
 	}
 	keyFileFlag(c, &keyFile)
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object per record")
-	c.Flags().Uint64VarP(&n, "lines", "n", 10, "how many records")
 	return c
 }
 
