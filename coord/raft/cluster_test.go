@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -269,6 +270,30 @@ func (cl *cluster) leader() int {
 		}
 	}
 	return -1
+}
+
+// awaitLeader waits up to 30s for a node to know a leader of shard 0 (an
+// election after a fault takes a while on a loaded machine) and returns its
+// index; it fails the test if none is known by then.
+func (cl *cluster) awaitLeader(t *testing.T) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := waitLeader(ctx, cl); err != nil {
+		t.Fatal(err)
+	}
+	return cl.leader()
+}
+
+func waitLeader(ctx context.Context, cl *cluster) error {
+	for cl.leader() < 0 {
+		select {
+		case <-ctx.Done():
+			return errors.New("no leader")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return nil
 }
 
 func (cl *cluster) Close() {

@@ -182,10 +182,7 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 	for _, f := range faults {
 		switch f {
 		case "kill-leader", "restart-follower":
-			i := cl.leader()
-			if i < 0 {
-				t.Fatal("no leader")
-			}
+			i := cl.awaitLeader(t)
 			if f == "restart-follower" {
 				i = (i + 1) % len(cl.nodes)
 			}
@@ -195,10 +192,7 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 				t.Fatalf("restart node %d from disk: %v", i+1, err)
 			}
 		case "isolate-leader":
-			i := cl.leader()
-			if i < 0 {
-				t.Fatal("no leader")
-			}
+			i := cl.awaitLeader(t)
 			cl.proxies[i].Cut()
 			defer cl.proxies[i].Heal() // on failure too
 			other := cl.node((i + 1) % len(cl.nodes))

@@ -235,17 +235,6 @@ func peerIdentity(t *testing.T, pinned bool) {
 	}
 }
 
-func waitLeader(ctx context.Context, cl *cluster) error {
-	for cl.leader() < 0 {
-		select {
-		case <-ctx.Done():
-			return errors.New("no leader")
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
 // names binds a certificate to the members whose host it names, and with
 // node URIs only to the nodes they list.
 func TestCertificateNames(t *testing.T) {
@@ -299,10 +288,7 @@ func TestJoinOverTLS(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	leader := cl.leader()
-	if leader < 0 {
-		t.Fatal("no leader")
-	}
+	leader := cl.awaitLeader(t)
 	if err := cl.node(leader).AddNode(ctx, 4, addr); err != nil {
 		t.Fatal(err)
 	}
