@@ -29,7 +29,8 @@
 //	// A durable consumer resumes after its last committed offset.
 //	err = j.Consume(ctx, "indexer", fn)
 //
-// Records get consecutive offsets from 0. [Journal.Append] and
+// Records get consecutive offsets from 0 ([Options.FirstOffset] starts a
+// new journal elsewhere: TestFirstOffsetNewJournal). [Journal.Append] and
 // [Journal.AppendBatch] validate each event ([semevent.Event.Validate]:
 // an invalid one fails the whole batch with a *[semevent.EventError]) and
 // stamp a missing ID ([Options.Node]) and Time, as the bus does; they
@@ -53,6 +54,8 @@
 //     assert): the scheduling term is the machine's, not the journal's.
 //   - [SyncNever]: buffered, written every [Options.FlushInterval],
 //     fsynced only at segment rollover, [Journal.Sync] and [Journal.Close].
+//     [Journal.Flush] writes buffered records out (readable, not fsynced)
+//     at once (TestFlushMakesRecordsReadable).
 //
 // Readers see a record once it is committed: after its fsync under
 // SyncAlways, once written to the operating system otherwise. After a

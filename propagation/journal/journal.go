@@ -332,6 +332,29 @@ func (j *Journal) Sync(ctx context.Context) error {
 	return j.flush(true)
 }
 
+// Flush writes every record appended so far out to the operating system,
+// which makes it readable (see [Reader]), without waiting for an fsync:
+// under [SyncNever] and [SyncInterval] it is how a writer that applies
+// records and serves them right away (coord/raft's state machine) makes
+// them visible before the next periodic write. Under [SyncAlways] records
+// are readable once Append returns and Flush has nothing to do. It returns
+// the journal's *[WriteError] once one has stopped it.
+func (j *Journal) Flush(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j.mu.Lock()
+	closed, pending := j.closed, len(j.chunks) > 0
+	j.mu.Unlock()
+	if closed {
+		return ErrClosed
+	}
+	if !pending || j.always {
+		return j.failure()
+	}
+	return j.flush(false)
+}
+
 // enqueue frames evs into the chunk buffers and assigns their offsets. full
 // reports that BufferSize bytes or more now wait to be written.
 func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, full bool, err error) {

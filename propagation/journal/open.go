@@ -144,6 +144,8 @@ func (j *Journal) load() error {
 		j.next = j.segs[len(j.segs)-1].end.Load()
 	case man != nil:
 		j.next = man.first
+	case len(bases) == 0:
+		j.next = j.opts.FirstOffset // a new journal
 	}
 	j.removedBase = j.next
 	if err := j.adoptLast(); err != nil {

@@ -105,6 +105,16 @@ type Options struct {
 
 	// Now returns the current time; default time.Now. Used for retention.
 	Now func() time.Time
+
+	// FirstOffset is the offset the first record of a new journal gets.
+	// It applies only when Open creates the journal (dir holds no
+	// MANIFEST and no segment) and is then kept in the MANIFEST, so a
+	// reopen before the first append keeps it; an existing journal keeps
+	// its own offsets whatever FirstOffset says. Default 0. coord/raft
+	// starts the journal of a replica that fell behind retention at the
+	// first offset the leader still holds, so that offsets stay the Raft
+	// log's positions.
+	FirstOffset uint64
 }
 
 // Encryption configures encryption at rest. Each segment records the id of
