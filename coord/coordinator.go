@@ -21,8 +21,12 @@ type Coordinator interface {
 	// a quorum of its shard). Events whose ID or Time is zero are stamped
 	// first, so the caller sees the values that were committed. Append
 	// takes ownership of the events: the caller must not modify them
-	// after. On error some events may have been committed and others not;
-	// the error says which when it can (*[AppendError]).
+	// after. The events that fall in one shard commit together, in one
+	// proposal: all or none, contiguous in that shard's log, in the order
+	// given. On error some shards' events may have been committed and
+	// others not; the *[AppendError] says which, and wraps
+	// [ErrOutcomeUnknown] when this node cannot know (retry with the same
+	// IDs).
 	Append(ctx context.Context, evs ...*semevent.Event) ([]Position, error)
 
 	// Read returns up to max committed records of shard from index from on
@@ -98,6 +102,62 @@ type Membership interface {
 	RemoveNode(ctx context.Context, id uint64) error
 }
 
+// AtomicAppender is implemented by coordinators that can commit a batch
+// all or none. See [AppendAtomic].
+type AtomicAppender interface {
+	// AppendAtomic commits evs in one proposal, contiguous and in order,
+	// or none of them. It fails with a *[CrossShardError] (wrapping
+	// [ErrCrossShard]), before anything is proposed, when the events'
+	// keys map to different shards. Otherwise it behaves as Append.
+	AppendAtomic(ctx context.Context, evs ...*semevent.Event) ([]Position, error)
+}
+
+// AppendAtomic commits evs all or none through c's [AtomicAppender], or
+// fails with [ErrUnsupported].
+func AppendAtomic(ctx context.Context, c Coordinator, evs ...*semevent.Event) ([]Position, error) {
+	if a, ok := c.(AtomicAppender); ok {
+		return a.AppendAtomic(ctx, evs...)
+	}
+	return nil, ErrUnsupported
+}
+
+// OneShard returns the shard that every event of evs maps to among n
+// shards by key, or a *[CrossShardError] naming two that differ. Shard 0
+// for no events.
+func OneShard(key semevent.KeyFunc, n int, evs []*semevent.Event) (int, error) {
+	if n <= 1 || len(evs) == 0 {
+		return 0, nil
+	}
+	s := ShardOf(key(evs[0]), n)
+	for i, ev := range evs[1:] {
+		if t := ShardOf(key(ev), n); t != s {
+			return 0, &CrossShardError{First: 0, Other: i + 1, FirstShard: s, OtherShard: t}
+		}
+	}
+	return s, nil
+}
+
+// Observers is implemented by coordinators that can add observers:
+// nodes that follow every shard's log and serve reads and subscriptions
+// locally, but never vote, so they never count towards a quorum. See
+// [AddObserver].
+type Observers interface {
+	// AddObserver adds node id, reachable at addr, as an observer of
+	// every shard; start that node as an observer (for coord/raft:
+	// Options.Observer). It fails with [ErrDuplicateNode] when id is
+	// already a member or an observer. RemoveNode removes an observer.
+	AddObserver(ctx context.Context, id uint64, addr string) error
+}
+
+// AddObserver adds an observer through c's [Observers], or fails with
+// [ErrUnsupported].
+func AddObserver(ctx context.Context, c Coordinator, id uint64, addr string) error {
+	if o, ok := c.(Observers); ok {
+		return o.AddObserver(ctx, id, addr)
+	}
+	return ErrUnsupported
+}
+
 // Member is one node of a cluster.
 type Member struct {
 	ID   uint64
@@ -119,7 +179,10 @@ type ShardHealth struct {
 	Leader  uint64 // 0 when no leader is known
 	Term    uint64
 	Applied uint64 // the index of the last record this node applied
-	Members int
+	Members int    // voting members
+	// Observers lists the shard's non-voting members by id, sorted, as
+	// this node last learned them; nil when it has none.
+	Observers []uint64
 }
 
 // PeerHealth is the failure detector's opinion of another node.

@@ -23,7 +23,12 @@
 //
 // Events are spread over shards by [Options].Key (default
 // [semevent.PathKey], the tenant and path, placed by [ShardOf]); events
-// with the same key keep their order. Membership changes go through the
+// with the same key keep their order. The events of one Append that fall
+// in one shard commit together, all or none, contiguous and in order; an
+// [AtomicAppender] ([AppendAtomic]) guarantees it for the whole call by
+// refusing calls whose events span shards. Optional abilities beside
+// Coordinator: [Membership], [AtomicAppender], [Observers] (non-voting
+// replicas, listed in [ShardHealth].Observers). Membership changes go through the
 // optional [Membership] interface ([AddNode], [RemoveNode], [Members]
 // assert for it). [Coordinator.Health] reports each
 // shard's leader and every peer's liveness as a [Detector] sees it.
@@ -46,6 +51,11 @@
 //
 // # Errors
 //
+// An Append that fails part way returns an *[AppendError] naming the
+// events known committed; when the coordinator cannot know the fate of the
+// others it wraps [ErrOutcomeUnknown]: retry them with the same IDs. An
+// atomic append ([AtomicAppender], [AppendAtomic]) whose events span
+// shards gets a *[CrossShardError] ([ErrCrossShard]) and appends nothing.
 // Operations on a closed coordinator return errors wrapping [ErrClosed]
 // (itself wrapping semevent.ErrClosed). An event too large for a proposal
 // gets a *[SizeError] ([ErrTooLarge]); a shard out of range a *[ShardError]

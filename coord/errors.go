@@ -36,6 +36,16 @@ var (
 	// ErrNoQuorum is returned when an operation cannot complete because
 	// too few nodes are reachable before its context ends.
 	ErrNoQuorum = errors.New("coord: no quorum")
+	// ErrOutcomeUnknown is wrapped by the *[AppendError] of an Append
+	// whose events were handed to the cluster but whose fate this node
+	// never learned: its ctx ended, the proposal timed out, or the node
+	// closed while the proposal was in flight. The events may or may not
+	// have committed. Retry with the same events (the same IDs): a
+	// coordinator that remembers committed IDs commits them once.
+	ErrOutcomeUnknown = errors.New("coord: append outcome unknown")
+	// ErrCrossShard is wrapped by *[CrossShardError] when an atomic
+	// append's events map to more than one shard.
+	ErrCrossShard = errors.New("coord: events span shards")
 )
 
 // ShardError reports a shard number out of range.
@@ -51,15 +61,22 @@ func (e *ShardError) Error() string {
 // Unwrap returns [ErrShardNotFound].
 func (e *ShardError) Unwrap() error { return ErrShardNotFound }
 
-// SizeError reports an event whose encoding exceeds the largest proposal.
+// SizeError reports an event whose encoding exceeds the largest proposal,
+// or (Events > 1) the events of one Append that fall in one shard and so
+// must commit in one proposal, but together exceed it.
 type SizeError struct {
-	Index int // the event's index in the Append call
-	ID    semevent.ID
-	Size  int
-	Max   int
+	Index  int // the (first) event's index in the Append call
+	ID     semevent.ID
+	Size   int
+	Max    int
+	Events int // how many events Size counts: 0 or 1 for one event
 }
 
 func (e *SizeError) Error() string {
+	if e.Events > 1 {
+		return fmt.Sprintf("coord: %d events from event %d (%s) fall in one shard, so they commit in one proposal: %d bytes encoded, at most %d fit",
+			e.Events, e.Index, e.ID, e.Size, e.Max)
+	}
 	return fmt.Sprintf("coord: event %d (%s) is %d bytes encoded, at most %d fit in a proposal", e.Index, e.ID, e.Size, e.Max)
 }
 
@@ -82,9 +99,10 @@ func (e *NodeError) Unwrap() error { return e.Err }
 
 // AppendError reports an Append that failed part way: Committed holds, by
 // index in the call, the position of every event known to be committed (a
-// zero Position for the others), and Err is the first failure. An event not
-// known to be committed may still commit later (a proposal whose context
-// ended has an unknown fate), but never twice.
+// zero Position for the others), and Err is the failure. When Err wraps
+// [ErrOutcomeUnknown], the events not known to be committed may still
+// commit (once), or may have committed already: retry them with the same
+// IDs. Otherwise they did not commit and never will.
 type AppendError struct {
 	Committed []Position
 	Err       error
@@ -97,8 +115,33 @@ func (e *AppendError) Error() string {
 			n++
 		}
 	}
-	return fmt.Sprintf("coord: append: %d of %d events committed: %v", n, len(e.Committed), e.Err)
+	if errors.Is(e.Err, ErrOutcomeUnknown) {
+		switch {
+		case len(e.Committed) == 1:
+			return fmt.Sprintf("coord: append: outcome unknown: the event may or may not have committed; retry with the same IDs: %v", e.Err)
+		case n == 0:
+			return fmt.Sprintf("coord: append: outcome unknown: the %d events may or may not have committed; retry with the same IDs: %v", len(e.Committed), e.Err)
+		}
+		return fmt.Sprintf("coord: append: %d of %d events committed, the other %d may or may not have: retry them with the same IDs: %v", n, len(e.Committed), len(e.Committed)-n, e.Err)
+	}
+	return fmt.Sprintf("coord: append: %d of %d events committed, the others not: %v", n, len(e.Committed), e.Err)
 }
 
 // Unwrap returns the cause.
 func (e *AppendError) Unwrap() error { return e.Err }
+
+// CrossShardError reports an atomic append whose events map to more than
+// one shard: event First goes to shard FirstShard, event Other to
+// OtherShard. Nothing was proposed.
+type CrossShardError struct {
+	First, Other           int // indexes in the call
+	FirstShard, OtherShard int
+}
+
+func (e *CrossShardError) Error() string {
+	return fmt.Sprintf("coord: atomic append: event %d maps to shard %d and event %d to shard %d; an atomic batch must fall in one shard (give its events one key)",
+		e.First, e.FirstShard, e.Other, e.OtherShard)
+}
+
+// Unwrap returns [ErrCrossShard].
+func (e *CrossShardError) Unwrap() error { return ErrCrossShard }

@@ -2,6 +2,7 @@ package coord_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/vexfs/semevent"
@@ -73,4 +74,30 @@ func ExampleVectorClock() {
 	fmt.Println(a.Compare(b), b.Compare(c))
 	// Output:
 	// before concurrent
+}
+
+// A batch that must commit all or none: AppendAtomic commits it in one
+// proposal, contiguous and in order, and refuses one whose events would
+// land in different shards.
+func ExampleAppendAtomic() {
+	ctx := context.Background()
+	c, _ := coord.NewLocal(&coord.Options{Shards: 8})
+	defer c.Close(ctx)
+
+	batch := []*semevent.Event{
+		{Kind: semevent.KindFileCreate, Path: "/orders/42"},
+		{Kind: semevent.KindFileWrite, Path: "/orders/42", Size: 128},
+		{Kind: semevent.KindFileClose, Path: "/orders/42"},
+	}
+	pos, err := coord.AppendAtomic(ctx, c, batch...)
+	fmt.Println(err, pos[1].Index-pos[0].Index, pos[2].Index-pos[1].Index)
+
+	_, err = coord.AppendAtomic(ctx, c,
+		&semevent.Event{Kind: semevent.KindFileWrite, Path: "/orders/42"},
+		&semevent.Event{Kind: semevent.KindFileWrite, Path: "/orders/44"})
+	var cs *coord.CrossShardError
+	fmt.Println(errors.As(err, &cs), errors.Is(err, coord.ErrCrossShard))
+	// Output:
+	// <nil> 1 1
+	// true true
 }

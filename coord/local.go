@@ -32,8 +32,9 @@ type Local struct {
 }
 
 var (
-	_ Coordinator = (*Local)(nil)
-	_ Membership  = (*Local)(nil)
+	_ Coordinator    = (*Local)(nil)
+	_ Membership     = (*Local)(nil)
+	_ AtomicAppender = (*Local)(nil)
 )
 
 // NewLocal returns a running Local. A nil *Options means defaults.
@@ -104,11 +105,36 @@ func (l *Local) Append(ctx context.Context, evs ...*semevent.Event) ([]Position,
 		}
 		return pos, nil
 	}
+	// One shard's events go into its log in one call: contiguous and in
+	// order, as one proposal would put them.
+	byShard := make(map[int][]*semevent.Event)
+	var order []int
 	for i, ev := range evs {
 		s := ShardOf(l.opts.Key(ev), len(l.logs))
-		pos[i] = Position{Shard: s, Index: l.logs[s].Append(ev)}
+		pos[i].Shard = s
+		if byShard[s] == nil {
+			order = append(order, s)
+		}
+		byShard[s] = append(byShard[s], ev)
+	}
+	next := make(map[int]uint64, len(order))
+	for _, s := range order {
+		next[s] = l.logs[s].Append(byShard[s]...)
+	}
+	for i := range pos {
+		pos[i].Index = next[pos[i].Shard]
+		next[pos[i].Shard]++
 	}
 	return pos, nil
+}
+
+// AppendAtomic commits evs all or none; see [AtomicAppender]. It fails
+// with a *[CrossShardError] when they map to different shards.
+func (l *Local) AppendAtomic(ctx context.Context, evs ...*semevent.Event) ([]Position, error) {
+	if _, err := OneShard(l.opts.Key, len(l.logs), evs); err != nil {
+		return nil, err
+	}
+	return l.Append(ctx, evs...)
 }
 
 // FailNext makes the next Append return err without committing anything;

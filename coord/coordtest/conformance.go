@@ -39,7 +39,10 @@ const Timeout = 60 * time.Second
 // field intact, keep the order of events with one key, stamp missing IDs
 // and times, deliver the committed log to subscribers in order, reject bad
 // input with typed errors, and, when it implements coord.Membership,
-// reject duplicate and unknown nodes.
+// reject duplicate and unknown nodes. The events of one Append that fall
+// in one shard must be contiguous there, in the order given, under
+// concurrent Appends; a coord.AtomicAppender must refuse events of several
+// shards with a *coord.CrossShardError, appending nothing.
 func TestCoordinator(t *testing.T, f Features, newC func(t *testing.T) coord.Coordinator) {
 	if f.Shards == 0 {
 		f.Shards = 1
@@ -47,6 +50,8 @@ func TestCoordinator(t *testing.T, f Features, newC func(t *testing.T) coord.Coo
 	t.Run("AppendReadEveryFieldIntact", func(t *testing.T) { testAppendRead(t, f, newC(t)) })
 	t.Run("Stamp", func(t *testing.T) { testStamp(t, newC(t)) })
 	t.Run("ConcurrentOrderPerKey", func(t *testing.T) { testConcurrent(t, f, newC(t)) })
+	t.Run("OneShardContiguous", func(t *testing.T) { testContiguous(t, f, newC(t)) })
+	t.Run("Atomic", func(t *testing.T) { testAtomic(t, f, newC(t)) })
 	t.Run("Subscribe", func(t *testing.T) { testSubscribe(t, newC(t)) })
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, f, newC(t)) })
 	t.Run("Membership", func(t *testing.T) { testMembership(t, newC(t)) })
@@ -400,5 +405,104 @@ func testClose(t *testing.T, c coord.Coordinator) {
 	}
 	if _, err := c.Subscribe(0, 1, coord.HandlerFunc(func(context.Context, coord.Record) error { return nil })); !errors.Is(err, coord.ErrClosed) {
 		t.Errorf("Subscribe after Close = %v, want ErrClosed", err)
+	}
+}
+
+// testContiguous appends, from several goroutines at once, calls whose
+// events spread over every shard, and checks that each call's events for
+// one shard got consecutive indexes in the order given.
+func testContiguous(t *testing.T, f Features, c coord.Coordinator) {
+	ctx := ctxT(t)
+	const writers, perWriter, per = 4, 15, 6
+	run := fmt.Sprint(time.Now().UnixNano())
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				evs := make([]*semevent.Event, per)
+				for j := range evs {
+					// Two keys per call: with several shards, the call
+					// spans some of them.
+					evs[j] = &semevent.Event{Kind: semevent.KindFileWrite, Path: fmt.Sprintf("/contig/%s/%d/%d/%d", run, w, i, j%2), Offset: int64(j)}
+				}
+				pos, err := c.Append(ctx, evs...)
+				if err != nil {
+					errs <- err
+					return
+				}
+				last := make(map[int]uint64)
+				for j, p := range pos {
+					if l, ok := last[p.Shard]; ok && p.Index != l+1 {
+						errs <- fmt.Errorf("append of %d events: event %d at %+v, the previous one of its shard at index %d, want %d", per, j, p, l, l+1)
+						return
+					}
+					last[p.Shard] = p.Index
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// testAtomic puts a coord.AtomicAppender through a batch with one key and
+// one whose keys span shards.
+func testAtomic(t *testing.T, f Features, c coord.Coordinator) {
+	ctx := ctxT(t)
+	if _, ok := c.(coord.AtomicAppender); !ok {
+		if _, err := coord.AppendAtomic(ctx, c, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/atomic"}); !errors.Is(err, coord.ErrUnsupported) {
+			t.Fatalf("AppendAtomic on a coordinator without it = %v, want ErrUnsupported", err)
+		}
+		return
+	}
+	run := fmt.Sprint(time.Now().UnixNano())
+	one := make([]*semevent.Event, 5)
+	for i := range one {
+		one[i] = &semevent.Event{Kind: semevent.KindFileWrite, Path: "/atomic/" + run, Offset: int64(i)}
+	}
+	pos, err := coord.AppendAtomic(ctx, c, one...)
+	if err != nil {
+		t.Fatalf("AppendAtomic of one key: %v", err)
+	}
+	for i, p := range pos {
+		if p.Shard != pos[0].Shard || p.Index != pos[0].Index+uint64(i) {
+			t.Fatalf("AppendAtomic positions %+v: not contiguous in one shard", pos)
+		}
+	}
+	if f.Shards < 2 {
+		return
+	}
+	// Two paths in different shards (by the default key).
+	var spread []*semevent.Event
+	first := 0
+	for k := 0; len(spread) < 2 && k < 1000; k++ {
+		ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: fmt.Sprintf("/atomic/%s/spread/%d", run, k)}
+		s := coord.ShardOf(semevent.PathKey(ev), f.Shards)
+		if len(spread) == 0 {
+			first = s
+		}
+		if len(spread) == 0 || s != first {
+			spread = append(spread, ev)
+		}
+	}
+	_, err = coord.AppendAtomic(ctx, c, spread...)
+	var cs *coord.CrossShardError
+	if !errors.As(err, &cs) || !errors.Is(err, coord.ErrCrossShard) || cs.First != 0 || cs.Other != 1 || cs.FirstShard == cs.OtherShard {
+		t.Fatalf("AppendAtomic across shards = %v, want a *CrossShardError for events 0 and 1", err)
+	}
+	for s := range f.Shards {
+		recs, err := ReadAll(ctx, c, s, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if strings.HasPrefix(r.Event.Path, "/atomic/"+run+"/spread/") {
+				t.Fatalf("the refused cross-shard batch left %s at %+v", r.Event.Path, r.Position)
+			}
+		}
 	}
 }

@@ -30,6 +30,31 @@
 // internal/codec records, the journal's encoding, so every field, context
 // included, arrives intact.
 //
+// # Failover, atomic batches and unknown outcomes
+//
+// An attempt of a proposal (or read) lasts at most Options.AttemptTimeout,
+// but ends as soon as a new leader of its shard is known (dragonboat's
+// LeaderUpdated): a proposal forwarded to a leader that died is lost
+// without an answer, and is retried, through the same session, on the new
+// leader at once ([Stats].LeaderWakes counts these);
+// TestFailoverRetriesOnLeaderChange shows an append around a leader's
+// death completing under a ten-minute AttemptTimeout.
+//
+// The events of one Append that fall in one shard are one request, never
+// split across proposals: they commit together or not at all, contiguous
+// and in the order given (coordtest's OneShardContiguous). A shard's events
+// must therefore fit in MaxBatchBytes together, else a *coord.SizeError
+// with Events > 1 before anything is proposed (TestAppendBatchTooLarge).
+// [Coordinator.AppendAtomic] ([coord.AtomicAppender]) also refuses events
+// of several shards, with a *coord.CrossShardError, before proposing.
+//
+// When Append cannot know whether its events committed — its ctx ended,
+// or ProposalTimeout passed, after the proposal was handed to Raft — it
+// returns a *coord.AppendError wrapping coord.ErrOutcomeUnknown: the
+// events may or may not have committed, retry them with the same IDs. An
+// Append whose ctx ends while its request still waits for a proposer is
+// withdrawn and reported as not committed (TestAppendOutcomeUnknown).
+//
 // Health reports each shard's leader and term as this node knows them,
 // the index it applied, and a phi-accrual [coord.Detector]'s view of every
 // member, fed by small UDP heartbeats sent to each member's Raft address
@@ -98,7 +123,10 @@
 // coord.ErrUnknownNode or, for a node started with members that are not
 // the cluster's (or without a quorum within StartTimeout),
 // coord.ErrMembership or coord.ErrNoQuorum. An Append that fails part way
-// returns a *coord.AppendError saying which events are known committed.
+// returns a *coord.AppendError saying which events are known committed,
+// wrapping coord.ErrOutcomeUnknown when the others may still commit;
+// AppendAtomic's events in several shards are a *coord.CrossShardError
+// (coord.ErrCrossShard).
 // A malformed proposal or snapshot (varints must be minimal) is reported
 // as an *[EncodingError]. TLS files that cannot work are a *[CertError].
 //

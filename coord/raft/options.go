@@ -77,7 +77,10 @@ type Options struct {
 	// coord.DefaultMaxEventSize.
 	MaxEventSize int
 	// MaxBatchBytes bounds a proposal: concurrent Appends to one shard are
-	// packed into proposals of up to this many bytes. Default 2 MiB.
+	// packed into proposals of up to this many bytes. The events of one
+	// Append that fall in one shard commit in one proposal, so together
+	// they must fit (else a *coord.SizeError with Events > 1). Default
+	// 2 MiB.
 	MaxBatchBytes int
 	// MaxInflight is how many proposals one shard keeps in flight from
 	// this node. Default 4.
@@ -85,6 +88,15 @@ type Options struct {
 	// ProposalTimeout bounds how long a proposal is retried (through
 	// elections and restarts) before Append gives up on it. Default 15s.
 	ProposalTimeout time.Duration
+	// AttemptTimeout bounds one attempt of a proposal, a read or a
+	// membership change: an attempt without an answer by then is retried
+	// (a proposal with the same client session, so it still applies at
+	// most once). An attempt also ends, and is retried at once, as soon as
+	// a new leader of its shard is known, so this bounds only the wait for
+	// a request lost without a leader change. Default
+	// max(5 × RTT × ElectionRTT, 1s): 1s with the default RTT and
+	// ElectionRTT. At least 10 × RTT.
+	AttemptTimeout time.Duration
 	// ReadTimeout bounds a Read whose ctx has no deadline. Default 10s.
 	ReadTimeout time.Duration
 	// StartTimeout bounds how long New waits for every shard to elect a
@@ -167,6 +179,9 @@ func (o *Options) withDefaults() Options {
 	if c.ReadTimeout == 0 {
 		c.ReadTimeout = DefaultReadTimeout
 	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = max(5*c.RTT*time.Duration(c.ElectionRTT), time.Second)
+	}
 	if c.StartTimeout == 0 {
 		c.StartTimeout = DefaultStartTimeout
 	}
@@ -240,6 +255,9 @@ func (o *Options) Validate() error {
 	}
 	if c.ProposalTimeout < 0 || c.ReadTimeout < 0 {
 		bad("ProposalTimeout", "negative timeouts")
+	}
+	if c.AttemptTimeout < 10*c.RTT {
+		bad("AttemptTimeout", "%v, want at least 10 × RTT (%v)", c.AttemptTimeout, 10*c.RTT)
 	}
 	if t := c.TLS; t != nil && (t.CAFile == "" || t.CertFile == "" || t.KeyFile == "") {
 		bad("TLS", "CAFile, CertFile and KeyFile are all required")

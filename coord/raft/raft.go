@@ -32,6 +32,7 @@ type Coordinator struct {
 	ws      []*writer
 	det     *coord.Detector
 	hb      *heartbeats
+	leaders *leaderWatch // wakes attempts when a shard's leader changes
 
 	members      *memberSet     // the membership as this node knows it
 	peersRefused *atomic.Uint64 // TLS peers and messages refused for their identity
@@ -50,8 +51,9 @@ type Coordinator struct {
 }
 
 var (
-	_ coord.Coordinator = (*Coordinator)(nil)
-	_ coord.Membership  = (*Coordinator)(nil)
+	_ coord.Coordinator    = (*Coordinator)(nil)
+	_ coord.Membership     = (*Coordinator)(nil)
+	_ coord.AtomicAppender = (*Coordinator)(nil)
 )
 
 // SetLogLevel sets the level of dragonboat's loggers, which are global to
@@ -99,6 +101,8 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 	// large ones: Raft groups write their logs in parallel, and a node
 	// reserves megabytes of disk, not hundreds.
 	nhc.Expert.LogDB.Shards = uint64(min(o.Shards, 16))
+	leaders := newLeaderWatch()
+	nhc.RaftEventListener = leaders
 	members, peersRefused := newMemberSet(o.Members), new(atomic.Uint64)
 	if o.TLS != nil {
 		// Check the files first: a certificate peers would refuse fails
@@ -129,6 +133,7 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 		ids:     semevent.NewIDGenerator(uint32(o.Node)),
 		reps:    &replicas{logs: make(map[int]*eventLog)},
 		det:     det,
+		leaders: leaders,
 		subs:    make(map[*coordlog.Sub]struct{}),
 
 		members:      members,
@@ -254,10 +259,6 @@ func mapsEqual(a, b map[uint64]string) bool {
 	return true
 }
 
-func (c *Coordinator) attemptTimeout() time.Duration {
-	return max(5*c.opts.RTT*time.Duration(c.opts.ElectionRTT), time.Second)
-}
-
 // mapErr turns a dragonboat error into one of coord's.
 func (c *Coordinator) mapErr(op string, err error, ctx context.Context) error {
 	switch {
@@ -281,18 +282,37 @@ func (c *Coordinator) checkShard(shard int) error {
 	return nil
 }
 
-// Append commits evs; see [coord.Coordinator.Append]. Events for one shard
-// are packed with those of concurrent Appends into one proposal, and a
-// proposal is retried through leader changes for up to ProposalTimeout,
-// exactly once thanks to its client session. If ctx ends first, Append
-// returns ctx.Err() in an *coord.AppendError, and the events may still
-// commit (once).
+// Append commits evs; see [coord.Coordinator.Append]. The events for one
+// shard are one request, never split: they are packed with those of
+// concurrent Appends into one proposal, which Raft applies whole or not at
+// all. A proposal is retried through leader changes for up to
+// ProposalTimeout, exactly once thanks to its client session; an attempt
+// whose leader died is retried as soon as a new leader is known. If ctx
+// ends first, Append returns an *coord.AppendError: wrapping
+// coord.ErrOutcomeUnknown when the events were already handed to Raft
+// (they may still commit, once), or just ctx's error when they were not.
 func (c *Coordinator) Append(ctx context.Context, evs ...*semevent.Event) ([]coord.Position, error) {
+	return c.appendEvents(ctx, evs, false)
+}
+
+// AppendAtomic commits evs in one proposal or not at all; see
+// [coord.AtomicAppender]. Events whose keys map to different shards fail
+// with a *coord.CrossShardError before anything is proposed.
+func (c *Coordinator) AppendAtomic(ctx context.Context, evs ...*semevent.Event) ([]coord.Position, error) {
+	return c.appendEvents(ctx, evs, true)
+}
+
+func (c *Coordinator) appendEvents(ctx context.Context, evs []*semevent.Event, atomic bool) ([]coord.Position, error) {
 	if c.closed.Load() {
 		return nil, fmt.Errorf("coord/raft: append: %w", coord.ErrClosed)
 	}
 	for i, ev := range evs {
 		if err := coord.CheckEvent(i, ev, c.opts.MaxEventSize); err != nil {
+			return nil, err
+		}
+	}
+	if atomic {
+		if _, err := coord.OneShard(c.opts.Key, c.opts.Shards, evs); err != nil {
 			return nil, err
 		}
 	}
@@ -302,6 +322,7 @@ func (c *Coordinator) Append(ctx context.Context, evs ...*semevent.Event) ([]coo
 	}
 	reqs := make(map[int]*request, 1)
 	order := make([]int, 0, 1) // shards in first-seen order
+	firstOf := make(map[int]int, 1)
 	for i, ev := range evs {
 		c.ids.Stamp(ev)
 		s := coord.ShardOf(c.opts.Key(ev), c.opts.Shards)
@@ -311,12 +332,20 @@ func (c *Coordinator) Append(ctx context.Context, evs ...*semevent.Event) ([]coo
 			r = &request{done: make(chan struct{})}
 			reqs[s] = r
 			order = append(order, s)
+			firstOf[s] = i
 		}
 		before := len(r.body)
 		r.body = append(r.body, 0, 0, 0, 0, 0) // room for the length prefix
 		r.body = codec.Append(r.body, ev)
 		r.body = fixLength(r.body, before)
 		r.n++
+	}
+	for _, s := range order {
+		// A shard's events commit in one proposal, so they must fit in one.
+		if r := reqs[s]; len(r.body) > c.opts.MaxBatchBytes {
+			i := firstOf[s]
+			return nil, &coord.SizeError{Index: i, ID: evs[i].ID, Size: len(r.body), Max: c.opts.MaxBatchBytes, Events: r.n}
+		}
 	}
 	for _, s := range order {
 		c.ws[s].submit(reqs[s])
@@ -333,7 +362,11 @@ func (c *Coordinator) Append(ctx context.Context, evs ...*semevent.Event) ([]coo
 				next[s] = r.first
 			}
 		case <-ctx.Done():
-			errs = append(errs, ctx.Err())
+			if c.ws[s].withdraw(r) {
+				errs = append(errs, fmt.Errorf("coord/raft: append to shard %d: not proposed: %w", s, ctx.Err()))
+			} else {
+				errs = append(errs, fmt.Errorf("coord/raft: append to shard %d: %w: %w", s, coord.ErrOutcomeUnknown, ctx.Err()))
+			}
 		}
 	}
 	committed := make([]coord.Position, len(evs))
@@ -396,9 +429,9 @@ func (c *Coordinator) Read(ctx context.Context, shard int, from uint64, max int)
 	defer cancel()
 	var res readResult
 	for {
-		actx, acancel := context.WithTimeout(ctx, c.attemptTimeout())
+		actx, end := c.leaders.attempt(ctx, shardID(shard), c.opts.AttemptTimeout)
 		v, err := c.nh.SyncRead(actx, shardID(shard), readQuery{from: from, max: max})
-		acancel()
+		end(err)
 		if err == nil {
 			res = v.(readResult)
 			break
@@ -497,9 +530,9 @@ func (c *Coordinator) membership(ctx context.Context, shard int) (*dragonboat.Me
 	ctx, cancel := c.readCtx(ctx)
 	defer cancel()
 	for {
-		actx, acancel := context.WithTimeout(ctx, c.attemptTimeout())
+		actx, end := c.leaders.attempt(ctx, shardID(shard), c.opts.AttemptTimeout)
 		m, err := c.nh.SyncGetShardMembership(actx, shardID(shard))
-		acancel()
+		end(err)
 		if err == nil {
 			return m, nil
 		}
@@ -578,13 +611,13 @@ func (c *Coordinator) changeMembers(ctx context.Context, op string, id uint64, a
 				return &coord.NodeError{Op: op, Node: id, Err: coord.ErrUnknownNode}
 			}
 			attempted = true
-			actx, acancel := context.WithTimeout(ctx, c.attemptTimeout())
+			actx, end := c.leaders.attempt(ctx, shardID(i), c.opts.AttemptTimeout)
 			if op == "add" {
 				err = c.nh.SyncRequestAddReplica(actx, shardID(i), id, addr, m.ConfigChangeID)
 			} else {
 				err = c.nh.SyncRequestDeleteReplica(actx, shardID(i), id, m.ConfigChangeID)
 			}
-			acancel()
+			end(err)
 			if err == nil {
 				break retry
 			}
@@ -605,10 +638,14 @@ func (c *Coordinator) changeMembers(ctx context.Context, op string, id uint64, a
 
 // Stats counts this node's proposals since New.
 type Stats struct {
-	Proposals uint64        // proposals committed
-	Events    uint64        // events in them
-	Retries   uint64        // proposal attempts retried (timeouts, no leader)
-	Latency   time.Duration // mean time from first attempt to commit
+	Proposals uint64 // proposals committed
+	Events    uint64 // events in them
+	Retries   uint64 // proposal attempts retried (timeouts, no leader)
+	// LeaderWakes counts attempts (proposals, reads, sessions,
+	// membership) ended early, and retried at once, because a new leader
+	// of their shard became known.
+	LeaderWakes uint64
+	Latency     time.Duration // mean time from first attempt to commit
 	// HeartbeatsRefused counts UDP heartbeats dropped because their node
 	// id is not a member of the cluster.
 	HeartbeatsRefused uint64
@@ -619,7 +656,7 @@ type Stats struct {
 
 // Stats returns this node's proposal counters.
 func (c *Coordinator) Stats() Stats {
-	s := Stats{Proposals: c.props.Load(), Events: c.propEvs.Load(), Retries: c.retries.Load()}
+	s := Stats{Proposals: c.props.Load(), Events: c.propEvs.Load(), Retries: c.retries.Load(), LeaderWakes: c.leaders.wakes.Load()}
 	if c.hb != nil {
 		s.HeartbeatsRefused = c.hb.refused.Load()
 	}
@@ -647,6 +684,7 @@ func (c *Coordinator) Close(ctx context.Context) error {
 		c.hb.close()
 	}
 	c.nh.Close() // closes the state machines, which ends subscriptions
+	c.leaders.close()
 	c.unroute()
 	c.mu.Lock()
 	subs := slices.Collect(maps.Keys(c.subs))

@@ -9,6 +9,9 @@ import (
 
 	"github.com/lni/dragonboat/v4"
 	"github.com/lni/dragonboat/v4/client"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+
+	"github.com/vexfs/semevent/coord"
 )
 
 // request is one Append's events for one shard, already encoded as
@@ -103,7 +106,11 @@ func (w *writer) propose(batch []*request, size int) {
 }
 
 // proposeCmd commits cmd through a session, retrying what dragonboat says
-// may be retried until ProposalTimeout, and returns the first index.
+// may be retried until ProposalTimeout, and returns the first index. An
+// attempt ends after AttemptTimeout, or as soon as a new leader of the
+// shard is known (see leaderWatch), and the next one starts at once. Once
+// an attempt was handed to Raft without a definite answer the outcome is
+// unknown, and a failure wraps coord.ErrOutcomeUnknown.
 func (w *writer) proposeCmd(cmd []byte) (uint64, error) {
 	c := w.c
 	ctx, cancel := context.WithTimeout(c.base, c.opts.ProposalTimeout)
@@ -112,11 +119,21 @@ func (w *writer) proposeCmd(cmd []byte) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	attempt := c.attemptTimeout()
+	unknown := false
+	fail := func(err error) error {
+		err = c.mapErr(fmt.Sprintf("append to shard %d", w.shard), err, ctx)
+		if unknown {
+			err = fmt.Errorf("%w: %w", coord.ErrOutcomeUnknown, err)
+		}
+		return err
+	}
 	for {
-		actx, acancel := context.WithTimeout(ctx, attempt)
-		res, err := c.nh.SyncPropose(actx, sess, cmd)
-		acancel()
+		if err := ctx.Err(); err != nil {
+			return 0, fail(err) // closed or timed out before this attempt
+		}
+		actx, end := c.leaders.attempt(ctx, w.shardID, c.opts.AttemptTimeout)
+		res, proposed, err := c.propose(actx, sess, cmd)
+		end(err)
 		if err == nil {
 			sess.ProposalCompleted()
 			w.release(sess)
@@ -125,15 +142,58 @@ func (w *writer) proposeCmd(cmd []byte) (uint64, error) {
 			}
 			return res.Value, nil
 		}
+		unknown = unknown || proposed
 		if !retryable(err) || ctx.Err() != nil {
-			// The proposal's fate is unknown: the session is not reused.
-			return 0, c.mapErr(fmt.Sprintf("append to shard %d", w.shard), err, ctx)
+			// The session is not reused: its proposal may still apply.
+			return 0, fail(err)
 		}
 		c.retries.Add(1)
 		if !sleepCtx(ctx, 2*time.Millisecond) {
-			return 0, c.mapErr(fmt.Sprintf("append to shard %d", w.shard), err, ctx)
+			return 0, fail(err)
 		}
 		// Retry with the same session and series: applied at most once.
+	}
+}
+
+// propose makes one attempt at cmd, as dragonboat's SyncPropose does, and
+// also says whether Raft took the proposal in (and so may apply it even
+// though this attempt failed).
+func (c *Coordinator) propose(ctx context.Context, sess *client.Session, cmd []byte) (sm.Result, bool, error) {
+	d, ok := ctx.Deadline()
+	if !ok {
+		return sm.Result{}, false, dragonboat.ErrInvalidDeadline
+	}
+	timeout := time.Until(d)
+	if timeout <= 0 {
+		return sm.Result{}, false, dragonboat.ErrTimeout
+	}
+	rs, err := c.nh.Propose(sess, cmd, timeout)
+	if err != nil {
+		return sm.Result{}, false, err // refused before Raft saw it
+	}
+	select {
+	case r := <-rs.AppliedC():
+		switch {
+		case r.Completed():
+			rs.Release()
+			return r.GetResult(), true, nil
+		case r.Dropped():
+			return sm.Result{}, false, dragonboat.ErrShardNotReady
+		case r.Rejected():
+			return sm.Result{}, false, dragonboat.ErrRejected
+		case r.Timeout():
+			return sm.Result{}, true, dragonboat.ErrTimeout
+		case r.Terminated():
+			return sm.Result{}, true, dragonboat.ErrShardClosed
+		case r.Aborted():
+			return sm.Result{}, true, dragonboat.ErrAborted
+		}
+		return sm.Result{}, true, fmt.Errorf("coord/raft: unexpected proposal result %+v", r)
+	case <-ctx.Done():
+		if ctx.Err() == context.DeadlineExceeded {
+			return sm.Result{}, true, dragonboat.ErrTimeout
+		}
+		return sm.Result{}, true, dragonboat.ErrCanceled
 	}
 }
 
@@ -146,11 +206,10 @@ func (w *writer) session(ctx context.Context) (*client.Session, error) {
 		return s, nil
 	}
 	w.mu.Unlock()
-	attempt := w.c.attemptTimeout()
 	for {
-		actx, cancel := context.WithTimeout(ctx, attempt)
+		actx, end := w.c.leaders.attempt(ctx, w.shardID, w.c.opts.AttemptTimeout)
 		s, err := w.c.nh.SyncGetSession(actx, w.shardID)
-		cancel()
+		end(err)
 		if err == nil {
 			return s, nil
 		}
@@ -158,6 +217,21 @@ func (w *writer) session(ctx context.Context) (*client.Session, error) {
 			return nil, w.c.mapErr(fmt.Sprintf("open a session on shard %d", w.shard), err, ctx)
 		}
 	}
+}
+
+// withdraw takes r out of the queue if no proposal has taken it yet, and
+// reports whether it did: r is then known never to commit.
+func (w *writer) withdraw(r *request) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, q := range w.queue {
+		if q == r {
+			w.queue = append(w.queue[:i:i], w.queue[i+1:]...)
+			w.queued -= len(r.body)
+			return true
+		}
+	}
+	return false
 }
 
 func (w *writer) release(s *client.Session) {
