@@ -155,7 +155,7 @@ func (j *Journal) Consume(ctx context.Context, name string, fn func(off uint64, 
 		committed = upto
 		return nil
 	}
-	err = j.follow(ctx, r, func(off uint64, ev *semevent.Event) error {
+	err = j.follow(ctx, r, func(off uint64, _ []byte, ev *semevent.Event) error {
 		if err := fn(off, ev); err != nil {
 			return err
 		}

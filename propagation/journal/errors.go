@@ -32,6 +32,9 @@ var (
 	// record would exceed [Options.MaxRecordSize]; nothing of the batch is
 	// appended.
 	ErrTooLarge = errors.New("journal: event too large")
+	// ErrMetaSize is wrapped by *[MetaSizeError]: the metadata given to
+	// [Journal.AppendBatchMeta] is not [Options.MetaSize] bytes long.
+	ErrMetaSize = errors.New("journal: wrong metadata size")
 	// ErrLocked is returned by Open when another Journal, in this process or
 	// another, has the directory open.
 	ErrLocked = errors.New("journal: directory is locked by another journal")
@@ -97,3 +100,18 @@ func (e *OffsetError) Error() string {
 
 // Unwrap returns [ErrOutOfRange].
 func (e *OffsetError) Unwrap() error { return ErrOutOfRange }
+
+// MetaSizeError reports metadata of the wrong length given to
+// [Journal.AppendBatchMeta]; nothing of the batch was appended.
+type MetaSizeError struct {
+	Dir      string // the journal's directory
+	Len      int    // bytes given
+	MetaSize int    // bytes the journal's records carry (Options.MetaSize)
+}
+
+func (e *MetaSizeError) Error() string {
+	return fmt.Sprintf("journal %s: AppendBatchMeta: meta is %d bytes, want Options.MetaSize = %d", e.Dir, e.Len, e.MetaSize)
+}
+
+// Unwrap returns [ErrMetaSize].
+func (e *MetaSizeError) Unwrap() error { return ErrMetaSize }

@@ -17,7 +17,7 @@ import (
 func FuzzScan(f *testing.F) {
 	enc := &Encryption{KeyID: "f", Keys: map[string][]byte{"f": make([]byte, 32)}}
 	for _, e := range []*Encryption{nil, enc} {
-		s, err := newSegmentHeader(0, time.Unix(1, 0), e, make([]byte, saltSize))
+		s, err := newSegmentHeader(0, time.Unix(1, 0), e, make([]byte, saltSize), 0)
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func FuzzScan(f *testing.F) {
 			return
 		}
 		scan := func(window int, last bool) (int64, uint64, error) {
-			return newScanner(bytes.NewReader(b), int64(len(b)), window).records("x.seg", 0, int64(len(s.hdr)), last)
+			return newScanner(bytes.NewReader(b), int64(len(b)), window, s.meta).records("x.seg", 0, int64(len(s.hdr)), last)
 		}
 		valid, end, err := scan(scanWindow, true)
 		// A small window must find the same: windows only bound memory.
@@ -66,7 +66,7 @@ func FuzzScan(f *testing.F) {
 		if valid < int64(len(s.hdr)) || valid > int64(len(b)) {
 			t.Fatalf("valid prefix %d outside [%d, %d]", valid, len(s.hdr), len(b))
 		}
-		sc := newScanner(bytes.NewReader(b), int64(len(b)), scanWindow)
+		sc := newScanner(bytes.NewReader(b), int64(len(b)), scanWindow, s.meta)
 		pos := int64(len(s.hdr))
 		for off := uint64(0); off < end; off++ {
 			n, ok, err := sc.recordOK(pos, off)

@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -98,25 +99,80 @@ func appendN(t testing.TB, j *journal.Journal, s uint64, n int) {
 // readAll reads every record from offset from to the end.
 func readAll(t testing.TB, j *journal.Journal, from uint64) ([]uint64, []*semevent.Event, error) {
 	t.Helper()
+	offs, evs, _, err := readAllMeta(t, j, from)
+	return offs, evs, err
+}
+
+// readAllMeta reads every record from offset from to the end, with a copy
+// of each record's metadata (nil for records without).
+func readAllMeta(t testing.TB, j *journal.Journal, from uint64) ([]uint64, []*semevent.Event, [][]byte, error) {
+	t.Helper()
 	r, err := j.NewReader(from)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer r.Close()
 	var offs []uint64
 	var evs []*semevent.Event
+	var metas [][]byte
 	for {
 		ev := new(semevent.Event)
 		off, err := r.Next(ev)
 		if err == io.EOF {
-			return offs, evs, nil
+			return offs, evs, metas, nil
 		}
 		if err != nil {
-			return offs, evs, err
+			require.Nil(t, r.Meta(), "Meta after a failed Next")
+			return offs, evs, metas, err
 		}
 		offs = append(offs, off)
 		evs = append(evs, ev)
+		metas = append(metas, bytes.Clone(r.Meta()))
 	}
+}
+
+// genMeta returns size bytes of metadata for batch n of stream s.
+func genMeta(s, n uint64, size int) []byte {
+	r := rand.New(rand.NewPCG(s, n^0x6d657461))
+	m := make([]byte, size)
+	for i := range m {
+		m[i] = byte(r.Uint32()) | 1 // never all zeros: tells meta from none
+	}
+	return m
+}
+
+// appendMetaN appends genEvent(s, 0..n-1) in batches of up to 5 with
+// AppendBatchMeta, batch b with genMeta(s, b, size), every fourth batch
+// with plain AppendBatch (zero meta); it returns each record's expected
+// meta.
+func appendMetaN(t testing.TB, j *journal.Journal, s uint64, n, size int) [][]byte {
+	t.Helper()
+	ctx := context.Background()
+	start := j.NextOffset()
+	var metas [][]byte
+	for i, b := 0, uint64(0); i < n; b++ {
+		k := min(1+int(b%5), n-i)
+		batch := make([]*semevent.Event, k)
+		for x := range batch {
+			batch[x] = genEvent(s, uint64(i+x))
+		}
+		meta := make([]byte, size)
+		var off uint64
+		var err error
+		if b%4 == 3 {
+			off, err = j.AppendBatch(ctx, batch)
+		} else {
+			meta = genMeta(s, b, size)
+			off, err = j.AppendBatchMeta(ctx, batch, meta)
+		}
+		require.NoError(t, err)
+		require.Equal(t, start+uint64(i), off)
+		for range k {
+			metas = append(metas, meta)
+		}
+		i += k
+	}
+	return metas
 }
 
 // checkEvents checks that evs are genEvent(s, first..) at offsets base+first...

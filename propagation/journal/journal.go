@@ -230,10 +230,27 @@ func (j *Journal) Append(ctx context.Context, ev *semevent.Event) (uint64, error
 // means none of the batch was acknowledged (some of it may still be on disk,
 // as with any failed write).
 func (j *Journal) AppendBatch(ctx context.Context, evs []*semevent.Event) (uint64, error) {
+	return j.appendBatch(ctx, evs, nil)
+}
+
+// AppendBatchMeta appends evs as [Journal.AppendBatch] does, giving every
+// record of the batch a copy of meta as its metadata (see
+// [Options.MetaSize] and [Reader.Meta]). meta must be exactly MetaSize
+// bytes, else AppendBatchMeta appends nothing and returns a
+// *[MetaSizeError]. The journal does not keep meta after it returns.
+func (j *Journal) AppendBatchMeta(ctx context.Context, evs []*semevent.Event, meta []byte) (uint64, error) {
+	if len(meta) != j.opts.MetaSize {
+		return 0, &MetaSizeError{Dir: j.dir, Len: len(meta), MetaSize: j.opts.MetaSize}
+	}
+	return j.appendBatch(ctx, evs, meta)
+}
+
+// appendBatch appends evs with meta (nil: zeros) on every record.
+func (j *Journal) appendBatch(ctx context.Context, evs []*semevent.Event, meta []byte) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	first, end, full, err := j.enqueue(evs)
+	first, end, full, err := j.enqueue(evs, meta)
 	if err != nil {
 		return 0, err
 	}
@@ -355,9 +372,10 @@ func (j *Journal) Flush(ctx context.Context) error {
 	return j.flush(false)
 }
 
-// enqueue frames evs into the chunk buffers and assigns their offsets. full
-// reports that BufferSize bytes or more now wait to be written.
-func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, full bool, err error) {
+// enqueue frames evs, each with meta (nil: zeros), into the chunk buffers
+// and assigns their offsets. full reports that BufferSize bytes or more now
+// wait to be written.
+func (j *Journal) enqueue(evs []*semevent.Event, meta []byte) (first, end uint64, full bool, err error) {
 	for _, ev := range evs {
 		if err := ev.Validate(); err != nil {
 			return 0, 0, false, fmt.Errorf("journal: %w", err)
@@ -382,7 +400,7 @@ func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, full bool, 
 		markLen = len(j.chunks[mark-1].data)
 	}
 	for _, ev := range evs {
-		if err := j.enqueueLocked(ev); err != nil {
+		if err := j.enqueueLocked(ev, meta); err != nil {
 			// Undo the batch: no record of it is written.
 			for i := mark; i < len(j.chunks); i++ {
 				j.bufBytes -= len(j.chunks[i].data)
@@ -408,8 +426,14 @@ func (j *Journal) enqueue(evs []*semevent.Event) (first, end uint64, full bool, 
 	return first, j.next, j.bufBytes >= j.opts.BufferSize, nil
 }
 
-func (j *Journal) enqueueLocked(ev *semevent.Event) error {
+// zeroMeta is the metadata of records appended without any.
+var zeroMeta [MaxMetaSize]byte
+
+func (j *Journal) enqueueLocked(ev *semevent.Event, meta []byte) error {
 	off := j.next
+	if meta == nil {
+		meta = zeroMeta[:j.opts.MetaSize]
+	}
 	var plain []byte
 	var bodyLen int
 	enc := j.opts.Encryption
@@ -420,7 +444,7 @@ func (j *Journal) enqueueLocked(ev *semevent.Event) error {
 	} else {
 		bodyLen = codec.Size(ev) // an upper bound, exact below
 	}
-	recLen := int64(recHeader + bodyLen)
+	recLen := int64(recHeader + len(meta) + bodyLen)
 	if enc != nil && recLen > int64(j.opts.MaxRecordSize) {
 		return fmt.Errorf("%w: %d-byte record, at most %d", ErrTooLarge, recLen, j.opts.MaxRecordSize)
 	}
@@ -432,9 +456,12 @@ func (j *Journal) enqueueLocked(ev *semevent.Event) error {
 	c := j.chunkLocked()
 	start := len(c.data)
 	c.data = append(c.data, make([]byte, recHeader)...)
+	c.data = append(c.data, meta...)
 	if enc != nil {
 		var nonce [12]byte
-		c.data = j.tail.aead.Seal(c.data, recordNonce(&nonce, off), plain, nil)
+		// meta is the caller's slice (or zeroMeta), never c.data: Seal's
+		// additional data must not overlap its output.
+		c.data = j.tail.aead.Seal(c.data, recordNonce(&nonce, off), plain, meta)
 	} else {
 		c.data = codec.Append(c.data, ev)
 	}
@@ -463,7 +490,7 @@ func (j *Journal) newTailLocked(base uint64) error {
 		salt = make([]byte, saltSize)
 		rand.Read(salt)
 	}
-	s, err := newSegmentHeader(base, j.opts.Now(), j.opts.Encryption, salt)
+	s, err := newSegmentHeader(base, j.opts.Now(), j.opts.Encryption, salt, j.opts.MetaSize)
 	if err != nil {
 		return err
 	}
@@ -850,9 +877,10 @@ type SegmentInfo struct {
 	First   uint64 // offset of its first record
 	End     uint64 // offset after its last readable record
 	Size    int64  // readable bytes, header included
-	KeyID   string // encryption key id; empty for plaintext
-	Created time.Time
-	Sealed  bool // no more records will be added
+	KeyID    string // encryption key id; empty for plaintext
+	Created  time.Time
+	Sealed   bool // no more records will be added
+	MetaSize int  // bytes of metadata per record (see [Options.MetaSize])
 }
 
 // Segments describes the retained segments, oldest first.
@@ -863,7 +891,7 @@ func (j *Journal) Segments() []SegmentInfo {
 	infos := make([]SegmentInfo, len(segs))
 	for i, s := range segs {
 		sealed := s.sealed.Load()
-		infos[i] = SegmentInfo{Name: s.name, First: s.base, End: s.end.Load(), Size: s.size.Load(), KeyID: s.keyID, Created: s.created, Sealed: sealed}
+		infos[i] = SegmentInfo{Name: s.name, First: s.base, End: s.end.Load(), Size: s.size.Load(), KeyID: s.keyID, Created: s.created, Sealed: sealed, MetaSize: s.meta}
 	}
 	return infos
 }

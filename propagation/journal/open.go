@@ -156,7 +156,9 @@ func (j *Journal) load() error {
 
 // adoptLast decides what happens to the last segment, whose file is open
 // in j.file: a plaintext segment in a plaintext journal is reused for
-// appending; any other is sealed (an encrypted segment is never appended
+// appending when its records carry Options.MetaSize bytes of metadata;
+// any other is sealed (a journal reopened with another MetaSize starts a
+// new segment) (an encrypted segment is never appended
 // to after a restart, so no record nonce can be used twice under its key,
 // even for a record that was written and lost), and an encrypted one with
 // no records is removed.
@@ -165,7 +167,7 @@ func (j *Journal) adoptLast() error {
 		return nil
 	}
 	s := j.segs[len(j.segs)-1]
-	if s.aead == nil && j.opts.Encryption == nil {
+	if s.aead == nil && j.opts.Encryption == nil && s.meta == j.opts.MetaSize {
 		j.active, j.fileSize = s, s.size.Load()
 		j.tail, j.tailSize, j.tailRecords = s, s.size.Load(), int(s.end.Load()-s.base)
 		return nil
@@ -245,7 +247,7 @@ func (j *Journal) loadSegment(base uint64, last bool, e manifestEntry, sealed bo
 		s.sealed.Store(true)
 		return s, nil
 	}
-	sc := newScanner(f, size, scanWindow)
+	sc := newScanner(f, size, scanWindow, s.meta)
 	valid, end, err := sc.records(name, base, int64(len(s.hdr)), last)
 	if err != nil {
 		return nil, err
@@ -281,6 +283,7 @@ const scanWindow = 1 << 20
 type scanner struct {
 	f    io.ReaderAt
 	size int64
+	meta int // the segment's meta size: a record's length must exceed it
 	buf  []byte
 	wpos int64 // file position of buf[0]
 	// probe is a second, smaller window for checking candidate records
@@ -289,9 +292,10 @@ type scanner struct {
 }
 
 // newScanner returns a scanner of f, size bytes long, with a window of
-// window bytes (at least recHeader).
-func newScanner(f io.ReaderAt, size int64, window int) *scanner {
-	return &scanner{f: f, size: size, buf: make([]byte, 0, min(size, int64(window)))}
+// window bytes (at least recHeader), for a segment whose records carry meta
+// bytes of metadata.
+func newScanner(f io.ReaderAt, size int64, window, meta int) *scanner {
+	return &scanner{f: f, size: size, meta: meta, buf: make([]byte, 0, min(size, int64(window)))}
 }
 
 // at returns up to n (≤ cap of the window) bytes at pos; fewer only at the
@@ -325,7 +329,7 @@ func (s *scanner) recordOK(pos int64, off uint64) (int64, bool, error) {
 	var h [recHeader]byte
 	copy(h[:], b)
 	l := int64(binary.LittleEndian.Uint32(h[:]))
-	if l == 0 || l > maxMaxRecordSize-recHeader || binary.LittleEndian.Uint64(h[8:]) != off || s.size-pos-recHeader < l {
+	if l <= int64(s.meta) || l > maxMaxRecordSize-recHeader || binary.LittleEndian.Uint64(h[8:]) != off || s.size-pos-recHeader < l {
 		return 0, false, nil
 	}
 	c := crc32.Update(0, castagnoli, h[0:4])
@@ -383,7 +387,7 @@ func (s *scanner) records(name string, base uint64, start int64, last bool) (int
 // offset is above off (and plausible for the bytes left), or -1.
 func (s *scanner) search(pos int64, off uint64) (int64, uint64, error) {
 	if s.probe == nil {
-		s.probe = newScanner(s.f, s.size, max(cap(s.buf)/16, recHeader))
+		s.probe = newScanner(s.f, s.size, max(cap(s.buf)/16, recHeader), s.meta)
 	}
 	limit := uint64(s.size-pos) / recHeader
 	for q := pos + 1; q+recHeader <= s.size; {
@@ -438,8 +442,8 @@ func (s *scanner) problem(pos int64, off uint64) string {
 	}
 	l := int64(binary.LittleEndian.Uint32(b))
 	switch o := binary.LittleEndian.Uint64(b[8:]); {
-	case l == 0 || l > maxMaxRecordSize-recHeader:
-		return fmt.Sprintf("bad record length %d", l)
+	case l <= int64(s.meta) || l > maxMaxRecordSize-recHeader:
+		return badLength(l, s.meta)
 	case o != off:
 		return fmt.Sprintf("record offset %d out of sequence", o)
 	case s.size-pos-recHeader < l:
@@ -595,4 +599,13 @@ func (j *Journal) writeFileDurably(name string, data []byte) error {
 		return fmt.Errorf("journal: write %s: %w", name, err)
 	}
 	return nil
+}
+
+// badLength says why a record length l is refused in a segment whose
+// records carry meta bytes of metadata.
+func badLength(l int64, meta int) string {
+	if l > 0 && l <= int64(meta) {
+		return fmt.Sprintf("bad record length %d (no event after %d bytes of meta)", l, meta)
+	}
+	return fmt.Sprintf("bad record length %d", l)
 }

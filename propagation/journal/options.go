@@ -115,7 +115,20 @@ type Options struct {
 	// first offset the leader still holds, so that offsets stay the Raft
 	// log's positions.
 	FirstOffset uint64
+
+	// MetaSize, 0 to [MaxMetaSize], is how many bytes of metadata every
+	// record of a new segment carries beside its event: the meta given to
+	// [Journal.AppendBatchMeta] (zeros for Append and AppendBatch), read
+	// back with [Reader.Meta]. Each segment records its own meta size, so
+	// reopening with a different MetaSize never rewrites old segments:
+	// their records keep the meta they were written with, and the next
+	// record starts a new segment with the new size. Default 0: records
+	// carry none, and segments are written as before metadata existed.
+	MetaSize int
 }
+
+// MaxMetaSize is the largest [Options.MetaSize].
+const MaxMetaSize = 64
 
 // Encryption configures encryption at rest. Each segment records the id of
 // the key it was written with; to rotate keys, reopen with a new KeyID and
@@ -213,6 +226,9 @@ func (o *Options) Validate() error {
 	}
 	if c.RetentionAge < 0 {
 		bad("RetentionAge", "%v is negative", c.RetentionAge)
+	}
+	if c.MetaSize < 0 || c.MetaSize > MaxMetaSize {
+		bad("MetaSize", "%d, want 0 to %d", c.MetaSize, MaxMetaSize)
 	}
 	if e := c.Encryption; e != nil {
 		if !keyIDPattern.MatchString(e.KeyID) {

@@ -31,7 +31,8 @@ type Reader struct {
 	buf    []byte
 	bufPos int64
 	plain  []byte
-	err    error // sticky: corruption or a read error
+	meta   []byte // the last record's metadata, in buf; nil when its segment has none
+	err    error  // sticky: corruption or a read error
 }
 
 // NewReader returns a Reader positioned at offset from, which must lie in
@@ -52,6 +53,13 @@ func (j *Journal) NewReader(from uint64) (*Reader, error) {
 // Offset returns the offset of the record the next call to Next returns.
 func (r *Reader) Offset() uint64 { return max(r.off, r.from) }
 
+// Meta returns the metadata of the record the last successful Next
+// returned (see [Options.MetaSize]): as many bytes as its segment's records
+// carry, zeros if it was appended without meta, and nil for a record of a
+// segment without metadata (or before any record). The slice is valid
+// until the next call to Next; copy it to keep it.
+func (r *Reader) Meta() []byte { return r.meta }
+
 // Next decodes the next record into ev (reusing ev's slices) and returns its
 // offset. At the end of the readable records it returns io.EOF; calling it
 // again later returns records committed since. A bad record yields a
@@ -59,6 +67,7 @@ func (r *Reader) Offset() uint64 { return max(r.off, r.from) }
 // Reader returns that error from then on: a corrupt record is never served
 // and never skipped.
 func (r *Reader) Next(ev *semevent.Event) (uint64, error) {
+	r.meta = nil
 	if r.err != nil {
 		return 0, r.err
 	}
@@ -97,8 +106,8 @@ func (r *Reader) next(ev *semevent.Event) (uint64, error) {
 		l := int(binary.LittleEndian.Uint32(h))
 		o := binary.LittleEndian.Uint64(h[8:])
 		switch {
-		case l == 0 || l > maxRec-recHeader:
-			return 0, r.corrupt(fmt.Sprintf("bad record length %d", l))
+		case l <= s.meta || l > maxRec-recHeader:
+			return 0, r.corrupt(badLength(int64(l), s.meta))
 		case o != r.off:
 			return 0, r.corrupt(fmt.Sprintf("record offset %d out of sequence", o))
 		case int64(recHeader+l) > limit-r.pos:
@@ -112,6 +121,10 @@ func (r *Reader) next(ev *semevent.Event) (uint64, error) {
 		if got, want := binary.LittleEndian.Uint32(rec[4:]), recordCRC(rec, body); got != want {
 			return 0, r.corrupt(fmt.Sprintf("checksum %#08x, want %#08x", got, want))
 		}
+		var meta []byte
+		if s.meta > 0 {
+			meta, body = body[:s.meta:s.meta], body[s.meta:]
+		}
 		s.noteIndex(o, r.pos)
 		if o < r.from {
 			r.pos += int64(recHeader + l)
@@ -120,7 +133,7 @@ func (r *Reader) next(ev *semevent.Event) (uint64, error) {
 		}
 		if s.aead != nil {
 			var nonce [12]byte
-			r.plain, err = s.aead.Open(r.plain[:0], recordNonce(&nonce, o), body, nil)
+			r.plain, err = s.aead.Open(r.plain[:0], recordNonce(&nonce, o), body, meta)
 			if err != nil {
 				return 0, r.corrupt("decryption failed: record authentication")
 			}
@@ -131,6 +144,7 @@ func (r *Reader) next(ev *semevent.Event) (uint64, error) {
 		}
 		r.pos += int64(recHeader + l)
 		r.off++
+		r.meta = meta
 		return o, nil
 	}
 }
@@ -210,6 +224,12 @@ func (r *Reader) Close() error {
 // *[WriteError] once it has stopped, or an error wrapping [ErrClosed] once
 // the journal is closed and every record has been delivered.
 func (j *Journal) Tail(ctx context.Context, from uint64, fn func(off uint64, ev *semevent.Event) error) error {
+	return j.TailMeta(ctx, from, func(off uint64, _ []byte, ev *semevent.Event) error { return fn(off, ev) })
+}
+
+// TailMeta is [Journal.Tail] with each record's metadata (see
+// [Reader.Meta]): meta is valid only during the call to fn.
+func (j *Journal) TailMeta(ctx context.Context, from uint64, fn func(off uint64, meta []byte, ev *semevent.Event) error) error {
 	r, err := j.NewReader(from)
 	if err != nil {
 		return err
@@ -220,7 +240,7 @@ func (j *Journal) Tail(ctx context.Context, from uint64, fn func(off uint64, ev 
 
 // follow delivers records from r to fn until an error; idle, if set, is
 // called each time r has caught up, before waiting.
-func (j *Journal) follow(ctx context.Context, r *Reader, fn func(uint64, *semevent.Event) error, idle func() error) error {
+func (j *Journal) follow(ctx context.Context, r *Reader, fn func(uint64, []byte, *semevent.Event) error, idle func() error) error {
 	for n := 0; ; n++ {
 		if n%256 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -235,7 +255,7 @@ func (j *Journal) follow(ctx context.Context, r *Reader, fn func(uint64, *semeve
 		ev := new(semevent.Event)
 		off, err := r.Next(ev)
 		if err == nil {
-			if err := fn(off, ev); err != nil {
+			if err := fn(off, r.Meta(), ev); err != nil {
 				return err
 			}
 			continue

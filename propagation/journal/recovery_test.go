@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -49,11 +50,34 @@ func records(t testing.TB, dir string) []record {
 // inCopy returns the copy of path p of dir in the directory cp.
 func inCopy(cp, p string) string { return filepath.Join(cp, filepath.Base(p)) }
 
+// fill appends genEvent(s, 0..n-1): with appendN when meta is 0, else with
+// appendMetaN, whose expected metadata it returns (nil entries for none).
+func fill(t testing.TB, j *journal.Journal, s uint64, n, meta int) [][]byte {
+	t.Helper()
+	if meta == 0 {
+		appendN(t, j, s, n)
+		return make([][]byte, n)
+	}
+	return appendMetaN(t, j, s, n, meta)
+}
+
+// metaOpts returns options with MetaSize meta and the given segment size.
+func metaOpts(meta int, segSize int64) *journal.Options {
+	return &journal.Options{MetaSize: meta, SegmentSize: segSize}
+}
+
 func TestTornTailEveryByte(t *testing.T) {
+	for _, meta := range []int{0, 24} {
+		t.Run(fmt.Sprintf("meta=%d", meta), func(t *testing.T) { tornTailEveryByte(t, meta) })
+	}
+}
+
+func tornTailEveryByte(t *testing.T, meta int) {
 	dir := t.TempDir()
-	j := open(t, dir, nil)
+	opts := metaOpts(meta, 0)
+	j := open(t, dir, opts)
 	const n = 30
-	appendN(t, j, 1, n)
+	metas := fill(t, j, 1, n, meta)
 	require.NoError(t, j.Close(context.Background()))
 	rs := records(t, dir)
 	require.Len(t, rs, n)
@@ -62,7 +86,7 @@ func TestTornTailEveryByte(t *testing.T) {
 	for cut := last.start; cut < last.end; cut++ {
 		cp := copyDir(t, dir)
 		require.NoError(t, os.Truncate(inCopy(cp, last.file), int64(cut)))
-		j, err := journal.Open(cp, nil)
+		j, err := journal.Open(cp, opts)
 		require.NoError(t, err, "cut at byte %d", cut)
 		rec := j.Recovery()
 		if cut == last.start {
@@ -74,29 +98,38 @@ func TestTornTailEveryByte(t *testing.T) {
 			require.Equal(t, filepath.Base(last.file), rec.Segment)
 		}
 		require.Equal(t, uint64(n-1), j.NextOffset())
-		offs, evs, err := readAll(t, j, 0)
+		offs, evs, got, err := readAllMeta(t, j, 0)
 		require.NoError(t, err)
 		require.Equal(t, n-1, len(evs))
 		checkEvents(t, 1, 0, 0, offs, evs)
+		checkMetas(t, metas[:n-1], got)
 		if cut%7 == 0 { // the journal goes on after recovery
-			appendN(t, j, 2, 2)
+			more := fill(t, j, 2, 2, meta)
 			require.NoError(t, j.Close(context.Background()))
-			j = open(t, cp, nil)
-			offs, evs, err = readAll(t, j, n-1)
+			j = open(t, cp, opts)
+			offs, evs, got, err = readAllMeta(t, j, n-1)
 			require.NoError(t, err)
 			checkEvents(t, 2, 0, n-1, offs, evs)
+			checkMetas(t, more, got)
 		}
 		require.NoError(t, j.Close(context.Background()))
 		positions++
 	}
-	t.Logf("torn tail: %d cut positions of a %d-byte last record", positions, last.end-last.start)
+	t.Logf("torn tail, meta %d: %d cut positions of a %d-byte last record", meta, positions, last.end-last.start)
 }
 
 func TestTornTailZeroSectors(t *testing.T) {
+	for _, meta := range []int{0, 24} {
+		t.Run(fmt.Sprintf("meta=%d", meta), func(t *testing.T) { tornTailZeroSectors(t, meta) })
+	}
+}
+
+func tornTailZeroSectors(t *testing.T, meta int) {
 	dir := t.TempDir()
-	j := open(t, dir, nil)
+	opts := metaOpts(meta, 0)
+	j := open(t, dir, opts)
 	const n = 40
-	appendN(t, j, 1, n)
+	metas := fill(t, j, 1, n, meta)
 	require.NoError(t, j.Close(context.Background()))
 	rs := records(t, dir)
 	seg := rs[0].file
@@ -123,13 +156,14 @@ func TestTornTailZeroSectors(t *testing.T) {
 					want++
 				}
 			}
-			j, err := journal.Open(cp, nil)
+			j, err := journal.Open(cp, opts)
 			require.NoError(t, err, "zeros from byte %d", s)
 			require.NotNil(t, j.Recovery(), "zeros from byte %d", s)
-			offs, evs, err := readAll(t, j, 0)
+			offs, evs, got, err := readAllMeta(t, j, 0)
 			require.NoError(t, err)
 			require.Equal(t, want, len(evs), "zeros from byte %d", s)
 			checkEvents(t, 1, 0, 0, offs, evs)
+			checkMetas(t, metas[:want], got)
 			require.NoError(t, j.Close(context.Background()))
 			cases++
 		}
@@ -178,10 +212,17 @@ func TestTornTailZeroSectorInside(t *testing.T) {
 }
 
 func TestBitFlipDetected(t *testing.T) {
+	for _, meta := range []int{0, 24} {
+		t.Run(fmt.Sprintf("meta=%d", meta), func(t *testing.T) { bitFlipDetected(t, meta) })
+	}
+}
+
+func bitFlipDetected(t *testing.T, meta int) {
 	dir := t.TempDir()
-	j := open(t, dir, &journal.Options{SegmentSize: 8192})
+	opts := metaOpts(meta, 8192)
+	j := open(t, dir, opts)
 	const n = 150
-	appendN(t, j, 1, n)
+	metas := fill(t, j, 1, n, meta)
 	require.NoError(t, j.Close(context.Background()))
 	rs := records(t, dir)
 	require.Len(t, rs, n)
@@ -191,10 +232,20 @@ func TestBitFlipDetected(t *testing.T) {
 	for trial := range 150 {
 		victim := rs[r.IntN(n-1)] // never the tail record
 		bit := victim.start*8 + r.IntN((victim.end-victim.start)*8)
-		if trial%10 == 0 { // the framing: length, CRC and offset fields
+		switch {
+		case trial%10 == 0: // the framing: length, CRC and offset fields
 			bit = victim.start*8 + r.IntN(16*8)
+		case trial%10 == 5 && meta > 0: // the metadata
+			bit = (victim.start+16)*8 + r.IntN(meta*8)
 		}
 		cp := copyDir(t, dir)
+		if trial%2 == 0 {
+			// With the manifest, sealed segments are not scanned at Open:
+			// the Reader finds the flip.
+			m, err := os.ReadFile(filepath.Join(dir, "MANIFEST"))
+			require.NoError(t, err)
+			require.NoError(t, os.WriteFile(filepath.Join(cp, "MANIFEST"), m, 0o644))
+		}
 		p := inCopy(cp, victim.file)
 		b, err := os.ReadFile(p)
 		require.NoError(t, err)
@@ -202,7 +253,7 @@ func TestBitFlipDetected(t *testing.T) {
 		require.NoError(t, os.WriteFile(p, b, 0o644))
 		name := filepath.Base(victim.file)
 
-		j, err := journal.Open(cp, nil)
+		j, err := journal.Open(cp, opts)
 		if err != nil {
 			ce := requireCorrupt(t, err)
 			require.Equal(t, name, ce.Segment, "trial %d: %v", trial, err)
@@ -211,12 +262,13 @@ func TestBitFlipDetected(t *testing.T) {
 			atOpen++
 			continue
 		}
-		offs, evs, err := readAll(t, j, 0)
+		offs, evs, got, err := readAllMeta(t, j, 0)
 		ce := requireCorrupt(t, err)
 		require.Equal(t, name, ce.Segment, "trial %d: %v", trial, err)
 		require.Equal(t, victim.off, ce.Offset, "trial %d: %v", trial, err)
 		require.Equal(t, int(victim.off), len(evs), "trial %d: records before the flip are served, none after", trial)
 		checkEvents(t, 1, 0, 0, offs, evs)
+		checkMetas(t, metas[:victim.off], got)
 		// Reading from past the bad record still works.
 		if victim.off+1 < n {
 			offs, evs, err := readAll(t, j, victim.off+1)
@@ -229,7 +281,7 @@ func TestBitFlipDetected(t *testing.T) {
 		require.NoError(t, j.Close(context.Background()))
 		atRead++
 	}
-	t.Logf("bit flips: %d detected at Open (last segment), %d at read (sealed segments)", atOpen, atRead)
+	t.Logf("bit flips, meta %d: %d detected at Open (the last segment, or any when the manifest is not copied), %d at read (sealed segments)", meta, atOpen, atRead)
 }
 
 func TestHeaderCorruption(t *testing.T) {

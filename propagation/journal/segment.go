@@ -34,14 +34,21 @@ func parseSegmentName(name string) (uint64, bool) {
 	return v, err == nil
 }
 
-// Segment header, version 1:
+// Segment header:
 //
-//	magic "SEVJ" | version u8 | flags u8 | reserved u16 | base u64 | created i64
+//	magic "SEVJ" | version u8 | flags u8 | meta size u16 | base u64 | created i64
 //	| key id length u8 | key id | salt [32] and key check [16] if encrypted
 //	| crc32c u32 of everything before
+//
+// Version 1 segments have no record metadata (the u16, then reserved, is
+// zero); version 2 segments carry meta size (1 to [MaxMetaSize]) bytes of
+// metadata in every record. A segment without metadata is still written as
+// version 1, byte for byte as before, and a binary that predates metadata
+// refuses a version-2 segment ("unknown version 2") instead of misreading it.
 const (
 	segMagic       = "SEVJ"
 	segVersion     = 1
+	segVersionMeta = 2
 	segFlagEncrypt = 1
 	segFixed       = 25 // through the key id length
 	saltSize       = 32
@@ -49,9 +56,12 @@ const (
 	maxHeaderSize  = segFixed + 255 + saltSize + checkSize + 4
 )
 
-// Record framing: length u32 | crc32c u32 | offset u64 | body. The CRC
-// covers the length, the offset and the body (the ciphertext when the
-// segment is encrypted).
+// Record framing: length u32 | crc32c u32 | offset u64 | meta | body. The
+// length counts the meta and the body; meta is the segment's meta size
+// bytes (none in a version-1 segment). The CRC covers the length, the
+// offset, the meta and the body (the ciphertext when the segment is
+// encrypted; the meta is then the AES-GCM additional data, so it is
+// authenticated but not encrypted).
 const recHeader = 16
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -71,6 +81,7 @@ type segment struct {
 	aead    cipher.AEAD // nil for a plaintext segment
 	keyID   string
 	created time.Time
+	meta    int // bytes of metadata per record (0 for a version-1 segment)
 
 	size    atomic.Int64  // bytes readers may read (header included)
 	end     atomic.Uint64 // offset after the last readable record
@@ -126,11 +137,17 @@ func (s *segment) seek(off uint64) (uint64, int64) {
 }
 
 // newSegmentHeader builds the header of a new segment starting at base.
-func newSegmentHeader(base uint64, created time.Time, enc *Encryption, salt []byte) (*segment, error) {
-	s := &segment{name: segmentName(base), base: base, created: created}
+// Records carry meta bytes of metadata; meta 0 writes a version-1 header.
+func newSegmentHeader(base uint64, created time.Time, enc *Encryption, salt []byte, meta int) (*segment, error) {
+	s := &segment{name: segmentName(base), base: base, created: created, meta: meta}
 	h := make([]byte, 0, maxHeaderSize)
 	h = append(h, segMagic...)
-	h = append(h, segVersion, 0, 0, 0)
+	if meta == 0 {
+		h = append(h, segVersion, 0, 0, 0)
+	} else {
+		h = append(h, segVersionMeta, 0)
+		h = binary.LittleEndian.AppendUint16(h, uint16(meta))
+	}
 	h = binary.LittleEndian.AppendUint64(h, base)
 	h = binary.LittleEndian.AppendUint64(h, uint64(created.UnixNano()))
 	if enc == nil {
@@ -190,8 +207,14 @@ func parseSegmentHeader(name string, base uint64, b []byte, enc *Encryption) (*s
 	if string(b[:4]) != segMagic {
 		return nil, bad("bad magic %q", b[:4])
 	}
-	if b[4] != segVersion {
+	meta := int(binary.LittleEndian.Uint16(b[6:]))
+	switch {
+	case b[4] != segVersion && b[4] != segVersionMeta:
 		return nil, bad("unknown version %d", b[4])
+	case b[4] == segVersion && meta != 0:
+		return nil, bad("reserved field %d in a version-1 segment", meta)
+	case b[4] == segVersionMeta && (meta == 0 || meta > MaxMetaSize):
+		return nil, bad("meta size %d, want 1 to %d", meta, MaxMetaSize)
 	}
 	flags := b[5]
 	if flags&^segFlagEncrypt != 0 {
@@ -210,7 +233,7 @@ func parseSegmentHeader(name string, base uint64, b []byte, enc *Encryption) (*s
 	if hb := binary.LittleEndian.Uint64(b[8:]); hb != base {
 		return nil, bad("base offset %d does not match the file name", hb)
 	}
-	s := &segment{name: name, base: base, hdr: b[: n+4 : n+4], created: time.Unix(0, int64(binary.LittleEndian.Uint64(b[16:])))}
+	s := &segment{name: name, base: base, hdr: b[: n+4 : n+4], created: time.Unix(0, int64(binary.LittleEndian.Uint64(b[16:]))), meta: meta}
 	s.keyID = string(b[segFixed : segFixed+int(b[segFixed-1])])
 	if flags&segFlagEncrypt == 0 {
 		if s.keyID != "" {
