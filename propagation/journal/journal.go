@@ -873,10 +873,10 @@ func (j *Journal) segmentFrom(off uint64) *segment {
 
 // SegmentInfo describes one segment file.
 type SegmentInfo struct {
-	Name    string // file name in the journal directory
-	First   uint64 // offset of its first record
-	End     uint64 // offset after its last readable record
-	Size    int64  // readable bytes, header included
+	Name     string // file name in the journal directory
+	First    uint64 // offset of its first record
+	End      uint64 // offset after its last readable record
+	Size     int64  // readable bytes, header included
 	KeyID    string // encryption key id; empty for plaintext
 	Created  time.Time
 	Sealed   bool // no more records will be added
