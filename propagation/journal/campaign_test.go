@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"math/rand/v2"
@@ -55,6 +56,7 @@ type campaign struct {
 	j        *journal.Journal
 	opts     journal.Options
 	records  map[uint64]uint64 // offset → genEvent index appended there
+	metas    map[uint64][]byte // offset → the record's expected metadata
 	durable  uint64            // every offset below is acknowledged and durable
 	count    uint64            // genEvent indexes used
 	commits  map[string]uint64 // consumer → durably committed offset
@@ -71,6 +73,7 @@ func (c *campaign) randomOptions() {
 		FlushInterval: time.Millisecond,
 		SegmentSize:   int64(1024 + c.r.IntN(4)*1024),
 		Encryption:    c.enc,
+		MetaSize:      []int{0, 0, 24, 7}[c.r.IntN(4)], // a restart may change it
 	}
 }
 
@@ -83,17 +86,19 @@ func (c *campaign) open() {
 	// must be what was appended at those offsets.
 	next := j.NextOffset()
 	require.GreaterOrEqual(c.t, next, c.durable, "stream %d: acknowledged durable records lost", c.stream)
-	offs, evs, err := readAll(c.t, j, j.FirstOffset())
+	offs, evs, metas, err := readAllMeta(c.t, j, j.FirstOffset())
 	require.NoError(c.t, err, "stream %d: read after restart", c.stream)
 	require.Len(c.t, evs, int(next-j.FirstOffset()))
 	for i, ev := range evs {
 		n, ok := c.records[offs[i]]
 		require.True(c.t, ok, "stream %d: offset %d was never appended", c.stream, offs[i])
 		require.Empty(c.t, semevent.Diff(genEvent(c.stream, n), ev), "stream %d: record at offset %d differs", c.stream, offs[i])
+		require.True(c.t, bytes.Equal(c.metas[offs[i]], metas[i]), "stream %d: record at offset %d: meta %x, want %x", c.stream, offs[i], metas[i], c.metas[offs[i]])
 	}
 	for off := range c.records {
 		if off >= next {
 			delete(c.records, off) // lost (never durable): the offsets are reused
+			delete(c.metas, off)
 		}
 	}
 	c.durable = next
@@ -117,14 +122,23 @@ func (c *campaign) appendSome() {
 	}
 	var first uint64
 	var err error
-	if k == 1 {
+	var meta []byte // what the records will read back with
+	if size := c.opts.MetaSize; size > 0 {
+		meta = make([]byte, size)
+	}
+	switch {
+	case meta != nil && c.r.IntN(3) > 0:
+		meta = genMeta(c.stream, c.count, len(meta))
+		first, err = c.j.AppendBatchMeta(ctx, evs, meta)
+	case k == 1:
 		first, err = c.j.Append(ctx, evs[0])
-	} else {
+	default:
 		first, err = c.j.AppendBatch(ctx, evs)
 	}
 	require.NoError(c.t, err)
 	for i := range evs {
 		c.records[first+uint64(i)] = idx[i]
+		c.metas[first+uint64(i)] = meta
 	}
 	c.appended += k
 	if c.opts.Sync == journal.SyncAlways {
@@ -163,7 +177,7 @@ func (c *campaign) consume(name string) {
 
 // crashHistory runs one random history and returns its crash images.
 func crashHistory(t *testing.T, r *rand.Rand, stream uint64) int {
-	c := &campaign{t: t, r: r, stream: stream, fsys: newCrashFS(t), records: map[uint64]uint64{}, commits: map[string]uint64{}}
+	c := &campaign{t: t, r: r, stream: stream, fsys: newCrashFS(t), records: map[uint64]uint64{}, metas: map[uint64][]byte{}, commits: map[string]uint64{}}
 	if r.IntN(4) == 0 {
 		c.enc = &journal.Encryption{KeyID: "c", Keys: map[string][]byte{"c": key(3)}}
 	}
@@ -217,7 +231,10 @@ func TestCrashCampaignConcurrent(t *testing.T) {
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 11))
 	fsys := newCrashFS(t)
-	type ack struct{ stream, n uint64 }
+	type ack struct {
+		stream, n uint64
+		meta      []byte // expected metadata
+	}
 	acked := map[uint64]ack{} // acknowledged before the current image
 	durableCommit := uint64(0)
 	checked := 0
@@ -229,20 +246,22 @@ func TestCrashCampaignConcurrent(t *testing.T) {
 		if img%20 == 19 { // a fresh history every 20 images keeps each one short
 			fsys, acked, durableCommit = newCrashFS(t), map[uint64]ack{}, 0
 		}
-		opts := &journal.Options{FS: fsys, SegmentSize: int64(1024 + r.IntN(4)*1024), Encryption: enc}
+		opts := &journal.Options{FS: fsys, SegmentSize: int64(1024 + r.IntN(4)*1024), Encryption: enc, MetaSize: []int{0, 16}[r.IntN(2)]}
 		j, err := journal.Open(crashDir, opts)
 		require.NoError(t, err, "seed %d image %d", seed, img)
-		offs, evs, err := readAll(t, j, j.FirstOffset())
+		offs, evs, metas, err := readAllMeta(t, j, j.FirstOffset())
 		require.NoError(t, err, "seed %d image %d", seed, img)
 		got := map[uint64]*semevent.Event{}
+		gotMeta := map[uint64][]byte{}
 		for i, off := range offs {
-			got[off] = evs[i]
+			got[off], gotMeta[off] = evs[i], metas[i]
 		}
 		checked += len(acked)
 		for off, a := range acked {
 			ev, ok := got[off]
 			require.True(t, ok, "seed %d image %d: acknowledged offset %d lost", seed, img, off)
 			require.Empty(t, semevent.Diff(genEvent(a.stream, a.n), ev), "seed %d image %d: offset %d differs", seed, img, off)
+			require.True(t, bytes.Equal(a.meta, gotMeta[off]), "seed %d image %d: offset %d: meta %x, want %x", seed, img, off, gotMeta[off], a.meta)
 		}
 		next, ok, err := j.CommittedOffset("follower")
 		require.NoError(t, err)
@@ -266,13 +285,25 @@ func TestCrashCampaignConcurrent(t *testing.T) {
 					for i := range batch {
 						batch[i] = genEvent(stream, n*4+uint64(i))
 					}
-					off, err := j.AppendBatch(ctx, batch)
+					var meta []byte
+					var off uint64
+					var err error
+					switch size := opts.MetaSize; {
+					case size > 0 && g == 1:
+						meta = genMeta(stream, n, size)
+						off, err = j.AppendBatchMeta(ctx, batch, meta)
+					case size > 0:
+						meta = make([]byte, size)
+						fallthrough
+					default:
+						off, err = j.AppendBatch(ctx, batch)
+					}
 					if err != nil {
 						return // ctx ended
 					}
 					mu.Lock()
 					for i := range batch {
-						live[off+uint64(i)] = ack{stream, n*4 + uint64(i)}
+						live[off+uint64(i)] = ack{stream, n*4 + uint64(i), meta}
 					}
 					mu.Unlock()
 				}
