@@ -32,8 +32,12 @@ const (
 	crashEncEnv   = "SEMEVENT_JOURNAL_CRASH_ENCRYPTED"
 )
 
-func crashOptions(encrypted bool) *journal.Options {
-	o := &journal.Options{Sync: journal.SyncAlways, SegmentSize: 32 << 10}
+// crashMeta is the MetaSize of the child with the given seed: it changes
+// from one kill to the next, so restarts also switch segment formats.
+func crashMeta(seed uint64) int { return []int{0, 16}[seed%2] }
+
+func crashOptions(encrypted bool, seed uint64) *journal.Options {
+	o := &journal.Options{Sync: journal.SyncAlways, SegmentSize: 32 << 10, MetaSize: crashMeta(seed)}
 	if encrypted {
 		o.Encryption = &journal.Encryption{KeyID: "crash", Keys: map[string][]byte{"crash": key(4)}}
 	}
@@ -63,7 +67,10 @@ func TestCrash(t *testing.T) {
 // times, checking the journal after each kill.
 func crashRun(t *testing.T, kills int, encrypted bool) {
 	dir := t.TempDir()
-	type ack struct{ stream, n uint64 }
+	type ack struct {
+		stream, n uint64
+		meta      int // the child's MetaSize
+	}
 	acked := map[uint64]ack{}
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	recovered := 0
@@ -99,29 +106,34 @@ func crashRun(t *testing.T, kills int, encrypted bool) {
 			k, _ := strconv.ParseUint(f[2], 10, 64)
 			_, dup := acked[off]
 			require.False(t, dup, "offset %d acknowledged twice", off)
-			acked[off] = ack{stream, k}
+			acked[off] = ack{stream, k, crashMeta(uint64(seed))}
 			n++
 		}
 		err = cmd.Wait()
 		require.Error(t, err, "the child must have been killed")
 
-		j, err := journal.Open(dir, crashOptions(encrypted))
+		j, err := journal.Open(dir, crashOptions(encrypted, uint64(seed)))
 		require.NoError(t, err, "reopen after kill %d", seed)
 		if j.Recovery() != nil {
 			recovered++
 		}
-		offs, evs, err := readAll(t, j, 0)
+		offs, evs, metas, err := readAllMeta(t, j, 0)
 		require.NoError(t, err, "kill %d: a corrupt record was returned", seed)
 		require.NoError(t, j.Close(context.Background()))
-		byOff := make(map[uint64]*semevent.Event, len(evs))
+		byOff := make(map[uint64]int, len(evs))
 		for i, off := range offs {
 			require.Equal(t, uint64(i), off)
-			byOff[off] = evs[i]
+			byOff[off] = i
 		}
 		for off, a := range acked {
-			got, ok := byOff[off]
+			i, ok := byOff[off]
 			require.True(t, ok, "kill %d: acknowledged offset %d missing (%d records)", seed, off, len(evs))
-			require.Empty(t, semevent.Diff(genEvent(a.stream, a.n), got), "kill %d: offset %d differs", seed, off)
+			require.Empty(t, semevent.Diff(genEvent(a.stream, a.n), evs[i]), "kill %d: offset %d differs", seed, off)
+			if a.meta > 0 {
+				require.Equal(t, genMeta(a.stream, a.n, a.meta), metas[i], "kill %d: offset %d: meta", seed, off)
+			} else {
+				require.Nil(t, metas[i], "kill %d: offset %d: meta", seed, off)
+			}
 		}
 		t.Logf("kill %d: %d acks read this run, %d acknowledged in all, %d records on disk", seed, n, len(acked), len(evs))
 	}
@@ -142,7 +154,8 @@ func drain(c <-chan string) []string {
 func crashChild(dir string) {
 	seed, _ := strconv.ParseUint(os.Getenv(crashSeedEnv), 10, 64)
 	encrypted, _ := strconv.ParseBool(os.Getenv(crashEncEnv))
-	j, err := journal.Open(dir, crashOptions(encrypted))
+	size := crashMeta(seed)
+	j, err := journal.Open(dir, crashOptions(encrypted, seed))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crash child:", err)
 		os.Exit(2)
@@ -159,7 +172,13 @@ func crashChild(dir string) {
 				for i := range evs {
 					evs[i] = genEvent(stream, n+uint64(i))
 				}
-				off, err := j.AppendBatch(context.Background(), evs)
+				// Every record of the batch carries the batch's meta; the
+				// parent checks record n+i against genMeta(stream, n+i),
+				// so batches here are of one record when meta is on.
+				if size > 0 {
+					evs = evs[:1]
+				}
+				off, err := j.AppendBatchMeta(context.Background(), evs, genMeta(stream, n, size))
 				if err != nil {
 					fmt.Fprintln(os.Stderr, "crash child:", err)
 					os.Exit(2)
@@ -170,7 +189,7 @@ func crashChild(dir string) {
 				}
 				w.Flush()
 				mu.Unlock()
-				n += uint64(batch)
+				n += uint64(len(evs))
 			}
 		})
 	}
