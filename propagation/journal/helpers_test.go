@@ -141,38 +141,71 @@ func genMeta(s, n uint64, size int) []byte {
 	return m
 }
 
-// appendMetaN appends genEvent(s, 0..n-1) in batches of up to 5 with
-// AppendBatchMeta, batch b with genMeta(s, b, size), every fourth batch
-// with plain AppendBatch (zero meta); it returns each record's expected
-// meta.
+// metaBatch is one batch appendMetaN appends: k records with meta, with
+// AppendBatch (zero meta) when plain.
+type metaBatch struct {
+	k     int
+	meta  []byte
+	plain bool
+}
+
+// metaBatches plans appendMetaN's batches for genEvent(s, 0..n-1): batch b
+// has 1+b%5 records and genMeta(s, b, size), every fourth one plain.
+func metaBatches(s uint64, n, size int) []metaBatch {
+	var bs []metaBatch
+	for i, b := 0, uint64(0); i < n; b++ {
+		k := min(1+int(b%5), n-i)
+		if b%4 == 3 {
+			bs = append(bs, metaBatch{k, make([]byte, size), true})
+		} else {
+			bs = append(bs, metaBatch{k, genMeta(s, b, size), false})
+		}
+		i += k
+	}
+	return bs
+}
+
+// wantMetas returns the metadata each record appendMetaN(s, n, size)
+// appended reads back with (nil when size is 0).
+func wantMetas(s uint64, n, size int) [][]byte {
+	metas := make([][]byte, 0, n)
+	for _, b := range metaBatches(s, n, size) {
+		for range b.k {
+			if size == 0 {
+				metas = append(metas, nil)
+			} else {
+				metas = append(metas, b.meta)
+			}
+		}
+	}
+	return metas
+}
+
+// appendMetaN appends genEvent(s, 0..n-1) in the batches metaBatches
+// plans, with AppendBatchMeta or (plain ones) AppendBatch, and returns
+// wantMetas(s, n, size).
 func appendMetaN(t testing.TB, j *journal.Journal, s uint64, n, size int) [][]byte {
 	t.Helper()
 	ctx := context.Background()
 	start := j.NextOffset()
-	var metas [][]byte
-	for i, b := 0, uint64(0); i < n; b++ {
-		k := min(1+int(b%5), n-i)
-		batch := make([]*semevent.Event, k)
+	i := 0
+	for _, b := range metaBatches(s, n, size) {
+		batch := make([]*semevent.Event, b.k)
 		for x := range batch {
 			batch[x] = genEvent(s, uint64(i+x))
 		}
-		meta := make([]byte, size)
 		var off uint64
 		var err error
-		if b%4 == 3 {
+		if b.plain {
 			off, err = j.AppendBatch(ctx, batch)
 		} else {
-			meta = genMeta(s, b, size)
-			off, err = j.AppendBatchMeta(ctx, batch, meta)
+			off, err = j.AppendBatchMeta(ctx, batch, b.meta)
 		}
 		require.NoError(t, err)
 		require.Equal(t, start+uint64(i), off)
-		for range k {
-			metas = append(metas, meta)
-		}
-		i += k
+		i += b.k
 	}
-	return metas
+	return wantMetas(s, n, size)
 }
 
 // checkEvents checks that evs are genEvent(s, first..) at offsets base+first...

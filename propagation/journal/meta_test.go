@@ -157,11 +157,7 @@ func TestMetaReopenOtherSize(t *testing.T) {
 	var wantSegs []int
 	for i, size := range []int{0, 24, 24, 8, 0, 64} {
 		j := open(t, dir, &journal.Options{MetaSize: size})
-		m := appendMetaN(t, j, uint64(i), 7, size)
-		if size == 0 {
-			m = make([][]byte, 7) // records of a segment without meta: nil
-		}
-		want = append(want, m...)
+		want = append(want, appendMetaN(t, j, uint64(i), 7, size)...)
 		if i == 0 || size != []int{0, 24, 24, 8, 0, 64}[i-1] {
 			wantSegs = append(wantSegs, size)
 		}
