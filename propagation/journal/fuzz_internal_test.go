@@ -10,33 +10,45 @@ import (
 	"github.com/vexfs/semevent/internal/codec"
 )
 
-// FuzzScan fuzzes the segment decoder in memory: header parsing, the
-// recovery scan and record decoding. It never panics; whatever the scan
-// accepts as the valid prefix decodes record by record or fails with a
-// typed error.
+// fuzzSegment returns a segment of three small records, encrypted with
+// enc when non-nil, whose records carry meta bytes of metadata.
+func fuzzSegment(tb testing.TB, enc *Encryption, meta int) []byte {
+	s, err := newSegmentHeader(0, time.Unix(1, 0), enc, make([]byte, saltSize), meta)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	b := append([]byte(nil), s.hdr...)
+	for i := range 3 {
+		ev := &semevent.Event{ID: semevent.MakeID(uint64(i), 1, 1), Path: "/p", Attrs: []semevent.Attr{{Key: "k", Value: "v"}}, Data: []byte{byte(i)}}
+		m := bytes.Repeat([]byte{byte(i + 1)}, meta)
+		body := codec.Append(nil, ev)
+		if s.aead != nil {
+			var n [12]byte
+			body = s.aead.Seal(nil, recordNonce(&n, uint64(i)), body, m)
+		}
+		rec := append(m, body...)
+		h := make([]byte, recHeader)
+		binary.LittleEndian.PutUint32(h, uint32(len(rec)))
+		binary.LittleEndian.PutUint64(h[8:], uint64(i))
+		binary.LittleEndian.PutUint32(h[4:], recordCRC(h, rec))
+		b = append(append(b, h...), rec...)
+	}
+	return b
+}
+
+// FuzzScan fuzzes the segment decoder in memory: header parsing (version 1
+// and version 2 with record metadata), the recovery scan and record
+// decoding. It never panics; whatever the scan accepts as the valid prefix
+// decodes record by record, metadata split off and authenticated, or fails
+// with a typed error.
 func FuzzScan(f *testing.F) {
 	enc := &Encryption{KeyID: "f", Keys: map[string][]byte{"f": make([]byte, 32)}}
-	for _, e := range []*Encryption{nil, enc} {
-		s, err := newSegmentHeader(0, time.Unix(1, 0), e, make([]byte, saltSize), 0)
-		if err != nil {
-			f.Fatal(err)
+	for _, meta := range []int{0, 3, MaxMetaSize} {
+		for _, e := range []*Encryption{nil, enc} {
+			b := fuzzSegment(f, e, meta)
+			f.Add(b)
+			f.Add(b[:len(b)-5])
 		}
-		b := append([]byte(nil), s.hdr...)
-		for i := range 3 {
-			ev := &semevent.Event{ID: semevent.MakeID(uint64(i), 1, 1), Path: "/p", Attrs: []semevent.Attr{{Key: "k", Value: "v"}}, Data: []byte{byte(i)}}
-			body := codec.Append(nil, ev)
-			if s.aead != nil {
-				var n [12]byte
-				body = s.aead.Seal(nil, recordNonce(&n, uint64(i)), body, nil)
-			}
-			h := make([]byte, recHeader)
-			binary.LittleEndian.PutUint32(h, uint32(len(body)))
-			binary.LittleEndian.PutUint64(h[8:], uint64(i))
-			binary.LittleEndian.PutUint32(h[4:], recordCRC(h, body))
-			b = append(append(b, h...), body...)
-		}
-		f.Add(b)
-		f.Add(b[:len(b)-5])
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		s, err := parseSegmentHeader("x.seg", 0, b, enc)
@@ -73,16 +85,19 @@ func FuzzScan(f *testing.F) {
 			if !ok || err != nil {
 				t.Fatalf("record %d at byte %d in the valid prefix fails its check", off, pos)
 			}
-			body := b[pos+recHeader : pos+n]
+			if n <= int64(recHeader+s.meta) {
+				t.Fatalf("record %d at byte %d: %d bytes, no room for an event after %d bytes of meta", off, pos, n, s.meta)
+			}
+			meta, body := b[pos+recHeader:pos+recHeader+int64(s.meta)], b[pos+recHeader+int64(s.meta):pos+n]
+			pos += n
 			if s.aead != nil {
-				var n [12]byte
-				if body, err = s.aead.Open(nil, recordNonce(&n, off), body, nil); err != nil {
-					continue
+				var nonce [12]byte
+				if body, err = s.aead.Open(nil, recordNonce(&nonce, off), body, meta); err != nil {
+					continue // the Reader reports it as corrupt
 				}
 			}
 			var ev semevent.Event
 			_ = codec.Decode(body, &ev)
-			pos += n
 		}
 		if pos != valid {
 			t.Fatalf("records end at %d, scan said %d", pos, valid)

@@ -1,6 +1,7 @@
 package journal_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -31,13 +32,13 @@ type noSyncFile struct{ journal.File }
 func (noSyncFile) Sync() error { return nil }
 
 // FuzzSegment feeds arbitrary bytes to Open and the Reader as the only
-// segment file: recovery and decoding must return records or typed errors,
+// segment file (seeded with segments with and without record metadata): recovery and decoding must return records or typed errors,
 // never panic, and never serve a record that fails its checks.
 func FuzzSegment(f *testing.F) {
 	// Small seeds keep each run, and the fuzzer's minimisation, quick.
-	for _, enc := range []bool{false, true} {
+	for i, enc := range []bool{false, true, false, true} {
 		dir := f.TempDir()
-		opts := &journal.Options{}
+		opts := &journal.Options{MetaSize: []int{0, 0, 24, 5}[i]}
 		if enc {
 			opts.Encryption = &journal.Encryption{KeyID: "f", Keys: map[string][]byte{"f": key(6)}}
 		}
@@ -47,7 +48,8 @@ func FuzzSegment(f *testing.F) {
 		}
 		for i := range 3 {
 			ev := &semevent.Event{ID: semevent.MakeID(uint64(i), 1, 1), Path: "/p", Attrs: []semevent.Attr{{Key: "k", Value: "v"}}, Data: []byte{byte(i)}}
-			if _, err := j.Append(context.Background(), ev); err != nil {
+			meta := bytes.Repeat([]byte{byte(i + 1)}, opts.MetaSize)
+			if _, err := j.AppendBatchMeta(context.Background(), []*semevent.Event{ev}, meta); err != nil {
 				f.Fatal(err)
 			}
 		}
@@ -75,9 +77,16 @@ func FuzzSegment(f *testing.F) {
 			return
 		}
 		defer j.Close(context.Background())
-		_, evs, err := readAll(t, j, 0)
+		_, evs, metas, err := readAllMeta(t, j, 0)
 		if err != nil && !errors.Is(err, journal.ErrCorrupt) {
 			t.Fatalf("read: untyped error %v", err)
+		}
+		if segs := j.Segments(); len(evs) > 0 {
+			for i, m := range metas {
+				if len(m) != segs[0].MetaSize || (m == nil) != (segs[0].MetaSize == 0) {
+					t.Fatalf("record %d: %d bytes of meta (nil %v) in a segment with MetaSize %d", i, len(m), m == nil, segs[0].MetaSize)
+				}
+			}
 		}
 		if uint64(len(evs)) > j.NextOffset() {
 			t.Fatalf("read %d records, journal has %d", len(evs), j.NextOffset())
