@@ -28,13 +28,17 @@ func reportRate(b *testing.B, events int) {
 	b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkJournalAppend appends batches under SyncInterval; the meta24
+// variants give every record 24 bytes of metadata with AppendBatchMeta, as
+// coord/raft does, against the same batches without ("meta0").
 func BenchmarkJournalAppend(b *testing.B) {
 	for _, bc := range []struct {
 		name  string
 		batch int
-	}{{"single", 1}, {"batch16", 16}, {"batch256", 256}} {
+		meta  int
+	}{{"single", 1, 0}, {"batch16", 16, 0}, {"batch256", 256, 0}, {"single/meta24", 1, 24}, {"batch16/meta24", 16, 24}, {"batch256/meta24", 256, 24}} {
 		b.Run(bc.name+"/SyncInterval", func(b *testing.B) {
-			j, err := journal.Open(b.TempDir(), &journal.Options{Sync: journal.SyncInterval(10 * time.Millisecond)})
+			j, err := journal.Open(b.TempDir(), &journal.Options{Sync: journal.SyncInterval(10 * time.Millisecond), MetaSize: bc.meta})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -43,10 +47,11 @@ func BenchmarkJournalAppend(b *testing.B) {
 				batch[i] = benchEvent(i)
 			}
 			ctx := context.Background()
+			meta := make([]byte, bc.meta)
 			n := 0
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := j.AppendBatch(ctx, batch); err != nil {
+				if _, err := j.AppendBatchMeta(ctx, batch, meta); err != nil {
 					b.Fatal(err)
 				}
 				n += len(batch)
@@ -63,19 +68,22 @@ func BenchmarkJournalAppend(b *testing.B) {
 // the start, through Reader.Next into one reused event. With "same-path"
 // every event has the same path, which decoding reuses without allocating;
 // with "distinct-paths" every path is new and allocates.
+// "same-path/meta24" reads records carrying 24 bytes of metadata each,
+// and Reader.Meta for each.
 func BenchmarkJournalReplay(b *testing.B) {
 	for _, distinct := range []bool{false, true} {
 		name := "same-path"
 		if distinct {
 			name = "distinct-paths"
 		}
-		b.Run(name, func(b *testing.B) { benchReplay(b, distinct) })
+		b.Run(name, func(b *testing.B) { benchReplay(b, distinct, 0) })
 	}
+	b.Run("same-path/meta24", func(b *testing.B) { benchReplay(b, false, 24) })
 }
 
-func benchReplay(b *testing.B, distinct bool) {
+func benchReplay(b *testing.B, distinct bool, meta int) {
 	dir := b.TempDir()
-	j, err := journal.Open(dir, &journal.Options{Sync: journal.SyncNever})
+	j, err := journal.Open(dir, &journal.Options{Sync: journal.SyncNever, MetaSize: meta})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -89,7 +97,7 @@ func benchReplay(b *testing.B, distinct bool) {
 				batch[i].Path = fmt.Sprintf("/data/bench/file-%06d.txt", k*len(batch)+i)
 			}
 		}
-		if _, err := j.AppendBatch(context.Background(), batch); err != nil {
+		if _, err := j.AppendBatchMeta(context.Background(), batch, make([]byte, meta)); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -107,6 +115,9 @@ func benchReplay(b *testing.B, distinct bool) {
 		for {
 			if _, err := r.Next(&ev); err != nil {
 				break
+			}
+			if len(r.Meta()) != meta {
+				b.Fatalf("meta of %d bytes, want %d", len(r.Meta()), meta)
 			}
 			read++
 		}

@@ -47,7 +47,8 @@ type Journal struct {
 	chunks      []chunk // enqueued records not yet written, in order
 	spare       []chunk // recycled chunk list and buffers
 	bufBytes    int
-	scratch     []byte // plaintext of the record being encrypted
+	scratch     []byte   // plaintext of the record being encrypted
+	nonce       [12]byte // its nonce: a field, as a local would escape to the heap through cipher.AEAD
 
 	flushMu  sync.Mutex // held while writing chunks out (never across an fsync); guards the fields below
 	active   *segment   // the segment open for writing, nil before the first write
@@ -458,10 +459,9 @@ func (j *Journal) enqueueLocked(ev *semevent.Event, meta []byte) error {
 	c.data = append(c.data, make([]byte, recHeader)...)
 	c.data = append(c.data, meta...)
 	if enc != nil {
-		var nonce [12]byte
 		// meta is the caller's slice (or zeroMeta), never c.data: Seal's
 		// additional data must not overlap its output.
-		c.data = j.tail.aead.Seal(c.data, recordNonce(&nonce, off), plain, meta)
+		c.data = j.tail.aead.Seal(c.data, recordNonce(&j.nonce, off), plain, meta)
 	} else {
 		c.data = codec.Append(c.data, ev)
 	}

@@ -221,3 +221,47 @@ func TestMetaTamperDetected(t *testing.T) {
 		require.NoError(t, j.Close(context.Background()))
 	}
 }
+
+// TestMetaAppendReadNoAllocs: appending with metadata (plaintext and
+// encrypted) and reading it back with Reader.Meta allocate nothing per
+// record once buffers are warm.
+func TestMetaAppendReadNoAllocs(t *testing.T) {
+	if testing.CoverMode() != "" {
+		t.Skip("coverage instrumentation allocates")
+	}
+	ctx := context.Background()
+	for _, enc := range []*journal.Encryption{nil, {KeyID: "k1", Keys: map[string][]byte{"k1": key(1)}}} {
+		j := open(t, t.TempDir(), &journal.Options{MetaSize: 24, Sync: journal.SyncNever, FlushInterval: time.Hour, Encryption: enc})
+		evs := []*semevent.Event{genEvent(1, 1)}
+		meta := genMeta(1, 1, 24)
+		for range 100 { // warm the buffers
+			_, err := j.AppendBatchMeta(ctx, evs, meta)
+			require.NoError(t, err)
+		}
+		allocs := testing.AllocsPerRun(1000, func() {
+			if _, err := j.AppendBatchMeta(ctx, evs, meta); err != nil {
+				t.Fatal(err)
+			}
+		})
+		require.Zero(t, allocs, "AppendBatchMeta allocations per record (encrypted %v)", enc != nil)
+		require.NoError(t, j.Sync(ctx))
+		r, err := j.NewReader(0)
+		require.NoError(t, err)
+		var ev semevent.Event
+		for range 10 {
+			_, err := r.Next(&ev)
+			require.NoError(t, err)
+		}
+		allocs = testing.AllocsPerRun(1000, func() {
+			if _, err := r.Next(&ev); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(r.Meta(), meta) {
+				t.Fatalf("meta %x, want %x", r.Meta(), meta)
+			}
+		})
+		require.Zero(t, allocs, "Reader.Next with meta allocations per record (encrypted %v)", enc != nil)
+		r.Close()
+		require.NoError(t, j.Close(ctx))
+	}
+}

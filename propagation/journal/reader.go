@@ -31,8 +31,9 @@ type Reader struct {
 	buf    []byte
 	bufPos int64
 	plain  []byte
-	meta   []byte // the last record's metadata, in buf; nil when its segment has none
-	err    error  // sticky: corruption or a read error
+	nonce  [12]byte // the record's nonce (a local would escape through cipher.AEAD)
+	meta   []byte   // the last record's metadata, in buf; nil when its segment has none
+	err    error    // sticky: corruption or a read error
 }
 
 // NewReader returns a Reader positioned at offset from, which must lie in
@@ -132,8 +133,7 @@ func (r *Reader) next(ev *semevent.Event) (uint64, error) {
 			continue
 		}
 		if s.aead != nil {
-			var nonce [12]byte
-			r.plain, err = s.aead.Open(r.plain[:0], recordNonce(&nonce, o), body, meta)
+			r.plain, err = s.aead.Open(r.plain[:0], recordNonce(&r.nonce, o), body, meta)
 			if err != nil {
 				return 0, r.corrupt("decryption failed: record authentication")
 			}
