@@ -194,6 +194,7 @@ type segmentJSON struct {
 	KeyID   string `json:"key_id,omitempty"`
 	Created string `json:"created"`
 	Sealed  bool   `json:"sealed"`
+	Meta    int    `json:"meta_size,omitempty"` // bytes of metadata per record
 }
 
 type statJSON struct {
@@ -226,7 +227,7 @@ func journalStatCmd() *cobra.Command {
 			st.Records = st.Next - st.First
 			for _, s := range j.Segments() {
 				st.Bytes += s.Size
-				st.Segments = append(st.Segments, segmentJSON{Name: s.Name, First: s.First, End: s.End, Records: s.End - s.First, Size: s.Size, KeyID: s.KeyID, Created: s.Created.UTC().Format(time.RFC3339), Sealed: s.Sealed})
+				st.Segments = append(st.Segments, segmentJSON{Name: s.Name, First: s.First, End: s.End, Records: s.End - s.First, Size: s.Size, KeyID: s.KeyID, Created: s.Created.UTC().Format(time.RFC3339), Sealed: s.Sealed, Meta: s.MetaSize})
 			}
 			if st.Consumers, err = consumers(j); err != nil {
 				return fmt.Errorf("journal %s: consumers: %w", args[0], err)
@@ -246,6 +247,9 @@ func journalStatCmd() *cobra.Command {
 				enc := ""
 				if s.KeyID != "" {
 					enc = " key=" + s.KeyID
+				}
+				if s.Meta > 0 {
+					enc += fmt.Sprintf(" meta=%dB", s.Meta)
 				}
 				fmt.Fprintf(out, "  %s  %d..%d  %d bytes  %s%s\n", s.Name, s.First, s.End, s.Size, s.Created, enc)
 			}
@@ -283,7 +287,7 @@ func printRange(c *cobra.Command, j *journal.Journal, from uint64, limit uint64,
 		if err != nil {
 			return fmt.Errorf("journal %s: %w", j.Dir(), err)
 		}
-		if err := printEvent(out, asJSON, &off, &ev); err != nil {
+		if err := printEvent(out, asJSON, &off, r.Meta(), &ev); err != nil {
 			return err
 		}
 	}
@@ -294,7 +298,7 @@ func journalDumpCmd() *cobra.Command {
 	var from int64
 	var limit uint64
 	c := journalPrintCmd("dump DIR", "Print a journal's records",
-		"Print a journal's records with their offsets, oldest first: text columns (offset, time, boundary, kind, path), or one JSON object per line with --json.",
+		"Print a journal's records with their offsets, oldest first: text columns (offset, time, boundary, kind, path), or one JSON object per line with --json. Records that carry metadata (journal.Options.MetaSize, e.g. coord/raft's raft index, origin node and position) show it in hex: a meta=HEX column, or \"meta_hex\" in JSON.",
 		func(j *journal.Journal) (uint64, uint64) {
 			start := j.FirstOffset()
 			if from >= 0 {

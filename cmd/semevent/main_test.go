@@ -202,6 +202,53 @@ func TestJournal(t *testing.T) {
 	require.Equal(t, fmt.Sprintf("ok: 10 records in %d segments\n", len(segs)), r.stdout)
 }
 
+// TestJournalMeta: dump, tail and stat show record metadata when the
+// journal has it: a v1 segment (no meta column), then a segment with
+// 4-byte meta.
+func TestJournalMeta(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ev := func(p string) *semevent.Event {
+		return &semevent.Event{Kind: semevent.KindFileWrite, Path: p, Time: 1_700_000_000_000_000_000}
+	}
+	j, err := journal.Open(dir, nil)
+	require.NoError(t, err)
+	_, err = j.Append(ctx, ev("/a"))
+	require.NoError(t, err)
+	require.NoError(t, j.Close(ctx))
+	j, err = journal.Open(dir, &journal.Options{MetaSize: 4})
+	require.NoError(t, err)
+	_, err = j.AppendBatchMeta(ctx, []*semevent.Event{ev("/b"), ev("/c")}, []byte{0xde, 0xad, 0xbe, 0xef})
+	require.NoError(t, err)
+	_, err = j.Append(ctx, ev("/d"))
+	require.NoError(t, err)
+	require.NoError(t, j.Close(ctx))
+
+	r := ok(t, run(t, "journal", "dump", dir))
+	require.Equal(t, "0\t2023-11-14T22:13:20Z\tuserspace\twrite\t/a\n"+
+		"1\t2023-11-14T22:13:20Z\tuserspace\twrite\t/b\tmeta=deadbeef\n"+
+		"2\t2023-11-14T22:13:20Z\tuserspace\twrite\t/c\tmeta=deadbeef\n"+
+		"3\t2023-11-14T22:13:20Z\tuserspace\twrite\t/d\tmeta=00000000\n", r.stdout)
+	r = ok(t, run(t, "journal", "tail", "-n", "4", "--json", dir))
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 4)
+	for i, want := range []string{"", "deadbeef", "deadbeef", "00000000"} {
+		var got struct {
+			Meta *string `json:"meta_hex"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(lines[i]), &got), lines[i])
+		if want == "" {
+			require.Nil(t, got.Meta, lines[i])
+		} else {
+			require.NotNil(t, got.Meta, lines[i])
+			require.Equal(t, want, *got.Meta)
+		}
+	}
+	r = ok(t, run(t, "journal", "stat", dir))
+	require.Contains(t, r.stdout, " meta=4B\n")
+	require.Equal(t, 1, strings.Count(r.stdout, "meta="), r.stdout)
+}
+
 func TestJournalBadInput(t *testing.T) {
 	t.Run("no such directory", func(t *testing.T) {
 		fails(t, run(t, "journal", "stat", "/nonexistent/j"), 1, "/nonexistent/j", "no such directory")

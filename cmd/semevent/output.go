@@ -30,9 +30,10 @@ type eventJSON struct {
 	Cause    string            `json:"cause,omitempty"`
 	Attrs    map[string]string `json:"attrs,omitempty"`
 	Data     string            `json:"data_hex,omitempty"`
+	Meta     string            `json:"meta_hex,omitempty"` // the journal record's metadata
 }
 
-func toJSON(off *uint64, ev *semevent.Event) eventJSON {
+func toJSON(off *uint64, meta []byte, ev *semevent.Event) eventJSON {
 	j := eventJSON{
 		Offset: off, Kind: ev.Kind.String(), Topic: ev.TopicOrKind(), Boundary: ev.Boundary.String(),
 		Tenant: ev.Tenant, Path: ev.Path, OldPath: ev.OldPath, Inode: ev.Inode, PID: ev.PID, UID: ev.UID,
@@ -59,13 +60,17 @@ func toJSON(off *uint64, ev *semevent.Event) eventJSON {
 	if len(ev.Data) > 0 {
 		j.Data = hex.EncodeToString(ev.Data)
 	}
+	if meta != nil {
+		j.Meta = hex.EncodeToString(meta)
+	}
 	return j
 }
 
-// printEvent writes one event: a JSON line, or a line of text.
-func printEvent(w io.Writer, asJSON bool, off *uint64, ev *semevent.Event) error {
+// printEvent writes one event: a JSON line, or a line of text. meta, the
+// journal record's metadata, is printed in hex when non-nil.
+func printEvent(w io.Writer, asJSON bool, off *uint64, meta []byte, ev *semevent.Event) error {
 	if asJSON {
-		return json.NewEncoder(w).Encode(toJSON(off, ev))
+		return json.NewEncoder(w).Encode(toJSON(off, meta, ev))
 	}
 	var prefix string
 	if off != nil {
@@ -83,7 +88,11 @@ func printEvent(w io.Writer, asJSON bool, off *uint64, ev *semevent.Event) error
 	if ev.Tenant != "" {
 		tenant = "\ttenant=" + ev.Tenant
 	}
-	_, err := fmt.Fprintf(w, "%s%s\t%s\t%s\t%s%s\n", prefix, ts, ev.Boundary, ev.Kind, p, tenant)
+	m := ""
+	if meta != nil {
+		m = "\tmeta=" + hex.EncodeToString(meta)
+	}
+	_, err := fmt.Fprintf(w, "%s%s\t%s\t%s\t%s%s%s\n", prefix, ts, ev.Boundary, ev.Kind, p, tenant, m)
 	return err
 }
 

@@ -91,7 +91,7 @@ an error: rescan, then start again without it.`,
 				if count > 0 && printed >= count {
 					return false
 				}
-				if err := printEvent(out, asJSON, off, ev); err != nil && werr == nil {
+				if err := printEvent(out, asJSON, off, nil, ev); err != nil && werr == nil {
 					werr = err
 					cancel()
 					return false

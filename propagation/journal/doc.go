@@ -57,6 +57,32 @@
 //     [Journal.Flush] writes buffered records out (readable, not fsynced)
 //     at once (TestFlushMakesRecordsReadable).
 //
+// # Record metadata
+//
+// With [Options.MetaSize] = n (1 to [MaxMetaSize]), every record carries n
+// bytes of metadata beside its event, for the caller's own bookkeeping
+// (coord/raft stores the Raft index, origin node and position of each
+// event there). [Journal.AppendBatchMeta] gives every record of a batch a
+// copy of its meta; [Journal.Append] and [Journal.AppendBatch] give zeros;
+// meta of another length appends nothing and returns a *[MetaSizeError]
+// (wrapping [ErrMetaSize]). [Reader.Meta] returns the meta of the record
+// the last Next returned, and [Journal.TailMeta] hands it to its function.
+// The meta is covered by the record's CRC and, in an encrypted journal,
+// authenticated as the AES-GCM additional data (stored in plaintext).
+// Appending and reading meta allocate nothing per record
+// (TestMetaAppendReadNoAllocs).
+//
+// Each segment records its own meta size, so a journal reopened with a
+// different MetaSize keeps its old segments as they are and reads each
+// record with the meta it was written with (nil for records of segments
+// without metadata, such as those written before MetaSize existed); the
+// next record starts a new segment with the new size
+// (TestMetaReopenOtherSize). Torn tails, bit flips, tampering, SIGKILL and
+// power-loss campaigns are tested with meta segments as without
+// (TestTornTailEveryByte, TestBitFlipDetected, TestMetaTamperDetected,
+// TestCrash, TestCrashCampaign), and committed journals with metadata
+// (testdata/v2-meta-*) must keep decoding (TestVersion2MetaGolden).
+//
 // Readers see a record once it is committed: after its fsync under
 // SyncAlways, once written to the operating system otherwise. After a
 // restart, readers see only durable records: Open fsyncs what a killed
@@ -157,9 +183,10 @@
 //   - segment file names, which are the base offsets (so the number of
 //     records in each segment), and each segment's creation time;
 //   - in each segment header, the base offset and the key id;
-//   - each record's length (so the size of each event), its offset and
-//     its CRC, and the file sizes and modification times (so the rate of
-//     appends);
+//   - each record's length (so the size of each event), its offset, its
+//     metadata ([Options.MetaSize] bytes, authenticated but not
+//     encrypted) and its CRC, and the file sizes and modification times
+//     (so the rate of appends);
 //   - the MANIFEST (segment list, end offsets and sizes);
 //   - consumers/: the names of durable consumers and their committed
 //     offsets (how far each has read), in plaintext;
@@ -171,11 +198,21 @@
 // (00000000000000000000.seg), a MANIFEST listing them, a LOCK file,
 // consumers/NAME files with committed offsets, and an INSTANCE file
 // holding the journal's random instance id (see [Journal.Instance]),
-// created on first Open and fsynced. A segment is a header (magic "SEVJ", version,
-// flags, base offset, creation time, key id, salt and key check when
-// encrypted, CRC-32C) followed by records: length u32, CRC-32C u32 (over
-// length, offset and body), offset u64, body (the internal/codec encoding
-// of the event, or its AES-GCM ciphertext). Integers are little-endian.
+// created on first Open and fsynced. A segment is a header (magic "SEVJ", version u8,
+// flags u8, meta size u16, base offset, creation time, key id, salt and key
+// check when encrypted, CRC-32C) followed by records: length u32 (of the
+// meta and the body), CRC-32C u32 (over length, offset, meta and body),
+// offset u64, meta (the segment's meta size in bytes), body (the
+// internal/codec encoding of the event, or its AES-GCM ciphertext, with
+// the meta as additional data). Integers are little-endian.
+//
+// Version 1 segments have no metadata: the u16 (reserved before metadata
+// existed) is zero and records have no meta bytes. Segments written with
+// [Options.MetaSize] > 0 are version 2 and hold the meta size (1 to 64) in
+// the u16. A journal without metadata still writes version-1 segments,
+// byte for byte as before, so older binaries keep reading it; an older
+// binary refuses a version-2 segment with "unknown version 2" rather than
+// misreading it.
 //
 // # Concurrency
 //
@@ -191,10 +228,11 @@
 //
 // Sentinels for errors.Is: [ErrClosed] (wraps semevent.ErrClosed),
 // [ErrCorrupt], [ErrWrongKey], [ErrMissingKey], [ErrFailed],
-// [ErrOutOfRange], [ErrLocked], [ErrTooLarge]. Typed errors for errors.As:
+// [ErrOutOfRange], [ErrLocked], [ErrTooLarge], [ErrMetaSize]. Typed errors for errors.As:
 // *[CorruptError] (segment, byte position, offset, reason), *[KeyError]
 // (segment, key id), *[WriteError] (operation, segment, cause),
-// *[OffsetError] (offset and the retained range), *[semevent.OptionsError]
+// *[OffsetError] (offset and the retained range), *[MetaSizeError] (the
+// journal's directory, the meta's length and MetaSize), *[semevent.OptionsError]
 // (every invalid option, from [Options.Validate] and Open), and
 // *[semevent.EventError] (an invalid event given to Append).
 //

@@ -2,6 +2,8 @@ package journal_test
 
 import (
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -84,4 +86,47 @@ func ExampleJournal_Consume() {
 	// 0 /a
 	// 1 /b
 	// committed 2
+}
+
+// Records can carry a few bytes of metadata of the caller's own beside the
+// event: here, which batch each record came in.
+func ExampleJournal_AppendBatchMeta() {
+	dir, err := os.MkdirTemp("", "journal-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	j, err := journal.Open(dir, &journal.Options{MetaSize: 8})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer j.Close(context.Background())
+	ctx := context.Background()
+	for batch := uint64(1); batch <= 2; batch++ {
+		evs := []*semevent.Event{{Kind: semevent.KindFileWrite, Path: "/x"}, {Kind: semevent.KindFileWrite, Path: "/y"}}
+		if _, err := j.AppendBatchMeta(ctx, evs, binary.LittleEndian.AppendUint64(nil, batch)); err != nil {
+			log.Fatal(err)
+		}
+	}
+	r, err := j.NewReader(0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer r.Close()
+	var ev semevent.Event
+	for {
+		off, err := r.Next(&ev)
+		if err != nil {
+			break // io.EOF: caught up
+		}
+		fmt.Println(off, ev.Path, "batch", binary.LittleEndian.Uint64(r.Meta()))
+	}
+	_, err = j.AppendBatchMeta(ctx, []*semevent.Event{{Kind: semevent.KindFileWrite, Path: "/z"}}, []byte{1})
+	fmt.Println(errors.Is(err, journal.ErrMetaSize))
+	// Output:
+	// 0 /x batch 1
+	// 1 /y batch 1
+	// 2 /x batch 2
+	// 3 /y batch 2
+	// true
 }
