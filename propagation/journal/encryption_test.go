@@ -3,8 +3,6 @@ package journal_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -126,11 +124,7 @@ func TestEncryptedTamperDetected(t *testing.T) {
 	b, err := os.ReadFile(victim.file)
 	require.NoError(t, err)
 	b[victim.start+16+5] ^= 1
-	tab := crc32.MakeTable(crc32.Castagnoli)
-	c := crc32.Update(0, tab, b[victim.start:victim.start+4])
-	c = crc32.Update(c, tab, b[victim.start+8:victim.start+16])
-	c = crc32.Update(c, tab, b[victim.start+16:victim.end])
-	binary.LittleEndian.PutUint32(b[victim.start+4:], c)
+	fixCRC(b, victim)
 	require.NoError(t, os.WriteFile(victim.file, b, 0o644))
 	j = open(t, dir, encOpts("k1", "k1"))
 	defer j.Close(context.Background())

@@ -3,9 +3,7 @@ package journal_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
-	"hash/crc32"
 	"os"
 	"testing"
 	"time"
@@ -201,11 +199,7 @@ func TestMetaTamperDetected(t *testing.T) {
 		require.NoError(t, err)
 		b[victim.start+16+5] ^= 1 // a meta byte
 		if encrypted {
-			tab := crc32.MakeTable(crc32.Castagnoli)
-			c := crc32.Update(0, tab, b[victim.start:victim.start+4])
-			c = crc32.Update(c, tab, b[victim.start+8:victim.start+16])
-			c = crc32.Update(c, tab, b[victim.start+16:victim.end])
-			binary.LittleEndian.PutUint32(b[victim.start+4:], c)
+			fixCRC(b, victim)
 		}
 		require.NoError(t, os.WriteFile(victim.file, b, 0o644))
 		j = open(t, dir, opts)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -45,6 +46,16 @@ func records(t testing.TB, dir string) []record {
 		}
 	}
 	return rs
+}
+
+// fixCRC recomputes the CRC of record r in b, its segment file's bytes, as
+// an attacker who changed the record would.
+func fixCRC(b []byte, r record) {
+	tab := crc32.MakeTable(crc32.Castagnoli)
+	c := crc32.Update(0, tab, b[r.start:r.start+4])
+	c = crc32.Update(c, tab, b[r.start+8:r.start+16])
+	c = crc32.Update(c, tab, b[r.start+16:r.end])
+	binary.LittleEndian.PutUint32(b[r.start+4:], c)
 }
 
 // inCopy returns the copy of path p of dir in the directory cp.
