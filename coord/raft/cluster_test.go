@@ -27,6 +27,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(procNodeEnv) != "" {
+		os.Exit(procNodeMain()) // a node process of a multi-process test, killed by it
+	}
 	// Closing every NodeHost leaves no goroutine behind: no ignores.
 	goleak.VerifyTestMain(m)
 }

@@ -246,21 +246,38 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 			total++
 		}
 	}
-	for id, p := range h.acked {
-		if got, ok := where[id]; !ok || got != p {
-			t.Fatalf("acknowledged event %s at %+v: found at %+v (present %v)", id, p, got, ok)
-		}
-	}
 	for _, r := range h.reads {
 		if where[r.Event.ID] != r.Position {
 			t.Fatalf("a read returned %s at %+v, the log has it at %+v", r.Event.ID, r.Position, where[r.Event.ID])
+		}
+	}
+	res, n, summary := checkHistory(t, h, where, base)
+	t.Logf("faults %d %v; %s; %d in the logs; append errors %d, read errors %d; %v",
+		done, faults, summary, total, appendErrs.Load(), readErrs.Load(), time.Since(start).Round(time.Millisecond))
+	if res != porcupine.Ok {
+		t.Fatalf("history of %d operations is not linearizable: %v", n, res)
+	}
+}
+
+// checkHistory checks a fault test's client history against where, the
+// position of every event in the final logs (which the caller checked
+// hold each event once and agree on every replica): every acknowledged
+// event is where it was acknowledged, every append whose outcome the
+// client never learned is in the log whole and in place or not at all,
+// and the history, those appends resolved, is linearizable. base holds the
+// shards' lengths when the history began.
+func checkHistory(t *testing.T, h *history, where map[semevent.ID]coord.Position, base []uint64) (res porcupine.CheckResult, ops int, summary string) {
+	t.Helper()
+	for id, p := range h.acked {
+		if got, ok := where[id]; !ok || got != p {
+			t.Fatalf("acknowledged event %s at %+v: found at %+v (present %v)", id, p, got, ok)
 		}
 	}
 	// Resolve the appends whose outcome is unknown: present in the log
 	// means they took effect (at some point before the end of the
 	// history), absent means they never will.
 	end := time.Now().UnixNano()
-	ops := h.ops
+	all := h.ops
 	resolved, dropped := 0, 0
 	for _, op := range h.unknown {
 		in := op.Input.(logInput)
@@ -276,16 +293,13 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 			continue
 		}
 		op.Output, op.Return = logOutput{value: p.Index - base[p.Shard]}, end
-		ops = append(ops, op)
+		all = append(all, op)
 		resolved++
 	}
-	sort.Slice(ops, func(i, j int) bool { return ops[i].Call < ops[j].Call })
-	res, _ := porcupine.CheckOperationsVerbose(logModel, ops, 90*time.Second)
-	t.Logf("faults %d %v; history %d operations (%d appends unknown to the client: %d applied, %d not); %d acknowledged events, %d in the logs; append errors %d, read errors %d; %v",
-		done, faults, len(ops), len(h.unknown), resolved, dropped, len(h.acked), total, appendErrs.Load(), readErrs.Load(), time.Since(start).Round(time.Millisecond))
-	if res != porcupine.Ok {
-		t.Fatalf("history of %d operations is not linearizable: %v", len(ops), res)
-	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Call < all[j].Call })
+	res, _ = porcupine.CheckOperationsVerbose(logModel, all, 90*time.Second)
+	return res, len(all), fmt.Sprintf("history %d operations (%d appends unknown to the client: %d applied, %d not); %d acknowledged events",
+		len(all), len(h.unknown), resolved, dropped, len(h.acked))
 }
 
 // waitPeer polls c's Health until it reports node as suspected (or not).

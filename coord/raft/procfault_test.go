@@ -1,0 +1,258 @@
+package raft
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/coord"
+)
+
+// procKills is how many leaders TestProcessLeaderKills SIGKILLs: 20, 100
+// with SEMEVENT_SOAK=1, or SEMEVENT_RAFT_KILLS.
+func procKills(t *testing.T) int {
+	if s := os.Getenv("SEMEVENT_RAFT_KILLS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("SEMEVENT_RAFT_KILLS=%q: want a positive count", s)
+		}
+		return n
+	}
+	if os.Getenv("SEMEVENT_SOAK") != "" {
+		return 100
+	}
+	return 20
+}
+
+// TestProcessLeaderKills runs three node processes (this test binary
+// re-executed, default Options) with two shards, appends to them from
+// four concurrent clients and reads from one, and SIGKILLs shard 0's
+// leader again and again, restarting it from its disk each time. Then, on
+// every node: the committed logs are equal, every acknowledged event is
+// in them exactly once where it was acknowledged, an append whose outcome
+// the client never learned is in them whole or not at all, and the
+// history is linearizable (porcupine). It also measures failover: the
+// time from each SIGKILL to the first successful append called after it
+// (logged, never asserted on).
+func TestProcessLeaderKills(t *testing.T) {
+	const shards, writers = 2, 4
+	kills := procKills(t)
+	pc := newProcCluster(t, 3, shards)
+	start := time.Now()
+
+	h := &history{acked: make(map[semevent.ID]coord.Position)}
+	type success struct{ call, ret time.Time }
+	var (
+		smu       sync.Mutex // guards successes
+		successes []success
+		reads     []procRead // guarded by h.mu
+	)
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	var appendErrs, readErrs atomic.Int64
+	for w := range writers {
+		wg.Go(func() {
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			ids := semevent.NewIDGenerator(uint32(100 + w))
+			k := w % len(pc.cfgs)
+			for seq := 0; !stop.Load(); seq++ {
+				if !pc.up(k) {
+					k = (k + 1) % len(pc.cfgs)
+					time.Sleep(time.Millisecond)
+					continue
+				}
+				path := fmt.Sprintf("/p%d/%d", w, seq)
+				evs := make([]*semevent.Event, 1+r.IntN(3))
+				in := logInput{n: len(evs)}
+				for i := range evs {
+					evs[i] = &semevent.Event{Kind: semevent.KindFileWrite, Path: path, Offset: int64(i)}
+					ids.Stamp(evs[i])
+					in.ids = append(in.ids, evs[i].ID)
+				}
+				in.shard = coord.ShardOf(semevent.PathKey(evs[0]), shards)
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				call := time.Now()
+				pos, err := pc.append(ctx, k, evs)
+				ret := time.Now()
+				cancel()
+				op := porcupine.Operation{ClientId: w, Input: in, Call: call.UnixNano(), Return: ret.UnixNano()}
+				if err != nil {
+					appendErrs.Add(1)
+					h.add(op, true)
+					k = (k + 1) % len(pc.cfgs)
+					continue
+				}
+				op.Output = logOutput{value: pos[0].Index}
+				h.add(op, false)
+				h.mu.Lock()
+				for i, ev := range evs {
+					h.acked[ev.ID] = pos[i]
+				}
+				h.mu.Unlock()
+				smu.Lock()
+				successes = append(successes, success{call, ret})
+				smu.Unlock()
+			}
+		})
+	}
+	wg.Go(func() { // one reader
+		seen := make([]uint64, shards)
+		for i := 0; !stop.Load(); i++ {
+			k, s := i%len(pc.cfgs), i%shards
+			if !pc.up(k) {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			call := time.Now().UnixNano()
+			recs, err := pc.read(ctx, k, s, seen[s]+1)
+			ret := time.Now().UnixNano()
+			cancel()
+			if err != nil {
+				readErrs.Add(1)
+				continue
+			}
+			seen[s] += uint64(len(recs))
+			h.add(porcupine.Operation{ClientId: writers, Input: logInput{shard: s, read: true}, Call: call, Output: logOutput{value: seen[s]}, Return: ret}, false)
+			h.mu.Lock()
+			for _, r := range recs {
+				reads = append(reads, procRead{s, r})
+			}
+			h.mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+		}
+	})
+
+	// firstSuccessAfter waits (up to 60s) for an append called at or
+	// after t0 to succeed and returns when it returned.
+	firstSuccessAfter := func(t0 time.Time) (time.Time, bool) {
+		for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			smu.Lock()
+			var best time.Time
+			for i := len(successes) - 1; i >= 0 && !successes[i].ret.Before(t0); i-- {
+				if s := successes[i]; !s.call.Before(t0) && (best.IsZero() || s.ret.Before(best)) {
+					best = s.ret
+				}
+			}
+			smu.Unlock()
+			if !best.IsZero() {
+				return best, true
+			}
+		}
+		return time.Time{}, false
+	}
+
+	time.Sleep(300 * time.Millisecond)
+	var failovers []time.Duration
+	for n := range kills {
+		var l int
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			l = pc.leader(ctx)
+			cancel()
+			if l >= 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("kill %d: no leader of shard 0 known for 30s", n+1)
+			}
+		}
+		t0 := time.Now()
+		pc.kill(l)
+		ret, ok := firstSuccessAfter(t0)
+		if !ok {
+			t.Fatalf("kill %d (node %d): no append succeeded within 60s", n+1, l+1)
+		}
+		failovers = append(failovers, ret.Sub(t0))
+		if err := pc.start(l); err != nil {
+			t.Fatalf("kill %d: restart node %d: %v", n+1, l+1, err)
+		}
+		// Let the restarted node catch up (a linearizable read there
+		// waits until it applied everything committed), so that the next
+		// failover measures an election, not a lagging replica's catch-up.
+		for s := range shards {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			_, err := pc.read(ctx, l, s, 1<<62)
+			cancel()
+			if err != nil {
+				t.Logf("kill %d: catch-up read on node %d: %v", n+1, l+1, err)
+			}
+		}
+	}
+	// Progress after the last kill.
+	if _, ok := firstSuccessAfter(time.Now()); !ok {
+		t.Fatal("no append succeeded after the last restart")
+	}
+	stop.Store(true)
+	wg.Wait()
+
+	// Every node's log, read linearizably from its own replica: equal.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	where := make(map[semevent.ID]coord.Position)
+	total := 0
+	for s := range shards {
+		var ref []procRecord
+		for i := range pc.cfgs {
+			recs, err := pc.read(ctx, i, s, 1)
+			if err != nil {
+				t.Fatalf("final read of shard %d on node %d: %v", s, i+1, err)
+			}
+			if i == 0 {
+				ref = recs
+				continue
+			}
+			if !slices.Equal(recs, ref) {
+				t.Fatalf("shard %d: node %d's log (%d records) differs from node 1's (%d)", s, i+1, len(recs), len(ref))
+			}
+		}
+		for k, r := range ref {
+			p := coord.Position{Shard: s, Index: uint64(k + 1)}
+			if r.Index != p.Index {
+				t.Fatalf("shard %d: record %d has index %d", s, k+1, r.Index)
+			}
+			if prev, dup := where[r.ID]; dup {
+				t.Fatalf("event %s committed twice: at %+v and %+v", r.ID, prev, p)
+			}
+			where[r.ID] = p
+			total++
+		}
+	}
+	for _, r := range reads {
+		if p := (coord.Position{Shard: r.shard, Index: r.rec.Index}); where[r.rec.ID] != p {
+			t.Fatalf("a read returned %s at %+v, the log has it at %+v", r.rec.ID, p, where[r.rec.ID])
+		}
+	}
+	res, nops, summary := checkHistory(t, h, where, make([]uint64, shards))
+	med, worst := medianMax(failovers)
+	t.Logf("%d leader SIGKILLs; %s; %d in the logs; append errors %d, read errors %d; %v",
+		kills, summary, total, appendErrs.Load(), readErrs.Load(), time.Since(start).Round(time.Millisecond))
+	t.Logf("failover (SIGKILL of the leader to the first successful append called after it), %d kills: median %v, max %v (election timeout %v)",
+		len(failovers), med.Round(time.Millisecond), worst.Round(time.Millisecond), DefaultRTT*DefaultElectionRTT)
+	if res != porcupine.Ok {
+		t.Fatalf("history of %d operations is not linearizable: %v", nops, res)
+	}
+}
+
+type procRead struct {
+	shard int
+	rec   procRecord
+}
+
+func medianMax(ds []time.Duration) (med, worst time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2], s[len(s)-1]
+}
