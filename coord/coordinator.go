@@ -64,6 +64,9 @@ type Position struct {
 type Record struct {
 	Position
 	Event *semevent.Event
+	// Origin is the node whose Append committed the event, 0 when the
+	// coordinator does not know.
+	Origin uint64
 }
 
 // Handler receives committed records from a subscription.

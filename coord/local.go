@@ -163,15 +163,15 @@ func (l *Local) Read(ctx context.Context, shard int, from uint64, max int) ([]Re
 		return nil, err
 	}
 	evs, first := lg.Read(nil, from, max)
-	return records(shard, first, evs), nil
+	return records(shard, first, evs, l.opts.Node), nil
 }
 
 // records pairs events read from index first of shard with their
 // positions.
-func records(shard int, first uint64, evs []*semevent.Event) []Record {
+func records(shard int, first uint64, evs []*semevent.Event, origin uint64) []Record {
 	recs := make([]Record, len(evs))
 	for i, ev := range evs {
-		recs[i] = Record{Position: Position{Shard: shard, Index: first + uint64(i)}, Event: ev}
+		recs[i] = Record{Position: Position{Shard: shard, Index: first + uint64(i)}, Event: ev, Origin: origin}
 	}
 	return recs
 }
@@ -189,7 +189,7 @@ func (l *Local) Subscribe(shard int, from uint64, h Handler) (Subscription, erro
 		return nil, err
 	}
 	s := &localSub{coordlog.Subscribe(lg, from, func(ctx context.Context, index uint64, ev *semevent.Event) error {
-		return h.HandleRecord(ctx, Record{Position: Position{Shard: shard, Index: index}, Event: ev})
+		return h.HandleRecord(ctx, Record{Position: Position{Shard: shard, Index: index}, Event: ev, Origin: l.opts.Node})
 	})}
 	l.mu.Lock()
 	l.subs[s] = struct{}{}
