@@ -41,3 +41,17 @@ func (a *Authorizer) SubscribeChecker(principal any, replay bool) (propagation.E
 	}
 	return a.Checker(p, op), nil
 }
+
+var _ propagation.PrincipalBinder = (*Authorizer)(nil)
+
+// BindPrincipal returns ctx carrying principal, which must be a
+// *Principal: a propagation bus calls it once for its
+// Options.RemotePrincipal, then checks every event from another node with
+// CheckPublish under that ctx.
+func (a *Authorizer) BindPrincipal(ctx context.Context, principal any) (context.Context, error) {
+	p, ok := principal.(*Principal)
+	if !ok || p == nil {
+		return nil, fmt.Errorf("access: principal is a %T, want a non-nil *access.Principal: %w", principal, ErrNoPrincipal)
+	}
+	return WithPrincipal(ctx, p), nil
+}

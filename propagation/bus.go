@@ -31,7 +31,8 @@ type Bus struct {
 	ids        *semevent.IDGenerator
 	inbound    [semevent.NumBoundaries]inbound
 	wake       *park.Parker // the dispatcher sleeps on it
-	recent     *recentIDs   // IDs of durable publishes; nil without a journal
+	recent     *recentIDs   // IDs of durable and replicated publishes; nil without a journal or coordinator
+	cl         *cluster     // the coordinator's follower and replicator; nil without one
 
 	closed  atomic.Bool   // set by Close: Publish refuses new events
 	closing chan struct{} // closed when Close starts; wakes blocked publishers
@@ -122,11 +123,32 @@ func (in *inbound) depth() uint64 {
 // publish the commits waiting for the journal. Queues store envelopes by
 // value, so passing an event allocates nothing.
 type envelope struct {
-	ev *semevent.Event
-	t  int64
-	ts int64
-	c  *commit
+	ev  *semevent.Event
+	t   int64
+	ts  int64
+	c   *commit
+	src source
 }
+
+// queue returns the boundary whose queue env travels in (committed
+// records share the Remote queue, which keeps each shard's order) and
+// whose deduplication applies to it.
+func (env *envelope) queue() semevent.Boundary {
+	if env.src >= srcOwn {
+		return semevent.Remote
+	}
+	return env.ev.Boundary
+}
+
+// source says where an envelope comes from.
+type source uint8
+
+const (
+	srcPublish   source = iota // a volatile or durable Publish
+	srcReplicate               // a replicated Publish, on its way to the coordinator
+	srcOwn                     // a record this node committed, back from the coordinator
+	srcRemote                  // a record another node committed
+)
 
 var (
 	_ Propagator    = (*Bus)(nil)
@@ -143,6 +165,16 @@ func New(opts *Options) (*Bus, error) {
 	}
 	o := opts.withDefaults()
 	node := o.Node
+	var cl *cluster
+	if o.Coordinator != nil {
+		var err error
+		if cl, err = newCluster(&o); err != nil {
+			return nil, err
+		}
+		if node == 0 {
+			node = uint32(cl.node)
+		}
+	}
 	if node == 0 {
 		node = rand.Uint32() | 1
 	}
@@ -157,19 +189,28 @@ func New(opts *Options) (*Bus, error) {
 		aborting:   make(chan struct{}),
 		drained:    make(chan struct{}),
 		all:        make(map[*subscription]struct{}),
+		cl:         cl,
 	}
 	b.subs.Store(&subSet{})
 	for i := range b.inbound {
 		b.inbound[i].q = xsync.NewMPMCQueueOf[envelope](o.QueueSize)
 	}
-	if o.Journal != nil {
+	if o.Journal != nil || cl != nil {
 		b.recent = newRecentIDs(o.RecentIDs)
+	}
+	if o.Journal != nil {
 		if err := b.loadRecentIDs(); err != nil {
 			return nil, err
 		}
 	}
 	d := newDispatcher(b)
 	go d.run()
+	if cl != nil {
+		if err := cl.start(b); err != nil {
+			b.Close(context.Background())
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
@@ -208,7 +249,16 @@ func (b *Bus) Publish(ctx context.Context, ev *semevent.Event) error {
 			return fmt.Errorf("propagation: publish: %w", err)
 		}
 	}
-	if b.durable(ctx) {
+	switch b.level(ctx) {
+	case Volatile:
+		return b.enqueue(ctx, env)
+	case Replicated:
+		if b.cl == nil {
+			return fmt.Errorf("propagation: publish: %w", ErrNoCoordinator)
+		}
+		env.src = srcReplicate
+	}
+	{
 		c := newCommit(ev.ID)
 		if old := b.recent.claim(ev.ID, c); old != nil {
 			return b.outcome(old.wait(ctx)) // a retry: the first publish's outcome
@@ -220,12 +270,11 @@ func (b *Bus) Publish(ctx context.Context, ev *semevent.Event) error {
 		}
 		return b.outcome(c.wait(ctx))
 	}
-	return b.enqueue(ctx, env)
 }
 
 // outcome wraps a durable publish's journal error.
 func (b *Bus) outcome(err error) error {
-	if err == nil || errors.Is(err, ErrOutcomeUnknown) {
+	if _, ok := errors.AsType[*ReplicateError](err); ok || err == nil || errors.Is(err, ErrOutcomeUnknown) {
 		return err
 	}
 	return fmt.Errorf("propagation: publish: journal: %w", err)
@@ -235,14 +284,19 @@ func (b *Bus) outcome(err error) error {
 // it takes part in dedup, and puts it on the queue, waiting for room while
 // ctx allows.
 func (b *Bus) enqueue(ctx context.Context, env envelope) error {
-	in := &b.inbound[env.ev.Boundary]
+	return b.enqueueAt(ctx, env, env.ev.Boundary)
+}
+
+// enqueueAt is enqueue to boundary bd's queue.
+func (b *Bus) enqueueAt(ctx context.Context, env envelope, bd semevent.Boundary) error {
+	in := &b.inbound[bd]
 	inc := in.enter() // in flight: Close waits for us from here
 	if b.closed.Load() {
 		in.state.Add(-inc)
 		b.wake.Wake()
 		return fmt.Errorf("propagation: publish: %w", semevent.ErrClosed)
 	}
-	if b.dedupAt(env.ev.Boundary) {
+	if b.dedupAt(bd) {
 		env.ts = b.now()
 	}
 	if !in.q.TryEnqueue(env) {
@@ -269,7 +323,11 @@ func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 			return &BatchError{Accepted: 0, Err: fmt.Errorf("event %d: %w", i, err)}
 		}
 	}
-	if !b.durable(ctx) {
+	level := b.level(ctx)
+	if level == Replicated && b.cl == nil {
+		return &BatchError{Err: fmt.Errorf("propagation: publish: %w", ErrNoCoordinator)}
+	}
+	if level == Volatile {
 		for i, ev := range evs {
 			if err := b.Publish(ctx, ev); err != nil {
 				return &BatchError{Accepted: i, Err: err}
@@ -283,6 +341,9 @@ func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 				return &BatchError{Err: fmt.Errorf("propagation: publish: event %d: %w", i, err)}
 			}
 		}
+	}
+	if level == Replicated {
+		return b.cl.publishBatch(ctx, evs)
 	}
 	commits := make([]*commit, len(evs))
 	var failed error
@@ -384,8 +445,17 @@ func (b *Bus) Subscribe(h semevent.Handler, opts *SubscribeOptions) (Subscriptio
 	default:
 	}
 	o := opts.withDefaults(b.nextSub + 1)
-	if o.Replay != nil && b.opts.Journal == nil {
-		return nil, fmt.Errorf("propagation: subscribe %q: %w", o.Name, ErrNoJournal)
+	if r := o.Replay; r != nil {
+		switch {
+		case !r.Replicated && b.opts.Journal == nil:
+			return nil, fmt.Errorf("propagation: subscribe %q: %w", o.Name, ErrNoJournal)
+		case r.Replicated && b.cl == nil:
+			return nil, fmt.Errorf("propagation: subscribe %q: %w", o.Name, ErrNoCoordinator)
+		case r.Replicated && r.Consumer != "":
+			if _, ok := b.opts.Coordinator.(offsetStore); !ok {
+				return nil, fmt.Errorf("propagation: subscribe %q: %T: %w", o.Name, b.opts.Coordinator, ErrNoOffsets)
+			}
+		}
 	}
 	var checker EventChecker
 	if a := b.opts.Authorizer; a != nil {
@@ -521,6 +591,9 @@ func (b *Bus) Close(ctx context.Context) error {
 			time.Sleep(10 * time.Microsecond)
 		}
 	}
+	if b.cl != nil {
+		b.cl.stopFollowing() // committed records not yet taken stay in the log
+	}
 	close(b.draining)
 	b.wake.Wake()
 
@@ -534,6 +607,9 @@ func (b *Bus) Close(ctx context.Context) error {
 		select {
 		case <-b.drained:
 		case <-ctx.Done():
+			return false
+		}
+		if b.cl != nil && !b.cl.stopReplicating(ctx) {
 			return false
 		}
 		for _, s := range subs {
@@ -558,6 +634,9 @@ func (b *Bus) Close(ctx context.Context) error {
 		// The dispatcher calls no handler once aborting, so this wait is
 		// short: it counts what is still queued as dropped and exits.
 		<-b.drained
+		if b.cl != nil {
+			b.cl.abort()
+		}
 		return fmt.Errorf("propagation: close: %w", ctx.Err())
 	}
 	return nil
@@ -580,6 +659,12 @@ func (b *Bus) Stats() Stats {
 		st.RecentIDsEvicted = b.recent.evicted.Load()
 	}
 	st.Dropped.Closed = b.dropClosed.Load()
+	if cl := b.cl; cl != nil {
+		st.Replicated = cl.replicated.Load()
+		st.ReplicationErrors = cl.replErrs.Load()
+		st.RemoteDenied = cl.remoteDenied.Load()
+		st.RemoteInvalid = cl.remoteInvalid.Load()
+	}
 	st.Panics = b.routerPanics.Load()
 	var lat latencySum
 	b.subMu.Lock()

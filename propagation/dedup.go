@@ -72,15 +72,19 @@ func (d *deduper) push(b semevent.Boundary, i int32) {
 // apart, and reports true; or holds env and reports false.
 func (d *deduper) offer(env envelope, seq uint64, b *Bus) bool {
 	ev := env.ev
-	key := d.opts.Key(ev)
-	key.Tenant = ev.Tenant // a key never spans tenants, whatever Key returns
+	var key semevent.Key
+	if env.src != srcOwn { // this node's committed events were folded before they were replicated
+		key = d.opts.Key(ev)
+		key.Tenant = ev.Tenant // a key never spans tenants, whatever Key returns
+	}
 	var hash uint64
 	var prev, last int32
 	if !emptyKey(key) {
 		hash = key.Hash()
 		for i := d.byKey[hash]; i != 0; prev, i = i, d.slab[i].nextSame {
 			h := &d.slab[i]
-			if h.key == key && !h.env.ev.Seen.Has(ev.Boundary) && env.ts <= h.stamp+d.window && env.ts >= h.stamp-d.window {
+			if h.key == key && !h.env.ev.Seen.Has(ev.Boundary) && env.ts <= h.stamp+d.window && env.ts >= h.stamp-d.window &&
+				foldable(h.env.src, env.src) {
 				d.fold(prev, i, env)
 				b.deduplicated.Add(1)
 				return true
@@ -90,7 +94,7 @@ func (d *deduper) offer(env envelope, seq uint64, b *Bus) bool {
 	}
 	i := d.alloc()
 	d.slab[i] = held{env: env, key: key, hash: hash, stamp: env.ts, seq: seq}
-	d.push(ev.Boundary, i)
+	d.push(env.queue(), i)
 	d.n++
 	switch {
 	case emptyKey(key):
@@ -100,6 +104,14 @@ func (d *deduper) offer(env envelope, seq uint64, b *Bus) bool {
 		d.byKey[hash] = i
 	}
 	return false
+}
+
+// foldable reports whether sightings from sources a and b may fold: a
+// replicated publish on its way to the coordinator never folds with an
+// event already committed by another node (the kept event would be
+// either appended twice or not delivered).
+func foldable(a, b source) bool {
+	return !(a == srcReplicate && b == srcRemote || a == srcRemote && b == srcReplicate)
 }
 
 // rank orders boundaries by how much context their sightings carry: the
@@ -124,6 +136,7 @@ func (d *deduper) fold(prev, i int32, xe envelope) {
 		p.Observed = append(p.Observed, x.Observed...)
 		p.Observed = append(p.Observed, sighting(x))
 		h.env.c = h.env.c.join(xe.c)
+		h.env.src = max(h.env.src, xe.src) // replicated when either sighting was
 		return
 	}
 	x.Seen |= p.Seen
@@ -131,7 +144,7 @@ func (d *deduper) fold(prev, i int32, xe envelope) {
 	x.Observed = append(x.Observed, sighting(p))
 	j := d.alloc()
 	h = &d.slab[i] // alloc may have moved the slab
-	d.slab[j] = held{env: envelope{ev: x, t: h.env.t, ts: h.env.ts, c: xe.c.join(h.env.c)},
+	d.slab[j] = held{env: envelope{ev: x, t: h.env.t, ts: h.env.ts, c: xe.c.join(h.env.c), src: max(h.env.src, xe.src)},
 		key: h.key, hash: h.hash, stamp: h.stamp, seq: h.seq, nextSame: h.nextSame}
 	if prev == 0 {
 		d.byKey[h.hash] = j
@@ -139,7 +152,7 @@ func (d *deduper) fold(prev, i int32, xe envelope) {
 		d.slab[prev].nextSame = j
 	}
 	h.dead, h.env, h.nextSame = true, envelope{}, 0
-	d.push(x.Boundary, j)
+	d.push(xe.queue(), j)
 }
 
 func sighting(e *semevent.Event) semevent.Observation {

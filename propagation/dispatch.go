@@ -260,7 +260,7 @@ func (d *dispatcher) graceCanProgress() bool {
 
 // accept routes one event through dedup or on to emit.
 func (d *dispatcher) accept(env envelope, seq uint64) bool {
-	if d.dedup != nil && d.dedup.opts.Boundaries.Has(env.ev.Boundary) {
+	if d.dedup != nil && d.dedup.opts.Boundaries.Has(env.queue()) {
 		if d.dedup.offer(env, seq, d.b) || !d.dedup.full() {
 			return true // folded into a held event, or held
 		}
@@ -273,6 +273,10 @@ func (d *dispatcher) accept(env envelope, seq uint64) bool {
 // emit offers env to the subscriptions now, or, once a durable event is
 // pending in this round, queues it behind that event for flush.
 func (d *dispatcher) emit(env envelope) bool {
+	if env.src == srcReplicate {
+		// Delivered when it comes back from the coordinator's log.
+		return d.b.cl.replicate(env)
+	}
 	if env.c == nil && len(d.out) == 0 {
 		return d.fanout(env)
 	}

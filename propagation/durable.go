@@ -40,6 +40,11 @@ const (
 	// Durable: once the event is committed to Options.Journal (under the
 	// journal's sync policy), and then accepted in memory.
 	Durable
+	// Replicated: once Options.Coordinator committed the event (for
+	// coord/raft: on a quorum of its shard). The bus delivers it when it
+	// comes back from the coordinator's log, on every node: see the
+	// package doc's Cluster section.
+	Replicated
 )
 
 func (d Durability) String() string {
@@ -48,27 +53,32 @@ func (d Durability) String() string {
 		return "volatile"
 	case Durable:
 		return "durable"
+	case Replicated:
+		return "replicated"
 	}
 	return fmt.Sprintf("Durability(%d)", uint8(d))
 }
 
 type durabilityKey struct{}
 
-// WithDurability returns a context under which Publish and PublishBatch on
-// a bus with a journal use level d instead of Options.Durability.
+// WithDurability returns a context under which Publish and PublishBatch
+// use level d instead of Options.Durability. Durable on a bus without a
+// journal means Volatile; Replicated on a bus without a coordinator fails
+// with [ErrNoCoordinator].
 func WithDurability(ctx context.Context, d Durability) context.Context {
 	return context.WithValue(ctx, durabilityKey{}, d)
 }
 
-// durable reports whether a publish under ctx must reach the journal first.
-func (b *Bus) durable(ctx context.Context) bool {
-	if b.opts.Journal == nil {
-		return false
+// level returns the durability of a publish under ctx.
+func (b *Bus) level(ctx context.Context) Durability {
+	d := b.opts.Durability
+	if v, ok := ctx.Value(durabilityKey{}).(Durability); ok {
+		d = v
 	}
-	if d, ok := ctx.Value(durabilityKey{}).(Durability); ok {
-		return d == Durable
+	if d == Durable && b.opts.Journal == nil {
+		return Volatile
 	}
-	return b.opts.Durability == Durable
+	return d
 }
 
 // ErrNoJournal is returned by Subscribe for a replaying subscription, and
@@ -94,8 +104,16 @@ var ErrNoJournal = errors.New("propagation: no journal configured")
 // gets it again. Every failed call is also reported to OnError as a
 // *[HandlerError].
 type Replay struct {
-	// From is the first journal offset to deliver.
+	// From is the first journal offset to deliver (with Replicated: the
+	// first index of every shard; 0 and 1 both mean the start).
 	From uint64
+	// Replicated makes the subscription read Options.Coordinator's
+	// replicated log, every shard, instead of the journal: the committed
+	// events of every node, remote ones as Remote (see the package doc's
+	// Cluster section). With Consumer, progress is kept per shard by the
+	// coordinator's coord.Offsets. The handler's ctx carries each event's
+	// position: see [ReplicatedPosition].
+	Replicated bool
 	// Consumer, when set, names a durable consumer: delivery starts after
 	// its last committed offset (From is then ignored) and the journal
 	// commits progress as the handler returns (see Journal.Consume), so
@@ -211,7 +229,7 @@ func (s *subscription) replay() {
 			return nil
 		}
 		s.matched.Add(1)
-		err := s.handleReplayed(w, &r, off, ev)
+		err := s.handleReplayed(s.ctx, w, &r, off, ev)
 		w.delivered.Add(1)
 		return err
 	}
@@ -235,8 +253,8 @@ func (s *subscription) replay() {
 // handleReplayed calls the handler for one replayed event, with retries
 // and the dead-letter hook; a non-nil result stops the replay without
 // committing the event.
-func (s *subscription) handleReplayed(w *worker, r *Replay, off uint64, ev *semevent.Event) error {
-	err := w.call(ev)
+func (s *subscription) handleReplayed(ctx context.Context, w *worker, r *Replay, off uint64, ev *semevent.Event) error {
+	err := w.callCtx(ctx, ev)
 	wait := r.Backoff
 	for try := 0; err != nil && try < r.Retries; try++ {
 		s.report(ev, err)
@@ -245,7 +263,7 @@ func (s *subscription) handleReplayed(w *worker, r *Replay, off uint64, ev *seme
 			return errHalted
 		}
 		wait = min(2*wait, r.MaxBackoff)
-		err = w.call(ev)
+		err = w.callCtx(ctx, ev)
 	}
 	if err == nil {
 		return nil

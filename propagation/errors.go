@@ -90,7 +90,8 @@ func (e *UnroutedError) Error() string {
 type ReplayError struct {
 	Subscription string
 	Consumer     string
-	Offset       uint64
+	Shard        int    // the coordinator's shard, for a replicated replay
+	Offset       uint64 // the journal offset, or the shard's index for a replicated replay
 	EventID      semevent.ID
 	Err          error
 }

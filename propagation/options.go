@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/coord"
 	"github.com/vexfs/semevent/filter"
 )
 
@@ -54,8 +55,24 @@ type Options struct {
 	Journal Journal
 
 	// Durability is the level of a Publish whose ctx does not carry one
-	// (see [WithDurability]). Durable needs Journal. Default Volatile.
+	// (see [WithDurability]). Durable needs Journal, Replicated needs
+	// Coordinator. Default Volatile.
 	Durability Durability
+
+	// Coordinator, when set, makes the bus one node of a cluster: a
+	// Replicated publish is committed through it, and the bus follows
+	// every shard of its log and delivers every committed event, this
+	// node's at commit and other nodes' as Remote. See the package doc's
+	// Cluster section. The bus does not close it.
+	Coordinator coord.Coordinator
+
+	// RemotePrincipal is the principal that events from other nodes are
+	// checked against (Authorizer.CheckPublish) before they enter this
+	// bus: a remote event that it may not publish is not delivered, and
+	// counted in Stats.RemoteDenied. Required when both Authorizer and
+	// Coordinator are set, and the Authorizer must then implement
+	// [PrincipalBinder] (*access.Authorizer does, with a *access.Principal).
+	RemotePrincipal any
 
 	// Authorizer, when set, enforces access control: Publish needs a
 	// principal in its ctx (access.WithPrincipal) allowed to publish the
@@ -295,11 +312,21 @@ func (o *Options) Validate() error {
 	if c.LatencySample < 1 {
 		bad("LatencySample", "%d, want at least 1", c.LatencySample)
 	}
-	if c.Durability > Durable {
+	if c.Durability > Replicated {
 		bad("Durability", "unknown level %d", uint8(c.Durability))
 	}
 	if c.Durability == Durable && c.Journal == nil {
 		bad("Durability", "durable needs a Journal")
+	}
+	if c.Durability == Replicated && c.Coordinator == nil {
+		bad("Durability", "replicated needs a Coordinator")
+	}
+	if c.Authorizer != nil && c.Coordinator != nil {
+		if c.RemotePrincipal == nil {
+			bad("RemotePrincipal", "required with an Authorizer and a Coordinator: events from other nodes are checked as published by it")
+		} else if _, ok := c.Authorizer.(PrincipalBinder); !ok {
+			bad("Authorizer", "%T does not implement propagation.PrincipalBinder, so RemotePrincipal cannot be checked", c.Authorizer)
+		}
 	}
 	if d := c.Dedup; d != nil {
 		if d.Window < 0 {

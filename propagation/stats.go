@@ -19,9 +19,17 @@ type Stats struct {
 	// JournalErrors counts appends of durable events that failed; their
 	// publishers got the error and the events went nowhere.
 	JournalErrors uint64
-	// RecentIDsEvicted counts durable publish IDs forgotten because of
-	// Options.RecentIDs.
+	// RecentIDsEvicted counts durable and replicated publish IDs
+	// forgotten because of Options.RecentIDs.
 	RecentIDsEvicted uint64
+	// Replicated counts replicated publishes the coordinator committed;
+	// ReplicationErrors those it refused or whose outcome stayed unknown
+	// (their publishers got the error).
+	Replicated, ReplicationErrors uint64
+	// RemoteDenied counts committed events from other nodes that
+	// Options.RemotePrincipal may not publish, and RemoteInvalid those
+	// that failed semevent.Event.Validate: this node delivered neither.
+	RemoteDenied, RemoteInvalid uint64
 	// Unrouted is the number of live subscriptions that no rule of
 	// Options.Router names (when the router can list its destinations):
 	// they get no events. Each is reported once to OnError.

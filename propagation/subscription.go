@@ -104,8 +104,12 @@ func newSubscription(b *Bus, h semevent.Handler, o SubscribeOptions) *subscripti
 
 func (s *subscription) start() {
 	s.live.Store(int32(len(s.workers)))
-	if s.opts.Replay != nil {
-		go s.replay()
+	if r := s.opts.Replay; r != nil {
+		if r.Replicated {
+			go s.replayReplicated()
+		} else {
+			go s.replay()
+		}
 		return
 	}
 	for _, w := range s.workers {
@@ -351,7 +355,10 @@ func (w *worker) deliver(env envelope) {
 
 // call calls the handler once, recovering a panic as a
 // *semevent.PanicError, and counts an error or a panic.
-func (w *worker) call(ev *semevent.Event) (err error) {
+func (w *worker) call(ev *semevent.Event) error { return w.callCtx(w.sub.ctx, ev) }
+
+// callCtx is call with the ctx the handler gets.
+func (w *worker) callCtx(ctx context.Context, ev *semevent.Event) (err error) {
 	s := w.sub
 	defer func() {
 		if r := recover(); r != nil {
@@ -359,7 +366,7 @@ func (w *worker) call(ev *semevent.Event) (err error) {
 			err = &semevent.PanicError{Where: fmt.Sprintf("handler of subscription %q", s.opts.Name), Value: r}
 		}
 	}()
-	if err = s.h.Handle(s.ctx, ev); err != nil {
+	if err = s.h.Handle(ctx, ev); err != nil {
 		w.errors.Add(1)
 	}
 	return err

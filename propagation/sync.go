@@ -55,6 +55,13 @@ func (b *Bus) Sync(ctx context.Context) error {
 	if b.closed.Load() {
 		return fmt.Errorf("propagation: sync: %w", semevent.ErrClosed)
 	}
+	if b.cl != nil {
+		// Replicated publishes are delivered when they come back from the
+		// coordinator: first wait until they are all in the queue.
+		if err := b.cl.waitIngested(ctx); err != nil {
+			return err
+		}
+	}
 	req := &syncRequest{done: make(chan struct{})}
 	for i := range b.inbound {
 		req.marks[i] = b.inbound[i].state.Load() >> acceptShift & acceptedMask
