@@ -357,9 +357,12 @@ func (cl *cluster) appendGroup(group []envelope, evs []*semevent.Event, atomic b
 	}
 	var pos []coord.Position
 	var err error
+	err = coord.ErrUnsupported
 	if a, ok := cl.c.(atomicAppender); ok && atomic {
 		pos, err = a.AppendAtomic(cl.ctx, evs...)
-	} else {
+	}
+	if errors.Is(err, coord.ErrUnsupported) {
+		// Append commits the events of one shard in one proposal too.
 		pos, err = cl.c.Append(cl.ctx, evs...)
 	}
 	clear(evs)
@@ -466,11 +469,17 @@ func (cl *cluster) abort() {
 }
 
 // waitIngested returns once the followers have taken every record this
-// bus's appends committed so far (Sync uses it).
+// bus's appends committed so far, and every record the coordinator had
+// applied on this node at the call (Sync uses it).
 func (cl *cluster) waitIngested(ctx context.Context) error {
 	want := make([]uint64, cl.shards)
 	for i := range want {
 		want[i] = cl.committed[i].Load()
+	}
+	for _, sh := range cl.c.Health(ctx).Shards {
+		if sh.Shard >= 0 && sh.Shard < cl.shards {
+			want[sh.Shard] = max(want[sh.Shard], sh.Applied)
+		}
 	}
 	for i := range want {
 		for cl.ingested[i].Load() < want[i] {
