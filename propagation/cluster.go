@@ -174,7 +174,9 @@ func (cl *cluster) ingest(ctx context.Context, rec coord.Record) error {
 }
 
 // view returns a committed record's event as this node's subscribers see
-// it: this node's own event as committed; another node's as a copy at the
+// it: this node's own event (Origin is this node; or, from a coordinator
+// that leaves Origin zero, an ID among the bus's recent publishes) as
+// committed; another node's as a copy at the
 // Remote boundary whose Observed keeps the original sighting — after the
 // RemotePrincipal check. ok is false for an event this node does not
 // deliver.
@@ -185,7 +187,7 @@ func (cl *cluster) view(rec coord.Record, count bool) (*semevent.Event, source, 
 		}
 		return nil, 0, false
 	}
-	if rec.Origin == cl.node {
+	if rec.Origin == cl.node || rec.Origin == 0 && cl.b.recent.has(rec.Event.ID) {
 		return rec.Event, srcOwn, true
 	}
 	ev := remoteView(rec.Event)

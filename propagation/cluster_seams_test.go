@@ -309,6 +309,10 @@ func TestClusterOutcomeUnknown(t *testing.T) {
 	if !errors.Is(err, propagation.ErrOutcomeUnknown) {
 		t.Fatalf("Publish with a ctx that ends first = %v, want ErrOutcomeUnknown", err)
 	}
+	time.Sleep(20 * time.Millisecond)
+	if n := len(r.events()); n != 0 {
+		t.Fatalf("delivered %d times before the commit, want 0: own events are delivered at commit", n)
+	}
 	close(g.open)
 	if err := b.Publish(context.Background(), ev); err != nil {
 		t.Fatalf("retry with the same event = %v", err)

@@ -7,6 +7,7 @@ package propagation_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -98,6 +99,9 @@ func newNodeBus(t *testing.T, c coord.Coordinator, o *propagation.Options) *prop
 		opts = *o
 	}
 	opts.Coordinator = c
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
 	if opts.Durability == propagation.Volatile {
 		opts.Durability = propagation.Replicated
 	}

@@ -118,6 +118,14 @@ func (r *recentIDs) addLocked(id semevent.ID, c *commit) {
 	r.byID[id] = c
 }
 
+// has reports whether id is among the remembered IDs.
+func (r *recentIDs) has(id semevent.ID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.byID[id]
+	return ok
+}
+
 // committed records ids loaded from the journal at New.
 func (r *recentIDs) committed(id semevent.ID) {
 	r.mu.Lock()
