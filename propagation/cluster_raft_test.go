@@ -194,11 +194,11 @@ func TestClusterRaft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evs := cons.waitLen(t, 5*per)
+	cons.waitLen(t, 5*per)
 	time.Sleep(100 * time.Millisecond) // a duplicate would show now
 	sub.Unsubscribe()
 	<-sub.Done()
-	evs = cons.events()
+	evs := cons.events()
 	seen := map[semevent.ID]int{}
 	for _, ev := range evs {
 		seen[ev.ID]++

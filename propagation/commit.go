@@ -62,15 +62,17 @@ func (c *commit) wait(ctx context.Context) error {
 var ErrOutcomeUnknown = errors.New("propagation: outcome unknown")
 
 // OutcomeUnknownError is returned by a durable Publish whose ctx ended
-// while the event was on its way to the journal. It wraps
-// [ErrOutcomeUnknown] and ctx's error.
+// while the event was on its way to the journal, and by a replicated one
+// whose ctx ended before the coordinator answered, or whose append's
+// outcome the coordinator could not know. It wraps [ErrOutcomeUnknown]
+// and the cause (ctx's error, or the coordinator's).
 type OutcomeUnknownError struct {
 	ID  semevent.ID // the event's ID: retry with the same event
-	Err error       // ctx's error
+	Err error       // ctx's error, or the coordinator's
 }
 
 func (e *OutcomeUnknownError) Error() string {
-	return fmt.Sprintf("propagation: durable publish of %s: outcome unknown (retry with the same ID): %v", e.ID, e.Err)
+	return fmt.Sprintf("propagation: publish of %s: outcome unknown, it may or may not be committed (retry with the same ID): %v", e.ID, e.Err)
 }
 
 // Unwrap returns ErrOutcomeUnknown and ctx's error.

@@ -120,7 +120,7 @@
 // durable Publish at a deduplicated boundary therefore returns once its
 // twin has come or its window has ended (DedupOptions.Window).
 // Options.Durability sets the default level, [WithDurability] the level
-// of one call. Durable publishes allocate (a commit record per event).
+// of one call; [Replicated] is the third level (see Cluster). Durable publishes allocate (a commit record per event).
 //
 // A subscription with [Replay] reads the journal instead of the live
 // stream: it gets the durable events from an offset on, or from a named
@@ -130,6 +130,111 @@
 // offsets. A replayed event whose handler fails is retried with backoff,
 // then handed to Replay.DeadLetter, or else the subscription stops there
 // without committing it, as Journal.Consume does (see [Replay]).
+//
+// # Cluster
+//
+// With Options.Coordinator (a coord.Coordinator: a coord/raft Coordinator
+// per node in production, coord.Local on one machine) the bus is one node
+// of a cluster, and a publish can be [Replicated]:
+//
+//	c, err := raft.New(&raft.Options{Node: 1, Dir: dir, Members: members})
+//	...
+//	bus, err := propagation.New(&propagation.Options{
+//		Coordinator: c,
+//		Durability:  propagation.Replicated,
+//		Dedup:       &propagation.DedupOptions{}, // FUSE + kernel, folded before replication
+//	})
+//	...
+//	err = bus.Publish(ctx, ev) // nil once a quorum committed ev
+//
+// What holds, and the tests that show it (TestCluster… in this package):
+//
+//   - A Replicated Publish passes deduplication first (what is replicated
+//     is the event as subscribers see it, with its Seen and Observed),
+//     then the bus's replicator appends it — concurrent publishes grouped
+//     into one Append — and Publish returns nil once the coordinator
+//     committed it; the coordinator's error in a *[ReplicateError] if it
+//     refused it (delivered nowhere); an *[OutcomeUnknownError] (wrapping
+//     [ErrOutcomeUnknown]) if ctx ended first. A retry with the same event
+//     is idempotent on this bus (Options.RecentIDs), and across nodes when
+//     the coordinator remembers committed IDs (coord/raft does).
+//     (TestClusterOutcomeUnknown, TestClusterCoordinatorError)
+//   - A Replicated PublishBatch is not deduplicated: it is appended as one
+//     unit, with AppendAtomic when the coordinator has it (all or none, in
+//     one proposal; a batch whose events map to several shards fails with
+//     the coordinator's error before anything is proposed), else with one
+//     Append, which commits the events of one shard together. Every
+//     node's subscribers see the batch contiguous and in order.
+//     (TestClusterBatchContiguous)
+//   - The bus follows every shard of the coordinator from what this node
+//     had applied at New and hands every committed record to the
+//     dispatcher through the Remote queue, one queue for all shards, so
+//     each shard's order is kept. Routing, filters, tenants, access
+//     control and dedup then apply as to local events; events that the
+//     subscriptions of this node see are offered to each once, each
+//     shard in commit order, and in the same order on every node.
+//     (TestClusterRouting, TestClusterFiltersAndTenants,
+//     TestClusterAccessControl, TestClusterDedup, TestClusterRaft)
+//   - This node's own events (coord.Record.Origin is this node) are
+//     delivered once, when they come back committed — not at Publish —
+//     unchanged. Another node's arrive as a copy with Boundary Remote,
+//     Remote added to Seen and the original sighting (ID, Boundary, Time,
+//     PID) appended to Observed; every other field, trace context, cause
+//     and attributes included, is as published (semevent.Diff shows only
+//     Boundary, Seen and Observed). (TestClusterRemoteBoundary,
+//     TestClusterRaft)
+//   - Access control: with Options.Authorizer, a remote event enters only
+//     if Options.RemotePrincipal (required then; the Authorizer must be a
+//     [PrincipalBinder]) may publish it — the others are counted in
+//     Stats.RemoteDenied — and each subscription's principal still decides
+//     what it sees. This node's own events were checked at Publish.
+//   - Dedup: with Remote among DedupOptions.Boundaries, a remote event and
+//     a local sighting of the same operation (a shared file system) fold.
+//     A replicated sighting still on its way to the coordinator never
+//     folds with another node's event.
+//   - Backpressure: when this node's subscriptions are slow, the
+//     followers wait for room in the Remote queue; the log keeps the rest.
+//     Publishers on other nodes are not held back: they return at commit.
+//     (TestClusterSlowSubscriberBacklog)
+//   - Sync waits until every record this node's coordinator had applied at
+//     the call, and every record this bus committed, has been delivered.
+//   - Close stops following the coordinator: records committed but not yet
+//     taken are not delivered by this bus (they stay in the log for
+//     replicated replays); replicated publishes already handed to the
+//     replicator are appended before Close returns, unless its ctx ends.
+//   - The live stream is not durable: a bus started again delivers what
+//     its node applies from then on (after a restart, a node still catching
+//     up delivers the records it applies, some of which it may have
+//     delivered before it stopped).
+//
+// A subscription with Replay.Replicated reads the coordinator's log
+// instead: every shard from Replay.From, or, with Replay.Consumer, from
+// the offsets the coordinator keeps for that consumer (coord.Offsets;
+// without them Subscribe fails with [ErrNoOffsets]). The handler gets one
+// event at a time, each shard in order, shards interleaved, as this node
+// sees them (Remote for other nodes'), and [ReplicatedPosition] gives the
+// position from its ctx. The consumer's offset of a shard is committed
+// after 256 handled records of that shard, on the first record handled
+// 100ms after the last commit, and when the subscription ends
+// (Unsubscribe, Close, or its handler failing for good, which commits
+// nothing past the failed record). So after a clean stop a new
+// subscription with the same consumer resumes with no gap and no
+// duplicate (TestClusterConsumerResumes, TestClusterRaft); after a crash
+// it resumes from the last commit: at least once, the events handled
+// since the last commit again, each with its position, so a handler that
+// records the last position it applied can skip them.
+// (TestClusterConsumerTenants: consumer names belong to the tenant, as
+// for the journal.)
+//
+// Stats: Replicated and ReplicationErrors count this bus's replicated
+// publishes by outcome; Boundaries[Remote].Published counts the committed
+// records taken from the coordinator, this node's included, so a
+// replicated publish counts twice in Published (at its boundary, and when
+// it comes back); RemoteDenied and RemoteInvalid count the remote events
+// not delivered.
+//
+// Replicated publishes allocate a commit record per event; every remote
+// event is a copy (one allocation, two with Observed).
 //
 // # Waiting for delivery
 //
@@ -154,7 +259,9 @@
 // default, counted by [EventBytes]), ctx's error when it had to wait for
 // room and ctx ended (the event was not accepted), and for a durable
 // publish an *[OutcomeUnknownError] or the journal's error (see
-// Durability). Subscribe returns [semevent.ErrNilHandler],
+// Durability), for a replicated one an *[OutcomeUnknownError] or a
+// *[ReplicateError] (see Cluster), and [ErrNoCoordinator] on a bus
+// without a coordinator. Subscribe returns [semevent.ErrNilHandler],
 // [ErrConsumerName] or a *[semevent.OptionsError]. Handler errors do not stop
 // live delivery: they are counted and passed to Options.OnError as
 // *[HandlerError]; OnError also gets an *[UnroutedError] once for a
