@@ -57,11 +57,6 @@ type offsetStore interface {
 	CommittedOffset(shard int, name string) (next uint64, ok bool, err error)
 }
 
-// atomicAppender is coord.AtomicAppender.
-type atomicAppender interface {
-	AppendAtomic(ctx context.Context, evs ...*semevent.Event) ([]coord.Position, error)
-}
-
 type positionKey struct{}
 
 // ReplicatedPosition returns the position in the coordinator's log of the
@@ -360,7 +355,7 @@ func (cl *cluster) appendGroup(group []envelope, evs []*semevent.Event, atomic b
 	var pos []coord.Position
 	var err error
 	err = coord.ErrUnsupported
-	if a, ok := cl.c.(atomicAppender); ok && atomic {
+	if a, ok := cl.c.(coord.AtomicAppender); ok && atomic {
 		pos, err = a.AppendAtomic(cl.ctx, evs...)
 	}
 	if errors.Is(err, coord.ErrUnsupported) {
@@ -408,10 +403,11 @@ func (cl *cluster) appendGroup(group []envelope, evs []*semevent.Event, atomic b
 }
 
 // outcomeUnknown reports whether a coordinator's error leaves the outcome
-// of an append unknown: its ctx ended or it closed with the proposal in
-// flight.
+// of an append unknown: coord.ErrOutcomeUnknown, or a coordinator that
+// says less and reports its ctx ending or its closing.
 func outcomeUnknown(err error) bool {
-	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, coord.ErrClosed)
+	return errors.Is(err, coord.ErrOutcomeUnknown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, coord.ErrClosed)
 }
 
 func anyCommitted(err error) bool {

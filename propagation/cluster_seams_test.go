@@ -382,3 +382,53 @@ func TestClusterOptions(t *testing.T) {
 		t.Errorf("replicated consumer on a coordinator without offsets = %v, want ErrNoOffsets", err)
 	}
 }
+
+// TestClusterBatchCrossShard: a replicated batch whose events map to
+// several shards fails with the coordinator's *coord.CrossShardError
+// before anything is proposed, and nothing is delivered.
+func TestClusterBatchCrossShard(t *testing.T) {
+	_, cs := sharedCluster(t, 1, 4)
+	b := newNodeBus(t, cs[0], nil)
+	r := subscribe(t, b, nil)
+	var evs []*semevent.Event
+	for i := range 8 {
+		evs = append(evs, &semevent.Event{Kind: semevent.KindFileWrite, Path: fmt.Sprintf("/spread/%d", i)})
+	}
+	err := b.PublishBatch(context.Background(), evs)
+	if !errors.Is(err, coord.ErrCrossShard) || !errors.As(err, new(*coord.CrossShardError)) {
+		t.Fatalf("PublishBatch across shards = %v, want a *coord.CrossShardError", err)
+	}
+	syncAll(t, b)
+	for s := range 4 {
+		if recs, _ := cs[0].Read(context.Background(), s, 1, 0); len(recs) != 0 {
+			t.Errorf("shard %d holds %d records after a refused batch", s, len(recs))
+		}
+	}
+	if n := len(r.events()); n != 0 {
+		t.Errorf("%d events delivered from a refused batch", n)
+	}
+}
+
+// unknowing is a coordinator whose appends commit but report that the
+// outcome is unknown, as coord/raft does when a leader dies mid-append.
+type unknowing struct{ coord.Coordinator }
+
+func (u unknowing) Append(ctx context.Context, evs ...*semevent.Event) ([]coord.Position, error) {
+	u.Coordinator.Append(ctx, evs...)
+	return nil, &coord.AppendError{Committed: make([]coord.Position, len(evs)), Err: coord.ErrOutcomeUnknown}
+}
+
+// TestClusterCoordinatorOutcomeUnknown: the coordinator's unknown outcome
+// reaches the publisher as ErrOutcomeUnknown of both packages, not as a
+// refusal.
+func TestClusterCoordinatorOutcomeUnknown(t *testing.T) {
+	_, cs := sharedCluster(t, 1, 1)
+	b := newNodeBus(t, unknowing{cs[0]}, nil)
+	err := b.Publish(context.Background(), &semevent.Event{Kind: semevent.KindFileWrite, Path: "/maybe"})
+	if !errors.Is(err, propagation.ErrOutcomeUnknown) || !errors.Is(err, coord.ErrOutcomeUnknown) {
+		t.Fatalf("Publish = %v, want ErrOutcomeUnknown of propagation and of coord", err)
+	}
+	if st := b.Stats(); st.ReplicationErrors != 1 {
+		t.Errorf("Stats.ReplicationErrors = %d, want 1", st.ReplicationErrors)
+	}
+}

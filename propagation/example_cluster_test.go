@@ -20,7 +20,9 @@ func ExampleOptions_cluster() {
 	shared := coordtest.NewShared(local)
 
 	nodes := make([]*propagation.Bus, 2)
+	seen := make([]chan string, 2)
 	for i := range nodes {
+		seen[i] = make(chan string, 10)
 		bus, err := propagation.New(&propagation.Options{
 			Coordinator: shared.Node(uint64(i + 1)),
 			Durability:  propagation.Replicated, // Publish returns once committed
@@ -31,7 +33,7 @@ func ExampleOptions_cluster() {
 		defer bus.Close(ctx)
 		nodes[i] = bus
 		bus.Subscribe(semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) error {
-			fmt.Printf("node %d: %s %s at %s, pid %d, seen %s\n", i+1, ev.Kind, ev.Path, ev.Boundary, ev.PID, ev.Seen)
+			seen[i] <- fmt.Sprintf("node %d: %s %s at %s, pid %d, seen %s", i+1, ev.Kind, ev.Path, ev.Boundary, ev.PID, ev.Seen)
 			return nil
 		}), nil)
 	}
@@ -40,8 +42,8 @@ func ExampleOptions_cluster() {
 	if err := nodes[0].Publish(ctx, ev); err != nil {
 		panic(err)
 	}
-	nodes[0].Sync(ctx)
-	nodes[1].Sync(ctx)
+	fmt.Println(<-seen[0]) // delivered at commit, on every node
+	fmt.Println(<-seen[1])
 	// Output:
 	// node 1: write /data/a at fuse, pid 4242, seen fuse
 	// node 2: write /data/a at remote, pid 4242, seen fuse|remote
