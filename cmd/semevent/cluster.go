@@ -97,9 +97,13 @@ and makes the exit status 1.`,
 					health = "NOT healthy"
 				}
 				fmt.Fprintf(out, "node %d at %s: %s\n", st.Node, n.URL, health)
-				fmt.Fprintf(out, "  shard\tleader\tterm\tapplied\tlag\tmembers\n")
+				fmt.Fprintf(out, "  shard\tleader\tterm\tapplied\tlag\tmembers\tobservers\n")
 				for i, s := range st.Shards {
-					fmt.Fprintf(out, "  %d\t%d\t%d\t%d\t%d\t%d\n", s.Shard, s.Leader, s.Term, s.Applied, n.Lag[i], s.Members)
+					obs := "-"
+					if len(s.Observers) > 0 {
+						obs = strings.Trim(fmt.Sprint(s.Observers), "[]")
+					}
+					fmt.Fprintf(out, "  %d\t%d\t%d\t%d\t%d\t%d\t%s\n", s.Shard, s.Leader, s.Term, s.Applied, n.Lag[i], s.Members, obs)
 				}
 				for _, m := range st.Members {
 					fmt.Fprintf(out, "  member %d %s\n", m.ID, m.Addr)

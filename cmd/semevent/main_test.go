@@ -564,6 +564,30 @@ func TestWatchJournal(t *testing.T) {
 
 // TestClusterStatus reads a real one-node Raft coordinator's admin
 // endpoint, served in this process, from the binary.
+// TestClusterStatusObservers: a node's status that lists a shard's
+// observers (non-voting replicas) shows them in their own column and in
+// the JSON.
+func TestClusterStatusObservers(t *testing.T) {
+	st := coordadmin.Status{Node: 1, Healthy: true, Time: time.Now().UTC(), Peers: []coordadmin.Peer{}, Members: []coordadmin.Member{{ID: 1, Addr: "127.0.0.1:1"}},
+		Shards: []coordadmin.Shard{{Shard: 0, Leader: 1, Term: 2, Applied: 7, Members: 3, Observers: []uint64{4, 5}}, {Shard: 1, Leader: 2, Term: 2, Applied: 3, Members: 3}}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(st)
+	}))
+	defer srv.Close()
+	r := ok(t, run(t, "cluster", "status", "--addr", srv.URL))
+	require.Contains(t, r.stdout, "members\tobservers")
+	require.Contains(t, r.stdout, "  0\t1\t2\t7\t0\t3\t4 5\n")
+	require.Contains(t, r.stdout, "  1\t2\t2\t3\t0\t3\t-\n")
+	r = ok(t, run(t, "cluster", "status", "--json", "--addr", srv.URL))
+	var out struct {
+		Nodes []struct{ Status coordadmin.Status }
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &out), r.stdout)
+	require.Equal(t, []uint64{4, 5}, out.Nodes[0].Status.Shards[0].Observers)
+	require.Nil(t, out.Nodes[0].Status.Shards[1].Observers)
+}
+
 func TestClusterStatus(t *testing.T) {
 	ctx := context.Background()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

@@ -51,6 +51,9 @@ type Shard struct {
 	Term    uint64 `json:"term"`
 	Applied uint64 `json:"applied"` // the index of the last record this node applied
 	Members int    `json:"members"`
+	// Observers lists the shard's non-voting replicas (they follow the
+	// log but never vote).
+	Observers []uint64 `json:"observers,omitempty"`
 }
 
 // Peer is the failure detector's opinion of another node.
@@ -93,7 +96,7 @@ func Collect(ctx context.Context, c coord.Coordinator) *Status {
 	h := c.Health(ctx)
 	st := &Status{Node: h.Node, Healthy: h.Healthy, Shards: []Shard{}, Peers: []Peer{}, Members: []Member{}, Time: time.Now().UTC()}
 	for _, s := range h.Shards {
-		st.Shards = append(st.Shards, Shard{Shard: s.Shard, Leader: s.Leader, Term: s.Term, Applied: s.Applied, Members: s.Members})
+		st.Shards = append(st.Shards, Shard{Shard: s.Shard, Leader: s.Leader, Term: s.Term, Applied: s.Applied, Members: s.Members, Observers: s.Observers})
 	}
 	for _, p := range h.Peers {
 		pe := Peer{Node: p.Node, Suspected: p.Suspected}

@@ -164,6 +164,7 @@ type cluster struct {
 	opts    []Options
 	proxies []*proxy
 	cuts    []atomic.Bool // per node: isolated
+	certs   []*TLS        // with tls: node i+1's files
 
 	mu    sync.Mutex // guards nodes
 	nodes []*Coordinator
@@ -174,6 +175,7 @@ type clusterConfig struct {
 	shards  int
 	proxied bool
 	tls     bool
+	spare   int // with tls: certificates for this many more nodes (cluster.certs)
 	tweak   func(o *Options)
 }
 
@@ -184,9 +186,9 @@ func newCluster(t testing.TB, cfg clusterConfig) *cluster {
 	dir := t.TempDir()
 	var tlsFiles []*TLS
 	if cfg.tls {
-		tlsFiles = writeCerts(t, filepath.Join(dir, "pki"), cfg.nodes)
+		tlsFiles = writeCerts(t, filepath.Join(dir, "pki"), cfg.nodes+cfg.spare)
 	}
-	cl := &cluster{t: t, nodes: make([]*Coordinator, cfg.nodes), cuts: make([]atomic.Bool, cfg.nodes)}
+	cl := &cluster{t: t, nodes: make([]*Coordinator, cfg.nodes), cuts: make([]atomic.Bool, cfg.nodes), certs: tlsFiles}
 	members := make(map[uint64]string)
 	listen := make([]string, cfg.nodes)
 	for i := range cfg.nodes {

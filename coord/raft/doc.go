@@ -55,6 +55,20 @@
 // Append whose ctx ends while its request still waits for a proposer is
 // withdrawn and reported as not committed (TestAppendOutcomeUnknown).
 //
+// # Observers
+//
+// An observer is a non-voting replica of every shard (dragonboat's
+// non-voting member): add it with [Coordinator.AddObserver]
+// ([coord.AddObserver]) on a member, then start it with Options.Observer
+// and Join. It receives every committed entry, serves Read and Subscribe
+// from its own replica, and is never elected nor counted in a quorum, so
+// its death never stops the cluster. [coord.ShardHealth].Observers lists
+// a shard's observers (read again whenever this node applies a membership
+// change), Members does not; RemoveNode removes one. With TLS an
+// observer's certificate follows the members' rules. TestObserver runs a
+// 3-node cluster with an observer that follows every record, and commits
+// with the observer and one voter down.
+//
 // Health reports each shard's leader and term as this node knows them,
 // the index it applied, and a phi-accrual [coord.Detector]'s view of every
 // member, fed by small UDP heartbeats sent to each member's Raft address

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/coord"
 	"github.com/vexfs/semevent/coord/raft"
 )
 
@@ -42,4 +44,43 @@ func ExampleNew() {
 	// 1 create /a
 	// 2 write /a
 	// leader: 1
+}
+
+// An observer follows a cluster's log and serves reads and subscriptions
+// locally without voting: here a one-node cluster and one observer.
+func ExampleCoordinator_AddObserver() {
+	dir, _ := os.MkdirTemp("", "raft-observer-example")
+	defer os.RemoveAll(dir)
+	freeAddr := func() string {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer l.Close()
+		return l.Addr().String()
+	}
+	addr1, addr2 := freeAddr(), freeAddr()
+
+	ctx := context.Background()
+	c, err := raft.New(&raft.Options{Node: 1, Dir: filepath.Join(dir, "1"), Members: map[uint64]string{1: addr1}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer c.Close(ctx)
+	if err := coord.AddObserver(ctx, c, 2, addr2); err != nil { // first on a member...
+		fmt.Println(err)
+		return
+	}
+	o, err := raft.New(&raft.Options{Node: 2, Dir: filepath.Join(dir, "2"), Join: true, Observer: true, Addr: addr2}) // ...then start it
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer o.Close(ctx)
+
+	c.Append(ctx, &semevent.Event{Kind: semevent.KindFileCreate, Path: "/a"})
+	recs, _ := o.Read(ctx, 0, 1, 0) // served by the observer's replica
+	for _, r := range recs {
+		fmt.Println(r.Index, r.Event.Kind, r.Event.Path)
+	}
+	// Output:
+	// 1 create /a
 }

@@ -2,6 +2,7 @@ package raft
 
 import (
 	"encoding/binary"
+	"maps"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -81,8 +82,18 @@ func (h *heartbeats) send() {
 	}
 }
 
-// peers returns the members of shard 0 as this node knows them.
-func (h *heartbeats) peers() map[uint64]string { return h.c.shardMembers() }
+// peers returns the members and observers of shard 0 as this node knows
+// them.
+func (h *heartbeats) peers() map[uint64]string {
+	m := h.c.shardMembers()
+	obs := h.c.obs.addrs(0)
+	if len(obs) == 0 {
+		return m
+	}
+	all := maps.Clone(m)
+	maps.Copy(all, obs)
+	return all
+}
 
 func (h *heartbeats) receive() {
 	defer h.wg.Done()

@@ -31,6 +31,12 @@ type Options struct {
 	// Join starts a node that is not among the initial members: it waits
 	// to be added with AddNode on a running member. Addr is then required.
 	Join bool
+	// Observer starts this node as an observer of every shard: a
+	// non-voting replica that follows the log and serves Read and
+	// Subscribe locally, but never votes nor counts towards a quorum, so
+	// its death never stops the cluster. Add it first with AddObserver on
+	// a member (coord.AddObserver); it needs Join (and Addr).
+	Observer bool
 	// Addr is this node's Raft address; default Members[Node].
 	Addr string
 	// ListenAddr, when set, is the address to listen on when it differs
@@ -204,6 +210,9 @@ func (o *Options) Validate() error {
 	}
 	if c.Dir == "" {
 		bad("Dir", "missing")
+	}
+	if c.Observer && !c.Join {
+		bad("Observer", "an observer joins a running cluster: set Join and Addr, and add it with AddObserver on a member")
 	}
 	if c.Join {
 		if c.Addr == "" {

@@ -33,6 +33,7 @@ type Coordinator struct {
 	det     *coord.Detector
 	hb      *heartbeats
 	leaders *leaderWatch // wakes attempts when a shard's leader changes
+	obs     *observerSet // every shard's observers, as this node last read them
 
 	members      *memberSet     // the membership as this node knows it
 	peersRefused *atomic.Uint64 // TLS peers and messages refused for their identity
@@ -54,6 +55,7 @@ var (
 	_ coord.Coordinator    = (*Coordinator)(nil)
 	_ coord.Membership     = (*Coordinator)(nil)
 	_ coord.AtomicAppender = (*Coordinator)(nil)
+	_ coord.Observers      = (*Coordinator)(nil)
 )
 
 // SetLogLevel sets the level of dragonboat's loggers, which are global to
@@ -103,6 +105,8 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 	nhc.Expert.LogDB.Shards = uint64(min(o.Shards, 16))
 	leaders := newLeaderWatch()
 	nhc.RaftEventListener = leaders
+	obs := newObserverSet(o.Shards)
+	nhc.SystemEventListener = obs
 	members, peersRefused := newMemberSet(o.Members), new(atomic.Uint64)
 	if o.TLS != nil {
 		// Check the files first: a certificate peers would refuse fails
@@ -134,6 +138,7 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 		reps:    &replicas{logs: make(map[int]*eventLog)},
 		det:     det,
 		leaders: leaders,
+		obs:     obs,
 		subs:    make(map[*coordlog.Sub]struct{}),
 
 		members:      members,
@@ -153,6 +158,7 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 			PreVote:      true,
 			ElectionRTT:  o.ElectionRTT,
 			HeartbeatRTT: o.HeartbeatRTT,
+			IsNonVoting:  o.Observer,
 		}
 		if o.SnapshotEntries > 0 {
 			cfg.SnapshotEntries = uint64(o.SnapshotEntries)
@@ -178,6 +184,9 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 			det.Watch(id, time.Now())
 		}
 	}
+	c.wg.Add(1)
+	go obs.run(c)
+	obs.changedAll()
 	if o.Heartbeat > 0 {
 		hb, err := startHeartbeats(c)
 		if err != nil {
@@ -509,6 +518,7 @@ func (c *Coordinator) Health(ctx context.Context) coord.Health {
 		if el := c.reps.get(i); el != nil {
 			sh.Applied = el.log.Len()
 		}
+		sh.Observers = c.obs.ids(i)
 		if sh.Leader == 0 {
 			h.Healthy = false
 		}
@@ -576,7 +586,15 @@ func (c *Coordinator) AddNode(ctx context.Context, id uint64, addr string) error
 	return coord.Guarded(ctx, c.opts.Guard, func() error { return c.changeMembers(ctx, "add", id, addr) })
 }
 
-// RemoveNode removes node id from every shard. See [coord.Membership].
+// AddObserver adds node id at addr to every shard as an observer, a
+// non-voting replica: start that node with Observer and Join set. See
+// [coord.Observers].
+func (c *Coordinator) AddObserver(ctx context.Context, id uint64, addr string) error {
+	return coord.Guarded(ctx, c.opts.Guard, func() error { return c.changeMembers(ctx, "observe", id, addr) })
+}
+
+// RemoveNode removes node id, a member or an observer, from every shard.
+// See [coord.Membership].
 func (c *Coordinator) RemoveNode(ctx context.Context, id uint64) error {
 	return coord.Guarded(ctx, c.opts.Guard, func() error { return c.changeMembers(ctx, "remove", id, "") })
 }
@@ -598,23 +616,39 @@ func (c *Coordinator) changeMembers(ctx context.Context, op string, id uint64, a
 			if err != nil {
 				return &coord.NodeError{Op: op, Node: id, Err: err}
 			}
-			_, present := m.Nodes[id]
-			if (op == "add") == present {
+			_, voter := m.Nodes[id]
+			_, observer := m.NonVotings[id]
+			var done, other bool // other: id is the other kind of member
+			switch op {
+			case "add":
+				done, other = voter, observer
+			case "observe":
+				done, other = observer, voter
+			default:
+				done = !voter && !observer
+			}
+			if other {
+				return &coord.NodeError{Op: op, Node: id, Err: coord.ErrDuplicateNode}
+			}
+			if done {
 				// Done already: by an earlier attempt whose answer was
 				// lost, or on an earlier shard by an interrupted call.
 				if attempted || i > 0 {
 					break retry
 				}
-				if present {
-					return &coord.NodeError{Op: op, Node: id, Err: coord.ErrDuplicateNode}
+				if op == "remove" {
+					return &coord.NodeError{Op: op, Node: id, Err: coord.ErrUnknownNode}
 				}
-				return &coord.NodeError{Op: op, Node: id, Err: coord.ErrUnknownNode}
+				return &coord.NodeError{Op: op, Node: id, Err: coord.ErrDuplicateNode}
 			}
 			attempted = true
 			actx, end := c.leaders.attempt(ctx, shardID(i), c.opts.AttemptTimeout)
-			if op == "add" {
+			switch op {
+			case "add":
 				err = c.nh.SyncRequestAddReplica(actx, shardID(i), id, addr, m.ConfigChangeID)
-			} else {
+			case "observe":
+				err = c.nh.SyncRequestAddNonVoting(actx, shardID(i), id, addr, m.ConfigChangeID)
+			default:
 				err = c.nh.SyncRequestDeleteReplica(actx, shardID(i), id, m.ConfigChangeID)
 			}
 			end(err)
@@ -626,12 +660,17 @@ func (c *Coordinator) changeMembers(ctx context.Context, op string, id uint64, a
 			}
 		}
 	}
-	if op == "add" {
+	switch op {
+	case "add":
 		c.members.update(id, addr)
 		c.det.Watch(id, time.Now())
-	} else {
+	case "observe":
+		c.members.update(id, addr) // its TLS identity
+		c.obs.changedAll()
+	default:
 		c.members.update(id, "")
 		c.det.Forget(id)
+		c.obs.changedAll()
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ func TestOptionsValidate(t *testing.T) {
 		{"join without address", Options{Node: 5, Dir: "d", Join: true}, nil, "Addr"},
 		{"election too short", Options{Node: 1, Dir: "d", Members: map[uint64]string{1: "127.0.0.1:1"}, ElectionRTT: 2, HeartbeatRTT: 1}, nil, "ElectionRTT"},
 		{"shards", Options{Node: 1, Dir: "d", Members: map[uint64]string{1: "127.0.0.1:1"}, Shards: -1}, nil, "Shards"},
+		{"observer without join", Options{Node: 4, Dir: "d", Members: map[uint64]string{1: "127.0.0.1:1"}, Observer: true}, nil, "Observer"},
 		{"attempt timeout", Options{Node: 1, Dir: "d", Members: map[uint64]string{1: "127.0.0.1:1"}, AttemptTimeout: time.Millisecond}, nil, "AttemptTimeout"},
 		{"tls", Options{Node: 1, Dir: "d", Members: map[uint64]string{1: "127.0.0.1:1"}, TLS: &TLS{CAFile: "x"}}, nil, "TLS"},
 	}
