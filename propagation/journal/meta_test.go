@@ -259,3 +259,38 @@ func TestMetaAppendReadNoAllocs(t *testing.T) {
 		require.NoError(t, j.Close(ctx))
 	}
 }
+
+// TestMetaIndexAndRetention: in a meta journal, readers starting at and
+// around the sparse index's entries (every 1024th record of a segment),
+// after byte retention has deleted the oldest segment, get the right
+// records with the right meta, before and after a reopen.
+func TestMetaIndexAndRetention(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	opts := &journal.Options{MetaSize: 24, Sync: journal.SyncNever, SegmentSize: 1 << 20, RetentionBytes: 1 << 20}
+	j := open(t, dir, opts)
+	const n = 6000
+	want := appendMetaN(t, j, 1, n, 24)
+	require.NoError(t, j.Sync(ctx))
+	first := j.FirstOffset()
+	require.Greater(t, first, uint64(0), "retention deleted the oldest segment")
+	segs := j.Segments()
+	require.Greater(t, segs[0].End-segs[0].First, uint64(2048), "segments long enough for index entries")
+	_, err := j.NewReader(0)
+	require.ErrorIs(t, err, journal.ErrOutOfRange)
+	check := func(j *journal.Journal) {
+		for _, from := range []uint64{first, first + 1, first + 1023, first + 1024, first + 1025, first + 2048, first + 2049, n - 1, n} {
+			offs, evs, metas, err := readAllMeta(t, j, from)
+			require.NoError(t, err, "from %d", from)
+			require.Equal(t, n-int(from), len(evs), "from %d", from)
+			k := min(len(evs), 20)
+			checkEvents(t, 1, from, 0, offs[:k], evs[:k])
+			checkMetas(t, want[from:], metas)
+		}
+	}
+	check(j)
+	require.NoError(t, j.Close(ctx))
+	j = open(t, dir, opts)
+	defer j.Close(ctx)
+	check(j)
+}
