@@ -17,8 +17,8 @@ import (
 
 func init() {
 	consensusContenders = append([]consensusContender{
-		{"semevent", "coord/raft (dragonboat), loopback TCP, Raft log on disk (fsync per batch), default options", func(tb testing.TB) *cluster { return newCoordRaft(tb, "") }},
-		{"semevent-tmpfs", "the same with the node directories on tmpfs (/dev/shm): fsync costs nothing, like an in-memory store", func(tb testing.TB) *cluster { return newCoordRaft(tb, "/dev/shm") }},
+		{"semevent", "coord/raft (dragonboat), loopback TCP, Raft log on disk (fsync per batch), default options", func(tb testing.TB) *cluster { return newCoordRaft(tb, "", nil) }},
+		{"semevent-tmpfs", "the same with the node directories on tmpfs (/dev/shm): fsync costs nothing, like an in-memory store", func(tb testing.TB) *cluster { return newCoordRaft(tb, "/dev/shm", nil) }},
 	}, consensusContenders...)
 }
 
@@ -44,7 +44,8 @@ func freePort(tb testing.TB) int {
 
 // newCoordRaft starts a 3-node coord/raft cluster with its directories
 // under base (os.TempDir() when empty) and appends through the leader.
-func newCoordRaft(tb testing.TB, base string) *cluster {
+// tweak, when not nil, changes each node's options.
+func newCoordRaft(tb testing.TB, base string, tweak func(*coordraft.Options)) *cluster {
 	if base != "" {
 		if _, err := os.Stat(base); err != nil {
 			tb.Skipf("%s: %v", base, err)
@@ -63,13 +64,15 @@ func newCoordRaft(tb testing.TB, base string) *cluster {
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Go(func() {
-			nodes[i], errs[i] = coordraft.New(&coordraft.Options{
-				Node:    uint64(i + 1),
-				Dir:     filepath.Join(dir, fmt.Sprint("node", i+1)),
-				Members: members,
-			})
-		})
+		o := &coordraft.Options{
+			Node:    uint64(i + 1),
+			Dir:     filepath.Join(dir, fmt.Sprint("node", i+1)),
+			Members: members,
+		}
+		if tweak != nil {
+			tweak(o)
+		}
+		wg.Go(func() { nodes[i], errs[i] = coordraft.New(o) })
 	}
 	wg.Wait()
 	closeAll := func() {
@@ -104,6 +107,23 @@ func newCoordRaft(tb testing.TB, base string) *cluster {
 		append: func(ctx context.Context, ev *semevent.Event) error {
 			_, err := leader.Append(ctx, ev)
 			return err
+		},
+		committed: func(ctx context.Context) (int, error) {
+			n := 0
+			for s := range leader.Health(ctx).Shards {
+				for from := uint64(1); ; {
+					recs, err := leader.Read(ctx, s, from, 4096)
+					if err != nil {
+						return n, err
+					}
+					if len(recs) == 0 {
+						break
+					}
+					n += len(recs)
+					from = recs[len(recs)-1].Index + 1
+				}
+			}
+			return n, nil
 		},
 		close: closeAll,
 	}

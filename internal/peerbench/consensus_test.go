@@ -25,7 +25,10 @@ import (
 // through its leader and returns once they are committed.
 type cluster struct {
 	append func(ctx context.Context, ev *semevent.Event) error
-	close  func()
+	// committed counts the events in the replicated log, as the node
+	// appends go to sees it (for the tests).
+	committed func(ctx context.Context) (int, error)
+	close     func()
 }
 
 type consensusContender struct {
@@ -37,9 +40,9 @@ type consensusContender struct {
 // consensusContenders lists the 3-node contenders; consensus_semevent_test.go
 // adds semevent's coord/raft.
 var consensusContenders = []consensusContender{
-	{"hashicorp-inmem", "hashicorp/raft, InmemTransport, InmemStore (no disk, no network)", func(tb testing.TB) *cluster { return newHashicorp(tb, false, false) }},
-	{"hashicorp-tcp", "hashicorp/raft, loopback TCP transport, InmemStore (no disk)", func(tb testing.TB) *cluster { return newHashicorp(tb, true, false) }},
-	{"hashicorp-tcp-bolt", "hashicorp/raft, loopback TCP transport, raft-boltdb log on disk (fsync per batch)", func(tb testing.TB) *cluster { return newHashicorp(tb, true, true) }},
+	{"hashicorp-inmem", "hashicorp/raft, InmemTransport, InmemStore (no disk, no network)", func(tb testing.TB) *cluster { return newHashicorp(tb, "", false, false) }},
+	{"hashicorp-tcp", "hashicorp/raft, loopback TCP transport, InmemStore (no disk)", func(tb testing.TB) *cluster { return newHashicorp(tb, "", true, false) }},
+	{"hashicorp-tcp-bolt", "hashicorp/raft, loopback TCP transport, raft-boltdb log on disk (fsync per batch)", func(tb testing.TB) *cluster { return newHashicorp(tb, "", true, true) }},
 }
 
 // consensusEvent is the appended event: the propagation event with its
@@ -69,14 +72,18 @@ type nopSnapshot struct{}
 func (nopSnapshot) Persist(s raft.SnapshotSink) error { return s.Close() }
 func (nopSnapshot) Release()                          {}
 
-func newHashicorp(tb testing.TB, tcp, bolt bool) *cluster {
+// newHashicorp starts a 3-node hashicorp/raft cluster, its files under base
+// (os.TempDir() when empty), with the TCP or in-memory transport and the
+// boltdb or in-memory log store.
+func newHashicorp(tb testing.TB, base string, tcp, bolt bool) *cluster {
 	const n = 3
-	dir, err := os.MkdirTemp("", "peerbench-hraft-")
+	dir, err := os.MkdirTemp(base, "peerbench-hraft-")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	type node struct {
 		r     *raft.Raft
+		fsm   *logFSM
 		trans raft.Transport
 		bolt  *raftboltdb.BoltStore
 	}
@@ -128,11 +135,12 @@ func newHashicorp(tb testing.TB, tcp, bolt bool) *cluster {
 				tb.Fatal(err)
 			}
 		}
-		r, err := raft.NewRaft(conf, &logFSM{}, logs, stable, snaps, trans[i])
+		fsm := &logFSM{}
+		r, err := raft.NewRaft(conf, fsm, logs, stable, snaps, trans[i])
 		if err != nil {
 			tb.Fatal(err)
 		}
-		nodes[i].r, nodes[i].trans = r, trans[i]
+		nodes[i].r, nodes[i].fsm, nodes[i].trans = r, fsm, trans[i]
 	}
 	var mu sync.Mutex // guards leader
 	var leader *raft.Raft
@@ -179,6 +187,22 @@ func newHashicorp(tb testing.TB, tcp, bolt bool) *cluster {
 					return err
 				}
 			}
+		},
+		committed: func(context.Context) (int, error) {
+			mu.Lock()
+			l := leader
+			mu.Unlock()
+			if err := l.Barrier(10 * time.Second).Error(); err != nil {
+				return 0, err
+			}
+			for _, nd := range nodes {
+				if nd.r == l {
+					nd.fsm.mu.Lock()
+					defer nd.fsm.mu.Unlock()
+					return len(nd.fsm.recs), nil
+				}
+			}
+			return 0, errors.New("hashicorp/raft: the leader is not a node")
 		},
 		close: func() {
 			for _, nd := range nodes {
