@@ -119,4 +119,7 @@ func TestNotes(t *testing.T) {
 	for _, c := range routeContenders {
 		fmt.Printf("peerbench-note\trouting\t%s\t%s\n", c.name, c.note)
 	}
+	for _, c := range replicatedContenders {
+		fmt.Printf("peerbench-note\treplicated\t%s\t%s\n", c.name, c.note)
+	}
 }

@@ -131,7 +131,6 @@ func newJetStream(tb testing.TB, dir string, syncAlways bool) *cluster {
 			closeAll()
 			tb.Fatalf("jetstream: create stream: %v", err)
 		}
-		tb.Logf("create stream: %v", err)
 		time.Sleep(100 * time.Millisecond)
 	}
 	var leader *server.Server

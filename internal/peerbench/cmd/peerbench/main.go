@@ -10,7 +10,7 @@
 // ../../BENCHMARKS.md), -raw (also keep the raw go test output in a file),
 // -from (write BENCHMARKS.md from the raw files of earlier runs instead of
 // running anything), -only (comma-separated workloads: propagation,
-// latency, routing, conditions, consensus).
+// latency, routing, conditions, consensus, replicated).
 package main
 
 import (
@@ -46,6 +46,8 @@ var workloads = []workload{
 	// Fixed counts: a cluster answers in milliseconds, and a 1s target
 	// would spend most of the run calibrating.
 	{"consensus", "^BenchmarkConsensus$", "2000x"},
+	// 1000 events per publisher; every run starts fresh clusters.
+	{"replicated", "^BenchmarkReplicated$", "64000x"},
 }
 
 func main() {
@@ -335,6 +337,7 @@ var headline = map[string]bool{
 	"nats": true, "watermill": true, "eventbus-async": true,
 	"expr": true, "cel-go": true,
 	"hashicorp-tcp": true, "hashicorp-tcp-bolt": true,
+	"hashicorp-bolt": true, "jetstream": true, "jetstream-sync": true,
 }
 
 // A loss is a row where semevent is slower than a peer (not a floor).
@@ -438,6 +441,14 @@ func render(r *results, machine string, count int) string {
 		title: "Append throughput, 64 writers", group: "consensus", prefix: "BenchmarkConsensus/throughput/", semevent: "semevent", pairs: consensusPairs,
 		cols: []column{eventsPS, nsEvent, allocs, bytesEv},
 	})...)
+
+	p("## Replicated publish\n\n")
+	p("What a cluster of event publishers does: 3 replicas on 127.0.0.1 with their logs on disk (a fresh `b.TempDir()` per run), %d publishers each publishing one event at a time and waiting until a quorum has committed it. The event is what a kernel watcher sends: a write with its path (60 bytes), pid, uid/gid, inode, offset and size, a W3C trace context and two attributes, with a new ID each time; the peers' callers encode it with semevent's codec. events/s counts committed events; p50 and p99 are publish-to-commit latencies; CPU/event (user + system time of the process) and allocations count the whole process, all three replicas included. On a loaded machine events/s and latency mostly say how much CPU the other processes left; CPU/event changes least with the load. Every contender keeps its default timeouts and batching.\n\n", replicatedPublishers)
+	losses = append(losses, renderTable(&b, r, table{
+		title: "", group: "replicated", prefix: "BenchmarkReplicated/", semevent: "semevent",
+		cols: []column{eventsPS, p50, p99, {"CPU/event", "cpu-ns/event", nanos}, allocs, bytesEv},
+	})...)
+	renderReplicatedGoals(&b, r)
 
 	p("## Where semevent loses\n\n")
 	lost := 0
@@ -548,4 +559,29 @@ func renderTable(b *strings.Builder, r *results, t table) []loss {
 	}
 	b.WriteString("\n")
 	return losses
+}
+
+// replicatedPublishers is BenchmarkReplicated's number of publishers.
+const replicatedPublishers = 64
+
+// renderReplicatedGoals says whether semevent's replicated publish meets
+// the goals issue 13 set: ≥ 100k events/s, p99 < 10 ms, ≥ 2× JetStream.
+func renderReplicatedGoals(b *strings.Builder, r *results) {
+	const prefix = "BenchmarkReplicated/"
+	eps, ok := r.median(prefix+"semevent", "events/s")
+	if !ok {
+		return
+	}
+	p99, _ := r.median(prefix+"semevent", "p99-ns")
+	met := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**not met**"
+	}
+	fmt.Fprintf(b, "Goals (issue 13) for semevent: ≥ 100k events/s — %s (%s); p99 < 10 ms — %s (%s)", met(eps >= 100e3), rate(eps), met(p99 < 10e6), nanos(p99))
+	if js, ok := r.median(prefix+"jetstream", "events/s"); ok && js > 0 {
+		fmt.Fprintf(b, "; ≥ 2× JetStream's events/s — %s (%.2f×)", met(eps >= 2*js), eps/js)
+	}
+	b.WriteString(".\n\n")
 }
