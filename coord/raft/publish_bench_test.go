@@ -3,6 +3,7 @@ package raft
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,7 +12,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lni/dragonboat/v4"
+	"github.com/lni/dragonboat/v4/config"
+	sm "github.com/lni/dragonboat/v4/statemachine"
+
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/codec"
 )
 
 // BenchmarkReplicatedPublish is the replicated-publish workload of
@@ -160,3 +166,130 @@ func benchCPUTime(tb testing.TB) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkDragonboatFloor is the replicated-publish workload on bare
+// dragonboat, configured as coord/raft configures it (RTT 1ms, the small
+// pebble LogDB, CheckQuorum and PreVote, the same election and heartbeat
+// ticks), with none of coord/raft: a state machine that only counts
+// entries, the NoOP session (no exactly-once), and each publisher
+// proposing its one encoded event itself (no writer packing events into
+// proposals; dragonboat's step worker still puts the proposals that wait
+// together into one Raft update, one LogDB write and fsync). What
+// coord/raft's Append adds to a commit is the difference.
+func BenchmarkDragonboatFloor(b *testing.B) {
+	const publishers = 64
+	dir := b.TempDir()
+	members := make(map[uint64]dragonboat.Target)
+	for i := range 3 {
+		members[uint64(i+1)] = fmt.Sprintf("127.0.0.1:%d", freePort(b))
+	}
+	nhs := make([]*dragonboat.NodeHost, 3)
+	for i := range nhs {
+		nh, err := dragonboat.NewNodeHost(config.NodeHostConfig{
+			NodeHostDir:    filepath.Join(dir, fmt.Sprint("node", i+1)),
+			RTTMillisecond: 1,
+			RaftAddress:    members[uint64(i+1)],
+			Expert:         config.ExpertConfig{LogDB: config.GetSmallMemLogDBConfig()},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		nhs[i] = nh
+		defer nh.Close()
+	}
+	for i, nh := range nhs {
+		err := nh.StartReplica(members, false, func(uint64, uint64) sm.IStateMachine { return &countSM{} }, config.Config{
+			ReplicaID: uint64(i + 1), ShardID: 1, CheckQuorum: true, PreVote: true,
+			ElectionRTT: DefaultElectionRTT, HeartbeatRTT: DefaultHeartbeatRTT,
+			SnapshotEntries: DefaultSnapshotEntries, CompactionOverhead: DefaultSnapshotEntries / 2,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	var leader *dragonboat.NodeHost
+	for deadline := time.Now().Add(30 * time.Second); leader == nil; time.Sleep(10 * time.Millisecond) {
+		if id, _, ok, _ := nhs[0].GetLeaderID(1); ok && id >= 1 && id <= 3 {
+			leader = nhs[id-1]
+		} else if time.Now().After(deadline) {
+			b.Fatal("no leader after 30s")
+		}
+	}
+	ctx := context.Background()
+	run := func(per int, lat [][]int64) error {
+		var wg sync.WaitGroup
+		errs := make([]error, publishers)
+		for p := range publishers {
+			wg.Go(func() {
+				ids := semevent.NewIDGenerator(uint32(p + 1))
+				ev := publishEvent(p)
+				var cmd []byte
+				sess := leader.GetNoOPSession(1)
+				for k := range per {
+					ev.ID, ev.Time, ev.Offset = semevent.ID{}, 0, int64(k)*ev.Size
+					t0 := time.Now()
+					ids.Stamp(ev)
+					cmd = codec.Append(cmd[:0], ev)
+					pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+					_, err := leader.SyncPropose(pctx, sess, cmd)
+					cancel()
+					if err != nil {
+						errs[p] = fmt.Errorf("publisher %d, event %d: %w", p, k, err)
+						return
+					}
+					if lat != nil {
+						lat[p] = append(lat[p], int64(time.Since(t0)))
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for _, err := range errs {
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := run(4, nil); err != nil {
+		b.Fatal(err)
+	}
+	per := max(b.N/publishers, 1)
+	lat := make([][]int64, publishers)
+	for p := range lat {
+		lat[p] = make([]int64, 0, per)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	start, cpu0 := time.Now(), benchCPUTime(b)
+	err := run(per, lat)
+	el, cpu := time.Since(start), benchCPUTime(b)-cpu0
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	all := slices.Concat(lat...)
+	slices.Sort(all)
+	b.ReportMetric(float64(per*publishers)/el.Seconds(), "events/s")
+	b.ReportMetric(float64(cpu)/float64(per*publishers), "cpu-ns/event")
+	b.ReportMetric(float64(all[len(all)/2]), "p50-ns")
+	b.ReportMetric(float64(all[min(len(all)*99/100, len(all)-1)]), "p99-ns")
+}
+
+// countSM is BenchmarkDragonboatFloor's state machine: it counts entries.
+type countSM struct{ n uint64 }
+
+func (s *countSM) Update(e sm.Entry) (sm.Result, error) {
+	s.n++
+	return sm.Result{Value: e.Index}, nil
+}
+func (s *countSM) Lookup(any) (any, error) { return s.n, nil }
+func (s *countSM) SaveSnapshot(w io.Writer, _ sm.ISnapshotFileCollection, _ <-chan struct{}) error {
+	_, err := fmt.Fprint(w, s.n)
+	return err
+}
+func (s *countSM) RecoverFromSnapshot(r io.Reader, _ []sm.SnapshotFile, _ <-chan struct{}) error {
+	_, err := fmt.Fscan(r, &s.n)
+	return err
+}
+func (s *countSM) Close() error { return nil }

@@ -170,7 +170,8 @@ func startRSSNode(t *testing.T, dir string, id int, members string) *rssNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = logf
+	var logMu sync.Mutex // guards logf: the node's test output and stderr
+	cmd.Stderr = &lockedWriter{mu: &logMu, w: logf}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -188,6 +189,10 @@ func startRSSNode(t *testing.T, dir string, id int, members string) *rssNode {
 		for sc.Scan() {
 			if l, ok := strings.CutPrefix(sc.Text(), "rss: "); ok {
 				n.lines <- l
+			} else {
+				logMu.Lock()
+				fmt.Fprintln(logf, sc.Text()) // the node's test output: its failure, if any
+				logMu.Unlock()
 			}
 		}
 		close(n.lines)
@@ -210,6 +215,18 @@ func startRSSNode(t *testing.T, dir string, id int, members string) *rssNode {
 		}
 	})
 	return n
+}
+
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 func (n *rssNode) send(t *testing.T, cmd string) {
