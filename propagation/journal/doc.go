@@ -78,9 +78,10 @@
 // without metadata, such as those written before MetaSize existed); the
 // next record starts a new segment with the new size
 // (TestMetaReopenOtherSize). Torn tails, bit flips, tampering, SIGKILL and
-// power-loss campaigns are tested with meta segments as without
-// (TestTornTailEveryByte, TestBitFlipDetected, TestMetaTamperDetected,
-// TestCrash, TestCrashCampaign), and committed journals with metadata
+// power-loss campaigns, the sparse index and retention are tested with meta
+// segments as without (TestTornTailEveryByte, TestBitFlipDetected,
+// TestMetaTamperDetected, TestCrash, TestCrashCampaign,
+// TestMetaIndexAndRetention), and committed journals with metadata
 // (testdata/v2-meta-*) must keep decoding (TestVersion2MetaGolden).
 //
 // Readers see a record once it is committed: after its fsync under
