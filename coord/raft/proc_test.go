@@ -116,6 +116,9 @@ func procNodeMain() int {
 		}
 		json.NewEncoder(w).Encode(out)
 	})
+	mux.HandleFunc("/stats", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(c.Stats())
+	})
 	mux.HandleFunc("/leader", func(w http.ResponseWriter, r *http.Request) {
 		l, _, ok, _ := c.nh.GetLeaderID(shardID(0))
 		if !ok {
