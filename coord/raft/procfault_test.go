@@ -44,7 +44,8 @@ func procKills(t *testing.T) int {
 // the client never learned is in them whole or not at all, and the
 // history is linearizable (porcupine). It also measures failover: the
 // time from each SIGKILL to the first successful append to shard 0 called
-// after it (logged, never asserted on).
+// after it (logged, never asserted on). SEMEVENT_RAFT_TRACE=1 also logs,
+// per kill, when a new leader became known and every node's Stats.
 func TestProcessLeaderKills(t *testing.T) {
 	const shards, writers = 2, 4
 	kills := procKills(t)
