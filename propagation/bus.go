@@ -317,6 +317,10 @@ func (b *Bus) enqueueAt(ctx context.Context, env envelope, bd semevent.Boundary)
 // *BatchError's Accepted counts the events known to be committed, and its
 // error wraps [ErrOutcomeUnknown] when ctx ended before the bus knew the
 // outcome of the others; publishing the same batch again is idempotent.
+// A replicated batch is appended atomically (see the package doc's Cluster
+// section), unless some of its events take part in dedup: each is then
+// deduplicated and replicated as a replicated Publish would be, and the
+// batch is handed over and waited for as a durable one.
 func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 	for i, ev := range evs {
 		if err := b.check(ev); err != nil {
@@ -342,8 +346,14 @@ func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 			}
 		}
 	}
+	src := srcPublish
 	if level == Replicated {
-		return b.cl.publishBatch(ctx, evs)
+		// Events that take part in dedup fold before they are replicated,
+		// each on its own; a batch with none is appended atomically.
+		if !slices.ContainsFunc(evs, func(ev *semevent.Event) bool { return b.dedupAt(ev.Boundary) }) {
+			return b.cl.publishBatch(ctx, evs)
+		}
+		src = srcReplicate
 	}
 	commits := make([]*commit, len(evs))
 	var failed error
@@ -359,7 +369,7 @@ func (b *Bus) PublishBatch(ctx context.Context, evs []*semevent.Event) error {
 			b.recent.resolve(c, failed)
 			continue
 		}
-		env.c = c
+		env.c, env.src = c, src
 		if err := b.enqueue(ctx, env); err != nil {
 			b.recent.resolve(c, err)
 			failed = err

@@ -432,3 +432,38 @@ func TestClusterCoordinatorOutcomeUnknown(t *testing.T) {
 		t.Errorf("Stats.ReplicationErrors = %d, want 1", st.ReplicationErrors)
 	}
 }
+
+// TestClusterDedupBatch: a replicated batch at deduplicated boundaries
+// (the FUSE bridge publishes batches) folds with its twins before it is
+// replicated: one record per operation.
+func TestClusterDedupBatch(t *testing.T) {
+	_, cs := sharedCluster(t, 2, 1)
+	b1 := newNodeBus(t, cs[0], &propagation.Options{Dedup: &propagation.DedupOptions{Window: time.Second}})
+	b2 := newNodeBus(t, cs[1], nil)
+	r2 := subscribe(t, b2, nil)
+	ctx := context.Background()
+	batch := func(bd semevent.Boundary) []*semevent.Event {
+		return []*semevent.Event{
+			{Kind: semevent.KindFileCreate, Boundary: bd, Path: "/d/1"},
+			{Kind: semevent.KindFileCreate, Boundary: bd, Path: "/d/2"},
+		}
+	}
+	var wg sync.WaitGroup
+	for _, bd := range []semevent.Boundary{semevent.FUSE, semevent.Kernel} {
+		wg.Go(func() {
+			if err := b1.PublishBatch(ctx, batch(bd)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if recs, _ := cs[0].Read(ctx, 0, 1, 0); len(recs) != 2 {
+		t.Fatalf("the log holds %d records, want 2 (each pair folded)", len(recs))
+	}
+	syncAll(t, b2)
+	for _, ev := range r2.events() {
+		if ev.Seen != semevent.Boundaries(semevent.Kernel, semevent.FUSE, semevent.Remote) {
+			t.Errorf("%s seen %v on node 2, want kernel, fuse and remote", ev.Path, ev.Seen)
+		}
+	}
+}

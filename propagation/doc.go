@@ -159,13 +159,16 @@
 //     is idempotent on this bus (Options.RecentIDs), and across nodes when
 //     the coordinator remembers committed IDs (coord/raft does).
 //     (TestClusterOutcomeUnknown, TestClusterCoordinatorError)
-//   - A Replicated PublishBatch is not deduplicated: it is appended as one
-//     unit, with AppendAtomic when the coordinator has it (all or none, in
-//     one proposal; a batch whose events map to several shards fails with
-//     the coordinator's error before anything is proposed), else with one
-//     Append, which commits the events of one shard together. Every
-//     node's subscribers see the batch contiguous and in order.
-//     (TestClusterBatchContiguous)
+//   - A Replicated PublishBatch none of whose events take part in dedup
+//     is appended as one unit, with AppendAtomic when the coordinator has
+//     it (all or none, in one proposal; a batch whose events map to
+//     several shards fails with the coordinator's *coord.CrossShardError
+//     before anything is proposed), else with one Append, which commits
+//     the events of one shard together. Every node's subscribers see the
+//     batch contiguous and in order. (TestClusterBatchContiguous,
+//     TestClusterBatchCrossShard) A batch with events at deduplicated
+//     boundaries (the FUSE bridge's) is not atomic: each event is folded,
+//     then replicated, as by Publish. (TestClusterDedupBatch)
 //   - The bus follows every shard of the coordinator from what this node
 //     had applied at New and hands every committed record to the
 //     dispatcher through the Remote queue, one queue for all shards, so
