@@ -225,3 +225,38 @@ func TestClusterSlowSubscriberBacklog(t *testing.T) {
 		t.Errorf("node 2 dropped %d events", st.Dropped.Total())
 	}
 }
+
+// TestClusterConsumerCommitsWhenIdle: a consumer that handled events and
+// then has nothing to do commits its offset within about 100ms, while it
+// still runs — so a crash then would deliver nothing again.
+func TestClusterConsumerCommitsWhenIdle(t *testing.T) {
+	_, cs := sharedCluster(t, 1, 1)
+	b := newNodeBus(t, cs[0], nil)
+	for i := range 3 {
+		publishN(t, b, context.Background(), &semevent.Event{Kind: semevent.KindFileWrite, Path: fmt.Sprintf("/c/%d", i)})
+	}
+	r := &nodeRecorder{}
+	sub, err := b.Subscribe(r, &propagation.SubscribeOptions{Replay: &propagation.Replay{Replicated: true, Consumer: "idle"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	r.waitLen(t, 3)
+	offs := cs[0].(interface {
+		CommittedOffset(int, string) (uint64, bool, error)
+	})
+	deadline := time.Now().Add(time.Minute)
+	for {
+		next, ok, err := offs.CommittedOffset(0, "idle")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok && next == 4 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committed offset %d (%v) a minute after the consumer went idle, want 4", next, ok)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -12,8 +12,9 @@ import (
 )
 
 // A replicated replay with a Consumer commits a shard's offset after
-// commitEvery handled records of it, or on the first record handled
-// commitInterval after its last commit, and once more when it ends.
+// commitEvery handled records of it, or once commitInterval has passed
+// since its last commit (on the next record, or by a ticker when idle),
+// and once more when it ends.
 const (
 	commitEvery    = 256
 	commitInterval = 100 * time.Millisecond
@@ -116,10 +117,26 @@ func (s *subscription) replayReplicated() {
 	}
 	var subErr error
 	if startErr == nil {
-		select {
-		case <-ctx.Done():
-		case sub := <-ended:
-			subErr = sub.Err()
+		tick := time.NewTicker(commitInterval)
+		defer tick.Stop()
+	wait:
+		for {
+			select {
+			case <-ctx.Done():
+				break wait
+			case sub := <-ended:
+				subErr = sub.Err()
+				break wait
+			case <-tick.C:
+				// An idle consumer commits what it handled since.
+				mu.Lock()
+				for shard := range st {
+					if time.Since(st[shard].at) >= commitInterval {
+						commit(shard, true)
+					}
+				}
+				mu.Unlock()
+			}
 		}
 	}
 	cancel()

@@ -217,14 +217,14 @@
 // event at a time, each shard in order, shards interleaved, as this node
 // sees them (Remote for other nodes'), and [ReplicatedPosition] gives the
 // position from its ctx. The consumer's offset of a shard is committed
-// after 256 handled records of that shard, on the first record handled
-// 100ms after the last commit, and when the subscription ends
+// after 256 handled records of that shard, at most 100ms (plus a tick)
+// after a record was handled, and when the subscription ends
 // (Unsubscribe, Close, or its handler failing for good, which commits
 // nothing past the failed record). So after a clean stop a new
 // subscription with the same consumer resumes with no gap and no
 // duplicate (TestClusterConsumerResumes, TestClusterRaft); after a crash
 // it resumes from the last commit: at least once, the events handled
-// since the last commit again, each with its position, so a handler that
+// since the last commit (at most 256 per shard, or 100ms' worth) again, each with its position, so a handler that
 // records the last position it applied can skip them.
 // (TestClusterConsumerTenants: consumer names belong to the tenant, as
 // for the journal.)
