@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -190,10 +192,10 @@ func (p *Sequence) build() (*cpat, error) {
 		}
 	}
 	if p.Strict {
-		c.m = &strictSeq{stages: st, seqBase: seqBase{states: newKeyMap[*seqState]()}}
+		c.m = &strictSeq{stages: st}
 		c.all = true
 	} else {
-		c.m = &relaxedSeq{stages: st, seqBase: seqBase{states: newKeyMap[*seqState]()}}
+		c.m = &relaxedSeq{stages: st}
 		c.stages = st
 	}
 	return c, nil
@@ -211,7 +213,7 @@ func (p *Count) build() (*cpat, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.m = &countM{stage: st, min: p.Min, states: newKeyMap[*countState]()}
+	c.m = &countM{stage: st, min: p.Min}
 	c.stages = []cstage{st}
 	return c, nil
 }
@@ -229,7 +231,7 @@ func (p *Absence) build() (*cpat, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.m = &absenceM{first: first, then: then, states: newKeyMap[*absenceState]()}
+	c.m = &absenceM{first: first, then: then}
 	c.stages = []cstage{first, then}
 	return c, nil
 }
@@ -246,13 +248,15 @@ func (p *Repeat) build() (*cpat, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.m = &repeatM{stage: st, min: p.Min, max: p.Max, states: newKeyMap[*repeatState]()}
+	c.m = &repeatM{stage: st, min: p.Min, max: p.Max}
 	c.all = true
 	return c, nil
 }
 
 // cpat is a compiled pattern.
 type cpat struct {
+	idx    int32 // its index in cep.pats, which keys its state in a keyEntry
+	tq     int   // its timer queue: the one of the patterns with its Within
 	name   string
 	key    semevent.KeyFunc
 	scope  cstage
@@ -268,8 +272,10 @@ type cpat struct {
 // matcher is one pattern's state machine. Its methods are called with
 // CEP.mu held.
 type matcher interface {
-	event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64)
-	timer(c *cep, p *cpat, k semevent.Key, seq uint64, at int64)
+	event(c *cep, p *cpat, r *keyRef, ev *semevent.Event, t int64)
+	// timer fires deadline seq of state st; st may have been recycled
+	// since, which seq tells.
+	timer(c *cep, p *cpat, st keyState, seq uint64, at int64)
 	sweep(c *cep, p *cpat, wm int64)
 	partials() int
 	reset() // drops every key's state
@@ -288,10 +294,12 @@ type Options struct {
 	// Publisher receives every match as an event of kind
 	// semevent.KindPatternMatched. Nil: matches are only counted.
 	Publisher semevent.Publisher
-	// PublishTimeout bounds each publish to Publisher (see
-	// semevent.PublishTimeout): 0 means semevent.DefaultPublishTimeout,
-	// a negative value means no bound. A publish that times out is
-	// returned by Handle or Advance and reported to OnError.
+	// PublishTimeout bounds the publishes to Publisher of the matches
+	// one Handle or Advance call makes: they share one deadline (one
+	// timer per call, not per match), PublishTimeout after they start.
+	// 0 means semevent.DefaultPublishTimeout, a negative value means no
+	// bound. A publish that times out is returned by Handle or Advance
+	// and reported to OnError.
 	PublishTimeout time.Duration
 	// Principal is who publishes the matches on a bus with an access.Authorizer:
 	// each publish's context carries it (access.WithPrincipal). Without it
@@ -418,7 +426,12 @@ type cep struct {
 	lastSweep int64
 	sweepGap  int64
 	seq       uint64 // last timer sequence number
-	timers    timerHeap
+	timers    timers
+	keys      keyIndex
+	refs      [maxRefs + 1]keyRef // the current event's keys (the last: scratch)
+	nrefs     int
+	rng       uint64
+	scratch   []semevent.ID
 	out       []*semevent.Event // matches made under mu, published after
 	cap       int               // MaxPartialsPerKey
 	maxKeys   int               // MaxKeys
@@ -463,6 +476,8 @@ func New(patterns []Pattern, opts *Options) (*Engine, error) {
 	e := &Engine{}
 	c := &e.c
 	c.byTopic = map[string][]*cpat{}
+	c.keys = newKeyIndex()
+	withins := map[int64]int{}
 	c.cap = o.MaxPartialsPerKey
 	if o.MaxKeys == 0 {
 		o.MaxKeys = DefaultMaxKeys
@@ -498,6 +513,12 @@ func New(patterns []Pattern, opts *Options) (*Engine, error) {
 			continue
 		}
 		names[cp.name] = true
+		q, ok := withins[cp.within]
+		if !ok {
+			q = len(withins)
+			withins[cp.within] = q
+		}
+		cp.tq = q
 		c.pats = append(c.pats, cp)
 		if c.sweepGap == 0 || cp.within < c.sweepGap {
 			c.sweepGap = cp.within
@@ -507,7 +528,36 @@ func New(patterns []Pattern, opts *Options) (*Engine, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	c.timers.init(len(withins))
+	c.numberSlots()
 	return e, nil
+}
+
+// numberSlots gives each pattern its index in the per-key tables
+// (cpat.idx): the patterns an event of one topic or kind wakes get
+// consecutive numbers, so that their states for a key lie next to each
+// other in that key's table.
+func (c *cep) numberSlots() {
+	for _, p := range c.pats {
+		p.idx = -1
+	}
+	next := int32(0)
+	number := func(list []*cpat) {
+		for _, p := range list {
+			if p.idx < 0 {
+				p.idx = next
+				next++
+			}
+		}
+	}
+	number(c.always)
+	for _, l := range c.byKind {
+		number(l)
+	}
+	for _, t := range slices.Sorted(maps.Keys(c.byTopic)) {
+		number(c.byTopic[t])
+	}
+	number(c.pats) // none is left: every pattern is filed somewhere
 }
 
 // index files p under the kinds and topics of the stages that can wake it.
@@ -583,6 +633,7 @@ func (e *Engine) Handle(ctx context.Context, ev *semevent.Event) error {
 		c.advanceLocked(t)
 	}
 	c.epoch++
+	c.nrefs = 0
 	c.visit(c.always, ev, t)
 	if int(ev.Kind) < len(c.byKind) {
 		c.visit(c.byKind[ev.Kind], ev, t)
@@ -604,7 +655,7 @@ func (c *cep) visit(list []*cpat, ev *semevent.Event, t int64) {
 		}
 		k := p.key(ev)
 		k.Tenant = ev.Tenant // per tenant by construction, whatever the KeyFunc
-		p.m.event(c, p, k, ev, t)
+		p.m.event(c, p, c.ref(k), ev, t)
 	}
 }
 
@@ -630,9 +681,13 @@ func (e *Engine) Advance(ctx context.Context, t int64) error {
 
 func (c *cep) advanceLocked(t int64) {
 	c.watermark = t
-	for len(c.timers) > 0 && c.timers[0].at < t {
-		tm := c.timers.pop()
-		tm.p.m.timer(c, tm.p, tm.key, tm.seq, tm.at)
+	c.nrefs = 0 // timers and sweeps may drop entries; no event's refs are in use
+	for {
+		tm, ok := c.timers.popBefore(t)
+		if !ok {
+			break
+		}
+		tm.p.m.timer(c, tm.p, tm.st, tm.seq, tm.at)
 	}
 	if subSat(t, c.lastSweep) > c.sweepGap {
 		c.lastSweep = t
@@ -649,30 +704,46 @@ func (c *cep) advanceLocked(t int64) {
 }
 
 // flushLocked publishes the matches made under c.mu, after unlocking it.
+// The matches of one call share one PublishTimeout.
 func (c *cep) flushLocked(ctx context.Context) error {
 	if len(c.out) == 0 {
 		c.mu.Unlock()
 		return nil
 	}
-	out := c.out
-	c.out = nil
+	var buf [8]*semevent.Event
+	out := buf[:0]
+	if len(c.out) > len(buf) {
+		out = make([]*semevent.Event, 0, len(c.out))
+	}
+	out = append(out, c.out...)
+	clear(c.out)
+	c.out = c.out[:0]
 	c.mu.Unlock()
+	if c.pub == nil {
+		return nil
+	}
 	var errs []error
-	if c.pub != nil {
-		if c.who != nil {
-			ctx = access.WithPrincipal(ctx, c.who)
+	if c.who != nil {
+		ctx = access.WithPrincipal(ctx, c.who)
+	}
+	if d := c.pubTO; d >= 0 {
+		if d == 0 {
+			d = semevent.DefaultPublishTimeout
 		}
-		for _, m := range out {
-			if err := semevent.PublishTimeout(ctx, c.pub, m, c.pubTO); err != nil {
-				if n, ok := c.pubLog.Note(c.clock()); ok {
-					c.log.LogAttrs(ctx, slog.LevelError, "publishing a match failed", slog.String("topic", m.Topic), slog.String(logx.Tenant, m.Tenant),
-						slog.Any(logx.Err, err), slog.Uint64(logx.Count, n))
-				}
-				if c.onErr != nil {
-					c.onErr(err)
-				}
-				errs = append(errs, err)
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	for _, m := range out {
+		if err := c.pub.Publish(ctx, m); err != nil {
+			if n, ok := c.pubLog.Note(c.clock()); ok {
+				c.log.LogAttrs(ctx, slog.LevelError, "publishing a match failed", slog.String("topic", m.Topic), slog.String(logx.Tenant, m.Tenant),
+					slog.Any(logx.Err, err), slog.Uint64(logx.Count, n))
 			}
+			if c.onErr != nil {
+				c.onErr(err)
+			}
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -692,10 +763,11 @@ func (e *Engine) Close(ctx context.Context) error {
 		return nil
 	}
 	c.closed = true
-	c.timers = nil
+	c.timers.init(len(c.timers.qs))
 	for _, p := range c.pats {
 		p.m.reset()
 	}
+	c.keys = newKeyIndex()
 	return nil
 }
 
@@ -721,12 +793,19 @@ func (e *Engine) Watermark() int64 {
 // emit records a match; ids are copied.
 func (c *cep) emit(p *cpat, k semevent.Key, ids []semevent.ID, at int64, o origin) {
 	c.stats.Matches++
-	data := make([]byte, 16*len(ids))
-	for i, id := range ids {
-		b := id.Bytes()
-		copy(data[16*i:], b[:])
+	// One allocation per match: the event, its attributes and (for up to
+	// four causes) its data share one block.
+	m := &matchEvent{}
+	data := m.data[:0]
+	if n := 16 * len(ids); n > len(m.data) {
+		data = make([]byte, 0, n)
 	}
-	c.out = append(c.out, &semevent.Event{
+	for _, id := range ids {
+		b := id.Bytes()
+		data = append(data, b[:]...)
+	}
+	m.attrs = [2]semevent.Attr{{Key: AttrPattern, Value: p.name}, {Key: AttrKey, Value: k.String()}}
+	m.ev = semevent.Event{
 		Kind:     semevent.KindPatternMatched,
 		Boundary: semevent.Userspace,
 		Time:     at,
@@ -734,9 +813,18 @@ func (c *cep) emit(p *cpat, k semevent.Key, ids []semevent.ID, at int64, o origi
 		Path:     o.path,
 		PID:      o.pid,
 		Cause:    ids[len(ids)-1],
-		Attrs:    []semevent.Attr{{Key: AttrPattern, Value: p.name}, {Key: AttrKey, Value: k.String()}},
+		Attrs:    m.attrs[:],
 		Data:     data,
-	})
+	}
+	c.out = append(c.out, &m.ev)
+}
+
+// matchEvent is a match event with room for its attributes and four
+// causing IDs.
+type matchEvent struct {
+	ev    semevent.Event
+	attrs [2]semevent.Attr
+	data  [64]byte
 }
 
 // Attribute keys of the semevent.KindPatternMatched events an [Engine]
@@ -803,61 +891,114 @@ func subSat(a, b int64) int64 {
 	return s
 }
 
-// timer is a deadline of one key of one pattern; seq tells a stale timer
-// from the current one.
+// timer is a deadline of one state of one pattern; seq tells a stale
+// timer (its state recycled or its pending First gone) from a live one.
 type timer struct {
 	at  int64
-	p   *cpat
-	key semevent.Key
 	seq uint64
+	p   *cpat
+	st  keyState
 }
 
-type timerHeap []timer
+// timers are the pending deadlines, in one FIFO queue per distinct Within:
+// event time never goes back (a late event counts at the watermark), so
+// the deadlines t+Within of the patterns sharing a Within arrive in
+// order, and a queue's append is all a new timer costs. A small heap of
+// the non-empty queues, ordered by their first deadline, gives the next
+// to fire. (A heap entry per timer — hundreds of thousands with a
+// thousand patterns — was a seventh of the engine's time.) A queue holds
+// at most the timers started within its Within: each Absence First and
+// each Repeat run starts one.
+type timers struct {
+	qs   []timerQueue
+	heap []int // indices of non-empty queues, by their head's (at, seq)
+}
 
-func (h *timerHeap) push(t timer) {
-	*h = append(*h, t)
-	s := *h
-	i := len(s) - 1
+type timerQueue struct {
+	q    []timer
+	head int // q[head:] are pending
+}
+
+func (ts *timers) init(n int) {
+	ts.qs = make([]timerQueue, n)
+	ts.heap = ts.heap[:0]
+}
+
+// add queues a deadline for p; at must not be before the last one queued
+// for a pattern with p's Within.
+func (c *cep) addTimer(p *cpat, at int64, seq uint64, st keyState) {
+	ts := &c.timers
+	q := &ts.qs[p.tq]
+	empty := q.head == len(q.q)
+	q.q = append(q.q, timer{at: at, seq: seq, p: p, st: st})
+	if empty {
+		ts.heap = append(ts.heap, p.tq)
+		ts.up(len(ts.heap) - 1)
+	}
+}
+
+// popBefore removes and returns the first deadline if it is before t.
+func (ts *timers) popBefore(t int64) (timer, bool) {
+	if len(ts.heap) == 0 {
+		return timer{}, false
+	}
+	q := &ts.qs[ts.heap[0]]
+	tm := q.q[q.head]
+	if tm.at >= t {
+		return timer{}, false
+	}
+	q.q[q.head] = timer{}
+	q.head++
+	switch {
+	case q.head == len(q.q):
+		q.q, q.head = q.q[:0], 0
+		last := len(ts.heap) - 1
+		ts.heap[0] = ts.heap[last]
+		ts.heap = ts.heap[:last]
+	case q.head >= 1024 && 2*q.head >= len(q.q):
+		n := copy(q.q, q.q[q.head:])
+		clear(q.q[n:])
+		q.q, q.head = q.q[:n], 0
+	}
+	ts.down(0)
+	return tm, true
+}
+
+func (ts *timers) less(i, j int) bool {
+	a, b := &ts.qs[ts.heap[i]], &ts.qs[ts.heap[j]]
+	x, y := &a.q[a.head], &b.q[b.head]
+	if x.at != y.at {
+		return x.at < y.at
+	}
+	return x.seq < y.seq
+}
+
+func (ts *timers) up(i int) {
 	for i > 0 {
 		j := (i - 1) / 2
-		if !s[i].before(&s[j]) {
+		if !ts.less(i, j) {
 			break
 		}
-		s[i], s[j] = s[j], s[i]
+		ts.heap[i], ts.heap[j] = ts.heap[j], ts.heap[i]
 		i = j
 	}
 }
 
-func (h *timerHeap) pop() timer {
-	s := *h
-	top := s[0]
-	n := len(s) - 1
-	s[0] = s[n]
-	s[n] = timer{}
-	s = s[:n]
-	i := 0
+func (ts *timers) down(i int) {
+	n := len(ts.heap)
 	for {
 		l := 2*i + 1
 		if l >= n {
-			break
+			return
 		}
 		m := l
-		if r := l + 1; r < n && s[r].before(&s[l]) {
+		if r := l + 1; r < n && ts.less(r, l) {
 			m = r
 		}
-		if !s[m].before(&s[i]) {
-			break
+		if !ts.less(m, i) {
+			return
 		}
-		s[i], s[m] = s[m], s[i]
+		ts.heap[i], ts.heap[m] = ts.heap[m], ts.heap[i]
 		i = m
 	}
-	*h = s
-	return top
-}
-
-func (t *timer) before(u *timer) bool {
-	if t.at != u.at {
-		return t.at < u.at
-	}
-	return t.seq < u.seq
 }

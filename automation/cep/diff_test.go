@@ -373,6 +373,9 @@ func TestCEPDifferential(t *testing.T) {
 			byType[sp.typ] += len(w)
 			want = append(want, w...)
 		}
+		if err := checkInvariants(e); err != nil {
+			t.Fatalf("stream %d: %v", s, err)
+		}
 		got := engineMatches(t, evs, rec.evs)
 		slices.Sort(got)
 		slices.Sort(want)

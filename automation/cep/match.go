@@ -29,20 +29,23 @@ type relaxedSeq struct {
 // contiguities do alike: no timers, a sweep of expired partials, counting
 // and reset.
 type seqBase struct {
-	states keyMap[*seqState]
+	states stateList[*seqState]
 	n      int // partial matches held
 }
 
-func (m *seqBase) timer(*cep, *cpat, semevent.Key, uint64, int64) {}
-
-func (m *seqBase) sweep(c *cep, p *cpat, wm int64) { sweepSeq(c, p, wm, &m.states, &m.n) }
+func (m *seqBase) timer(*cep, *cpat, keyState, uint64, int64) {}
 
 func (m *seqBase) partials() int { return m.n }
 
-func (m *seqBase) reset() { m.states, m.n = newKeyMap[*seqState](), 0 }
+func (m *seqBase) reset() { m.states.reset(); m.n = 0 }
 
 // seqState holds one key's partial sequence matches.
-type seqState struct{ parts []partial }
+type seqState struct {
+	stateHdr
+	parts []partial
+}
+
+func newSeqState() *seqState { return &seqState{} }
 
 func (s *seqState) held() int { return len(s.parts) }
 
@@ -50,16 +53,21 @@ func (s *seqState) release(c *cep) {
 	for _, pt := range s.parts {
 		c.putIDs(pt.ids)
 	}
+	clear(s.parts)
+	s.parts = s.parts[:0]
+	if cap(s.parts) > 64 {
+		s.parts = nil
+	}
 }
 
-// sweepSeq drops the partial matches whose window the watermark passed.
-func sweepSeq(c *cep, p *cpat, wm int64, states *keyMap[*seqState], n *int) {
-	states.each(func(k semevent.Key, st *seqState) {
+// sweep drops the partial matches whose window the watermark passed.
+func (m *seqBase) sweep(c *cep, p *cpat, wm int64) {
+	m.states.each(func(st *seqState) {
 		w := 0
 		for _, pt := range st.parts {
 			if addSat(pt.start, p.within) < wm {
 				c.putIDs(pt.ids)
-				*n--
+				m.n--
 				continue
 			}
 			st.parts[w] = pt
@@ -68,19 +76,20 @@ func sweepSeq(c *cep, p *cpat, wm int64, states *keyMap[*seqState], n *int) {
 		clear(st.parts[w:])
 		st.parts = st.parts[:w]
 		if w == 0 {
-			states.del(k)
+			m.states.del(c, p, st)
 		}
 	})
 }
 
-func (m *relaxedSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
+func (m *relaxedSeq) event(c *cep, p *cpat, r *keyRef, ev *semevent.Event, t int64) {
 	var hit [MaxStages]bool
 	if !stageHits(m.stages, ev, &hit) {
 		return
 	}
 	n := len(m.stages)
-	st := m.states.get(k)
-	if st != nil {
+	k := r.key
+	st, ok := m.states.get(c, p, r)
+	if ok {
 		w := 0
 		for _, pt := range st.parts {
 			if subSat(t, pt.start) > p.within {
@@ -107,9 +116,10 @@ func (m *relaxedSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, 
 		if n == 1 {
 			c.emit(p, k, []semevent.ID{ev.ID}, t, originOf(ev))
 		} else {
-			if st == nil {
-				st = &seqState{}
-				m.n -= m.states.add(c, k, st)
+			if !ok {
+				var dropped int
+				st, dropped = m.states.add(c, p, r, newSeqState)
+				m.n -= dropped
 			}
 			if len(st.parts) >= c.cap {
 				c.putIDs(st.parts[0].ids)
@@ -134,15 +144,16 @@ type strictSeq struct {
 	seqBase
 }
 
-func (m *strictSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
+func (m *strictSeq) event(c *cep, p *cpat, r *keyRef, ev *semevent.Event, t int64) {
 	var hit [MaxStages]bool
 	any := stageHits(m.stages, ev, &hit)
-	st := m.states.get(k)
-	if st == nil && !hit[0] {
+	k := r.key
+	st, ok := m.states.get(c, p, r)
+	if !ok && !hit[0] {
 		return
 	}
 	n := len(m.stages)
-	if st != nil {
+	if ok {
 		w := 0
 		for _, pt := range st.parts {
 			if any && hit[len(pt.ids)] && subSat(t, pt.start) <= p.within {
@@ -165,9 +176,10 @@ func (m *strictSeq) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t
 		if n == 1 {
 			c.emit(p, k, []semevent.ID{ev.ID}, t, originOf(ev))
 		} else {
-			if st == nil {
-				st = &seqState{}
-				m.n -= m.states.add(c, k, st)
+			if !ok {
+				var dropped int
+				st, dropped = m.states.add(c, p, r, newSeqState)
+				m.n -= dropped
 			}
 			st.parts = append(st.parts, partial{start: t, ids: append(c.getIDs(n), ev.ID)})
 			m.n++
@@ -187,30 +199,40 @@ type ref struct {
 type countM struct {
 	stage  cstage
 	min    int
-	states keyMap[*countState]
+	states stateList[*countState]
 	n      int
 }
 
 type countState struct {
+	stateHdr
 	buf  []ref
 	head int // buf[head:] are live
 }
 
-func (s *countState) held() int    { return len(s.buf) - s.head }
-func (s *countState) release(*cep) {}
+func (s *countState) held() int { return len(s.buf) - s.head }
+func (s *countState) release(*cep) {
+	s.buf, s.head = s.buf[:0], 0
+	if cap(s.buf) > 64 {
+		s.buf = nil
+	}
+}
 
-func (m *countM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
+func newCountState() *countState { return &countState{} }
+
+func (m *countM) event(c *cep, p *cpat, r *keyRef, ev *semevent.Event, t int64) {
 	if !m.stage.match(ev) {
 		return
 	}
+	k := r.key
 	if m.min == 1 {
 		c.emit(p, k, []semevent.ID{ev.ID}, t, originOf(ev))
 		return
 	}
-	st := m.states.get(k)
-	if st == nil {
-		st = &countState{buf: make([]ref, 0, min(m.min, 16))}
-		m.n -= m.states.add(c, k, st)
+	st, ok := m.states.get(c, p, r)
+	if !ok {
+		var dropped int
+		st, dropped = m.states.add(c, p, r, newCountState)
+		m.n -= dropped
 	}
 	for st.head < len(st.buf) && subSat(t, st.buf[st.head].t) > p.within {
 		st.head++
@@ -223,13 +245,14 @@ func (m *countM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t in
 	m.n++
 	if len(st.buf)-st.head >= m.min {
 		live := st.buf[st.head:]
-		ids := make([]semevent.ID, len(live))
-		for i, r := range live {
-			ids[i] = r.id
+		ids := c.scratch[:0]
+		for _, r := range live {
+			ids = append(ids, r.id)
 		}
+		c.scratch = ids[:0]
 		c.emit(p, k, ids, t, originOf(ev))
 		m.n -= len(live)
-		m.states.del(k)
+		m.states.del(c, p, st)
 		return
 	}
 	if st.head > len(st.buf)/2 && st.head > 8 {
@@ -238,28 +261,28 @@ func (m *countM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t in
 	}
 }
 
-func (m *countM) timer(*cep, *cpat, semevent.Key, uint64, int64) {}
+func (m *countM) timer(*cep, *cpat, keyState, uint64, int64) {}
 
 func (m *countM) sweep(c *cep, p *cpat, wm int64) {
-	m.states.each(func(k semevent.Key, st *countState) {
+	m.states.each(func(st *countState) {
 		for st.head < len(st.buf) && addSat(st.buf[st.head].t, p.within) < wm {
 			st.head++
 			m.n--
 		}
 		if st.head == len(st.buf) {
-			m.states.del(k)
+			m.states.del(c, p, st)
 		}
 	})
 }
 
 func (m *countM) partials() int { return m.n }
 
-func (m *countM) reset() { m.states, m.n = newKeyMap[*countState](), 0 }
+func (m *countM) reset() { m.states.reset(); m.n = 0 }
 
 // absenceM is an Absence pattern: pending First events with timers.
 type absenceM struct {
 	first, then cstage
-	states      keyMap[*absenceState]
+	states      stateList[*absenceState]
 	n           int
 }
 
@@ -269,21 +292,35 @@ type pending struct {
 	o   origin
 }
 
-type absenceState struct{ pend []pending }
+type absenceState struct {
+	stateHdr
+	pend []pending
+}
 
-func (s *absenceState) held() int    { return len(s.pend) }
-func (s *absenceState) release(*cep) {}
+func (s *absenceState) held() int { return len(s.pend) }
+func (s *absenceState) release(*cep) {
+	clear(s.pend)
+	s.pend = s.pend[:0]
+	if cap(s.pend) > 64 {
+		s.pend = nil
+	}
+}
 
-func (m *absenceM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
-	st := m.states.get(k)
-	if st != nil && m.then.match(ev) {
+func newAbsenceState() *absenceState { return &absenceState{} }
+
+func (m *absenceM) event(c *cep, p *cpat, r *keyRef, ev *semevent.Event, t int64) {
+	st, ok := m.states.get(c, p, r)
+	if ok && m.then.match(ev) {
 		m.n -= len(st.pend)
+		clear(st.pend)
 		st.pend = st.pend[:0]
 	}
 	if m.first.match(ev) {
-		if st == nil {
-			st = &absenceState{}
-			m.n -= m.states.add(c, k, st)
+		if !ok {
+			var dropped int
+			st, dropped = m.states.add(c, p, r, newAbsenceState)
+			m.n -= dropped
+			ok = true
 		}
 		if len(st.pend) >= c.cap {
 			copy(st.pend, st.pend[1:])
@@ -294,22 +331,27 @@ func (m *absenceM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t 
 		c.seq++
 		st.pend = append(st.pend, pending{id: ev.ID, seq: c.seq, o: originOf(ev)})
 		m.n++
-		c.timers.push(timer{at: addSat(t, p.within), p: p, key: k, seq: c.seq})
+		c.addTimer(p, addSat(t, p.within), c.seq, st)
 	}
-	if st != nil && len(st.pend) == 0 {
-		m.states.del(k)
+	if ok && len(st.pend) == 0 {
+		m.states.del(c, p, st)
 	}
 }
 
-func (m *absenceM) timer(c *cep, p *cpat, k semevent.Key, seq uint64, at int64) {
-	st := m.states.get(k)
-	if st == nil {
+func (m *absenceM) timer(c *cep, p *cpat, ks keyState, seq uint64, at int64) {
+	// The state may have been emptied and reused for another key since:
+	// the sequence number, unique to one pending First, tells.
+	st := ks.(*absenceState)
+	if !st.live() {
 		return
 	}
 	for i, pd := range st.pend {
 		if pd.seq == seq {
-			c.emit(p, k, []semevent.ID{pd.id}, at, pd.o)
-			st.pend = append(st.pend[:i], st.pend[i+1:]...)
+			c.emit(p, st.e.key, []semevent.ID{pd.id}, at, pd.o)
+			last := len(st.pend) - 1
+			copy(st.pend[i:], st.pend[i+1:])
+			st.pend[last] = pending{}
+			st.pend = st.pend[:last]
 			m.n--
 			break
 		}
@@ -318,7 +360,7 @@ func (m *absenceM) timer(c *cep, p *cpat, k semevent.Key, seq uint64, at int64) 
 		}
 	}
 	if len(st.pend) == 0 {
-		m.states.del(k)
+		m.states.del(c, p, st)
 	}
 }
 
@@ -326,63 +368,74 @@ func (m *absenceM) sweep(*cep, *cpat, int64) {}
 
 func (m *absenceM) partials() int { return m.n }
 
-func (m *absenceM) reset() { m.states, m.n = newKeyMap[*absenceState](), 0 }
+func (m *absenceM) reset() { m.states.reset(); m.n = 0 }
 
 // repeatM is a Repeat pattern: one open run per key.
 type repeatM struct {
 	stage    cstage
 	min, max int
-	states   keyMap[*repeatState]
+	states   stateList[*repeatState]
 	n        int
 }
 
 type repeatState struct {
+	stateHdr
 	start, last int64
 	ids         []semevent.ID
 	seq         uint64
 	o           origin
 }
 
-func (s *repeatState) held() int    { return len(s.ids) }
-func (s *repeatState) release(*cep) {}
-
-func (m *repeatM) close(c *cep, p *cpat, k semevent.Key, st *repeatState) {
-	if len(st.ids) >= m.min {
-		c.emit(p, k, st.ids, st.last, st.o)
+func (s *repeatState) held() int { return len(s.ids) }
+func (s *repeatState) release(*cep) {
+	ids := s.ids[:0]
+	if cap(ids) > 64 {
+		ids = nil
 	}
-	m.n -= len(st.ids)
-	m.states.del(k)
+	*s = repeatState{ids: ids}
 }
 
-func (m *repeatM) event(c *cep, p *cpat, k semevent.Key, ev *semevent.Event, t int64) {
-	st := m.states.get(k)
-	if st != nil && subSat(t, st.start) > p.within {
-		m.close(c, p, k, st)
-		st = nil
+func newRepeatState() *repeatState { return &repeatState{} }
+
+func (m *repeatM) close(c *cep, p *cpat, st *repeatState) {
+	if len(st.ids) >= m.min {
+		c.emit(p, st.e.key, st.ids, st.last, st.o)
+	}
+	m.n -= len(st.ids)
+	m.states.del(c, p, st)
+}
+
+func (m *repeatM) event(c *cep, p *cpat, r *keyRef, ev *semevent.Event, t int64) {
+	st, ok := m.states.get(c, p, r)
+	if ok && subSat(t, st.start) > p.within {
+		m.close(c, p, st)
+		ok = false
 	}
 	if !m.stage.match(ev) {
-		if st != nil {
-			m.close(c, p, k, st)
+		if ok {
+			m.close(c, p, st)
 		}
 		return
 	}
-	if st == nil {
+	if !ok {
+		var dropped int
+		st, dropped = m.states.add(c, p, r, newRepeatState)
+		m.n -= dropped
 		c.seq++
-		st = &repeatState{start: t, seq: c.seq}
-		m.n -= m.states.add(c, k, st)
-		c.timers.push(timer{at: addSat(t, p.within), p: p, key: k, seq: c.seq})
+		st.start, st.seq = t, c.seq
+		c.addTimer(p, addSat(t, p.within), c.seq, st)
 	}
 	st.ids = append(st.ids, ev.ID)
 	st.last, st.o = t, originOf(ev)
 	m.n++
 	if m.max > 0 && len(st.ids) == m.max {
-		m.close(c, p, k, st)
+		m.close(c, p, st)
 	}
 }
 
-func (m *repeatM) timer(c *cep, p *cpat, k semevent.Key, seq uint64, at int64) {
-	if st := m.states.get(k); st != nil && st.seq == seq {
-		m.close(c, p, k, st)
+func (m *repeatM) timer(c *cep, p *cpat, ks keyState, seq uint64, at int64) {
+	if st := ks.(*repeatState); st.live() && st.seq == seq {
+		m.close(c, p, st)
 	}
 }
 
@@ -390,4 +443,4 @@ func (m *repeatM) sweep(*cep, *cpat, int64) {}
 
 func (m *repeatM) partials() int { return m.n }
 
-func (m *repeatM) reset() { m.states, m.n = newKeyMap[*repeatState](), 0 }
+func (m *repeatM) reset() { m.states.reset(); m.n = 0 }
