@@ -24,7 +24,11 @@
 // Conditions made of comparisons, boolean logic, startsWith, endsWith,
 // contains, matches, in, len, integer arithmetic and Attr("key") run as Go
 // closures (a few nanoseconds); anything else runs on the expr VM with a
-// pooled VM per call. [Expr.Closure] says which path a condition took.
+// pooled VM per call. [Expr.Closure] says which path a condition took. A
+// condition on closures keeps no VM program (nor its syntax tree): about
+// 360 bytes of heap with the rule that holds it, against 1.9 KB with the
+// program (TestClosureExprKeepsNoProgram; automation/rules'
+// TestDistinctExprRulesMemory measures 1M distinct conditions).
 //
 // [TimeRange] and [TimeOfDay] select by event time; [NewRateLimit] passes
 // events while a per-key token bucket has tokens; [NewSample] passes one in

@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"sync"
+
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 
@@ -19,11 +21,28 @@ func NewEnv(ev *semevent.Event) *Env {
 }
 
 // MatchVM evaluates the condition on the expr VM even when it was compiled
-// to closures.
-func (x *Expr) MatchVM(ev *semevent.Event) bool { return x.runVM(ev) }
+// to closures (which keep no program: a VMOnly twin is compiled once).
+func (x *Expr) MatchVM(ev *semevent.Event) bool { return x.vmTwin().runVM(ev) }
 
 // Program returns the expr program the VM path runs (against vmEnv).
-func (x *Expr) Program() *vm.Program { return x.prog }
+func (x *Expr) Program() *vm.Program { return x.vmTwin().prog }
+
+var vmTwins sync.Map // *Expr → *Expr compiled with VMOnly
+
+func (x *Expr) vmTwin() *Expr {
+	if x.prog != nil {
+		return x
+	}
+	if y, ok := vmTwins.Load(x); ok {
+		return y.(*Expr)
+	}
+	y, err := Compile(x.src, &ExprOptions{VMOnly: true})
+	if err != nil {
+		panic(err)
+	}
+	vmTwins.Store(x, y)
+	return y
+}
 
 // RawProgram compiles the condition with raw expr against the documented
 // Env, as a user of expr alone would, for expr.Run(RawProgram(), NewEnv(ev)).

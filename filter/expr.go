@@ -85,19 +85,25 @@ func Compile(src string, opts *ExprOptions) (x *Expr, err error) {
 	if t := root.Type(); t == nil || t.Kind() != reflect.Bool {
 		return nil, &ExprError{Expr: src, Line: 1, Column: 1, Msg: fmt.Sprintf("returns %v, want bool", t), Err: ErrNotBool}
 	}
+	x = &Expr{src: src, fields: readFields(root)}
+	if !o.VMOnly {
+		if fn, ok := compileBool(root); ok {
+			// The closures cover the condition: no VM program is kept
+			// (it held the syntax tree and the bytecode, about 1 KB per
+			// condition; see TestDistinctExprRulesMemory in
+			// automation/rules).
+			x.fn = fn
+			return x, nil
+		}
+	}
 	// The program runs against vmEnv (see there); the tree above was
 	// checked against Env, whose fields and functions vmEnv has too.
 	prog, err := expr.Compile(src, expr.Env(vmEnv{}), expr.AsBool(), expr.MaxNodes(uint(o.MaxNodes)))
 	if err != nil {
 		return nil, exprError(src, err)
 	}
-	x = &Expr{src: src, prog: prog, fields: readFields(root)}
+	x.prog = prog
 	x.vmState.New = func() any { return newVMState() }
-	if !o.VMOnly {
-		if fn, ok := compileBool(root); ok {
-			x.fn = fn
-		}
-	}
 	return x, nil
 }
 

@@ -22,3 +22,28 @@ func TestVMLoadsFieldsByIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestClosureExprKeepsNoProgram (issue 15 item 3): a condition the
+// closure compiler covers keeps no VM program (the program held the
+// syntax tree and the bytecode, ~1 KB per condition); one it does not
+// cover, or compiled with VMOnly, keeps one.
+func TestClosureExprKeepsNoProgram(t *testing.T) {
+	cases := []struct {
+		src    string
+		opts   *ExprOptions
+		wantVM bool
+	}{
+		{`Path startsWith "/data/1/" && Size > 1`, nil, false},
+		{`Path startsWith "/data/1/" && Size > 1`, &ExprOptions{VMOnly: true}, true},
+		{`Size % 7 == 2`, nil, true},
+	}
+	for _, tc := range cases {
+		x, err := Compile(tc.src, tc.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := x.prog != nil; got != tc.wantVM || x.Closure() == tc.wantVM {
+			t.Errorf("Compile(%#q, %+v): program kept %v, closure %v; want program %v", tc.src, tc.opts, got, x.Closure(), tc.wantVM)
+		}
+	}
+}
