@@ -10,7 +10,8 @@
 // ../../BENCHMARKS.md), -raw (also keep the raw go test output in a file),
 // -from (write BENCHMARKS.md from the raw files of earlier runs instead of
 // running anything), -only (comma-separated workloads: propagation,
-// latency, routing, conditions, consensus, replicated).
+// latency, routing, conditions, consensus, replicated, and the main
+// module's cep, windows, fuse, idle: see local.go).
 package main
 
 import (
@@ -99,6 +100,7 @@ func main() {
 			fmt.Fprintf(&output, "peerbench-failed\t%s\t%v\n", w.key, err)
 		}
 	}
+	output.Write(runLocal(*count, *only))
 	if *raw != "" {
 		if err := os.WriteFile(*raw, output.Bytes(), 0o644); err != nil {
 			log.Fatal(err)
@@ -449,6 +451,8 @@ func render(r *results, machine string, count int) string {
 		cols: []column{eventsPS, p50, p99, {"CPU/event", "cpu-ns/event", nanos}, allocs, bytesEv},
 	})...)
 	renderReplicatedGoals(&b, r)
+
+	losses = append(losses, renderLocal(&b, r)...)
 
 	p("## Where semevent loses\n\n")
 	lost := 0
