@@ -19,7 +19,7 @@ import (
 )
 
 // raftFreeAddr returns 127.0.0.1:port with port free for TCP and UDP.
-func raftFreeAddr(t *testing.T) string {
+func raftFreeAddr(t testing.TB) string {
 	t.Helper()
 	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -40,14 +40,16 @@ func raftFreeAddr(t *testing.T) string {
 
 // raftNodes is a three-node coord/raft cluster in this process.
 type raftNodes struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	members map[uint64]string
 	shards  int
 	cs      []*raft.Coordinator
 }
 
-func newRaftNodes(t *testing.T, shards int) *raftNodes {
+func newRaftNodes(t *testing.T, shards int) *raftNodes { return newRaftNodesTB(t, shards) }
+
+func newRaftNodesTB(t testing.TB, shards int) *raftNodes {
 	rn := &raftNodes{t: t, dir: t.TempDir(), members: map[uint64]string{}, shards: shards, cs: make([]*raft.Coordinator, 3)}
 	for id := uint64(1); id <= 3; id++ {
 		rn.members[id] = raftFreeAddr(t)

@@ -77,6 +77,10 @@ func (r *nodeRecorder) waitLen(t *testing.T, n int) []*semevent.Event {
 // sharedCluster returns n coordinators that are nodes 1..n over one
 // coord.Local with the given shard count.
 func sharedCluster(t *testing.T, n, shards int) (*coordtest.Shared, []coord.Coordinator) {
+	return sharedClusterTB(t, n, shards)
+}
+
+func sharedClusterTB(t testing.TB, n, shards int) (*coordtest.Shared, []coord.Coordinator) {
 	t.Helper()
 	l, err := coord.NewLocal(&coord.Options{Shards: shards})
 	if err != nil {
@@ -92,7 +96,7 @@ func sharedCluster(t *testing.T, n, shards int) (*coordtest.Shared, []coord.Coor
 }
 
 // newNodeBus returns a bus over c, closed at the end of the test.
-func newNodeBus(t *testing.T, c coord.Coordinator, o *propagation.Options) *propagation.Bus {
+func newNodeBus(t testing.TB, c coord.Coordinator, o *propagation.Options) *propagation.Bus {
 	t.Helper()
 	var opts propagation.Options
 	if o != nil {
