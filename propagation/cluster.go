@@ -182,7 +182,7 @@ func (cl *cluster) view(rec coord.Record, count bool) (*semevent.Event, source, 
 		}
 		return nil, 0, false
 	}
-	if rec.Origin == cl.node || rec.Origin == 0 && cl.b.recent.has(rec.Event.ID) {
+	if rec.Origin != 0 && rec.Origin == cl.node || rec.Origin == 0 && cl.b.recent.has(rec.Event.ID) {
 		return rec.Event, srcOwn, true
 	}
 	ev := remoteView(rec.Event)

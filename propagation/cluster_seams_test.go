@@ -466,3 +466,38 @@ func TestClusterDedupBatch(t *testing.T) {
 		}
 	}
 }
+
+// noOrigin is a coordinator that neither knows its node (Health.Node 0)
+// nor records origins.
+type noOrigin struct{ coord.Coordinator }
+
+func (n noOrigin) Health(ctx context.Context) coord.Health {
+	h := n.Coordinator.Health(ctx)
+	h.Node = 0
+	return h
+}
+
+func (n noOrigin) Subscribe(shard int, from uint64, h coord.Handler) (coord.Subscription, error) {
+	return n.Coordinator.Subscribe(shard, from, coord.HandlerFunc(func(ctx context.Context, rec coord.Record) error {
+		rec.Origin = 0
+		return h.HandleRecord(ctx, rec)
+	}))
+}
+
+// TestClusterUnknownOrigin: over a coordinator that records no origin, a
+// bus still tells its own events (by the IDs it published) from other
+// nodes' (Remote).
+func TestClusterUnknownOrigin(t *testing.T) {
+	_, cs := sharedCluster(t, 2, 1)
+	b1 := newNodeBus(t, noOrigin{cs[0]}, nil)
+	b2 := newNodeBus(t, noOrigin{cs[1]}, nil)
+	r1, r2 := subscribe(t, b1, nil), subscribe(t, b2, nil)
+	publishN(t, b1, context.Background(), &semevent.Event{Kind: semevent.KindFileWrite, Boundary: semevent.FUSE, Path: "/o"})
+	syncAll(t, b1, b2)
+	if evs := r1.events(); len(evs) != 1 || evs[0].Boundary != semevent.FUSE {
+		t.Errorf("the origin got %d events (%v), want its own at fuse", len(evs), evs)
+	}
+	if evs := r2.events(); len(evs) != 1 || evs[0].Boundary != semevent.Remote {
+		t.Errorf("the other node got %d events, want 1 remote", len(evs))
+	}
+}
