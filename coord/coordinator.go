@@ -58,14 +58,23 @@ type Coordinator interface {
 type Position struct {
 	Shard int
 	Index uint64
+	// AlreadyCommitted reports that the event's ID was already committed
+	// at Index and that this Append appended nothing for it: a retry of
+	// an append whose outcome was unknown, or the same event given twice.
+	// Coordinators remember the IDs of each shard's last DedupWindow
+	// committed events (see [Options].DedupWindow); an ID older than
+	// that is appended again.
+	AlreadyCommitted bool
 }
 
 // Record is one committed event and its position.
 type Record struct {
 	Position
 	Event *semevent.Event
-	// Origin is the node whose Append committed the event, 0 when the
-	// coordinator does not know.
+	// Origin is the node whose Append proposed the event (coord.Local:
+	// its own Node), so that a subscriber can tell its node's events
+	// from other nodes'. 0 when unknown (a record written before origins
+	// were kept).
 	Origin uint64
 }
 
@@ -161,6 +170,39 @@ func AddObserver(ctx context.Context, c Coordinator, id uint64, addr string) err
 	return ErrUnsupported
 }
 
+// Offsets is implemented by coordinators that keep named consumers'
+// progress durably, per shard: a consumer that handled every record
+// before index next commits next, and after a restart resumes its
+// Subscribe from the committed next, with no gap and no duplicate. See
+// [CommitOffset] and [CommittedOffset].
+type Offsets interface {
+	// CommitOffset records that consumer name has handled every record of
+	// shard before index next. It returns once the offset is durable (as
+	// durable as the coordinator's own records).
+	CommitOffset(shard int, name string, next uint64) error
+	// CommittedOffset returns the last next committed for name on shard,
+	// and ok = false when none was.
+	CommittedOffset(shard int, name string) (next uint64, ok bool, err error)
+}
+
+// CommitOffset commits a consumer's offset through c's [Offsets], or fails
+// with [ErrUnsupported].
+func CommitOffset(c Coordinator, shard int, name string, next uint64) error {
+	if o, ok := c.(Offsets); ok {
+		return o.CommitOffset(shard, name, next)
+	}
+	return ErrUnsupported
+}
+
+// CommittedOffset reads a consumer's offset through c's [Offsets], or
+// fails with [ErrUnsupported].
+func CommittedOffset(c Coordinator, shard int, name string) (uint64, bool, error) {
+	if o, ok := c.(Offsets); ok {
+		return o.CommittedOffset(shard, name)
+	}
+	return 0, false, ErrUnsupported
+}
+
 // Member is one node of a cluster.
 type Member struct {
 	ID   uint64
@@ -186,6 +228,16 @@ type ShardHealth struct {
 	// Observers lists the shard's non-voting members by id, sorted, as
 	// this node last learned them; nil when it has none.
 	Observers []uint64
+	// First is the index of the oldest record this node still holds
+	// (1 until retention or a fresh start moves it). Read and Subscribe
+	// from an earlier index fail with an error wrapping [ErrCompacted].
+	First uint64
+	// FreshStart reports that this node's replica of the shard fell
+	// behind what the other nodes retain and restarted its log at First
+	// from a snapshot: the records before First were never on this node
+	// (coord/raft documents it). Never a silent hole: reads before First
+	// fail, they do not skip.
+	FreshStart bool
 }
 
 // PeerHealth is the failure detector's opinion of another node.

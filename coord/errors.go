@@ -33,6 +33,13 @@ var (
 	// ErrUnsupported is returned by the package helpers when a coordinator
 	// lacks the optional ability asked for.
 	ErrUnsupported = errors.New("coord: not supported by this coordinator")
+	// ErrCompacted is returned by Read and Subscribe for an index this
+	// node no longer holds (retention removed it, or its replica started
+	// fresh after it); see [ShardHealth].First.
+	ErrCompacted = errors.New("coord: index no longer retained")
+	// ErrTooManyConsumers is returned by CommitOffset when a shard
+	// already holds offsets for as many consumer names as its cap.
+	ErrTooManyConsumers = errors.New("coord: too many consumer names")
 	// ErrNoQuorum is returned when an operation cannot complete because
 	// too few nodes are reachable before its context ends.
 	ErrNoQuorum = errors.New("coord: no quorum")

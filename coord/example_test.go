@@ -25,7 +25,7 @@ func ExampleLocal() {
 		fmt.Println(r.Index, r.Event.Kind, r.Event.Path)
 	}
 	// Output:
-	// [{0 1} {0 2}]
+	// [{0 1 false} {0 2 false}]
 	// 1 create /data/a
 	// 2 write /data/a
 }

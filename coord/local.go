@@ -2,6 +2,7 @@ package coord
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"sync"
@@ -22,6 +23,7 @@ type Local struct {
 	opts    Options
 	ids     *semevent.IDGenerator
 	logs    []*coordlog.Log[*semevent.Event]
+	shards  []localShard
 	closed  atomic.Bool
 	failing atomic.Int32 // len(failNext), read without the lock
 
@@ -31,10 +33,18 @@ type Local struct {
 	subs     map[*localSub]struct{}
 }
 
+// localShard is one shard's exactly-once window and consumer offsets.
+type localShard struct {
+	mu      sync.Mutex // guards win and appends to the shard's log, offsets
+	win     *coordlog.Window
+	offsets map[string]uint64
+}
+
 var (
 	_ Coordinator    = (*Local)(nil)
 	_ Membership     = (*Local)(nil)
 	_ AtomicAppender = (*Local)(nil)
+	_ Offsets        = (*Local)(nil)
 )
 
 // NewLocal returns a running Local. A nil *Options means defaults.
@@ -50,8 +60,10 @@ func NewLocal(opts *Options) (*Local, error) {
 		members: []Member{{ID: o.Node}},
 		subs:    make(map[*localSub]struct{}),
 	}
+	l.shards = make([]localShard, o.Shards)
 	for i := range l.logs {
 		l.logs[i] = coordlog.New[*semevent.Event]()
+		l.shards[i] = localShard{win: coordlog.NewWindow(o.DedupWindow), offsets: make(map[string]uint64)}
 	}
 	return l, nil
 }
@@ -98,32 +110,50 @@ func (l *Local) Append(ctx context.Context, evs ...*semevent.Event) ([]Position,
 		l.ids.Stamp(ev)
 	}
 	pos := make([]Position, len(evs))
-	if len(l.logs) == 1 {
-		first := l.logs[0].Append(evs...)
-		for i := range pos {
-			pos[i] = Position{Index: first + uint64(i)}
-		}
-		return pos, nil
-	}
-	// One shard's events go into its log in one call: contiguous and in
-	// order, as one proposal would put them.
-	byShard := make(map[int][]*semevent.Event)
+	// One shard's new events go into its log in one call: contiguous and
+	// in order, as one proposal would put them. An event whose ID the
+	// shard's window holds (committed before, or earlier in this call) is
+	// reported where it was committed.
+	byShard := make(map[int][]int)
 	var order []int
 	for i, ev := range evs {
-		s := ShardOf(l.opts.Key(ev), len(l.logs))
+		s := 0
+		if len(l.logs) > 1 {
+			s = ShardOf(l.opts.Key(ev), len(l.logs))
+		}
 		pos[i].Shard = s
 		if byShard[s] == nil {
 			order = append(order, s)
 		}
-		byShard[s] = append(byShard[s], ev)
+		byShard[s] = append(byShard[s], i)
 	}
-	next := make(map[int]uint64, len(order))
 	for _, s := range order {
-		next[s] = l.logs[s].Append(byShard[s]...)
-	}
-	for i := range pos {
-		pos[i].Index = next[pos[i].Shard]
-		next[pos[i].Shard]++
+		sh := &l.shards[s]
+		sh.mu.Lock()
+		var fresh []*semevent.Event
+		src := make(map[int]int)          // event i -> its index in fresh
+		seen := make(map[semevent.ID]int) // this call's new IDs -> index in fresh
+		for _, i := range byShard[s] {
+			id := evs[i].ID
+			if idx, ok := sh.win.Lookup(id); ok {
+				pos[i].Index, pos[i].AlreadyCommitted = idx, true
+			} else if k, ok := seen[id]; ok {
+				src[i], pos[i].AlreadyCommitted = k, true
+			} else {
+				seen[id], src[i] = len(fresh), len(fresh)
+				fresh = append(fresh, evs[i])
+			}
+		}
+		if len(fresh) > 0 {
+			first := l.logs[s].Append(fresh...)
+			for k, ev := range fresh {
+				sh.win.Add(ev.ID, first+uint64(k))
+			}
+			for i, k := range src {
+				pos[i].Index = first + uint64(k)
+			}
+		}
+		sh.mu.Unlock()
 	}
 	return pos, nil
 }
@@ -135,6 +165,44 @@ func (l *Local) AppendAtomic(ctx context.Context, evs ...*semevent.Event) ([]Pos
 		return nil, err
 	}
 	return l.Append(ctx, evs...)
+}
+
+// CommitOffset records consumer name's next index on shard, in memory;
+// see [Offsets].
+func (l *Local) CommitOffset(shard int, name string, next uint64) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if _, err := l.log(shard); err != nil {
+		return err
+	}
+	if name == "" {
+		return fmt.Errorf("coord: commit offset on shard %d: empty consumer name", shard)
+	}
+	sh := &l.shards[shard]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if _, ok := sh.offsets[name]; !ok && len(sh.offsets) >= l.opts.MaxConsumers {
+		return fmt.Errorf("coord: commit offset of %q on shard %d: %w (MaxConsumers %d)", name, shard, ErrTooManyConsumers, l.opts.MaxConsumers)
+	}
+	sh.offsets[name] = next
+	return nil
+}
+
+// CommittedOffset returns consumer name's committed next index on shard;
+// see [Offsets].
+func (l *Local) CommittedOffset(shard int, name string) (uint64, bool, error) {
+	if l.closed.Load() {
+		return 0, false, ErrClosed
+	}
+	if _, err := l.log(shard); err != nil {
+		return 0, false, err
+	}
+	sh := &l.shards[shard]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	next, ok := sh.offsets[name]
+	return next, ok, nil
 }
 
 // FailNext makes the next Append return err without committing anything;
@@ -163,17 +231,11 @@ func (l *Local) Read(ctx context.Context, shard int, from uint64, max int) ([]Re
 		return nil, err
 	}
 	evs, first := lg.Read(nil, from, max)
-	return records(shard, first, evs, l.opts.Node), nil
-}
-
-// records pairs events read from index first of shard with their
-// positions.
-func records(shard int, first uint64, evs []*semevent.Event, origin uint64) []Record {
 	recs := make([]Record, len(evs))
 	for i, ev := range evs {
-		recs[i] = Record{Position: Position{Shard: shard, Index: first + uint64(i)}, Event: ev, Origin: origin}
+		recs[i] = Record{Position: Position{Shard: shard, Index: first + uint64(i)}, Event: ev, Origin: l.opts.Node}
 	}
-	return recs
+	return recs, nil
 }
 
 // Subscribe follows a shard's log; see [Coordinator.Subscribe].
@@ -212,7 +274,7 @@ func (l *Local) Health(ctx context.Context) Health {
 	l.mu.Unlock()
 	h := Health{Node: l.opts.Node, Healthy: !l.closed.Load()}
 	for i, lg := range l.logs {
-		h.Shards = append(h.Shards, ShardHealth{Shard: i, Leader: l.opts.Node, Term: 1, Applied: lg.Len(), Members: n})
+		h.Shards = append(h.Shards, ShardHealth{Shard: i, Leader: l.opts.Node, Term: 1, Applied: lg.Len(), Members: n, First: 1})
 	}
 	return h
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/vexfs/semevent"
+	"github.com/vexfs/semevent/internal/coordlog"
 )
 
 // DefaultMaxEventSize is the default limit of one event's encoding.
@@ -28,7 +29,25 @@ type Options struct {
 	// (*access.Authorizer).Guard fits: it checks OpAdmin for ctx's
 	// principal and audits the change.
 	Guard func(ctx context.Context, target string, change func() error) error
+	// DedupWindow is how many of each shard's last committed event IDs
+	// Append remembers: an event whose ID is among them is not appended
+	// again and is reported with Position.AlreadyCommitted. Default
+	// DefaultDedupWindow (100,000: about 5 MB per shard); at most
+	// MaxDedupWindow; negative disables it. Past the window the oldest
+	// ID is forgotten (count-based).
+	DedupWindow int
+	// MaxConsumers bounds the consumer names whose offsets a shard keeps
+	// ([Offsets]); CommitOffset of one more name fails with
+	// [ErrTooManyConsumers]. Default DefaultMaxConsumers.
+	MaxConsumers int
 }
+
+// Defaults and bounds of [Options].
+const (
+	DefaultDedupWindow  = coordlog.DefaultWindow
+	MaxDedupWindow      = coordlog.MaxWindow
+	DefaultMaxConsumers = 1024
+)
 
 // GuardTarget is the target name coordinators pass to a Guard.
 const GuardTarget = "coord.membership"
@@ -58,6 +77,12 @@ func (o *Options) withDefaults() Options {
 	if c.MaxEventSize == 0 {
 		c.MaxEventSize = DefaultMaxEventSize
 	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = DefaultDedupWindow
+	}
+	if c.MaxConsumers == 0 {
+		c.MaxConsumers = DefaultMaxConsumers
+	}
 	return c
 }
 
@@ -71,6 +96,12 @@ func (o *Options) Validate() error {
 	}
 	if c.MaxEventSize < 64 {
 		e.Addf("MaxEventSize", "%d, want at least 64", c.MaxEventSize)
+	}
+	if c.DedupWindow > MaxDedupWindow {
+		e.Addf("DedupWindow", "%d, want at most %d", c.DedupWindow, MaxDedupWindow)
+	}
+	if c.MaxConsumers < 0 {
+		e.Addf("MaxConsumers", "%d is negative", c.MaxConsumers)
 	}
 	return e.Err()
 }

@@ -37,12 +37,16 @@ const Timeout = 60 * time.Second
 // may return the same one every time; the logs need not be empty). Every
 // Coordinator must commit each appended event exactly once with every
 // field intact, keep the order of events with one key, stamp missing IDs
-// and times, deliver the committed log to subscribers in order, reject bad
-// input with typed errors, and, when it implements coord.Membership,
-// reject duplicate and unknown nodes. The events of one Append that fall
-// in one shard must be contiguous there, in the order given, under
-// concurrent Appends; a coord.AtomicAppender must refuse events of several
-// shards with a *coord.CrossShardError, appending nothing.
+// and times, deliver the committed log to subscribers in order with this
+// node as the Origin of its own events, report an event whose ID is
+// already committed as AlreadyCommitted instead of appending it again,
+// reject bad input with typed errors, and, when it implements
+// coord.Membership, reject duplicate and unknown nodes, and when it
+// implements coord.Offsets, keep consumers' offsets. The events of one
+// Append that fall in one shard must be contiguous there, in the order
+// given, under concurrent Appends; a coord.AtomicAppender must refuse
+// events of several shards with a *coord.CrossShardError, appending
+// nothing.
 func TestCoordinator(t *testing.T, f Features, newC func(t *testing.T) coord.Coordinator) {
 	if f.Shards == 0 {
 		f.Shards = 1
@@ -56,6 +60,8 @@ func TestCoordinator(t *testing.T, f Features, newC func(t *testing.T) coord.Coo
 	t.Run("BadInput", func(t *testing.T) { testBadInput(t, f, newC(t)) })
 	t.Run("Membership", func(t *testing.T) { testMembership(t, newC(t)) })
 	t.Run("Health", func(t *testing.T) { testHealth(t, f, newC(t)) })
+	t.Run("ExactlyOnce", func(t *testing.T) { testExactlyOnce(t, newC(t)) })
+	t.Run("Offsets", func(t *testing.T) { testOffsets(t, f, newC(t)) })
 	if !f.NoClose {
 		t.Run("Close", func(t *testing.T) { testClose(t, newC(t)) })
 	}
@@ -504,5 +510,89 @@ func testAtomic(t *testing.T, f Features, c coord.Coordinator) {
 				t.Fatalf("the refused cross-shard batch left %s at %+v", r.Event.Path, r.Position)
 			}
 		}
+	}
+}
+
+// testExactlyOnce appends an event, then the same event (same ID) again,
+// alone and twice within one call: the retries are reported as already
+// committed at the first index and the log holds the ID once.
+func testExactlyOnce(t *testing.T, c coord.Coordinator) {
+	ctx := ctxT(t)
+	path := "/exactly-once/" + fmt.Sprint(time.Now().UnixNano())
+	ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: path, Attrs: []semevent.Attr{{Key: "try", Value: "1"}}}
+	retry := func() *semevent.Event { return ev.Clone() }
+	p, err := c.Append(ctx, ev)
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	if p[0].AlreadyCommitted {
+		t.Fatalf("first Append = %+v, reported already committed", p[0])
+	}
+	want := p[0]
+	want.AlreadyCommitted = true
+	again, err := c.Append(ctx, retry())
+	if err != nil {
+		t.Fatalf("Append of the same ID: %v", err)
+	}
+	if again[0] != want {
+		t.Errorf("Append of the same ID = %+v, want %+v", again[0], want)
+	}
+	fresh := &semevent.Event{Kind: semevent.KindFileWrite, Path: path}
+	semevent.NewIDGenerator(99).Stamp(fresh) // so that its clone has the same ID
+	both, err := c.Append(ctx, retry(), fresh, fresh.Clone())
+	if err != nil {
+		t.Fatalf("Append(old, new, new again): %v", err)
+	}
+	if both[0] != want {
+		t.Errorf("old ID in a batch = %+v, want %+v", both[0], want)
+	}
+	if both[1].AlreadyCommitted || both[1].Index <= want.Index {
+		t.Errorf("new ID in a batch = %+v, want a new index after %d", both[1], want.Index)
+	}
+	if w := (coord.Position{Shard: both[1].Shard, Index: both[1].Index, AlreadyCommitted: true}); both[2] != w {
+		t.Errorf("new ID given twice in one call: second = %+v, want %+v", both[2], w)
+	}
+	recs, err := ReadAll(ctx, c, want.Shard, want.Index)
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	count := map[semevent.ID]int{}
+	node := c.Health(ctx).Node
+	for _, r := range recs {
+		count[r.Event.ID]++
+		if r.Event.ID == ev.ID && r.Origin != node {
+			t.Errorf("record %+v has Origin %d, want this node %d", r.Position, r.Origin, node)
+		}
+	}
+	if count[ev.ID] != 1 || count[fresh.ID] != 1 {
+		t.Errorf("the log holds the first ID %d times and the second %d times, want once each", count[ev.ID], count[fresh.ID])
+	}
+}
+
+// testOffsets commits and reads back consumer offsets when the
+// coordinator keeps them.
+func testOffsets(t *testing.T, f Features, c coord.Coordinator) {
+	o, ok := c.(coord.Offsets)
+	if !ok {
+		if _, _, err := coord.CommittedOffset(c, 0, "x"); !errors.Is(err, coord.ErrUnsupported) {
+			t.Errorf("CommittedOffset without Offsets = %v, want ErrUnsupported", err)
+		}
+		t.Skip("no coord.Offsets")
+	}
+	name := fmt.Sprintf("consumer-%d", time.Now().UnixNano())
+	if _, ok, err := o.CommittedOffset(0, name); ok || err != nil {
+		t.Fatalf("CommittedOffset before a commit = ok %v, %v", ok, err)
+	}
+	for _, next := range []uint64{1, 5, 3} {
+		if err := o.CommitOffset(f.Shards-1, name, next); err != nil {
+			t.Fatalf("CommitOffset(%d): %v", next, err)
+		}
+		got, ok, err := o.CommittedOffset(f.Shards-1, name)
+		if err != nil || !ok || got != next {
+			t.Fatalf("CommittedOffset = %d, %v, %v; want %d", got, ok, err, next)
+		}
+	}
+	if err := o.CommitOffset(f.Shards, name, 1); !errors.Is(err, coord.ErrShardNotFound) {
+		t.Errorf("CommitOffset on shard %d = %v, want ErrShardNotFound", f.Shards, err)
 	}
 }

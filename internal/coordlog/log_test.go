@@ -3,6 +3,8 @@ package coordlog
 import (
 	"context"
 	"testing"
+
+	"github.com/vexfs/semevent"
 )
 
 func TestReadAcrossChunks(t *testing.T) {
@@ -49,5 +51,46 @@ func TestReadAcrossChunks(t *testing.T) {
 	}
 	if err := l.Wait(context.Background(), 2); err != nil {
 		t.Fatalf("Wait for a held index after Close = %v", err)
+	}
+}
+
+func TestWindowKeepsTheLastN(t *testing.T) {
+	w := NewWindow(3)
+	id := func(i uint64) semevent.ID { return semevent.MakeID(i, 1, 1) }
+	for i := uint64(1); i <= 5; i++ {
+		w.Add(id(i), i*10)
+	}
+	for i := uint64(1); i <= 5; i++ {
+		idx, ok := w.Lookup(id(i))
+		if want := i >= 3; ok != want || (ok && idx != i*10) {
+			t.Errorf("Lookup(%d) = %d, %v; want %v", i, idx, ok, want)
+		}
+	}
+	if w.Len() != 3 || w.Evicted() != 2 {
+		t.Errorf("Len, Evicted = %d, %d; want 3, 2", w.Len(), w.Evicted())
+	}
+	es := w.Entries()
+	if len(es) != 3 || es[0].Index != 30 || es[2].Index != 50 {
+		t.Errorf("Entries = %v", es)
+	}
+	// The same ID committed again later (appended by a client that reused
+	// an ID beyond the window) keeps the newer index when the old one ages out.
+	w.Add(id(3), 60)
+	w.Add(id(7), 70)
+	if idx, ok := w.Lookup(id(3)); !ok || idx != 60 {
+		t.Errorf("Lookup(3) after re-add = %d, %v; want 60", idx, ok)
+	}
+	w2 := NewWindow(2)
+	w2.Reset(w.Entries())
+	if w2.Len() != 2 {
+		t.Errorf("Reset kept %d, want 2", w2.Len())
+	}
+	if _, ok := w2.Lookup(id(7)); !ok {
+		t.Error("Reset lost the newest")
+	}
+	w0 := NewWindow(0)
+	w0.Add(id(1), 1)
+	if _, ok := w0.Lookup(id(1)); ok || w0.Len() != 0 {
+		t.Error("a zero window remembers")
 	}
 }
