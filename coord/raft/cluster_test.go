@@ -30,6 +30,10 @@ func TestMain(m *testing.M) {
 	if os.Getenv(procNodeEnv) != "" {
 		os.Exit(procNodeMain()) // a node process of a multi-process test, killed by it
 	}
+	if mode := os.Getenv(childEnv); mode != "" {
+		runChild(mode) // a child process of a crash test
+		os.Exit(0)
+	}
 	// Closing every NodeHost leaves no goroutine behind: no ignores.
 	goleak.VerifyTestMain(m)
 }

@@ -3,12 +3,17 @@ package raft
 import (
 	"bytes"
 	"errors"
+	"io"
+	"slices"
+	"strings"
 	"testing"
 
 	pb "github.com/lni/dragonboat/v4/raftpb"
+	sm "github.com/lni/dragonboat/v4/statemachine"
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/internal/codec"
+	"github.com/vexfs/semevent/internal/coordlog"
 )
 
 func sampleRecords() [][]byte {
@@ -20,32 +25,100 @@ func sampleRecords() [][]byte {
 
 func sampleProposal() []byte {
 	recs := sampleRecords()
-	b := proposalHeader(nil, len(recs))
+	b := proposalHeader(nil, 7, len(recs))
 	for _, r := range recs {
 		b = appendRecord(b, r)
 	}
 	return b
 }
 
+// snapshotData is a whole snapshot in memory, for the round trips.
+type snapshotData struct {
+	h     snapHeader
+	metas [][metaSize]byte
+	recs  [][]byte
+}
+
+func readSnapshot(r io.Reader) (*snapshotData, error) {
+	sr, h, err := newSnapReader(r)
+	if err != nil {
+		return nil, err
+	}
+	d := &snapshotData{h: *h}
+	var ev semevent.Event
+	for range h.end - h.first {
+		m, rec, err := sr.record(&ev)
+		if err != nil {
+			return nil, err
+		}
+		d.metas = append(d.metas, m)
+		d.recs = append(d.recs, bytes.Clone(rec))
+	}
+	return d, sr.finish()
+}
+
+func writeSnapshot(w io.Writer, d *snapshotData) error {
+	sw, err := newSnapWriter(w, &d.h)
+	if err != nil {
+		return err
+	}
+	for i, rec := range d.recs {
+		if err := sw.record(d.metas[i][:], rec); err != nil {
+			return err
+		}
+	}
+	return sw.finish(w)
+}
+
 func sampleSnapshot() []byte {
+	recs := sampleRecords()
+	d := &snapshotData{h: snapHeader{deployment: 1, shard: 0, applied: 9, first: 3, end: 3 + uint64(len(recs)),
+		window: []coordlog.WindowEntry{{ID: semevent.MakeID(1, 2, 3), Index: 4}}}, recs: recs}
+	for i := range recs {
+		var m [metaSize]byte
+		putMeta(&m, 8+uint64(i), 1, uint32(i), uint32(len(recs)))
+		d.metas = append(d.metas, m)
+	}
 	var buf bytes.Buffer
-	writeSnapshot(&buf, sampleRecords())
+	if err := writeSnapshot(&buf, d); err != nil {
+		panic(err)
+	}
 	return buf.Bytes()
 }
 
 func TestProposalRoundTrip(t *testing.T) {
-	recs, err := decodeProposal(sampleProposal(), true)
-	if err != nil || len(recs) != 2 || !bytes.Equal(recs[1], sampleRecords()[1]) {
-		t.Fatalf("decodeProposal = %d records, %v", len(recs), err)
+	origin, recs, err := decodeProposal(sampleProposal(), true)
+	if err != nil || origin != 7 || len(recs) != 2 || !bytes.Equal(recs[1], sampleRecords()[1]) {
+		t.Fatalf("decodeProposal = origin %d, %d records, %v", origin, len(recs), err)
 	}
 	got, err := readSnapshot(bytes.NewReader(sampleSnapshot()))
-	if err != nil || len(got) != 2 || !bytes.Equal(got[0], sampleRecords()[0]) {
-		t.Fatalf("readSnapshot = %d records, %v", len(got), err)
+	if err != nil || len(got.recs) != 2 || !bytes.Equal(got.recs[0], sampleRecords()[0]) || got.h.applied != 9 || len(got.h.window) != 1 {
+		t.Fatalf("readSnapshot = %+v, %v", got, err)
 	}
-	for _, bad := range [][]byte{nil, {9}, {1, 0}, {1, 1}, {1, 1, 5, 1}, append(sampleProposal(), 0)} {
-		if _, err := decodeProposal(bad, true); err == nil {
+	for _, bad := range [][]byte{nil, {9}, {1, 0}, {1, 1}, {1, 1, 5, 1}, {2, 1, 1}, append(sampleProposal(), 0)} {
+		if _, _, err := decodeProposal(bad, true); err == nil {
 			t.Errorf("decodeProposal(%x) = nil error", bad)
 		}
+	}
+	snap := sampleSnapshot()
+	for i := range snap {
+		flipped := bytes.Clone(snap)
+		flipped[i] ^= 0x20
+		if _, err := readSnapshot(bytes.NewReader(flipped)); err == nil {
+			t.Errorf("readSnapshot with byte %d flipped = nil error", i)
+		}
+	}
+}
+
+func TestResultRoundTrip(t *testing.T) {
+	dups := appendDup(appendDup(nil, 1, 40), 3, 2)
+	got, err := decodeResult(sm.Result{Value: 50, Data: dupResult(dups, 2)}, 5)
+	want := []slot{{50, false}, {40, true}, {51, false}, {2, true}, {52, false}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("decodeResult = %v, %v; want %v", got, err, want)
+	}
+	if _, err := decodeResult(errResult(errors.New("boom")), 1); err == nil || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("decodeResult(rejected) = %v", err)
 	}
 }
 
@@ -54,11 +127,11 @@ func TestProposalRoundTrip(t *testing.T) {
 func FuzzDecodeProposal(f *testing.F) {
 	f.Add(sampleProposal())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		recs, err := decodeProposal(b, true)
-		if err != nil {
+		origin, recs, err := decodeProposal(b, true)
+		if err != nil || b[0] != proposalVersion {
 			return
 		}
-		out := proposalHeader(nil, len(recs))
+		out := proposalHeader(nil, origin, len(recs))
 		for _, r := range recs {
 			out = appendRecord(out, r)
 		}
@@ -68,21 +141,112 @@ func FuzzDecodeProposal(f *testing.F) {
 	})
 }
 
+// FuzzDecodeResult: never panics; an accepted result gives every event an
+// index.
+func FuzzDecodeResult(f *testing.F) {
+	f.Add(uint64(5), dupResult(appendDup(nil, 1, 3), 1), 3)
+	f.Add(uint64(0), []byte("Ebad"), 1)
+	f.Fuzz(func(t *testing.T, v uint64, data []byte, n int) {
+		if n < 0 || n > 1<<16 {
+			return
+		}
+		slots, err := decodeResult(sm.Result{Value: v, Data: data}, n)
+		if err != nil {
+			return
+		}
+		if len(slots) != n {
+			t.Fatalf("%d slots for %d events", len(slots), n)
+		}
+	})
+}
+
 // FuzzReadSnapshot: never panics; what it accepts re-encodes to the same
 // bytes.
 func FuzzReadSnapshot(f *testing.F) {
 	f.Add(sampleSnapshot())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		recs, err := readSnapshot(bytes.NewReader(b))
+		d, err := readSnapshot(bytes.NewReader(b))
 		if err != nil {
 			return
 		}
 		var buf bytes.Buffer
-		writeSnapshot(&buf, recs)
+		if err := writeSnapshot(&buf, d); err != nil {
+			t.Fatal(err)
+		}
 		if !bytes.Equal(buf.Bytes(), b) {
 			t.Fatalf("re-encoded %x, decoded from %x", buf.Bytes(), b)
 		}
 	})
+}
+
+// FuzzApply feeds arbitrary proposals, as a faulty or hostile peer could
+// commit them, to a shard's state machine: never a panic, a malformed
+// proposal is applied as nothing (rejected in its result, the journal
+// unchanged), and a well-formed one appends exactly its events that are
+// not already committed.
+func FuzzApply(f *testing.F) {
+	f.Add(sampleProposal())
+	stamped := sampleRecords()
+	ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: "/x", ID: semevent.MakeID(9, 9, 9), Time: 9}
+	f.Add(appendRecord(proposalHeader(nil, 2, 1), codec.Append(nil, ev)))
+	f.Add(appendRecord(proposalHeader(nil, 2, 1), stamped[0]))
+	f.Add([]byte{2, 1, 1, 3, 0, 0, 0})
+	s := openTestSM(f, f.TempDir(), nil)
+	defer s.Close()
+	index := uint64(0)
+	f.Fuzz(func(t *testing.T, cmd []byte) {
+		index++
+		before := s.jw.NextOffset()
+		out, err := s.Update([]sm.Entry{{Index: index, Cmd: cmd}})
+		if err != nil {
+			t.Fatalf("Update: %v", err)
+		}
+		res := out[0].Result
+		_, recs, perr := decodeProposal(cmd, true)
+		if perr == nil {
+			perr = checkStamped(recs)
+		}
+		if perr != nil {
+			if res.Value != 0 || s.jw.NextOffset() != before {
+				t.Fatalf("malformed proposal (%v) applied: result %+v, journal %d -> %d", perr, res, before, s.jw.NextOffset())
+			}
+			return
+		}
+		slots, err := decodeResult(res, len(recs))
+		if err != nil {
+			t.Fatalf("well-formed proposal rejected: %v", err)
+		}
+		added := 0
+		for _, sl := range slots {
+			if !sl.already {
+				added++
+			}
+		}
+		if got := s.jw.NextOffset() - before; got != uint64(added) {
+			t.Fatalf("%d records appended, result says %d new", got, added)
+		}
+		if s.applied != index {
+			t.Fatalf("applied %d after entry %d", s.applied, index)
+		}
+	})
+}
+
+// checkStamped is what the state machine demands of each record besides
+// decoding: a valid event with an ID and a time.
+func checkStamped(recs [][]byte) error {
+	for _, rec := range recs {
+		var ev semevent.Event
+		if err := codec.Decode(rec, &ev); err != nil {
+			return err
+		}
+		if err := ev.Validate(); err != nil {
+			return err
+		}
+		if ev.ID.IsZero() || ev.Time == 0 {
+			return errors.New("unstamped")
+		}
+	}
+	return nil
 }
 
 // FuzzTLSFrames feeds an arbitrary byte stream to the TLS transport's

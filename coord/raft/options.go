@@ -10,6 +10,7 @@ import (
 
 	"github.com/vexfs/semevent"
 	"github.com/vexfs/semevent/coord"
+	"github.com/vexfs/semevent/propagation/journal"
 )
 
 // Options configure one node of a Raft cluster: [New] takes them. Node, Dir
@@ -76,8 +77,48 @@ type Options struct {
 	// depose a working leader.
 	ElectionRTT, HeartbeatRTT uint64
 	// SnapshotEntries is how many Raft entries pass between automatic
-	// snapshots of a shard. Default 4096; negative disables snapshots.
+	// snapshots of a shard. Default 4096; negative disables snapshots
+	// (and so Raft log compaction). The state machine's data is its
+	// journal, so a periodic snapshot records only the applied index
+	// (after fsyncing the journal): the Raft log is then compacted,
+	// keeping SnapshotEntries/2 entries behind it for slow followers, so
+	// it stays bounded however many events the shard holds. A follower
+	// further behind gets a streamed snapshot: the records of the
+	// leader's journal (see the package doc, # Storage).
 	SnapshotEntries int
+
+	// DedupWindow is how many of each shard's last committed event IDs
+	// the state machine remembers for exactly-once appends (an event
+	// whose ID is among them is not appended again: Append reports it
+	// with Position.AlreadyCommitted). Count-based, the same on every
+	// replica; kept in each shard's STATE checkpoint and in snapshots.
+	// About 50 bytes of memory per ID per shard. Default
+	// coord.DefaultDedupWindow (100,000); at most coord.MaxDedupWindow;
+	// negative disables it.
+	DedupWindow int
+
+	// SegmentSize is the size of each shard journal's segment files.
+	// Default journal.DefaultSegmentSize (64 MiB).
+	SegmentSize int64
+	// RetentionBytes and RetentionAge, when positive, delete a shard
+	// journal's oldest sealed segments while the sealed ones exceed
+	// RetentionBytes or are older than RetentionAge (journal.Options).
+	// Records removed here can no longer be read on this node (Read and
+	// Subscribe fail with coord.ErrCompacted), nor streamed to a replica
+	// that lags behind them: that replica starts fresh (Health's
+	// ShardHealth.FreshStart). Keep at least a few SnapshotEntries
+	// entries' worth, and DedupWindow records. Default 0: keep everything.
+	RetentionBytes int64
+	RetentionAge   time.Duration
+	// Encryption, when set, encrypts the shard journals at rest
+	// (journal.Options.Encryption). Streamed snapshots travel in
+	// plaintext over the (TLS) transport and are kept by dragonboat in
+	// Dir until applied.
+	Encryption *journal.Encryption
+
+	// journalFS replaces the journals' file system in tests (crash
+	// images): journal.OSFS() when nil.
+	journalFS journal.FS
 
 	// MaxEventSize bounds one event's encoding. Default
 	// coord.DefaultMaxEventSize.
@@ -170,6 +211,9 @@ func (o *Options) withDefaults() Options {
 	if c.SnapshotEntries == 0 {
 		c.SnapshotEntries = DefaultSnapshotEntries
 	}
+	if c.DedupWindow == 0 {
+		c.DedupWindow = coord.DefaultDedupWindow
+	}
 	if c.MaxEventSize == 0 {
 		c.MaxEventSize = coord.DefaultMaxEventSize
 	}
@@ -258,6 +302,20 @@ func (o *Options) Validate() error {
 	}
 	if c.MaxBatchBytes > 32<<20 {
 		bad("MaxBatchBytes", "%d, want at most 32 MiB", c.MaxBatchBytes)
+	}
+	if c.DedupWindow > coord.MaxDedupWindow {
+		bad("DedupWindow", "%d, want at most %d", c.DedupWindow, coord.MaxDedupWindow)
+	}
+	if c.SegmentSize != 0 && c.SegmentSize < 1024 {
+		bad("SegmentSize", "%d, want at least 1024", c.SegmentSize)
+	}
+	if c.RetentionBytes < 0 || c.RetentionAge < 0 {
+		bad("RetentionBytes", "negative retention")
+	}
+	if c.Encryption != nil {
+		if err := (&journal.Options{Encryption: c.Encryption}).Validate(); err != nil {
+			bad("Encryption", "%v", err)
+		}
 	}
 	if c.MaxInflight < 1 {
 		bad("MaxInflight", "%d, want at least 1", c.MaxInflight)

@@ -48,7 +48,7 @@ type Coordinator struct {
 	propNs  atomic.Int64  // time spent in committed proposals
 
 	mu   sync.Mutex // guards subs
-	subs map[*coordlog.Sub]struct{}
+	subs map[*subscription]struct{}
 }
 
 var (
@@ -56,6 +56,7 @@ var (
 	_ coord.Membership     = (*Coordinator)(nil)
 	_ coord.AtomicAppender = (*Coordinator)(nil)
 	_ coord.Observers      = (*Coordinator)(nil)
+	_ coord.Offsets        = (*Coordinator)(nil)
 )
 
 // SetLogLevel sets the level of dragonboat's loggers, which are global to
@@ -121,6 +122,10 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 		}
 		nhc.Expert.TransportFactory = &tlsFactory{self: o.Node, id: id, listen: listen, members: members, refused: peersRefused}
 	}
+	reps, err := shardConfigs(o)
+	if err != nil {
+		return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: err}
+	}
 	nh, err := dragonboat.NewNodeHost(nhc)
 	if err != nil {
 		return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: err}
@@ -135,11 +140,11 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 		unroute: unroute,
 		nh:      nh,
 		ids:     semevent.NewIDGenerator(uint32(o.Node)),
-		reps:    &replicas{logs: make(map[int]*eventLog)},
+		reps:    reps,
 		det:     det,
 		leaders: leaders,
 		obs:     obs,
-		subs:    make(map[*coordlog.Sub]struct{}),
+		subs:    make(map[*subscription]struct{}),
 
 		members:      members,
 		peersRefused: peersRefused,
@@ -170,7 +175,7 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 				members[id] = a
 			}
 		}
-		if err := nh.StartReplica(members, o.Join, c.reps.factory(i), cfg); err != nil {
+		if err := nh.StartOnDiskReplica(members, o.Join, c.reps.factory(i), cfg); err != nil {
 			nh.Close()
 			c.stop()
 			if errors.Is(err, dragonboat.ErrInvalidShardSettings) || errors.Is(err, dragonboat.ErrShardAlreadyExist) {
@@ -360,7 +365,7 @@ func (c *Coordinator) appendEvents(ctx context.Context, evs []*semevent.Event, a
 		c.ws[s].submit(reqs[s])
 	}
 	var errs []error
-	next := make(map[int]uint64, len(order))
+	done := make(map[int][]slot, len(order))
 	for _, s := range order {
 		r := reqs[s]
 		select {
@@ -368,7 +373,7 @@ func (c *Coordinator) appendEvents(ctx context.Context, evs []*semevent.Event, a
 			if r.err != nil {
 				errs = append(errs, r.err)
 			} else {
-				next[s] = r.first
+				done[s] = r.slots
 			}
 		case <-ctx.Done():
 			if c.ws[s].withdraw(r) {
@@ -380,10 +385,10 @@ func (c *Coordinator) appendEvents(ctx context.Context, evs []*semevent.Event, a
 	}
 	committed := make([]coord.Position, len(evs))
 	for i := range pos {
-		if idx, ok := next[pos[i].Shard]; ok {
-			pos[i].Index = idx
+		if sl, ok := done[pos[i].Shard]; ok {
+			pos[i].Index, pos[i].AlreadyCommitted = sl[0].index, sl[0].already
 			committed[i] = pos[i]
-			next[pos[i].Shard] = idx + 1
+			done[pos[i].Shard] = sl[1:]
 		}
 	}
 	if len(errs) > 0 {
@@ -425,77 +430,6 @@ func (c *Coordinator) readCtx(ctx context.Context) (context.Context, context.Can
 	return context.WithTimeout(ctx, c.opts.ReadTimeout)
 }
 
-// Read returns committed records, linearizably (a Raft ReadIndex through
-// the leader); see [coord.Coordinator.Read].
-func (c *Coordinator) Read(ctx context.Context, shard int, from uint64, max int) ([]coord.Record, error) {
-	if c.closed.Load() {
-		return nil, fmt.Errorf("coord/raft: read: %w", coord.ErrClosed)
-	}
-	if err := c.checkShard(shard); err != nil {
-		return nil, err
-	}
-	ctx, cancel := c.readCtx(ctx)
-	defer cancel()
-	var res readResult
-	for {
-		actx, end := c.leaders.attempt(ctx, shardID(shard), c.opts.AttemptTimeout)
-		v, err := c.nh.SyncRead(actx, shardID(shard), readQuery{from: from, max: max})
-		end(err)
-		if err == nil {
-			res = v.(readResult)
-			break
-		}
-		if !retryable(err) || c.closed.Load() || !sleepCtx(ctx, 2*time.Millisecond) {
-			return nil, c.mapErr(fmt.Sprintf("read shard %d", shard), err, ctx)
-		}
-	}
-	recs := make([]coord.Record, len(res.recs))
-	for i, b := range res.recs {
-		ev := new(semevent.Event)
-		idx := res.first + uint64(i)
-		if err := codec.Decode(b, ev); err != nil {
-			return nil, fmt.Errorf("coord/raft: shard %d index %d: %w", shard, idx, err)
-		}
-		recs[i] = coord.Record{Position: coord.Position{Shard: shard, Index: idx}, Event: ev}
-	}
-	return recs, nil
-}
-
-// Subscribe follows this node's replica of a shard; see
-// [coord.Coordinator.Subscribe].
-func (c *Coordinator) Subscribe(shard int, from uint64, h coord.Handler) (coord.Subscription, error) {
-	if h == nil {
-		return nil, semevent.ErrNilHandler
-	}
-	if c.closed.Load() {
-		return nil, fmt.Errorf("coord/raft: subscribe: %w", coord.ErrClosed)
-	}
-	if err := c.checkShard(shard); err != nil {
-		return nil, err
-	}
-	el := c.reps.get(shard)
-	if el == nil {
-		return nil, fmt.Errorf("coord/raft: shard %d is not started on node %d: %w", shard, c.opts.Node, coord.ErrShardNotFound)
-	}
-	s := coordlog.Subscribe(el.log, from, func(ctx context.Context, index uint64, rec []byte) error {
-		ev := new(semevent.Event)
-		if err := codec.Decode(rec, ev); err != nil {
-			return fmt.Errorf("coord/raft: shard %d index %d: %w", shard, index, err)
-		}
-		return h.HandleRecord(ctx, coord.Record{Position: coord.Position{Shard: shard, Index: index}, Event: ev})
-	})
-	c.mu.Lock()
-	c.subs[s] = struct{}{}
-	c.mu.Unlock()
-	go func() {
-		<-s.Done()
-		c.mu.Lock()
-		delete(c.subs, s)
-		c.mu.Unlock()
-	}()
-	return s, nil
-}
-
 // Health reports every shard's leader as this node last heard, the index
 // this node applied, and the failure detector's view of every member.
 func (c *Coordinator) Health(ctx context.Context) coord.Health {
@@ -515,8 +449,12 @@ func (c *Coordinator) Health(ctx context.Context) coord.Health {
 				}
 			}
 		}
-		if el := c.reps.get(i); el != nil {
-			sh.Applied = el.log.Len()
+		if s := c.reps.get(i); s != nil {
+			j, _, _, _ := s.view()
+			sh.Applied, sh.First = j.NextOffset(), j.FirstOffset()+1
+			s.mu.Lock()
+			sh.FreshStart = s.fresh
+			s.mu.Unlock()
 		}
 		sh.Observers = c.obs.ids(i)
 		if sh.Leader == 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -79,26 +80,31 @@ func checkReplicasAgree(t *testing.T, cl *cluster) [][][]byte {
 		var want uint64
 		for i := range cl.nodes {
 			if c := cl.node(i); !c.closed.Load() {
-				want = max(want, c.reps.get(s).log.Len())
+				want = max(want, c.reps.get(s).held())
 			}
 		}
 		var ref [][]byte
+		var refMeta []recMeta
 		for i := range cl.nodes {
 			c := cl.node(i)
 			if c.closed.Load() {
 				continue
 			}
-			lg := c.reps.get(s).log
-			if err := lg.Wait(ctx, want); err != nil {
-				t.Fatalf("node %d shard %d: has %d of %d records: %v", i+1, s, lg.Len(), want, err)
+			sm := c.reps.get(s)
+			for sm.held() < want {
+				if ctx.Err() != nil {
+					t.Fatalf("node %d shard %d: has %d of %d records", i+1, s, sm.held(), want)
+				}
+				time.Sleep(5 * time.Millisecond)
 			}
-			got := lg.All()[:want]
+			got, metas := sm.allRecords(t)
+			got, metas = got[:want], metas[:want]
 			if ref == nil {
-				ref = got
+				ref, refMeta = got, metas
 				continue
 			}
 			for k := range got {
-				if !bytes.Equal(got[k], ref[k]) {
+				if !bytes.Equal(got[k], ref[k]) || metas[k] != refMeta[k] {
 					t.Fatalf("shard %d index %d differs between replicas", s, k+1)
 				}
 			}
@@ -108,23 +114,18 @@ func checkReplicasAgree(t *testing.T, cl *cluster) [][][]byte {
 	return logs
 }
 
-// testRetryOnce proposes the same command twice through one client
-// session without completing it, as the writer does when an attempt times
-// out: the state machine applies it once and answers the retry with the
-// first answer.
+// testRetryOnce proposes the same command twice, as the writer does when
+// an attempt times out: the state machine applies it once and answers the
+// retry with the first answer's position, marked already committed.
 func testRetryOnce(t *testing.T, cl *cluster) {
 	ctx, cancel := context.WithTimeout(context.Background(), coordtest.Timeout)
 	defer cancel()
 	c := cl.node(0)
-	w := c.ws[0]
-	sess, err := w.session(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess := c.nh.GetNoOPSession(shardID(0))
 	ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: "/retry"}
 	c.ids.Stamp(ev)
-	cmd := appendRecord(proposalHeader(nil, 1), codec.Append(nil, ev))
-	before := c.reps.get(0).log.Len()
+	cmd := appendRecord(proposalHeader(nil, c.opts.Node, 1), codec.Append(nil, ev))
+	before := c.reps.get(0).held()
 	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
 	r1, err := c.nh.SyncPropose(pctx, sess, cmd)
 	pcancel()
@@ -137,10 +138,10 @@ func testRetryOnce(t *testing.T, cl *cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess.ProposalCompleted()
-	w.release(sess)
-	if r1.Value != r2.Value || r1.Value != before+1 {
-		t.Fatalf("first answer index %d, retry's %d, want both %d", r1.Value, r2.Value, before+1)
+	s1, err1 := decodeResult(r1, 1)
+	s2, err2 := decodeResult(r2, 1)
+	if err1 != nil || err2 != nil || s1[0] != (slot{before + 1, false}) || s2[0] != (slot{before + 1, true}) {
+		t.Fatalf("first answer %v (%v), retry's %v (%v); want index %d, then the same already committed", s1, err1, s2, err2, before+1)
 	}
 	recs, err := c.Read(ctx, 0, before+1, 0)
 	if err != nil {
@@ -154,5 +155,37 @@ func testRetryOnce(t *testing.T, cl *cluster) {
 	}
 	if n != 1 {
 		t.Fatalf("retried event committed %d times", n)
+	}
+}
+
+// held returns the index of the last record this replica holds.
+func (s *shardSM) held() uint64 {
+	j, _, _, _ := s.view()
+	return j.NextOffset()
+}
+
+// allRecords returns every record this replica holds (from index 1),
+// encoded, with its metadata.
+func (s *shardSM) allRecords(t *testing.T) ([][]byte, []recMeta) {
+	t.Helper()
+	j, _, _, _ := s.view()
+	r, err := j.NewReader(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var recs [][]byte
+	var metas []recMeta
+	var ev semevent.Event
+	for {
+		_, err := r.Next(&ev)
+		if err == io.EOF {
+			return recs, metas
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, codec.Append(nil, &ev))
+		metas = append(metas, parseMeta(r.Meta()))
 	}
 }

@@ -20,27 +20,26 @@ type request struct {
 	body []byte
 	n    int
 	done chan struct{}
-	// Set before done closes.
-	first uint64
+	// Set before done closes: where each event ended up.
+	slots []slot
 	err   error
 }
 
 // writer packs the requests of one shard into proposals (group commit):
 // requests queue up while up to MaxInflight proposals are in flight, and
 // each proposer goroutine takes everything queued, up to MaxBatchBytes, as
-// its next proposal. Every proposal goes through a client session, so a
-// proposal retried after a timeout or a leader change is applied exactly
-// once.
+// its next proposal. A proposal retried after a timeout or a leader change
+// is applied once per event: the state machine skips events whose ID it
+// already committed.
 type writer struct {
 	c       *Coordinator
 	shard   int
 	shardID uint64
 
-	mu       sync.Mutex // guards queue, queued, inflight, idle
+	mu       sync.Mutex // guards queue, queued, inflight
 	queue    []*request
 	queued   int // bytes in queue
 	inflight int
-	idle     []*client.Session
 }
 
 func (w *writer) submit(r *request) {
@@ -87,38 +86,46 @@ func (w *writer) propose(batch []*request, size int) {
 		n += r.n
 	}
 	cmd := make([]byte, 0, size+16)
-	cmd = proposalHeader(cmd, n)
+	cmd = proposalHeader(cmd, w.c.opts.Node, n)
 	for _, r := range batch {
 		cmd = append(cmd, r.body...)
 	}
 	t0 := time.Now()
-	first, err := w.proposeCmd(cmd)
+	res, err := w.proposeCmd(cmd)
+	var slots []slot
+	if err == nil {
+		slots, err = decodeResult(res, n)
+	}
 	if err == nil {
 		w.c.props.Add(1)
 		w.c.propEvs.Add(uint64(n))
 		w.c.propNs.Add(int64(time.Since(t0)))
 	}
 	for _, r := range batch {
-		r.first, r.err = first, err
-		first += uint64(r.n)
+		r.err = err
+		if err == nil {
+			r.slots, slots = slots[:r.n:r.n], slots[r.n:]
+		}
 		close(r.done)
 	}
 }
 
 // proposeCmd commits cmd through a session, retrying what dragonboat says
-// may be retried until ProposalTimeout, and returns the first index. An
+// may be retried until ProposalTimeout, and returns the state machine's
+// result (see decodeResult). An
 // attempt ends after AttemptTimeout, or as soon as a new leader of the
 // shard is known (see leaderWatch), and the next one starts at once. Once
 // an attempt was handed to Raft without a definite answer the outcome is
 // unknown, and a failure wraps coord.ErrOutcomeUnknown.
-func (w *writer) proposeCmd(cmd []byte) (uint64, error) {
+func (w *writer) proposeCmd(cmd []byte) (sm.Result, error) {
 	c := w.c
 	ctx, cancel := context.WithTimeout(c.base, c.opts.ProposalTimeout)
 	defer cancel()
-	sess, err := w.session(ctx)
-	if err != nil {
-		return 0, err
-	}
+	// On-disk state machines take no client sessions: a proposal retried
+	// after a timeout may be applied twice, and the state machine's
+	// exactly-once window (DedupWindow) answers the second with the
+	// first's positions (AlreadyCommitted).
+	sess := c.nh.GetNoOPSession(w.shardID)
 	unknown := false
 	fail := func(err error) error {
 		err = c.mapErr(fmt.Sprintf("append to shard %d", w.shard), err, ctx)
@@ -129,29 +136,23 @@ func (w *writer) proposeCmd(cmd []byte) (uint64, error) {
 	}
 	for {
 		if err := ctx.Err(); err != nil {
-			return 0, fail(err) // closed or timed out before this attempt
+			return sm.Result{}, fail(err) // closed or timed out before this attempt
 		}
 		actx, end := c.leaders.attempt(ctx, w.shardID, c.opts.AttemptTimeout)
 		res, proposed, err := c.propose(actx, sess, cmd)
 		end(err)
 		if err == nil {
-			sess.ProposalCompleted()
-			w.release(sess)
-			if res.Value == 0 {
-				return 0, fmt.Errorf("coord/raft: shard %d rejected a proposal: %s", w.shard, res.Data)
-			}
-			return res.Value, nil
+			return res, nil
 		}
 		unknown = unknown || proposed
 		if !retryable(err) || ctx.Err() != nil {
-			// The session is not reused: its proposal may still apply.
-			return 0, fail(err)
+			return sm.Result{}, fail(err)
 		}
 		c.retries.Add(1)
 		if !sleepCtx(ctx, 2*time.Millisecond) {
-			return 0, fail(err)
+			return sm.Result{}, fail(err)
 		}
-		// Retry with the same session and series: applied at most once.
+		// Retry the same proposal: its events are applied at most once.
 	}
 }
 
@@ -197,28 +198,6 @@ func (c *Coordinator) propose(ctx context.Context, sess *client.Session, cmd []b
 	}
 }
 
-func (w *writer) session(ctx context.Context) (*client.Session, error) {
-	w.mu.Lock()
-	if n := len(w.idle); n > 0 {
-		s := w.idle[n-1]
-		w.idle = w.idle[:n-1]
-		w.mu.Unlock()
-		return s, nil
-	}
-	w.mu.Unlock()
-	for {
-		actx, end := w.c.leaders.attempt(ctx, w.shardID, w.c.opts.AttemptTimeout)
-		s, err := w.c.nh.SyncGetSession(actx, w.shardID)
-		end(err)
-		if err == nil {
-			return s, nil
-		}
-		if !retryable(err) || !sleepCtx(ctx, 2*time.Millisecond) {
-			return nil, w.c.mapErr(fmt.Sprintf("open a session on shard %d", w.shard), err, ctx)
-		}
-	}
-}
-
 // withdraw takes r out of the queue if no proposal has taken it yet, and
 // reports whether it did: r is then known never to commit.
 func (w *writer) withdraw(r *request) bool {
@@ -232,12 +211,6 @@ func (w *writer) withdraw(r *request) bool {
 		}
 	}
 	return false
-}
-
-func (w *writer) release(s *client.Session) {
-	w.mu.Lock()
-	w.idle = append(w.idle, s)
-	w.mu.Unlock()
 }
 
 // retryable reports whether a failed proposal or read may be retried: the
