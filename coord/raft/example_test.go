@@ -29,18 +29,20 @@ func ExampleNew() {
 	}
 	defer c.Close(ctx)
 
-	pos, _ := c.Append(ctx,
-		&semevent.Event{Kind: semevent.KindFileCreate, Path: "/a"},
-		&semevent.Event{Kind: semevent.KindFileWrite, Path: "/a", Size: 10},
-	)
+	create := &semevent.Event{Kind: semevent.KindFileCreate, Path: "/a"}
+	pos, _ := c.Append(ctx, create, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/a", Size: 10})
 	fmt.Println(pos)
+	// A retry with the same ID (Append stamped it) commits nothing new.
+	again, _ := c.Append(ctx, create.Clone())
+	fmt.Printf("%+v\n", again[0])
 	recs, _ := c.Read(ctx, 0, 1, 0)
 	for _, r := range recs {
 		fmt.Println(r.Index, r.Event.Kind, r.Event.Path)
 	}
 	fmt.Println("leader:", c.Health(ctx).Shards[0].Leader)
 	// Output:
-	// [{0 1} {0 2}]
+	// [{0 1 false} {0 2 false}]
+	// {Shard:0 Index:1 AlreadyCommitted:true}
 	// 1 create /a
 	// 2 write /a
 	// leader: 1

@@ -185,7 +185,7 @@ func (s *smState) encode() []byte {
 }
 
 func decodeState(b []byte) (*smState, error) {
-	if len(b) < 37+4 || string(b[:4]) != stateMagic || b[4] != stateVersion {
+	if len(b) < 37 || string(b[:4]) != stateMagic || b[4] != stateVersion {
 		return nil, errors.New("bad size, magic or version")
 	}
 	if got, want := binary.LittleEndian.Uint32(b[len(b)-4:]), crc32.Checksum(b[:len(b)-4], castagnoli); got != want {

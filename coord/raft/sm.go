@@ -86,6 +86,7 @@ type shardSM struct {
 	afterRecord func(k int)
 
 	appliedIdx atomic.Uint64 // applied, for Lookup
+	recovered  atomic.Uint64 // snapshots recovered from (tests)
 
 	mu     sync.Mutex // guards j, gen, notify, closed, fresh
 	j      *journal.Journal

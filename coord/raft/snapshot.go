@@ -156,6 +156,7 @@ func (s *shardSM) RecoverFromSnapshot(r io.Reader, stopc <-chan struct{}) error 
 	s.win.Reset(h.window)
 	s.applied, s.resume = h.applied, resumeState{}
 	s.appliedIdx.Store(s.applied)
+	s.recovered.Add(1)
 	s.mu.Lock()
 	s.wakeLocked()
 	s.mu.Unlock()
