@@ -26,8 +26,22 @@
 // with the same key keep their order. The events of one Append that fall
 // in one shard commit together, all or none, contiguous and in order; an
 // [AtomicAppender] ([AppendAtomic]) guarantees it for the whole call by
-// refusing calls whose events span shards. Optional abilities beside
-// Coordinator: [Membership], [AtomicAppender], [Observers] (non-voting
+// refusing calls whose events span shards.
+//
+// Appends are exactly-once by event ID: each shard remembers the IDs of
+// its last [Options].DedupWindow committed events (default
+// [DefaultDedupWindow], count-based, so every replica holds the same
+// window), and an event whose ID is among them is not appended again:
+// Append reports it at the index where it was committed, with
+// [Position].AlreadyCommitted set. A client whose Append ended with an
+// unknown outcome retries with the same events (same IDs), on any node,
+// and each is committed once (conformance: ExactlyOnce). Each [Record]
+// names its Origin, the node whose Append proposed it. Coordinators that
+// keep consumers' progress implement [Offsets] ([CommitOffset],
+// [CommittedOffset]): coord.Local in memory (at most
+// [Options].MaxConsumers names per shard), coord/raft in each node's shard
+// journal. Optional abilities beside
+// Coordinator: [Membership], [AtomicAppender], [Offsets], [Observers] (non-voting
 // replicas, listed in [ShardHealth].Observers). Membership changes go through the
 // optional [Membership] interface ([AddNode], [RemoveNode], [Members]
 // assert for it). [Coordinator.Health] reports each
@@ -61,7 +75,10 @@
 // gets a *[SizeError] ([ErrTooLarge]); a shard out of range a *[ShardError]
 // ([ErrShardNotFound]); membership changes a *[NodeError] wrapping
 // [ErrUnknownNode] or [ErrDuplicateNode]; a node started with the wrong
-// members [ErrMembership]; invalid options a *[semevent.OptionsError].
+// members [ErrMembership]; a Read or Subscribe of an index a node no
+// longer holds [ErrCompacted] (see [ShardHealth].First); a CommitOffset
+// past the consumer cap [ErrTooManyConsumers]; invalid options a
+// *[semevent.OptionsError].
 // Invalid events fail with semevent's *EventError.
 //
 // # Testing

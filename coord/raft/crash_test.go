@@ -30,7 +30,7 @@ func testEvent(index uint64, i int) *semevent.Event {
 
 // testEntry is the proposal of entry index: n events from origin node 1.
 func testEntry(index uint64, n int, extra ...*semevent.Event) sm.Entry {
-	cmd := proposalHeader(nil, 1, n+len(extra))
+	cmd := proposalHeader(nil, 1, index*7+1, n+len(extra))
 	for i := range n {
 		cmd = appendRecord(cmd, codec.Append(nil, testEvent(index, i)))
 	}

@@ -16,26 +16,85 @@
 //	})
 //
 // New returns once every shard has a leader, so start the nodes together.
-// A node restarted with the same Dir resumes from its own disk: the latest
-// snapshot of each shard, then the Raft log after it. A node added later
-// starts with Join and is added with [Coordinator.AddNode] on a member.
+// A node restarted with the same Dir resumes from its own disk: each
+// shard's journal, then the Raft log after it. A node added later starts
+// with Join and is added with [Coordinator.AddNode] on a member.
 //
 // Append packs the events of concurrent calls for one shard into one
 // proposal (group commit, up to MaxBatchBytes, MaxInflight proposals in
-// flight per shard) and returns once they are committed on a quorum. Each
-// proposal goes through a dragonboat client session: when an attempt times
-// out or the leader changes, the same proposal is retried and the state
-// machine applies it once. Read is linearizable (a ReadIndex through the
-// leader); Subscribe follows this node's replica. Events travel as
-// internal/codec records, the journal's encoding, so every field, context
-// included, arrives intact.
+// flight per shard) and returns once they are committed on a quorum. When
+// an attempt times out or the leader changes, the same proposal is retried;
+// the state machine applies each event once (see # Exactly once). Read is
+// linearizable (a ReadIndex through the leader, then this node's journal);
+// Subscribe follows this node's journal. Events travel as internal/codec
+// records, the journal's encoding, so every field, context included,
+// arrives intact.
+//
+// # Storage
+//
+// Each shard's state machine is a dragonboat on-disk state machine whose
+// data is a propagation/journal in <Dir>/shards/<n>/journal: the same
+// record format, encryption at rest (Options.Encryption) and retention
+// (Options.RetentionBytes, RetentionAge) as any journal. Every record
+// carries 24 bytes of metadata: the Raft index of its entry, the origin
+// node, its position in the entry and the entry's event count. A record's
+// index in coord is its journal offset + 1. The journal is written with
+// journal.SyncNever — the Raft log is the write-ahead log — and fsynced
+// when dragonboat syncs the state machine (before each periodic snapshot).
+// The applied Raft index is in each record's frame, so it is persisted
+// atomically with the records: Open reads the last record; a complete
+// entry is applied, an entry a kill cut short is applied again and skips
+// the records already written. Nothing is applied twice or skipped
+// (TestKillMidEntry: a child process SIGKILLed between an entry's
+// records; TestPowerLossImages: kill and power-loss images of
+// journaltest.CrashFS at random points, every entry re-applied to an
+// identical journal). A STATE file beside the journal (written at each
+// sync: temporary file, fsync, rename) holds the applied index of entries
+// that appended nothing and the exactly-once window; an IDENTITY file,
+// written once, names the deployment, shard, shard count and node.
+//
+// Memory does not grow with the log: the state machine holds the
+// exactly-once window (DedupWindow IDs per shard) and the journal's
+// buffers. The periodic snapshots of an on-disk state machine hold no data
+// (dragonboat's "dummy" snapshots): every SnapshotEntries entries the
+// journal is fsynced and the Raft log compacted, keeping SnapshotEntries/2
+// entries for followers slightly behind, so the Raft log stays bounded. A
+// follower further behind, or a new one, gets a streamed snapshot: the
+// applied index, the exactly-once window and the leader's retained
+// journal records (snapshots never copy a log held in memory). The
+// follower appends only the records it lacks (TestSnapshotStreamsTheJournal,
+// TestLaggingReplicaCatchesUp). When its journal ends before the leader's
+// first retained record — it fell behind retention — it moves its journal
+// aside to journal.behind-<n> (kept for the operator; delete it when
+// done), starts a fresh journal at that record, logs a warning, and
+// reports a fresh start: coord.ShardHealth.FreshStart and First. Read and
+// Subscribe before First fail with coord.ErrCompacted: never a silent
+// hole.
+//
+// Data directories written by versions that kept the log in memory
+// (before on-disk state machines) cannot be opened; start those nodes
+// with an empty Dir.
+//
+// # Exactly once
+//
+// dragonboat gives on-disk state machines no client sessions. Instead
+// each shard remembers the IDs of its last DedupWindow committed events
+// (default 100,000, count-based and so identical on every replica, kept in
+// STATE and in snapshots, rebuilt at Open from STATE and the records
+// after it): an event whose ID is there is not appended again, and Append
+// reports it at its first index with coord.Position.AlreadyCommitted.
+// This covers a proposal retried after a timeout, and a client retrying
+// an unknown outcome with the same IDs on any node. An ID older than the
+// window is appended again. Each record names the node that proposed it
+// (coord.Record.Origin). Consumer offsets (coord.Offsets) are kept per
+// node in each shard journal's consumers/ directory.
 //
 // # Failover, atomic batches and unknown outcomes
 //
 // An attempt of a proposal (or read) lasts at most Options.AttemptTimeout,
 // but ends as soon as a new leader of its shard is known (dragonboat's
 // LeaderUpdated): a proposal forwarded to a leader that died is lost
-// without an answer, and is retried, through the same session, on the new
+// without an answer, and is retried on the new
 // leader at once ([Stats].LeaderWakes counts these);
 // TestFailoverRetriesOnLeaderChange shows an append around a leader's
 // death completing under a ten-minute AttemptTimeout.
@@ -142,7 +201,14 @@
 // AppendAtomic's events in several shards are a *coord.CrossShardError
 // (coord.ErrCrossShard).
 // A malformed proposal or snapshot (varints must be minimal) is reported
-// as an *[EncodingError]. TLS files that cannot work are a *[CertError].
+// as an *[EncodingError]; a malformed proposal that was committed (a
+// faulty peer) is applied as nothing (FuzzApply). A shard directory of
+// another deployment, shard or node, or written with another shard count,
+// fails New with a *[DirError] (wrapping [ErrForeignDir], and
+// coord.ErrMembership for the shard count) before anything of it is read
+// (TestForeignDirectoryRefused). Reads of an index this node no longer
+// holds wrap coord.ErrCompacted. TLS files that cannot work are a
+// *[CertError].
 //
 // # Testing
 //

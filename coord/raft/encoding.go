@@ -23,10 +23,11 @@ import (
 // journal's encoding, so that every field of an event, context included,
 // survives replication.
 //
-// Proposal, version 2 (version 1, without origin, is still read):
+// Proposal, version 2 (version 1, without origin and id, is still read):
 //
 //	version   1 byte (2)
 //	origin    uvarint, the proposing node
+//	id        uvarint, the proposal's id on that node (the same on retries)
 //	count     uvarint, at least 1
 //	records   count × (uvarint length, codec record)
 //
@@ -35,7 +36,9 @@ import (
 // appended none); the events it appended have consecutive indexes from
 // Value in proposal order. Data is empty when every event was appended,
 // else 'D' | uvarint n | n × (uvarint position in the proposal, uvarint
-// index) for the events whose ID was already committed (at that index).
+// index, kind byte) for the events whose ID was committed before (at that
+// index): kind 1 by another append, kind 0 by an earlier attempt of this
+// same proposal (a retry after a timeout), which counts as this Append's.
 // A malformed proposal, applied as nothing, has Value 0 and Data 'E' then
 // the error text.
 //
@@ -86,12 +89,19 @@ func appendRecord(dst, rec []byte) []byte {
 	return append(dst, rec...)
 }
 
-// proposalHeader returns the header of a proposal of n records from node
+// proposalHeader returns the header of proposal id of n records from node
 // origin.
-func proposalHeader(dst []byte, origin uint64, n int) []byte {
+func proposalHeader(dst []byte, origin, id uint64, n int) []byte {
 	dst = append(dst, proposalVersion)
 	dst = binary.AppendUvarint(dst, origin)
+	dst = binary.AppendUvarint(dst, id)
 	return binary.AppendUvarint(dst, uint64(n))
+}
+
+// proposal is a decoded proposal; recs alias its bytes.
+type proposal struct {
+	origin, id uint64
+	recs       [][]byte
 }
 
 // checkRecord reports whether rec decodes as an event.
@@ -100,60 +110,62 @@ func checkRecord(rec []byte) error {
 	return codec.Decode(rec, &ev)
 }
 
-// decodeProposal splits a proposal into its origin and records, which
+// decodeProposal splits a proposal into its header and records, which
 // alias b. It checks the framing and, when full is set, that every record
 // decodes as an event (the state machine decodes them itself).
-func decodeProposal(b []byte, full bool) (uint64, [][]byte, error) {
+func decodeProposal(b []byte, full bool) (proposal, error) {
 	fail := func(pos int, format string, args ...any) error {
 		return &EncodingError{What: "proposal", Pos: int64(pos), Msg: fmt.Sprintf(format, args...)}
 	}
 	if len(b) == 0 {
-		return 0, nil, fail(0, "empty")
+		return proposal{}, fail(0, "empty")
 	}
 	if b[0] != proposalVersion && b[0] != proposalVersionV1 {
-		return 0, nil, fail(0, "unknown version %d", b[0])
+		return proposal{}, fail(0, "unknown version %d", b[0])
 	}
 	pos := 1
-	var origin uint64
+	var p proposal
 	if b[0] == proposalVersion {
-		o, k := varint.Uvarint(b[pos:])
-		if k <= 0 {
-			return 0, nil, fail(pos, "bad origin")
+		for _, f := range []*uint64{&p.origin, &p.id} {
+			v, k := varint.Uvarint(b[pos:])
+			if k <= 0 {
+				return proposal{}, fail(pos, "bad header")
+			}
+			*f = v
+			pos += k
 		}
-		origin = o
-		pos += k
 	}
 	n, k := varint.Uvarint(b[pos:])
 	if k <= 0 {
-		return 0, nil, fail(pos, "bad record count")
+		return proposal{}, fail(pos, "bad record count")
 	}
 	if n == 0 || n > uint64(len(b)-pos-k) {
-		return 0, nil, fail(pos, "record count %d does not fit in %d bytes", n, len(b)-pos-k)
+		return proposal{}, fail(pos, "record count %d does not fit in %d bytes", n, len(b)-pos-k)
 	}
 	pos += k
-	recs := make([][]byte, 0, n)
+	p.recs = make([][]byte, 0, n)
 	for range n {
 		l, k := varint.Uvarint(b[pos:])
 		if k <= 0 {
-			return 0, nil, fail(pos, "bad record length")
+			return proposal{}, fail(pos, "bad record length")
 		}
 		if l > uint64(len(b)-pos-k) {
-			return 0, nil, fail(pos, "record length %d exceeds the %d bytes left", l, len(b)-pos-k)
+			return proposal{}, fail(pos, "record length %d exceeds the %d bytes left", l, len(b)-pos-k)
 		}
 		pos += k
 		rec := b[pos : pos+int(l)]
 		if full {
 			if err := checkRecord(rec); err != nil {
-				return 0, nil, fail(pos, "record %d: %v", len(recs), err)
+				return proposal{}, fail(pos, "record %d: %v", len(p.recs), err)
 			}
 		}
-		recs = append(recs, rec)
+		p.recs = append(p.recs, rec)
 		pos += int(l)
 	}
 	if pos != len(b) {
-		return 0, nil, fail(pos, "%d trailing bytes", len(b)-pos)
+		return proposal{}, fail(pos, "%d trailing bytes", len(b)-pos)
 	}
-	return origin, recs, nil
+	return p, nil
 }
 
 // errResult is the result of a malformed proposal.
@@ -161,11 +173,16 @@ func errResult(err error) sm.Result {
 	return sm.Result{Data: append([]byte{resErr}, err.Error()...)}
 }
 
-// appendDup records that the event at position k was already committed
-// at index.
-func appendDup(b []byte, k int, index uint64) []byte {
+// appendDup records that the event at position k was committed before at
+// index: by another append when already is set, else by an earlier
+// attempt of the same proposal.
+func appendDup(b []byte, k int, index uint64, already bool) []byte {
 	b = binary.AppendUvarint(b, uint64(k))
-	return binary.AppendUvarint(b, index)
+	b = binary.AppendUvarint(b, index)
+	if already {
+		return append(b, 1)
+	}
+	return append(b, 0)
 }
 
 // dupResult is a result's Data for n already-committed events listed in
@@ -197,6 +214,7 @@ func decodeResult(res sm.Result, n int) ([]slot, error) {
 		return nil, fmt.Errorf("coord/raft: the shard rejected a proposal: %s", msg)
 	}
 	out := make([]slot, n)
+	listed := make([]bool, n)
 	d := res.Data
 	fail := func(pos int, msg string) error {
 		return &EncodingError{What: "result", Pos: int64(pos), Msg: msg}
@@ -219,11 +237,12 @@ func decodeResult(res sm.Result, n int) ([]slot, error) {
 			}
 			pos += k
 			idx, k := varint.Uvarint(d[pos:])
-			if k <= 0 {
-				return nil, fail(pos, "bad index")
+			if k <= 0 || pos+k >= len(d) || d[pos+k] > 1 {
+				return nil, fail(pos, "bad index or kind")
 			}
 			pos += k
-			out[p] = slot{index: idx, already: true}
+			out[p], listed[p] = slot{index: idx, already: d[pos] == 1}, true
+			pos++
 			prev = int(p)
 		}
 		if pos != len(d) {
@@ -232,7 +251,7 @@ func decodeResult(res sm.Result, n int) ([]slot, error) {
 	}
 	next := res.Value
 	for i := range out {
-		if !out[i].already {
+		if !listed[i] {
 			out[i].index = next
 			next++
 		}

@@ -137,9 +137,7 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 				h.add(op, false)
 				h.mu.Lock()
 				for i, ev := range evs {
-					// AlreadyCommitted (a proposal retried after a
-					// timeout) says where, as for a new one.
-					h.acked[ev.ID] = coord.Position{Shard: pos[i].Shard, Index: pos[i].Index}
+					h.acked[ev.ID] = pos[i]
 				}
 				h.mu.Unlock()
 			}

@@ -25,7 +25,7 @@ func sampleRecords() [][]byte {
 
 func sampleProposal() []byte {
 	recs := sampleRecords()
-	b := proposalHeader(nil, 7, len(recs))
+	b := proposalHeader(nil, 7, 99, len(recs))
 	for _, r := range recs {
 		b = appendRecord(b, r)
 	}
@@ -87,16 +87,16 @@ func sampleSnapshot() []byte {
 }
 
 func TestProposalRoundTrip(t *testing.T) {
-	origin, recs, err := decodeProposal(sampleProposal(), true)
-	if err != nil || origin != 7 || len(recs) != 2 || !bytes.Equal(recs[1], sampleRecords()[1]) {
-		t.Fatalf("decodeProposal = origin %d, %d records, %v", origin, len(recs), err)
+	p, err := decodeProposal(sampleProposal(), true)
+	if err != nil || p.origin != 7 || p.id != 99 || len(p.recs) != 2 || !bytes.Equal(p.recs[1], sampleRecords()[1]) {
+		t.Fatalf("decodeProposal = %+v, %v", p, err)
 	}
 	got, err := readSnapshot(bytes.NewReader(sampleSnapshot()))
 	if err != nil || len(got.recs) != 2 || !bytes.Equal(got.recs[0], sampleRecords()[0]) || got.h.applied != 9 || len(got.h.window) != 1 {
 		t.Fatalf("readSnapshot = %+v, %v", got, err)
 	}
 	for _, bad := range [][]byte{nil, {9}, {1, 0}, {1, 1}, {1, 1, 5, 1}, {2, 1, 1}, append(sampleProposal(), 0)} {
-		if _, _, err := decodeProposal(bad, true); err == nil {
+		if _, err := decodeProposal(bad, true); err == nil {
 			t.Errorf("decodeProposal(%x) = nil error", bad)
 		}
 	}
@@ -111,9 +111,9 @@ func TestProposalRoundTrip(t *testing.T) {
 }
 
 func TestResultRoundTrip(t *testing.T) {
-	dups := appendDup(appendDup(nil, 1, 40), 3, 2)
+	dups := appendDup(appendDup(nil, 1, 40, true), 3, 2, false)
 	got, err := decodeResult(sm.Result{Value: 50, Data: dupResult(dups, 2)}, 5)
-	want := []slot{{50, false}, {40, true}, {51, false}, {2, true}, {52, false}}
+	want := []slot{{50, false}, {40, true}, {51, false}, {2, false}, {52, false}}
 	if err != nil || !slices.Equal(got, want) {
 		t.Fatalf("decodeResult = %v, %v; want %v", got, err, want)
 	}
@@ -127,12 +127,12 @@ func TestResultRoundTrip(t *testing.T) {
 func FuzzDecodeProposal(f *testing.F) {
 	f.Add(sampleProposal())
 	f.Fuzz(func(t *testing.T, b []byte) {
-		origin, recs, err := decodeProposal(b, true)
+		p, err := decodeProposal(b, true)
 		if err != nil || b[0] != proposalVersion {
 			return
 		}
-		out := proposalHeader(nil, origin, len(recs))
-		for _, r := range recs {
+		out := proposalHeader(nil, p.origin, p.id, len(p.recs))
+		for _, r := range p.recs {
 			out = appendRecord(out, r)
 		}
 		if !bytes.Equal(out, b) {
@@ -144,7 +144,7 @@ func FuzzDecodeProposal(f *testing.F) {
 // FuzzDecodeResult: never panics; an accepted result gives every event an
 // index.
 func FuzzDecodeResult(f *testing.F) {
-	f.Add(uint64(5), dupResult(appendDup(nil, 1, 3), 1), 3)
+	f.Add(uint64(5), dupResult(appendDup(nil, 1, 3, true), 1), 3)
 	f.Add(uint64(0), []byte("Ebad"), 1)
 	f.Fuzz(func(t *testing.T, v uint64, data []byte, n int) {
 		if n < 0 || n > 1<<16 {
@@ -188,8 +188,8 @@ func FuzzApply(f *testing.F) {
 	f.Add(sampleProposal())
 	stamped := sampleRecords()
 	ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: "/x", ID: semevent.MakeID(9, 9, 9), Time: 9}
-	f.Add(appendRecord(proposalHeader(nil, 2, 1), codec.Append(nil, ev)))
-	f.Add(appendRecord(proposalHeader(nil, 2, 1), stamped[0]))
+	f.Add(appendRecord(proposalHeader(nil, 2, 5, 1), codec.Append(nil, ev)))
+	f.Add(appendRecord(proposalHeader(nil, 2, 5, 1), stamped[0]))
 	f.Add([]byte{2, 1, 1, 3, 0, 0, 0})
 	s := openTestSM(f, f.TempDir(), nil)
 	defer s.Close()
@@ -202,7 +202,8 @@ func FuzzApply(f *testing.F) {
 			t.Fatalf("Update: %v", err)
 		}
 		res := out[0].Result
-		_, recs, perr := decodeProposal(cmd, true)
+		p, perr := decodeProposal(cmd, true)
+		recs := p.recs
 		if perr == nil {
 			perr = checkStamped(recs)
 		}

@@ -116,7 +116,8 @@ func checkReplicasAgree(t *testing.T, cl *cluster) [][][]byte {
 
 // testRetryOnce proposes the same command twice, as the writer does when
 // an attempt times out: the state machine applies it once and answers the
-// retry with the first answer's position, marked already committed.
+// retry with the first answer's position (this Append's own); the same
+// event in another proposal is answered as already committed there.
 func testRetryOnce(t *testing.T, cl *cluster) {
 	ctx, cancel := context.WithTimeout(context.Background(), coordtest.Timeout)
 	defer cancel()
@@ -124,7 +125,7 @@ func testRetryOnce(t *testing.T, cl *cluster) {
 	sess := c.nh.GetNoOPSession(shardID(0))
 	ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: "/retry"}
 	c.ids.Stamp(ev)
-	cmd := appendRecord(proposalHeader(nil, c.opts.Node, 1), codec.Append(nil, ev))
+	cmd := appendRecord(proposalHeader(nil, c.opts.Node, 12345, 1), codec.Append(nil, ev))
 	before := c.reps.get(0).held()
 	pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
 	r1, err := c.nh.SyncPropose(pctx, sess, cmd)
@@ -138,10 +139,18 @@ func testRetryOnce(t *testing.T, cl *cluster) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pctx, pcancel = context.WithTimeout(ctx, 5*time.Second)
+	other := appendRecord(proposalHeader(nil, c.opts.Node, 54321, 1), codec.Append(nil, ev))
+	r3, err := c.nh.SyncPropose(pctx, sess, other) // another append of the same event
+	pcancel()
+	if err != nil {
+		t.Fatal(err)
+	}
 	s1, err1 := decodeResult(r1, 1)
 	s2, err2 := decodeResult(r2, 1)
-	if err1 != nil || err2 != nil || s1[0] != (slot{before + 1, false}) || s2[0] != (slot{before + 1, true}) {
-		t.Fatalf("first answer %v (%v), retry's %v (%v); want index %d, then the same already committed", s1, err1, s2, err2, before+1)
+	s3, err3 := decodeResult(r3, 1)
+	if err := errors.Join(err1, err2, err3); err != nil || s1[0] != (slot{before + 1, false}) || s2[0] != (slot{before + 1, false}) || s3[0] != (slot{before + 1, true}) {
+		t.Fatalf("first answer %v, retry's %v, another proposal's %v (%v); want index %d twice, then already committed there", s1, s2, s3, err, before+1)
 	}
 	recs, err := c.Read(ctx, 0, before+1, 0)
 	if err != nil {

@@ -303,7 +303,8 @@ func (s *shardSM) apply(index uint64, cmd []byte) (sm.Result, error) {
 	if index <= s.applied {
 		return sm.Result{Value: s.jw.NextOffset() + 1}, nil // applied before a restart
 	}
-	origin, recs, err := decodeProposal(cmd, false)
+	p, err := decodeProposal(cmd, false)
+	recs := p.recs
 	if err == nil {
 		err = s.decodeEvents(recs)
 	}
@@ -326,21 +327,24 @@ func (s *shardSM) apply(index uint64, cmd []byte) (sm.Result, error) {
 		if uint32(k) < skip {
 			// Written before the kill: its ID is in the window.
 			idx, _ := s.win.Lookup(ev.ID)
-			dups = appendDup(dups, k, idx)
+			dups = appendDup(dups, k, idx, false)
 			ndup++
 			continue
 		}
-		if idx, ok := s.win.Lookup(ev.ID); ok {
-			dups = appendDup(dups, k, idx)
+		if idx, tag, ok := s.win.LookupTag(ev.ID); ok {
+			// Committed before: by an earlier attempt of this very
+			// proposal (a retry after a timeout: this Append's own), or
+			// by another append of the same ID.
+			dups = appendDup(dups, k, idx, p.id == 0 || tag != p.id)
 			ndup++
 			continue
 		}
-		putMeta(&meta, index, origin, uint32(k), uint32(len(evs)))
+		putMeta(&meta, index, p.origin, uint32(k), uint32(len(evs)))
 		off, err := s.jw.AppendBatchMeta(context.Background(), evs[k:k+1], meta[:])
 		if err != nil {
 			return sm.Result{}, fmt.Errorf("coord/raft: shard %d: apply entry %d: %w", s.cfg.id.shard, index, err)
 		}
-		s.win.Add(ev.ID, off+1)
+		s.win.AddTagged(ev.ID, off+1, p.id)
 		if s.afterRecord != nil {
 			s.afterRecord(k)
 		}

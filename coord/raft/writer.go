@@ -2,6 +2,7 @@ package raft
 
 import (
 	"context"
+	"math/rand/v2"
 	"errors"
 	"fmt"
 	"sync"
@@ -86,7 +87,9 @@ func (w *writer) propose(batch []*request, size int) {
 		n += r.n
 	}
 	cmd := make([]byte, 0, size+16)
-	cmd = proposalHeader(cmd, w.c.opts.Node, n)
+	// A random id, the same on every attempt, lets the state machine tell
+	// a retry of this proposal from another append of the same events.
+	cmd = proposalHeader(cmd, w.c.opts.Node, rand.Uint64()|1, n)
 	for _, r := range batch {
 		cmd = append(cmd, r.body...)
 	}

@@ -24,9 +24,13 @@ type Window struct {
 	n       int
 	ring    []WindowEntry // the last n entries, oldest at head once full
 	head    int
-	idx     map[semevent.ID]uint64
+	idx     map[semevent.ID]windowVal
 	evicted uint64
 }
+
+// windowVal is what the window knows of an ID: its index, and the tag it
+// was added with (not part of Entries: a tag lives in memory only).
+type windowVal struct{ index, tag uint64 }
 
 // WindowEntry is one remembered ID and the index it was committed at.
 type WindowEntry struct {
@@ -36,7 +40,7 @@ type WindowEntry struct {
 
 // NewWindow returns an empty window of n IDs; n <= 0 remembers nothing.
 func NewWindow(n int) *Window {
-	return &Window{n: max(n, 0), idx: make(map[semevent.ID]uint64)}
+	return &Window{n: max(n, 0), idx: make(map[semevent.ID]windowVal)}
 }
 
 // Size returns the window's capacity.
@@ -50,14 +54,26 @@ func (w *Window) Evicted() uint64 { return w.evicted }
 
 // Lookup returns the index id was committed at, if the window holds it.
 func (w *Window) Lookup(id semevent.ID) (uint64, bool) {
-	i, ok := w.idx[id]
-	return i, ok
+	v, ok := w.idx[id]
+	return v.index, ok
+}
+
+// LookupTag is Lookup that also returns the tag id was added with (0 for
+// Add, and for entries restored by Reset).
+func (w *Window) LookupTag(id semevent.ID) (index, tag uint64, ok bool) {
+	v, ok := w.idx[id]
+	return v.index, v.tag, ok
 }
 
 // Add remembers id as committed at index, forgetting the oldest ID when
 // the window is full. Indexes must be added in increasing order; the zero
 // ID is not remembered.
-func (w *Window) Add(id semevent.ID, index uint64) {
+func (w *Window) Add(id semevent.ID, index uint64) { w.AddTagged(id, index, 0) }
+
+// AddTagged is Add with a tag that LookupTag returns: coord/raft tags an
+// ID with the proposal that committed it, to tell a retry of that same
+// proposal from another append of the ID.
+func (w *Window) AddTagged(id semevent.ID, index, tag uint64) {
 	if w.n == 0 || id.IsZero() {
 		return
 	}
@@ -66,14 +82,14 @@ func (w *Window) Add(id semevent.ID, index uint64) {
 		w.ring = append(w.ring, e)
 	} else {
 		old := w.ring[w.head]
-		if w.idx[old.ID] == old.Index {
+		if w.idx[old.ID].index == old.Index {
 			delete(w.idx, old.ID)
 		}
 		w.ring[w.head] = e
 		w.head = (w.head + 1) % w.n
 		w.evicted++
 	}
-	w.idx[id] = index
+	w.idx[id] = windowVal{index: index, tag: tag}
 }
 
 // Entries returns the remembered entries, oldest first, as a new slice.
