@@ -3,6 +3,7 @@ package raft
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -235,3 +236,24 @@ func checkImage(t *testing.T, img *journaltest.CrashFS, entries []sm.Entry, coun
 }
 
 var _ journal.FS = (*journaltest.CrashFS)(nil)
+
+// TestOversizedRecordRefused: a committed proposal whose event the
+// journal could not take (a peer with a larger MaxEventSize) is applied as
+// nothing, with a typed error in its result, instead of stopping the node.
+func TestOversizedRecordRefused(t *testing.T) {
+	s := openTestSM(t, t.TempDir(), nil)
+	defer s.Close()
+	big := testEvent(1, 0)
+	big.Data = make([]byte, 8192) // the test journal takes records of 4096 bytes
+	res := update(t, s, testEntry(1, 1, big))
+	if _, err := decodeResult(res, 2); err == nil || s.jw.NextOffset() != 0 {
+		t.Fatalf("oversized proposal: result %v, journal holds %d records", err, s.jw.NextOffset())
+	}
+	var ee *EncodingError
+	_, derr := decodeProposal(testEntry(1, 1, big).Cmd, true)
+	if derr != nil || !errors.As(s.decodeEvents([][]byte{codec.Append(nil, big)}), &ee) {
+		t.Fatalf("decodeEvents of an oversized record is not an *EncodingError")
+	}
+	update(t, s, testEntry(2, 3))
+	checkJournal(t, s, []int{0, 3})
+}

@@ -49,7 +49,7 @@ import (
 //	deployment u64, shard u32    whose snapshot it is
 //	applied   u64                the last Raft index applied
 //	first, end u64               the journal offsets of the records held
-//	window    u32 count, count × (ID 16 bytes, index u64)
+//	window    u32 count, count × (ID 16 bytes, index u64, proposal id u64)
 //	records   (end-first) × (meta 24 bytes, uvarint length, codec record)
 //	crc32c    u32 of everything before
 //
@@ -296,6 +296,7 @@ func newSnapWriter(w io.Writer, h *snapHeader) (*snapWriter, error) {
 		id := e.ID.Bytes()
 		b = append(b[:0], id[:]...)
 		b = binary.LittleEndian.AppendUint64(b, e.Index)
+		b = binary.LittleEndian.AppendUint64(b, e.Tag)
 		if _, err := sw.w.Write(b); err != nil {
 			return nil, err
 		}
@@ -366,12 +367,12 @@ func newSnapReader(r io.Reader) (*snapReader, *snapHeader, error) {
 	if n > coordlog.MaxWindow {
 		return nil, nil, sr.fail("window of %d IDs", n)
 	}
-	var e [24]byte
+	var e [32]byte
 	for i := uint32(0); i < n; i++ {
 		if _, err := io.ReadFull(sr.cr, e[:]); err != nil {
 			return nil, nil, sr.fail("window entry %d: %v", i, err)
 		}
-		h.window = append(h.window, coordlog.WindowEntry{ID: semevent.IDFromBytes([16]byte(e[:16])), Index: binary.LittleEndian.Uint64(e[16:])})
+		h.window = append(h.window, coordlog.WindowEntry{ID: semevent.IDFromBytes([16]byte(e[:16])), Index: binary.LittleEndian.Uint64(e[16:]), Tag: binary.LittleEndian.Uint64(e[24:])})
 	}
 	sr.left = h.end - h.first
 	return sr, h, nil

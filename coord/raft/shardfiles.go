@@ -28,7 +28,8 @@ import (
 //
 // STATE: magic "SEst" | version u8 (1) | applied u64 | journal next u64 |
 // fresh first u64 (non-zero while a fresh start is under way) | window
-// count u32 | count × (ID 16 bytes | index u64) | crc32c u32 of the rest.
+// count u32 | count × (ID 16 bytes | index u64 | proposal id u64)
+// | crc32c u32 of the rest.
 // Integers are little-endian.
 const (
 	identityName    = "IDENTITY"
@@ -169,7 +170,7 @@ type smState struct {
 }
 
 func (s *smState) encode() []byte {
-	b := make([]byte, 0, 37+24*len(s.window)+4)
+	b := make([]byte, 0, 37+32*len(s.window))
 	b = append(b, stateMagic...)
 	b = append(b, stateVersion)
 	b = binary.LittleEndian.AppendUint64(b, s.applied)
@@ -180,6 +181,7 @@ func (s *smState) encode() []byte {
 		id := e.ID.Bytes()
 		b = append(b, id[:]...)
 		b = binary.LittleEndian.AppendUint64(b, e.Index)
+		b = binary.LittleEndian.AppendUint64(b, e.Tag)
 	}
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli))
 }
@@ -198,13 +200,13 @@ func decodeState(b []byte) (*smState, error) {
 	}
 	n := binary.LittleEndian.Uint32(b[29:])
 	body := b[33 : len(b)-4]
-	if uint64(len(body)) != uint64(n)*24 {
+	if uint64(len(body)) != uint64(n)*32 {
 		return nil, fmt.Errorf("%d window entries in %d bytes", n, len(body))
 	}
 	s.window = make([]coordlog.WindowEntry, n)
 	for i := range s.window {
-		p := body[i*24:]
-		s.window[i] = coordlog.WindowEntry{ID: semevent.IDFromBytes([16]byte(p[:16])), Index: binary.LittleEndian.Uint64(p[16:])}
+		p := body[i*32:]
+		s.window[i] = coordlog.WindowEntry{ID: semevent.IDFromBytes([16]byte(p[:16])), Index: binary.LittleEndian.Uint64(p[16:]), Tag: binary.LittleEndian.Uint64(p[24:])}
 	}
 	return s, nil
 }

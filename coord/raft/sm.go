@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +31,10 @@ import (
 //
 // (little-endian). Record index in coord = journal offset + 1.
 const metaSize = 24
+
+// recordOverhead bounds what the journal adds to an event's encoding:
+// the record header, the meta, the GCM tag.
+const recordOverhead = 16 + metaSize + 16
 
 func putMeta(b *[metaSize]byte, index, origin uint64, pos, count uint32) {
 	binary.LittleEndian.PutUint64(b[0:], index)
@@ -333,9 +338,10 @@ func (s *shardSM) apply(index uint64, cmd []byte) (sm.Result, error) {
 		}
 		if idx, tag, ok := s.win.LookupTag(ev.ID); ok {
 			// Committed before: by an earlier attempt of this very
-			// proposal (a retry after a timeout: this Append's own), or
-			// by another append of the same ID.
-			dups = appendDup(dups, k, idx, p.id == 0 || tag != p.id)
+			// proposal (a retry after a timeout: this Append's own, unless
+			// the proposal holds the ID twice), or by another append.
+			own := p.id != 0 && tag == p.id && idx < value && !slices.ContainsFunc(evs[:k], func(e *semevent.Event) bool { return e.ID == ev.ID })
+			dups = appendDup(dups, k, idx, !own)
 			ndup++
 			continue
 		}
@@ -368,6 +374,12 @@ func (s *shardSM) decodeEvents(recs [][]byte) error {
 		}
 		if ev.ID.IsZero() || ev.Time == 0 {
 			return &EncodingError{What: "proposal", Msg: fmt.Sprintf("record %d: event without ID or Time", k)}
+		}
+		// The journal refuses records over MaxRecordSize (framing, meta
+		// and, when encrypted, the GCM tag included): refuse the proposal
+		// rather than fail the node.
+		if len(rec)+recordOverhead > s.cfg.jopts.MaxRecordSize {
+			return &EncodingError{What: "proposal", Msg: fmt.Sprintf("record %d: %d bytes, the journal takes at most %d", k, len(rec), s.cfg.jopts.MaxRecordSize-recordOverhead)}
 		}
 	}
 	return nil
@@ -515,6 +527,8 @@ func shardConfigs(o Options) (*replicas, error) {
 				RetentionAge:   o.RetentionAge,
 				Encryption:     o.Encryption,
 				MetaSize:       metaSize,
+				// Every event Append accepts fits in a record.
+				MaxRecordSize: max(journal.DefaultMaxRecordSize, o.MaxEventSize+recordOverhead),
 			},
 		}
 		if _, err := checkIdentity(fsys, cfg.dir, cfg.id); err != nil {

@@ -29,6 +29,6 @@ func testSMConfig(dir string, fsys journal.FS) smConfig {
 		window: 1000,
 		log:    slog.New(slog.DiscardHandler),
 		jopts: journal.Options{FS: fsys, Logger: slog.New(slog.DiscardHandler), Sync: journal.SyncNever,
-			MetaSize: metaSize, SegmentSize: 4096},
+			MetaSize: metaSize, SegmentSize: 4096, MaxRecordSize: 4096},
 	}
 }

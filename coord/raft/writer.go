@@ -2,9 +2,9 @@ package raft
 
 import (
 	"context"
-	"math/rand/v2"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"time"
 

@@ -29,13 +29,15 @@ type Window struct {
 }
 
 // windowVal is what the window knows of an ID: its index, and the tag it
-// was added with (not part of Entries: a tag lives in memory only).
+// was added with.
 type windowVal struct{ index, tag uint64 }
 
-// WindowEntry is one remembered ID and the index it was committed at.
+// WindowEntry is one remembered ID, the index it was committed at and
+// the tag it was added with.
 type WindowEntry struct {
 	ID    semevent.ID
 	Index uint64
+	Tag   uint64
 }
 
 // NewWindow returns an empty window of n IDs; n <= 0 remembers nothing.
@@ -59,7 +61,7 @@ func (w *Window) Lookup(id semevent.ID) (uint64, bool) {
 }
 
 // LookupTag is Lookup that also returns the tag id was added with (0 for
-// Add, and for entries restored by Reset).
+// Add).
 func (w *Window) LookupTag(id semevent.ID) (index, tag uint64, ok bool) {
 	v, ok := w.idx[id]
 	return v.index, v.tag, ok
@@ -77,7 +79,7 @@ func (w *Window) AddTagged(id semevent.ID, index, tag uint64) {
 	if w.n == 0 || id.IsZero() {
 		return
 	}
-	e := WindowEntry{ID: id, Index: index}
+	e := WindowEntry{ID: id, Index: index, Tag: tag}
 	if len(w.ring) < w.n {
 		w.ring = append(w.ring, e)
 	} else {
@@ -105,6 +107,6 @@ func (w *Window) Reset(es []WindowEntry) {
 	w.ring, w.head = w.ring[:0], 0
 	clear(w.idx)
 	for _, e := range es {
-		w.Add(e.ID, e.Index)
+		w.AddTagged(e.ID, e.Index, e.Tag)
 	}
 }
