@@ -154,3 +154,64 @@ func TestAppendBatchTooLarge(t *testing.T) {
 		t.Fatalf("Append of 3×900 bytes: %v", err)
 	}
 }
+
+// TestRetryUnknownOnAnotherNode cuts shard 0's leader off (its messages
+// still reach the others, no answer comes back), appends through it until
+// its ctx ends (outcome unknown: the followers may hold the entry), heals
+// it and retries the same event — the same ID — through another node. The
+// retry succeeds, and every node's log holds the event exactly once,
+// however the first attempt ended (the old leader keeps retrying its
+// proposal too). Without the state machine's exactly-once window the
+// event was committed twice.
+func TestRetryUnknownOnAnotherNode(t *testing.T) {
+	cl := newCluster(t, clusterConfig{shards: 1, proxied: true, tweak: func(o *Options) {
+		o.ProposalTimeout = 5 * time.Second
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if _, err := cl.node(0).Append(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/warm"}); err != nil {
+		t.Fatal(err)
+	}
+	l := cl.awaitLeader(t)
+	ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: "/unknown-then-retried", Attrs: []semevent.Attr{{Key: "k", Value: "v"}}}
+	cl.node(l).ids.Stamp(ev)
+	retry := *ev // the client's copy: the same ID and fields
+
+	cl.proxies[l].Cut()
+	actx, acancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	_, err := cl.node(l).Append(actx, ev)
+	acancel()
+	cl.proxies[l].Heal()
+	if !errors.Is(err, coord.ErrOutcomeUnknown) {
+		t.Fatalf("Append through the cut-off leader = %v, want ErrOutcomeUnknown", err)
+	}
+
+	other := (l + 1) % len(cl.nodes)
+	pos, err := cl.node(other).Append(ctx, &retry)
+	if err != nil {
+		t.Fatalf("retry through node %d: %v", other+1, err)
+	}
+	t.Logf("retry through node %d: %+v (AlreadyCommitted: the first attempt had committed)", other+1, pos[0])
+
+	// Let the old leader's proposer give up or succeed (ProposalTimeout),
+	// then count the copies on every node.
+	time.Sleep(6 * time.Second)
+	if _, err := cl.node(other).Append(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/after"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range cl.nodes {
+		recs, err := cl.node(i).Read(ctx, 0, 1, 0)
+		if err != nil {
+			t.Fatalf("read node %d: %v", i+1, err)
+		}
+		var at []uint64
+		for _, r := range recs {
+			if r.Event.ID == ev.ID {
+				at = append(at, r.Index)
+			}
+		}
+		if len(at) != 1 || at[0] != pos[0].Index {
+			t.Fatalf("node %d holds the retried event at %v, want once at %d", i+1, at, pos[0].Index)
+		}
+	}
+}

@@ -17,8 +17,8 @@ import (
 // goroutine of its own, for every replica on this node; attempts call
 // attempt from any goroutine.
 type leaderWatch struct {
-	mu     sync.Mutex // guards epochs
-	epochs map[uint64]*epoch
+	mu     sync.Mutex        // guards epochs
+	epochs map[uint64]*epoch // by shard ID: at most Options.Shards entries
 
 	wakes atomic.Uint64 // attempts ended by a leader change
 }

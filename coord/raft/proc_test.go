@@ -73,6 +73,29 @@ func procNodeMain() int {
 		fmt.Fprintln(os.Stderr, "start:", err)
 		return 1
 	}
+	for shard := range cfg.Shards {
+		if err := startSink(c, cfg, shard); err != nil {
+			fmt.Fprintln(os.Stderr, "sink:", err)
+			return 1
+		}
+	}
+	trace := os.Getenv("SEMEVENT_RAFT_TRACE") != ""
+	if trace {
+		go func() {
+			var last uint64
+			for {
+				l, term, ok, _ := c.nh.GetLeaderID(shardID(0))
+				if !ok {
+					l = 0
+				}
+				if l != last {
+					fmt.Fprintf(os.Stderr, "%s node %d: shard 0 leader %d term %d\n", time.Now().Format("15:04:05.000"), cfg.Node, l, term)
+					last = l
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/append", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -93,7 +116,15 @@ func procNodeMain() int {
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 20*time.Second)
 		defer cancel()
+		t0 := time.Now()
 		pos, err := c.Append(ctx, evs...)
+		if trace && time.Since(t0) > 300*time.Millisecond {
+			var shard any = "?"
+			if len(pos) > 0 {
+				shard = pos[0].Shard
+			}
+			fmt.Fprintf(os.Stderr, "%s node %d: append (shard %v) took %v: %v; %+v\n", t0.Format("15:04:05.000"), cfg.Node, shard, time.Since(t0).Round(time.Millisecond), err, c.Stats())
+		}
 		res := procAppendResult{Positions: pos}
 		if err != nil {
 			res = procAppendResult{Err: err.Error(), Unknown: errors.Is(err, coord.ErrOutcomeUnknown)}
@@ -182,6 +213,9 @@ func (pc *procCluster) start(i int) error {
 	cmd.Env = append(os.Environ(), procNodeEnv+"="+string(cfg))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	if os.Getenv("SEMEVENT_RAFT_TRACE") != "" {
+		cmd.Stderr = io.MultiWriter(&stderr, os.Stderr)
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return err
@@ -304,4 +338,65 @@ func (pc *procCluster) leader(ctx context.Context) int {
 		}
 	}
 	return -1
+}
+
+// The durable consumer of a node process: it follows each shard from the
+// offset committed through coord.Offsets and writes every record to a
+// sink file, "<index> <id>" per line, then commits the next offset. A
+// kill between the write and the commit redelivers that record after the
+// restart: the sink, keyed by index, drops it. Each start appends
+// "<last index in the sink> <committed next>" to a starts file, for the
+// test to check that the committed offset was neither lost nor ahead.
+const sinkConsumer = "procsink"
+
+func sinkPath(dir string, shard int) string   { return fmt.Sprintf("%s.sink-%d", dir, shard) }
+func startsPath(dir string, shard int) string { return fmt.Sprintf("%s.starts-%d", dir, shard) }
+
+func startSink(c *Coordinator, cfg procNodeConfig, shard int) error {
+	path := sinkPath(cfg.Dir, shard)
+	b, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	// Drop a torn last line, then find the last index delivered.
+	b = b[:bytes.LastIndexByte(b, '\n')+1]
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return err
+	}
+	var last uint64
+	if lines := strings.Split(strings.TrimSpace(string(b)), "\n"); len(lines) > 0 && lines[0] != "" {
+		f := strings.Fields(lines[len(lines)-1])
+		if last, err = strconv.ParseUint(f[0], 10, 64); err != nil {
+			return fmt.Errorf("sink %s: %w", path, err)
+		}
+	}
+	next, ok, err := coord.CommittedOffset(c, shard, sinkConsumer)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		next = 1
+	}
+	starts, err := os.OpenFile(startsPath(cfg.Dir, shard), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(starts, "%d %d\n", last, next)
+	starts.Close()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return err
+	}
+	// f stays open until the process is killed.
+	_, err = c.Subscribe(shard, next, coord.HandlerFunc(func(_ context.Context, r coord.Record) error {
+		if r.Index <= last {
+			return nil // delivered before the kill, not yet committed then
+		}
+		if _, err := fmt.Fprintf(f, "%d %s\n", r.Index, r.Event.ID); err != nil {
+			return err
+		}
+		last = r.Index
+		return coord.CommitOffset(c, shard, sinkConsumer, r.Index+1)
+	}))
+	return err
 }
