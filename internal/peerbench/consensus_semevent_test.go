@@ -46,6 +46,39 @@ func freePort(tb testing.TB) int {
 // under base (os.TempDir() when empty) and appends through the leader.
 // tweak, when not nil, changes each node's options.
 func newCoordRaft(tb testing.TB, base string, tweak func(*coordraft.Options)) *cluster {
+	_, leader, closeAll := startCoordRaft(tb, base, tweak)
+	return &cluster{
+		append: func(ctx context.Context, ev *semevent.Event) error {
+			_, err := leader.Append(ctx, ev)
+			return err
+		},
+		committed: func(ctx context.Context) (int, error) { return countRecords(ctx, leader) },
+		close:     closeAll,
+	}
+}
+
+// countRecords counts the records of every shard, reading through c.
+func countRecords(ctx context.Context, c *coordraft.Coordinator) (int, error) {
+	n := 0
+	for s := range c.Health(ctx).Shards {
+		for from := uint64(1); ; {
+			recs, err := c.Read(ctx, s, from, 4096)
+			if err != nil {
+				return n, err
+			}
+			if len(recs) == 0 {
+				break
+			}
+			n += len(recs)
+			from = recs[len(recs)-1].Index + 1
+		}
+	}
+	return n, nil
+}
+
+// startCoordRaft starts the nodes of newCoordRaft and returns them, the
+// leader of shard 0 and the function that closes them all.
+func startCoordRaft(tb testing.TB, base string, tweak func(*coordraft.Options)) ([]*coordraft.Coordinator, *coordraft.Coordinator, func()) {
 	if base != "" {
 		if _, err := os.Stat(base); err != nil {
 			tb.Skipf("%s: %v", base, err)
@@ -103,30 +136,7 @@ func newCoordRaft(tb testing.TB, base string, tweak func(*coordraft.Options)) *c
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return &cluster{
-		append: func(ctx context.Context, ev *semevent.Event) error {
-			_, err := leader.Append(ctx, ev)
-			return err
-		},
-		committed: func(ctx context.Context) (int, error) {
-			n := 0
-			for s := range leader.Health(ctx).Shards {
-				for from := uint64(1); ; {
-					recs, err := leader.Read(ctx, s, from, 4096)
-					if err != nil {
-						return n, err
-					}
-					if len(recs) == 0 {
-						break
-					}
-					n += len(recs)
-					from = recs[len(recs)-1].Index + 1
-				}
-			}
-			return n, nil
-		},
-		close: closeAll,
-	}
+	return nodes, leader, closeAll
 }
 
 var _ coord.Coordinator = (*coordraft.Coordinator)(nil)
