@@ -11,7 +11,11 @@
 // each contender delivers, routes or decides exactly what the others do.
 //
 // cmd/peerbench runs the benchmarks several times, takes the medians and
-// writes BENCHMARKS.md at the repository root:
+// writes BENCHMARKS.md at the repository root. It also runs, in the main
+// module, the benchmarks that measure semevent against a naive baseline or
+// a floor in the same run and need no peer (CEP at scale, windowed
+// aggregation, FUSE capture overhead, the bus's idle CPU; see
+// cmd/peerbench/local.go):
 //
 //	cd internal/peerbench && go run ./cmd/peerbench
 //
