@@ -171,10 +171,11 @@ func newCpat(name string, key semevent.KeyFunc, scope *Stage, within time.Durati
 	if err != nil {
 		return nil, err
 	}
-	if key == nil {
+	byPath := key == nil
+	if byPath {
 		key = semevent.PathKey
 	}
-	return &cpat{name: name, key: key, scope: sc, within: int64(within)}, nil
+	return &cpat{name: name, key: key, byPath: byPath, scope: sc, within: int64(within)}, nil
 }
 
 func (p *Sequence) build() (*cpat, error) {
@@ -259,6 +260,7 @@ type cpat struct {
 	tq     int   // its timer queue: the one of the patterns with its Within
 	name   string
 	key    semevent.KeyFunc
+	byPath bool // key is the default semevent.PathKey, built inline
 	scope  cstage
 	within int64
 	m      matcher
@@ -653,7 +655,12 @@ func (c *cep) visit(list []*cpat, ev *semevent.Event, t int64) {
 		if !p.scope.match(ev) {
 			continue
 		}
-		k := p.key(ev)
+		var k semevent.Key
+		if p.byPath {
+			k = semevent.Key{S: ev.Path}
+		} else {
+			k = p.key(ev)
+		}
 		k.Tenant = ev.Tenant // per tenant by construction, whatever the KeyFunc
 		p.m.event(c, p, c.ref(k), ev, t)
 	}
@@ -794,7 +801,7 @@ func (e *Engine) Watermark() int64 {
 func (c *cep) emit(p *cpat, k semevent.Key, ids []semevent.ID, at int64, o origin) {
 	c.stats.Matches++
 	// One allocation per match: the event, its attributes and (for up to
-	// four causes) its data share one block.
+	// three causes) its data share one block of 384 bytes.
 	m := &matchEvent{}
 	data := m.data[:0]
 	if n := 16 * len(ids); n > len(m.data) {
@@ -819,12 +826,12 @@ func (c *cep) emit(p *cpat, k semevent.Key, ids []semevent.ID, at int64, o origi
 	c.out = append(c.out, &m.ev)
 }
 
-// matchEvent is a match event with room for its attributes and four
+// matchEvent is a match event with room for its attributes and three
 // causing IDs.
 type matchEvent struct {
 	ev    semevent.Event
 	attrs [2]semevent.Attr
-	data  [64]byte
+	data  [48]byte
 }
 
 // Attribute keys of the semevent.KindPatternMatched events an [Engine]
