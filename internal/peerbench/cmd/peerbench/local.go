@@ -54,13 +54,42 @@ func runLocal(count int, only string) []byte {
 		cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
 		cmd.Stderr = io.MultiWriter(&buf, os.Stderr)
 		err := cmd.Run()
-		output.Write(buf.Bytes())
+		output.Write(joinBenchLines(buf.Bytes()))
 		if err != nil {
 			log.Printf("%s: %v", w.key, err)
 			fmt.Fprintf(&output, "peerbench-failed\t%s\t%v\n", w.key, err)
 		}
 	}
 	return output.Bytes()
+}
+
+// joinBenchLines repairs benchmark result lines that a log line split:
+// go test prints a benchmark's name, runs it, then prints its figures, so
+// a line logged meanwhile (the kernel watcher's start, say) ends up after
+// the name and the figures on a line of their own. The figures' line gets
+// the name in front; every line is kept.
+func joinBenchLines(b []byte) []byte {
+	var out bytes.Buffer
+	pending := ""
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if name, rest, ok := strings.Cut(line, "\t"); ok && strings.HasPrefix(line, "Benchmark") {
+			if f := strings.Fields(rest); len(f) == 0 || !isCount(f[0]) {
+				pending = strings.TrimSpace(name)
+			} else {
+				pending = ""
+			}
+		} else if f := strings.Fields(line); pending != "" && len(f) >= 3 && isCount(f[0]) && (line[0] == ' ' || line[0] == '\t') {
+			line = pending + "\t" + strings.TrimLeft(line, " \t")
+			pending = ""
+		}
+		out.WriteString(line)
+	}
+	return out.Bytes()
+}
+
+func isCount(s string) bool {
+	_, err := strconv.Atoi(s)
+	return err == nil
 }
 
 // renderLocal writes the tables of the main-module workloads that ran and
