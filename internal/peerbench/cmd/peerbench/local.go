@@ -54,7 +54,7 @@ func runLocal(count int, only string) []byte {
 		cmd.Stdout = io.MultiWriter(&buf, os.Stderr)
 		cmd.Stderr = io.MultiWriter(&buf, os.Stderr)
 		err := cmd.Run()
-		output.Write(joinBenchLines(buf.Bytes()))
+		output.Write(buf.Bytes())
 		if err != nil {
 			log.Printf("%s: %v", w.key, err)
 			fmt.Fprintf(&output, "peerbench-failed\t%s\t%v\n", w.key, err)
@@ -67,7 +67,8 @@ func runLocal(count int, only string) []byte {
 // go test prints a benchmark's name, runs it, then prints its figures, so
 // a line logged meanwhile (the kernel watcher's start, say) ends up after
 // the name and the figures on a line of their own. The figures' line gets
-// the name in front; every line is kept.
+// the name in front; every line is kept. parse calls it, so raw files of
+// earlier runs (-from) are repaired too.
 func joinBenchLines(b []byte) []byte {
 	var out bytes.Buffer
 	pending := ""

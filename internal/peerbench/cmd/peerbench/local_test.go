@@ -16,6 +16,9 @@ func TestJoinBenchLines(t *testing.T) {
 		"--- BENCH: BenchmarkFUSETree-2\n" +
 		"    bench_tree_test.go:193: semevent: 5017 events delivered\n" +
 		"BenchmarkBusIdleCPU/bus-2             \t    1000\t   1417922 ns/op\t         0.03632 cpu-s/wall-s\n"
+	if r := parse([]byte(in)); !r.has("BenchmarkFUSETree") {
+		t.Errorf("parse did not repair the split line:\n%s", in)
+	}
 	out := string(joinBenchLines([]byte(in)))
 	r := parse([]byte(out))
 	if v, ok := r.median("BenchmarkFUSETree", "direct-cpu-µs/tree"); !ok || v != 25344 {

@@ -187,7 +187,7 @@ type results struct {
 
 func parse(b []byte) *results {
 	r := &results{runs: make(map[string][]map[string]float64), notes: make(map[string]map[string]string)}
-	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc := bufio.NewScanner(bytes.NewReader(joinBenchLines(b)))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
