@@ -1,206 +1,566 @@
-// Command cluster runs a three-node semevent cluster on 127.0.0.1 in one
-// process: events appended on one node are seen by all three in the same
-// order; then the leader is killed and the two others go on; then the
-// killed node restarts from its own disk and catches up.
+// Command cluster is semevent's whole story on one machine: three node
+// processes — this program, re-executed — each with a FUSE loopback mount
+// over its own directory, a kernel watcher on that directory, and a bus in
+// replicated mode over a three-node coord/raft cluster on 127.0.0.1.
 //
-//	go run ./examples/cluster           # in a temporary directory
-//	go run ./examples/cluster -n 5000 -dir /tmp/cluster
+// A process writes a file through node 1's mount. Node 1's FUSE server
+// and kernel watcher both see the write; the bus folds the two sightings
+// into one event and commits it through Raft. Nodes 2 and 3 receive it as
+// a Remote event with the writer's pid and trace context, and a rule on
+// node 3 reacts to it. Then node 2 is killed with SIGKILL, two more files
+// are written while it is down, node 2 restarts from its own disk, and
+// its durable consumer catches up with exactly what it missed. The
+// output says each step in plain words.
 //
-// Each node is a coord/raft Coordinator; in a real deployment each runs in
-// its own process on its own machine with the same Members map (and
-// Options.TLS for mutual TLS between them).
+//	sudo go run ./examples/cluster            # in a temporary directory
+//	sudo go run ./examples/cluster -dir /tmp/c
+//
+// It needs root and /dev/fuse (it mounts without fusermount).
+//
+// The trace context comes from the writer's environment: the FUSE server
+// reads TRACEPARENT from /proc/<pid>/environ of the process doing the
+// operation (fusebridge.Options.Annotate), so any traced program writing
+// through the mount carries its trace into the cluster.
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log"
+	"log/slog"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vexfs/semevent"
-	"github.com/vexfs/semevent/coord"
+	"github.com/vexfs/semevent/automation/rules"
 	"github.com/vexfs/semevent/coord/raft"
+	"github.com/vexfs/semevent/filter"
+	"github.com/vexfs/semevent/fusebridge"
+	"github.com/vexfs/semevent/propagation"
 )
 
+// envNode, when set, makes this program a node process; its value is the
+// node's JSON nodeConfig.
+const envNode = "SEMEVENT_CLUSTER_NODE"
+
 func main() {
+	if cfg := os.Getenv(envNode); cfg != "" {
+		if err := runNode(cfg, os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "cluster node:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	dir := flag.String("dir", "", "data directory (default: a new temporary directory, removed at exit)")
-	n := flag.Int("n", 1000, "events to append in each phase")
 	flag.Parse()
 	if *dir == "" {
-		tmp, err := os.MkdirTemp("", "semevent-cluster")
+		tmp, err := os.MkdirTemp("", "semevent-cluster-")
 		if err != nil {
-			log.Fatal(err)
+			fmt.Fprintln(os.Stderr, "cluster:", err)
+			os.Exit(1)
 		}
 		defer os.RemoveAll(tmp)
 		*dir = tmp
 	}
-	if err := run(os.Stdout, *dir, *n); err != nil {
-		log.Fatal(err)
+	self, err := os.Executable()
+	if err == nil {
+		err = run(os.Stdout, self, *dir)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cluster:", err)
+		os.Exit(1)
 	}
 }
 
-// node is one member and what its subscriber has seen.
-type node struct {
-	opts raft.Options
-	c    *raft.Coordinator
-	sub  coord.Subscription
-
-	mu   sync.Mutex // guards seen
-	seen []string   // paths, in commit order
+// nodeConfig is what a node process is told.
+type nodeConfig struct {
+	ID      uint64            `json:"id"`
+	Members map[uint64]string `json:"members"` // Raft addresses
+	Raft    string            `json:"raft"`    // Raft data
+	Backing string            `json:"backing"` // the directory the mount serves and the watcher watches
+	Mount   string            `json:"mount"`
+	Audit   string            `json:"audit"` // the file node 3's rule appends to
 }
 
-func (nd *node) start() error {
-	c, err := raft.New(&nd.opts)
+// msg is one line a node process writes to the driver.
+type msg struct {
+	Type     string `json:"type"` // ready, event, fired, consumed, stopped
+	Node     uint64 `json:"node"`
+	PID      int    `json:"pid,omitempty"` // ready: the node's
+	Kind     string `json:"kind,omitempty"`
+	Path     string `json:"path,omitempty"`
+	Boundary string `json:"boundary,omitempty"`
+	Seen     string `json:"seen,omitempty"`
+	EvPID    uint32 `json:"evpid,omitempty"`
+	Trace    string `json:"trace,omitempty"`
+	Shard    int    `json:"shard,omitempty"`
+	Index    uint64 `json:"index,omitempty"`
+	ID       string `json:"id,omitempty"`
+}
+
+func eventMsg(typ string, node uint64, ev *semevent.Event) msg {
+	return msg{Type: typ, Node: node, Kind: ev.Kind.String(), Path: ev.Path, Boundary: ev.Boundary.String(),
+		Seen: strings.ReplaceAll(ev.Seen.String(), "|", "+"), EvPID: ev.PID, Trace: ev.Trace.String(), ID: ev.ID.String()}
+}
+
+// ---- the node process ----
+
+// runNode runs one node until its stdin closes, reporting on out.
+func runNode(cfgJSON string, in io.Reader, out io.Writer) error {
+	var cfg nodeConfig
+	if err := json.Unmarshal([]byte(cfgJSON), &cfg); err != nil {
+		return fmt.Errorf("%s: %w", envNode, err)
+	}
+	var outMu sync.Mutex // guards enc
+	enc := json.NewEncoder(out)
+	say := func(m msg) {
+		outMu.Lock()
+		defer outMu.Unlock()
+		enc.Encode(m)
+	}
+	quiet := slog.New(slog.DiscardHandler)
+
+	// Raft: every node waits in New for the others.
+	c, err := raft.New(&raft.Options{Node: cfg.ID, Dir: cfg.Raft, Members: cfg.Members, Logger: quiet, StartTimeout: 2 * time.Minute})
 	if err != nil {
 		return err
 	}
-	nd.c = c
-	nd.mu.Lock()
-	nd.seen = nil
-	nd.mu.Unlock()
-	// Follow shard 0 from the beginning: a restarted node replays its
-	// log from disk, then follows the cluster.
-	nd.sub, err = c.Subscribe(0, 1, coord.HandlerFunc(func(ctx context.Context, r coord.Record) error {
-		nd.mu.Lock()
-		nd.seen = append(nd.seen, r.Event.Path)
-		nd.mu.Unlock()
-		return nil
-	}))
-	return err
-}
+	defer c.Close(context.Background())
 
-func (nd *node) seenCopy() []string {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	return slices.Clone(nd.seen)
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// The bus: replicated, folding the FUSE and kernel sightings of one
+	// operation before it replicates the event.
+	bus, err := propagation.New(&propagation.Options{
+		Coordinator: c,
+		Durability:  propagation.Replicated,
+		Dedup:       fusebridge.DedupOptions(0),
+		Logger:      quiet,
+	})
 	if err != nil {
-		return "", err
+		return err
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+	defer bus.Close(context.Background())
 
-func run(w io.Writer, dir string, n int) error {
-	ctx := context.Background()
-	members := make(map[uint64]string)
-	for id := uint64(1); id <= 3; id++ {
-		a, err := freeAddr()
+	txt := filter.Func(func(ev *semevent.Event) bool {
+		return strings.HasSuffix(ev.Path, ".txt") && (ev.Kind == semevent.KindFileCreate || ev.Kind == semevent.KindFileWrite)
+	})
+	// What this node's subscribers see, live.
+	if _, err := bus.Subscribe(semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) error {
+		say(eventMsg("event", cfg.ID, ev))
+		return nil
+	}), &propagation.SubscribeOptions{Name: "reporter", Filter: txt}); err != nil {
+		return err
+	}
+	// A durable consumer over the replicated log: after a restart it
+	// resumes from the offsets Raft's state machine keeps for it.
+	if _, err := bus.Subscribe(semevent.HandlerFunc(func(ctx context.Context, ev *semevent.Event) error {
+		m := eventMsg("consumed", cfg.ID, ev)
+		if p, ok := propagation.ReplicatedPosition(ctx); ok {
+			m.Shard, m.Index = p.Shard, p.Index
+		}
+		say(m)
+		return nil
+	}), &propagation.SubscribeOptions{Name: "audit", Filter: txt,
+		Replay: &propagation.Replay{Replicated: true, Consumer: "audit"}}); err != nil {
+		return err
+	}
+	// Node 3's automation: a rule over remote writes of text files.
+	if cfg.ID == 3 {
+		eng, err := rules.New(&rules.RuleSet{Rules: []rules.Rule{{
+			Name:  "remote-report",
+			Kinds: []semevent.Kind{semevent.KindFileWrite},
+			When:  `Boundary == "remote" && Path endsWith ".txt"`,
+			Then:  []rules.ActionRef{{Action: "audit"}},
+		}}}, &rules.Options{Actions: map[string]rules.ActionFunc{"audit": func(ctx context.Context, f *rules.Firing) error {
+			line := fmt.Sprintf("%s written on another node by pid %d (trace %s)\n", f.Event.Path, f.Event.PID, f.Event.Trace.TraceID)
+			fd, err := os.OpenFile(cfg.Audit, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+			if err != nil {
+				return err
+			}
+			_, err = fd.WriteString(line)
+			if cerr := fd.Close(); err == nil {
+				err = cerr
+			}
+			say(eventMsg("fired", cfg.ID, f.Event))
+			return err
+		}}})
 		if err != nil {
 			return err
 		}
-		members[id] = a
-	}
-	nodes := make([]*node, 3)
-	for i := range nodes {
-		nodes[i] = &node{opts: raft.Options{Node: uint64(i + 1), Dir: filepath.Join(dir, fmt.Sprint("node", i+1)), Members: members}}
-	}
-	defer func() {
-		for _, nd := range nodes {
-			if nd.c != nil {
-				nd.c.Close(ctx)
-			}
+		defer eng.Close(context.Background())
+		if _, err := bus.Subscribe(eng, &propagation.SubscribeOptions{Name: "rules"}); err != nil {
+			return err
 		}
-	}()
-	// Every node waits for a quorum in New, so start them together.
-	errs := make([]error, 3)
-	var wg sync.WaitGroup
-	for i, nd := range nodes {
-		wg.Go(func() { errs[i] = nd.start() })
 	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+
+	// The FUSE side, with the writer's trace context, and the kernel side.
+	bridge, err := fusebridge.New(bus, &fusebridge.Options{Annotate: newTracer().annotate, Logger: quiet})
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "started 3 nodes on %s, %s, %s\n", members[1], members[2], members[3])
+	defer bridge.Close(context.Background())
+	root, err := bridge.NewLoopbackRoot(cfg.Backing)
+	if err != nil {
+		return err
+	}
+	w, err := fusebridge.NewWatcher(bus, cfg.Backing, &fusebridge.WatcherOptions{ServerPID: os.Getpid(), Logger: quiet})
+	if err != nil {
+		return err
+	}
+	defer w.Close(context.Background())
+	m, err := fusebridge.MountFS(cfg.Mount, root, &fusebridge.MountOptions{FsName: fmt.Sprint("semevent-node", cfg.ID)})
+	if err != nil {
+		return err
+	}
+	say(msg{Type: "ready", Node: cfg.ID, PID: os.Getpid()})
 
-	appendN := func(c *raft.Coordinator, phase string) error {
-		const batch = 100
-		for i := 0; i < n; i += batch {
-			evs := make([]*semevent.Event, 0, batch)
-			for j := i; j < min(i+batch, n); j++ {
-				// One path per phase keeps every event on shard 0.
-				evs = append(evs, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/cluster/" + phase, Offset: int64(j)})
+	io.Copy(io.Discard, in) // until the driver closes our stdin
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = m.Close(ctx)
+	say(msg{Type: "stopped", Node: cfg.ID})
+	return err
+}
+
+// tracer gives FUSE events the trace context of the process that caused
+// them, from the TRACEPARENT in its environment. It remembers the last
+// 1024 pids (an operation's write session ends after its process may have
+// exited).
+type tracer struct {
+	mu    sync.Mutex // guards byPID
+	byPID map[uint32]semevent.TraceContext
+}
+
+func newTracer() *tracer { return &tracer{byPID: make(map[uint32]semevent.TraceContext)} }
+
+func (t *tracer) annotate(_ context.Context, ev *semevent.Event) {
+	if ev.PID == 0 || ev.Trace.IsValid() {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tc, ok := t.byPID[ev.PID]
+	if !ok {
+		env, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", ev.PID))
+		for kv := range strings.SplitSeq(string(env), "\x00") {
+			if v, found := strings.CutPrefix(kv, "TRACEPARENT="); found {
+				tc, _ = semevent.ParseTraceParent(v)
 			}
-			if _, err := c.Append(ctx, evs...); err != nil {
+		}
+		if len(t.byPID) >= 1024 {
+			clear(t.byPID)
+		}
+		t.byPID[ev.PID] = tc
+	}
+	ev.Trace = tc
+}
+
+// ---- the driver ----
+
+// proc is one running node process.
+type proc struct {
+	cfg  nodeConfig
+	cmd  *exec.Cmd
+	in   io.WriteCloser
+	pid  int
+	done chan struct{} // closed when its output ends
+}
+
+// driver starts the node processes and collects what they report.
+type driver struct {
+	self  string
+	w     io.Writer
+	procs [3]*proc
+	msgs  chan msg
+}
+
+func freeAddr() (string, error) {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return "", err
+		}
+		addr := l.Addr().String()
+		u, err := net.ListenPacket("udp", addr)
+		l.Close()
+		if err == nil {
+			u.Close()
+			return addr, nil
+		}
+	}
+	return "", errors.New("no free port on 127.0.0.1")
+}
+
+// run is the whole story; self is the program to re-execute as nodes.
+func run(w io.Writer, self, dir string) (err error) {
+	if err := fusebridge.Available(); err != nil {
+		return fmt.Errorf("this example mounts FUSE file systems: %w", err)
+	}
+	d := &driver{self: self, w: w, msgs: make(chan msg, 1024)}
+	members := map[uint64]string{}
+	for id := uint64(1); id <= 3; id++ {
+		if members[id], err = freeAddr(); err != nil {
+			return err
+		}
+	}
+	var cfgs [3]nodeConfig
+	for i := range cfgs {
+		nd := filepath.Join(dir, fmt.Sprint("node", i+1))
+		cfgs[i] = nodeConfig{ID: uint64(i + 1), Members: members, Raft: filepath.Join(nd, "raft"),
+			Backing: filepath.Join(nd, "data"), Mount: filepath.Join(nd, "mnt"), Audit: filepath.Join(nd, "audit.log")}
+		for _, p := range []string{cfgs[i].Backing, cfgs[i].Mount} {
+			if err := os.MkdirAll(p, 0o755); err != nil {
 				return err
 			}
 		}
-		return nil
 	}
-	waitAll := func(live []*node, want int) ([]string, error) {
-		deadline := time.Now().Add(time.Minute)
-		for {
-			ok := true
-			for _, nd := range live {
-				if len(nd.seenCopy()) < want {
-					ok = false
-				}
-			}
-			if ok {
-				break
-			}
-			if time.Now().After(deadline) {
-				return nil, fmt.Errorf("nodes did not see %d events within a minute", want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		ref := live[0].seenCopy()
-		for _, nd := range live[1:] {
-			if !slices.Equal(nd.seenCopy(), ref) {
-				return nil, fmt.Errorf("node %d saw a different order than node %d", nd.opts.Node, live[0].opts.Node)
-			}
-		}
-		return ref, nil
-	}
-
-	if err := appendN(nodes[0].c, "a"); err != nil {
-		return err
-	}
-	if _, err := waitAll(nodes, n); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "appended %d events on node 1: all 3 nodes saw them in the same order\n", n)
-
-	h := nodes[0].c.Health(ctx)
-	leader := int(h.Shards[0].Leader) - 1
-	if err := nodes[leader].c.Close(ctx); err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "killed the leader (node %d)\n", leader+1)
-	var live []*node
-	for i, nd := range nodes {
-		if i != leader {
-			live = append(live, nd)
+	defer d.killAll()
+	for i := range cfgs {
+		if err := d.start(cfgs[i]); err != nil {
+			return err
 		}
 	}
-	if err := appendN(live[0].c, "b"); err != nil {
-		return err
+	for range 3 {
+		if _, err := d.wait("all three nodes to start", func(m msg) bool { return m.Type == "ready" }); err != nil {
+			return err
+		}
 	}
-	if _, err := waitAll(live, 2*n); err != nil {
-		return err
-	}
-	h = live[0].c.Health(ctx)
-	fmt.Fprintf(w, "appended %d more on node %d: the 2 live nodes saw all %d in the same order (new leader node %d)\n",
-		n, live[0].opts.Node, 2*n, h.Shards[0].Leader)
+	fmt.Fprintf(w, "started 3 node processes (pids %d, %d, %d): each serves its own directory through a FUSE mount, watches it with the kernel watcher, and replicates its bus through Raft on %s, %s, %s\n",
+		d.procs[0].pid, d.procs[1].pid, d.procs[2].pid, members[1], members[2], members[3])
 
-	if err := nodes[leader].start(); err != nil {
+	// 1. A traced process writes a file through node 1's mount.
+	trace := "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	pid, err := writeThrough(cfgs[0].Mount, "report.txt", "quarterly numbers\n", trace)
+	if err != nil {
 		return err
 	}
-	if _, err := waitAll(nodes, 2*n); err != nil {
+	fmt.Fprintf(w, "a process (pid %d, trace %s) wrote report.txt through node 1's mount\n", pid, trace[3:35])
+	isWrite := func(node uint64, path string) func(m msg) bool {
+		return func(m msg) bool {
+			return m.Type == "event" && m.Node == node && m.Kind == "write" && m.Path == path
+		}
+	}
+	m1, err := d.wait("node 1's event", isWrite(1, "/report.txt"))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "restarted node %d from its disk: it caught up, all 3 nodes hold the same %d events\n", leader+1, 2*n)
+	fmt.Fprintf(w, "node 1 saw the write at the %s boundary (seen by %s), pid %d, trace %s, and committed it through Raft\n",
+		m1.Boundary, m1.Seen, m1.EvPID, traceID(m1.Trace))
+	for _, n := range []uint64{2, 3} {
+		m, err := d.wait(fmt.Sprintf("node %d's event", n), isWrite(n, "/report.txt"))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "node %d received it as a %s event (seen by %s), with the writer's pid %d and trace %s\n",
+			n, m.Boundary, m.Seen, m.EvPID, traceID(m.Trace))
+		if m.Boundary != "remote" || m.EvPID != uint32(pid) || m.Trace != traceContext(trace) || m.ID != m1.ID {
+			return fmt.Errorf("node %d: got %+v, want the same event (%s) as Remote with pid %d and trace %s", n, m, m1.ID, pid, trace)
+		}
+	}
+	f, err := d.wait("node 3's rule", func(m msg) bool { return m.Type == "fired" && m.Path == "/report.txt" })
+	if err != nil {
+		return err
+	}
+	audit, _ := os.ReadFile(cfgs[2].Audit)
+	fmt.Fprintf(w, "node 3's rule \"remote-report\" reacted to the remote write of %s; its audit log now reads: %s", f.Path, audit)
+
+	// 2. Node 2's durable consumer has the event; then node 2 is killed.
+	c2, err := d.wait("node 2's durable consumer", func(m msg) bool {
+		return m.Type == "consumed" && m.Node == 2 && m.Kind == "write" && m.Path == "/report.txt"
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "node 2's durable consumer \"audit\" handled it at shard %d, index %d\n", c2.Shard, c2.Index)
+	time.Sleep(300 * time.Millisecond) // the consumer commits its offset within 100ms of going idle
+	if err := d.kill(2); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "killed node 2 (pid %d) with SIGKILL, and detached its abandoned mount\n", d.procs[1].pid)
+
+	// 3. Two files written while node 2 is down reach node 3.
+	missed := []string{"notes.txt", "todo.txt"}
+	for _, name := range missed {
+		if _, err := writeThrough(cfgs[0].Mount, name, "written while node 2 was down\n", trace); err != nil {
+			return err
+		}
+		if _, err := d.wait("node 3's event for "+name, isWrite(3, "/"+name)); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(w, "wrote %s through node 1 while node 2 was down: nodes 1 and 3 are a quorum, node 3 received both\n", strings.Join(missed, " and "))
+
+	// 4. Node 2 restarts from its own disk and catches up.
+	if err := d.start(cfgs[1]); err != nil {
+		return err
+	}
+	if _, err := d.wait("node 2 to restart", func(m msg) bool { return m.Type == "ready" && m.Node == 2 }); err != nil {
+		return err
+	}
+	var again []string
+	var first *msg
+	for _, name := range missed {
+		m, err := d.wait("node 2's consumer to catch up with "+name, func(m msg) bool {
+			if m.Type == "consumed" && m.Node == 2 && m.Path == "/report.txt" {
+				again = append(again, m.Kind+" "+m.Path)
+			}
+			return m.Type == "consumed" && m.Node == 2 && m.Kind == "write" && m.Path == "/"+name
+		})
+		if err != nil {
+			return err
+		}
+		if first == nil {
+			first = &m
+		}
+	}
+	fmt.Fprintf(w, "restarted node 2 (pid %d) from its disk: its durable consumer resumed from its committed offset and caught up with the 2 writes it missed (the first at shard %d, index %d)",
+		d.procs[1].pid, first.Shard, first.Index)
+	if len(again) == 0 {
+		fmt.Fprintln(w, "; nothing it had handled before the kill came again")
+	} else {
+		fmt.Fprintf(w, "; %d events handled before the kill came again (at least once since the last committed offset): %s\n", len(again), strings.Join(again, ", "))
+	}
+
+	// 5. Stop.
+	if err := d.stopAll(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "stopped the 3 nodes and unmounted their file systems")
 	return nil
+}
+
+// writeThrough writes content to name under mount from a child process
+// whose environment carries TRACEPARENT=trace, and returns its pid.
+func writeThrough(mount, name, content, trace string) (int, error) {
+	cmd := exec.Command("sh", "-c", `printf '%s' "$CONTENT" > "$TARGET"`)
+	cmd.Env = append(os.Environ(), "TRACEPARENT="+trace, "CONTENT="+content, "TARGET="+filepath.Join(mount, name))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("writing %s through %s: %v: %s", name, mount, err, out)
+	}
+	return cmd.Process.Pid, nil
+}
+
+// traceContext returns the String form of a traceparent header.
+func traceContext(traceparent string) string {
+	tc, err := semevent.ParseTraceParent(traceparent)
+	if err != nil {
+		return ""
+	}
+	return tc.String()
+}
+
+// traceID returns the trace id part of a TraceContext's String form.
+func traceID(tc string) string {
+	if parts := strings.Split(tc, "-"); len(parts) == 4 {
+		return parts[1]
+	}
+	return tc
+}
+
+// start starts node cfg.ID's process and a goroutine reading its reports.
+func (d *driver) start(cfg nodeConfig) error {
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(d.self)
+	cmd.Env = append(os.Environ(), envNode+"="+string(js))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	p := &proc{cfg: cfg, cmd: cmd, in: in, pid: cmd.Process.Pid, done: make(chan struct{})}
+	d.procs[cfg.ID-1] = p
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			var m msg
+			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				d.msgs <- m
+			}
+		}
+	}()
+	return nil
+}
+
+// wait returns the first report that ok accepts, within two minutes
+// (elections and FUSE on a loaded machine can be slow); reports it
+// rejects are dropped.
+func (d *driver) wait(what string, ok func(m msg) bool) (msg, error) {
+	timeout := time.After(2 * time.Minute)
+	for {
+		select {
+		case m := <-d.msgs:
+			if ok(m) {
+				return m, nil
+			}
+		case <-timeout:
+			return msg{}, fmt.Errorf("waited two minutes for %s", what)
+		}
+	}
+}
+
+// kill SIGKILLs node id and detaches the mount it leaves behind.
+func (d *driver) kill(id int) error {
+	p := d.procs[id-1]
+	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		return err
+	}
+	p.cmd.Wait()
+	<-p.done
+	if err := syscall.Unmount(p.cfg.Mount, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("detaching node %d's mount: %w", id, err)
+	}
+	return nil
+}
+
+// stopAll closes every node's stdin, which stops it cleanly.
+func (d *driver) stopAll() error {
+	for _, p := range d.procs {
+		if p != nil {
+			p.in.Close()
+		}
+	}
+	var errs []error
+	for _, p := range d.procs {
+		if p == nil {
+			continue
+		}
+		timer := time.AfterFunc(time.Minute, func() { p.cmd.Process.Kill() })
+		if err := p.cmd.Wait(); err != nil {
+			errs = append(errs, fmt.Errorf("node %d: %w", p.cfg.ID, err))
+		}
+		timer.Stop()
+		<-p.done
+	}
+	d.procs = [3]*proc{}
+	return errors.Join(errs...)
+}
+
+// killAll kills the node processes still running (after an error) and
+// detaches their mounts.
+func (d *driver) killAll() {
+	for i, p := range d.procs {
+		if p != nil && p.cmd.ProcessState == nil {
+			d.kill(i + 1)
+		}
+	}
 }
