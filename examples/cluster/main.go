@@ -36,6 +36,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -277,10 +278,11 @@ type proc struct {
 
 // driver starts the node processes and collects what they report.
 type driver struct {
-	self  string
-	w     io.Writer
-	procs [3]*proc
-	msgs  chan msg
+	self    string
+	w       io.Writer
+	procs   [3]*proc
+	msgs    chan msg
+	pending []msg // reports no wait has taken yet, in arrival order
 }
 
 func freeAddr() (string, error) {
@@ -400,19 +402,16 @@ func run(w io.Writer, self, dir string) (err error) {
 	fmt.Fprintf(w, "wrote %s through node 1 while node 2 was down: nodes 1 and 3 are a quorum, node 3 received both\n", strings.Join(missed, " and "))
 
 	// 4. Node 2 restarts from its own disk and catches up.
+	d.forget(func(m msg) bool { return m.Node == 2 })
 	if err := d.start(cfgs[1]); err != nil {
 		return err
 	}
 	if _, err := d.wait("node 2 to restart", func(m msg) bool { return m.Type == "ready" && m.Node == 2 }); err != nil {
 		return err
 	}
-	var again []string
 	var first *msg
 	for _, name := range missed {
 		m, err := d.wait("node 2's consumer to catch up with "+name, func(m msg) bool {
-			if m.Type == "consumed" && m.Node == 2 && m.Path == "/report.txt" {
-				again = append(again, m.Kind+" "+m.Path)
-			}
 			return m.Type == "consumed" && m.Node == 2 && m.Kind == "write" && m.Path == "/"+name
 		})
 		if err != nil {
@@ -420,6 +419,12 @@ func run(w io.Writer, self, dir string) (err error) {
 		}
 		if first == nil {
 			first = &m
+		}
+	}
+	var again []string // what node 2's consumer got again since its restart
+	for _, m := range d.pending {
+		if m.Type == "consumed" && m.Node == 2 && m.Path == "/report.txt" {
+			again = append(again, m.Kind+" "+m.Path)
 		}
 	}
 	fmt.Fprintf(w, "restarted node 2 (pid %d) from its disk: its durable consumer resumed from its committed offset and caught up with the 2 writes it missed (the first at shard %d, index %d)",
@@ -501,10 +506,16 @@ func (d *driver) start(cfg nodeConfig) error {
 	return nil
 }
 
-// wait returns the first report that ok accepts, within two minutes
-// (elections and FUSE on a loaded machine can be slow); reports it
-// rejects are dropped.
+// wait returns (and takes) the first report that ok accepts, within two
+// minutes (elections and FUSE on a loaded machine can be slow); the
+// others stay for later waits.
 func (d *driver) wait(what string, ok func(m msg) bool) (msg, error) {
+	for i, m := range d.pending {
+		if ok(m) {
+			d.pending = append(d.pending[:i], d.pending[i+1:]...)
+			return m, nil
+		}
+	}
 	timeout := time.After(2 * time.Minute)
 	for {
 		select {
@@ -512,10 +523,25 @@ func (d *driver) wait(what string, ok func(m msg) bool) (msg, error) {
 			if ok(m) {
 				return m, nil
 			}
+			d.pending = append(d.pending, m)
 		case <-timeout:
-			return msg{}, fmt.Errorf("waited two minutes for %s", what)
+			return msg{}, fmt.Errorf("waited two minutes for %s; other reports: %+v", what, d.pending)
 		}
 	}
+}
+
+// forget drops the reports not taken yet that match.
+func (d *driver) forget(match func(m msg) bool) {
+	for {
+		select {
+		case m := <-d.msgs:
+			d.pending = append(d.pending, m)
+			continue
+		default:
+		}
+		break
+	}
+	d.pending = slices.DeleteFunc(d.pending, match)
 }
 
 // kill SIGKILLs node id and detaches the mount it leaves behind.
