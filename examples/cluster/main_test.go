@@ -54,11 +54,17 @@ func TestRun(t *testing.T) {
 		"killed node 2 (pid",
 		"node 3 received both",
 		"caught up with the 2 writes it missed",
-		"nothing it had handled before the kill came again",
 		"stopped the 3 nodes",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	// The consumer committed its offset before the kill (it was idle for
+	// a second), so normally nothing comes again; on a machine too loaded
+	// for that, what came again is said (at least once).
+	if !strings.Contains(out.String(), "nothing it had handled before the kill came again") &&
+		!strings.Contains(out.String(), "came again (at least once since the last committed offset)") {
+		t.Error("output does not say whether events handled before the kill came again")
 	}
 }
