@@ -2,6 +2,7 @@ package coordtest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/vexfs/semevent"
@@ -13,28 +14,22 @@ import (
 // [SharedNode] appends as its own node (the records of its events carry
 // its id as Origin), reports its own id in Health, stamps IDs with its own
 // node number and keeps its own consumer offsets (coord.Offsets), as
-// separate machines would. Every node reads the same logs.
+// separate machines would (kept by the Local under "node<id>/<name>",
+// within its MaxConsumers). Every node reads the same logs.
 //
-// Shared remembers the origin of every event appended through it and
-// every offset committed — a test fake keeps everything, as Local does.
-// It is safe for concurrent use.
+// Shared remembers the origin of every event appended through it — a
+// test fake keeps everything, as Local does. It is safe for concurrent
+// use.
 type Shared struct {
 	l *coord.Local
 
-	mu      sync.Mutex // guards origin and offsets
-	origin  map[semevent.ID]uint64
-	offsets map[offsetKey]uint64
-}
-
-type offsetKey struct {
-	node  uint64
-	shard int
-	name  string
+	mu     sync.Mutex // guards origin
+	origin map[semevent.ID]uint64
 }
 
 // NewShared returns a Shared over l. The caller closes l.
 func NewShared(l *coord.Local) *Shared {
-	return &Shared{l: l, origin: make(map[semevent.ID]uint64), offsets: make(map[offsetKey]uint64)}
+	return &Shared{l: l, origin: make(map[semevent.ID]uint64)}
 }
 
 // Node returns node id's view of the shared logs. Views of the same id
@@ -120,18 +115,16 @@ func (n *SharedNode) Health(ctx context.Context) coord.Health {
 // Close does nothing: the shared Local belongs to the caller.
 func (n *SharedNode) Close(ctx context.Context) error { return nil }
 
+var _ coord.Offsets = (*SharedNode)(nil)
+
+func (n *SharedNode) consumer(name string) string { return fmt.Sprintf("node%d/%s", n.id, name) }
+
 // CommitOffset records this node's consumer progress in shard.
 func (n *SharedNode) CommitOffset(shard int, name string, next uint64) error {
-	n.s.mu.Lock()
-	defer n.s.mu.Unlock()
-	n.s.offsets[offsetKey{n.id, shard, name}] = next
-	return nil
+	return n.s.l.CommitOffset(shard, n.consumer(name), next)
 }
 
 // CommittedOffset returns what CommitOffset last recorded for this node.
 func (n *SharedNode) CommittedOffset(shard int, name string) (uint64, bool, error) {
-	n.s.mu.Lock()
-	defer n.s.mu.Unlock()
-	next, ok := n.s.offsets[offsetKey{n.id, shard, name}]
-	return next, ok, nil
+	return n.s.l.CommittedOffset(shard, n.consumer(name))
 }
