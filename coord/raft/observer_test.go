@@ -16,12 +16,12 @@ import (
 )
 
 // TestObserver runs a 3-node cluster (mutual TLS) and a fourth node as an
-// observer:
-// the observer receives every committed record (through Subscribe, from
-// before it joined on), serves Read, is listed in every member's Health
-// and status but not in Members, and is never elected. With the observer
-// and one voter down, the two remaining voters still commit: the observer
-// does not count towards the quorum.
+// observer: the observer receives every committed record (through
+// Subscribe, from before it joined on), serves Read, is listed in every
+// member's Health and status but not in Members, catches up after a
+// restart from its disk, and is never elected. With the observer and one
+// voter down, the two remaining voters still commit: the observer does not
+// count towards the quorum.
 func TestObserver(t *testing.T) {
 	const shards = 2
 	cl := newCluster(t, clusterConfig{shards: shards, tls: true, spare: 1})
@@ -142,6 +142,29 @@ func TestObserver(t *testing.T) {
 	for _, sh := range obs.Health(ctx).Shards {
 		if sh.Leader == 4 {
 			t.Fatalf("the observer leads shard %d", sh.Shard)
+		}
+	}
+
+	// The observer restarted from its disk catches up with what was
+	// committed while it was down.
+	obsOpts := obs.opts
+	for _, sub := range subs {
+		sub.Unsubscribe()
+	}
+	subs = nil
+	obs.Close(ctx)
+	appendN(cl.node(0), "while-observer-down", 10)
+	if obs, err = New(&Options{Node: 4, Dir: obsOpts.Dir, Join: true, Observer: true, Addr: addr, Shards: shards, TLS: cl.certs[3]}); err != nil {
+		t.Fatalf("restart the observer: %v", err)
+	}
+	for s := range shards {
+		want, err := cl.node(0).Read(ctx, s, 1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := obs.Read(ctx, s, 1, 0)
+		if err != nil || len(recs) != len(want) || recs[len(recs)-1].Event.ID != want[len(want)-1].Event.ID {
+			t.Fatalf("restarted observer, shard %d: %d records (err %v), the members %d", s, len(recs), err, len(want))
 		}
 	}
 
