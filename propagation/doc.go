@@ -236,6 +236,14 @@
 // it comes back); RemoteDenied and RemoteInvalid count the remote events
 // not delivered.
 //
+// One coordinator Append is in flight per bus at a time: the replicated
+// publishes that arrive meanwhile wait in the replicator (at most the
+// publishes in flight: each Publish waits for its commit) and go in the
+// next Append, so throughput is about the group size over the commit
+// latency, and events keep the order in which the dispatcher handed them
+// over. BenchmarkClusterPublish compares the bus with the coordinator's
+// own Append.
+//
 // Replicated publishes allocate a commit record per event; every remote
 // event is a copy (one allocation, two with Observed).
 //
@@ -281,5 +289,8 @@
 // Package [github.com/vexfs/semevent/propagation/propagationtest] has a
 // synchronous, recording fake Propagator for tests of code that publishes
 // or subscribes, and TestPropagator, the conformance suite that the fake
-// and [Bus] both pass.
+// and [Bus] both pass. To test code against a cluster without Raft,
+// coord/coordtest.Shared makes several nodes of one coord.Local: a bus
+// per node view behaves as a node (its own events at commit, the others'
+// as Remote); see ExampleOptions_cluster.
 package propagation
