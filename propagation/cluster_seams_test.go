@@ -501,3 +501,21 @@ func TestClusterUnknownOrigin(t *testing.T) {
 		t.Errorf("the other node got %d events, want 1 remote", len(evs))
 	}
 }
+
+// TestClusterFarFutureRemote: a remote event stamped a century ahead (a
+// node with a broken clock) is delivered at once on a node that
+// deduplicates remote events: windows run on this bus's publish stamps,
+// not on event time.
+func TestClusterFarFutureRemote(t *testing.T) {
+	_, cs := sharedCluster(t, 2, 1)
+	b1 := newNodeBus(t, cs[0], nil)
+	b2 := newNodeBus(t, cs[1], &propagation.Options{Dedup: &propagation.DedupOptions{Window: 50 * time.Millisecond,
+		Boundaries: semevent.Boundaries(semevent.Kernel, semevent.Remote)}})
+	r2 := subscribe(t, b2, nil)
+	future := time.Now().AddDate(100, 0, 0).UnixNano()
+	publishN(t, b1, context.Background(), &semevent.Event{Kind: semevent.KindFileCreate, Boundary: semevent.FUSE, Path: "/future", Time: future})
+	evs := r2.waitLen(t, 1)
+	if evs[0].Time != future || evs[0].Observed[0].Time != future {
+		t.Errorf("remote event Time %d, Observed %v; want the original time kept", evs[0].Time, evs[0].Observed)
+	}
+}
