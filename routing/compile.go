@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"math/bits"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strconv"
@@ -93,7 +93,7 @@ type compiled struct {
 	decisions    []atomic.Pointer[decision] // nil when disabled
 	doorkeeper   []atomic.Uint64            // hashes of pairs seen once
 	decisionMask uint64
-	seed         maphash.Seed
+	seed         uint64 // of the decision hash, random per rule set
 	// globs counts the rules with a path glob. With none, no decision
 	// depends on the path (conditions and content patterns are checked per
 	// event), so decisions are keyed by topic alone: one hash of the
@@ -430,7 +430,7 @@ func (b *builder) finish() *compiled {
 	c, o := b.c, b.o
 	c.paths = newPathIndex(b.byPrefix)
 	c.buildAny()
-	c.seed = maphash.MakeSeed()
+	c.seed = rand.Uint64()
 	if !o.NoDecisionCache {
 		size := max(2, 1<<bits.Len(uint(o.DecisionCacheSize-1)))
 		c.decisions = make([]atomic.Pointer[decision], size)

@@ -1,26 +1,43 @@
 package routing
 
 import (
-	"hash/maphash"
 	"unsafe"
 
 	"github.com/vexfs/semevent"
 )
 
 // decision is the cached outcome of routing one (topic, path) pair: the
-// targets that follow from the topic and path alone, and the rules whose
-// remaining conditions (content patterns, expr conditions, filters) read
-// other fields and are checked per event. Decisions are immutable.
+// destinations that follow from the topic and path alone, and the rules
+// whose remaining conditions (content patterns, expr conditions, filters)
+// read other fields and are checked per event. Decisions are immutable.
+//
+// The layout serves the common hit, a decision with at most six names
+// and nothing to check per event: the object is 320 bytes, a size class
+// whose objects start on 64-byte boundaries, so the hash, the key's header
+// and a key of up to 32 bytes share the first cache line and the names
+// follow on the next ones. Such a hit reads those lines and nothing else
+// (TestDecisionLayout).
 type decision struct {
 	hash     uint64
-	key      string // topic + "\x00" + path, one allocation
-	ntopic   int
-	dests    []destRef // plain destinations, resolved
+	key      string // topic + "\x00" + path (topic alone when path is empty); in keyShort or keyLong when it fits
+	ntopic   uint32
+	n        uint8 // names and ids held inline
+	simple   bool  // names[:n] is the whole decision: no over, groups or residual
+	_        [2]byte
+	keyShort [32]byte
+
+	names [inlineDests]string // the first destinations' names
+	ids   [inlineDests]int32  // and their ids
+
+	over     []destRef // destinations beyond the inline ones
 	groups   []target  // groups, resolved per event
-	residual []uint32
-	inline   [4]destRef // holds dests when they fit
-	keyBuf   [80]byte   // holds key when it fits: one allocation, adjacent lines
+	residual []uint32  // rules whose other conditions are checked per event
+
+	keyLong [64]byte
 }
+
+// inlineDests is how many destinations a decision holds inline.
+const inlineDests = 6
 
 // destRef is a resolved destination: its id and name.
 type destRef struct {
@@ -30,29 +47,86 @@ type destRef struct {
 
 // is reports whether d is the decision for topic and path.
 func (d *decision) is(h uint64, topic, path string) bool {
-	return d.hash == h && len(d.key) == len(topic)+1+len(path) && d.ntopic == len(topic) &&
+	if path == "" { // keyed by topic alone
+		return d.hash == h && d.key == topic
+	}
+	return d.hash == h && len(d.key) == len(topic)+1+len(path) && int(d.ntopic) == len(topic) &&
 		d.key[:len(topic)] == topic && d.key[len(topic)+1:] == path
 }
 
-func (c *compiled) decisionHash(topic, path string) uint64 {
-	if path == "" {
-		return mix(maphash.String(c.seed, topic))
+// isTopic reports whether d's key is topic, for a decision keyed by topic
+// alone: strEqual inline, as the key is short and its first bytes share
+// the hash's cache line.
+func (d *decision) isTopic(topic string) bool { return strEqual(d.key, topic) }
+
+// appendNames appends the inline names of d to dst: a hit's whole work
+// once d is found. The names are copied one by one rather than through
+// typedslicecopy, a runtime call that costs more than the copy of six
+// names.
+func (d *decision) appendNames(dst []string) []string {
+	n := int(d.n)
+	l := len(dst)
+	if cap(dst)-l < n {
+		return append(dst, d.names[:n]...)
 	}
-	return mix(maphash.String(c.seed, topic)*31 ^ maphash.String(c.seed, path))
+	dst = dst[:l+n]
+	for i, name := range d.names[:n] {
+		dst[l+i] = name
+	}
+	return dst
+}
+
+// lookup returns the cached decision for the pair hashing to h, or nil.
+// The cache is two-way set associative: a decision lives in one of the
+// two slots of its set.
+func (c *compiled) lookup(h uint64, topic, path string) *decision {
+	set := c.decisions[h&c.decisionMask&^1:][:2]
+	if d := set[0].Load(); d != nil && d.is(h, topic, path) {
+		return d
+	}
+	if d := set[1].Load(); d != nil && d.is(h, topic, path) {
+		return d
+	}
+	return nil
+}
+
+// store caches d in its set: in an empty slot, else over the slot the
+// hash's top bit picks.
+func (c *compiled) store(d *decision) {
+	set := c.decisions[d.hash&c.decisionMask&^1:][:2]
+	switch {
+	case set[0].Load() == nil:
+		set[0].Store(d)
+	case set[1].Load() == nil:
+		set[1].Store(d)
+	default:
+		set[d.hash>>63].Store(d)
+	}
 }
 
 // decide builds the decision for topic and path from the topic's entry,
 // which must not use the content automaton.
 func (c *compiled) decide(e *entry, h uint64, topic, path string) *decision {
-	d := &decision{hash: h, ntopic: len(topic)}
-	if n := len(topic) + 1 + len(path); n <= len(d.keyBuf) {
-		copy(d.keyBuf[:], topic)
-		copy(d.keyBuf[len(topic)+1:], path)
-		d.key = unsafe.String(&d.keyBuf[0], n)
-	} else {
-		d.key = topic + "\x00" + path
+	d := &decision{hash: h, ntopic: uint32(len(topic))}
+	n := len(topic)
+	if path != "" {
+		n += 1 + len(path)
 	}
-	d.dests = d.inline[:0]
+	var buf []byte
+	switch {
+	case n <= len(d.keyShort):
+		buf = d.keyShort[:n]
+	case n <= len(d.keyLong):
+		buf = d.keyLong[:n]
+	default:
+		buf = make([]byte, n)
+	}
+	copy(buf, topic)
+	if path != "" {
+		buf[len(topic)] = 0
+		copy(buf[len(topic)+1:], path)
+	}
+	d.key = unsafe.String(unsafe.SliceData(buf), n)
 	addTarget := func(t target) {
 		if t < 0 {
 			if !containsTarget(d.groups, t) {
@@ -60,12 +134,15 @@ func (c *compiled) decide(e *entry, h uint64, topic, path string) *decision {
 			}
 			return
 		}
-		for _, x := range d.dests {
-			if x.id == t {
-				return
-			}
+		if d.hasDest(t) {
+			return
 		}
-		d.dests = append(d.dests, destRef{name: c.dests[t], id: t})
+		if int(d.n) < inlineDests {
+			d.names[d.n], d.ids[d.n] = c.dests[t], t
+			d.n++
+			return
+		}
+		d.over = append(d.over, destRef{name: c.dests[t], id: t})
 	}
 	for _, t := range e.static {
 		addTarget(t)
@@ -93,7 +170,23 @@ func (c *compiled) decide(e *entry, h uint64, topic, path string) *decision {
 			}
 		})
 	}
+	d.simple = len(d.over) == 0 && len(d.groups) == 0 && len(d.residual) == 0
 	return d
+}
+
+// hasDest reports whether destination t is already in d.
+func (d *decision) hasDest(t target) bool {
+	for _, x := range d.ids[:d.n] {
+		if x == t {
+			return true
+		}
+	}
+	for _, x := range d.over {
+		if x.id == t {
+			return true
+		}
+	}
+	return false
 }
 
 func containsTarget(ts []target, t target) bool {
@@ -107,8 +200,11 @@ func containsTarget(ts []target, t target) bool {
 
 // fromDecision routes by a cached decision.
 func (r *router) fromDecision(d *decision) {
-	for i := range d.dests {
-		r.addDest(d.dests[i].id, d.dests[i].name)
+	for i := range d.n {
+		r.addDest(d.ids[i], d.names[i])
+	}
+	for i := range d.over {
+		r.addDest(d.over[i].id, d.over[i].name)
 	}
 	for _, t := range d.groups {
 		r.add(t)

@@ -48,7 +48,9 @@
 // still be checked per event; repeated pairs then cost two string hashes
 // and a comparison. When no rule of the set has a path glob, no decision
 // depends on the path, and the cache is keyed by topic alone: a repeated
-// subject costs one string hash and a comparison, whatever the path.
+// subject costs one string hash, a comparison and the copy of its
+// destination names, whatever the path, and reads one slot and two or
+// three cache lines of the decision (TestDecisionLayout, TestHitComparesKey).
 // Subjects whose rules use content patterns bypass it.
 // Options.NoDecisionCache turns it off.
 //

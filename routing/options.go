@@ -26,7 +26,12 @@ type Options struct {
 	// rule has a path glob). A hit costs two string hashes (one without
 	// globs) and a comparison. A pair is cached (one allocation) the second time
 	// it is seen within the cache's reach; a pair seen once is routed
-	// through the indexes without allocating. Default 65536.
+	// through the indexes without allocating. The cache is two-way set
+	// associative: a new decision takes an empty slot of its set, else
+	// replaces one of the two. Memory: 16 bytes per slot, plus 320 bytes
+	// per cached decision (more for one with over six destinations, a key
+	// over 64 bytes, groups or per-event conditions): at most about 21 MiB
+	// by default. Default 65536.
 	DecisionCacheSize int
 	// NoDecisionCache disables the decision cache: every event is routed
 	// through the indexes.

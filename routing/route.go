@@ -138,50 +138,48 @@ type router struct {
 	nids  int
 }
 
+// route routes ev by c; a nil c (a zero Table) routes nowhere.
 func (c *compiled) route(ev *semevent.Event, dst []string) []string {
+	if c == nil {
+		return dst
+	}
 	topic := ev.TopicOrKind()
-	var h uint64
+	if c.decisions == nil {
+		return c.routeIndexes(ev, topic, dst, nil, 0, "")
+	}
 	path := ev.Path // the decision's key besides the topic
 	if c.globs == 0 {
 		path = ""
 	}
-	if c.decisions != nil {
-		// Two-way set associative: a decision lives in one of two slots.
-		h = c.decisionHash(topic, path)
-		set := c.decisions[h&c.decisionMask&^1:][:2]
-		d := set[0].Load()
-		if d == nil || !d.is(h, topic, path) {
-			if d = set[1].Load(); d != nil && !d.is(h, topic, path) {
-				d = nil
-			}
-		}
-		if d != nil {
-			if len(d.groups) == 0 && len(d.residual) == 0 {
-				// The common hit: destinations already resolved and
-				// distinct, nothing to check per event.
-				for i := range d.dests {
-					dst = append(dst, d.dests[i].name)
-				}
-				return dst
-			}
-			r := router{c: c, ev: ev, dst: dst, start: len(dst)}
-			r.fromDecision(d)
-			return r.dst
-		}
+	h := strHash(topic, c.seed) // the decision's hash: of the topic, then of the path if any
+	if path != "" {
+		h = strHash(path, h)
+	} else if d := c.decisions[h&c.decisionMask&^1].Load(); d != nil && d.simple && d.hash == h && d.isTopic(topic) {
+		// The common hit, inline: keyed by topic alone, destinations
+		// already resolved and distinct, nothing to check per event.
+		return d.appendNames(dst)
 	}
+	d := c.lookup(h, topic, path)
+	if d != nil && d.simple {
+		return d.appendNames(dst)
+	}
+	return c.routeIndexes(ev, topic, dst, d, h, path)
+}
+
+// routeIndexes routes ev by d, a cached decision that needs per-event
+// work, or, with d nil, through the subject entry and the indexes, caching
+// a decision for the pair hashing to h when the cache is on and the pair
+// was seen before.
+func (c *compiled) routeIndexes(ev *semevent.Event, topic string, dst []string, d *decision, h uint64, path string) []string {
 	r := router{c: c, ev: ev, dst: dst, start: len(dst)}
+	if d != nil {
+		r.fromDecision(d)
+		return r.dst
+	}
 	e := c.entryFor(topic)
 	if c.decisions != nil && !e.useContent && c.seenBefore(h) {
 		d := c.decide(e, h, topic, path)
-		set := c.decisions[h&c.decisionMask&^1:][:2]
-		switch {
-		case set[0].Load() == nil:
-			set[0].Store(d)
-		case set[1].Load() == nil:
-			set[1].Store(d)
-		default:
-			set[h>>63].Store(d)
-		}
+		c.store(d)
 		r.fromDecision(d)
 		return r.dst
 	}

@@ -1,0 +1,153 @@
+package routing
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"github.com/vexfs/semevent"
+)
+
+// TestDecisionLayout: a decision keyed by a topic of up to 32 bytes keeps
+// its hash, key and flags in its first cache line and its names from the
+// second on, and decisions start on 64-byte boundaries (320 bytes is a
+// size class of the Go allocator whose objects are 64-byte aligned), so
+// that a hit reads two or three lines of the decision (issue 15 item 4).
+func TestDecisionLayout(t *testing.T) {
+	var d decision
+	if s := unsafe.Sizeof(d); s != 320 {
+		t.Errorf("sizeof(decision) = %d, want 320", s)
+	}
+	for _, f := range []struct {
+		name      string
+		off, size uintptr
+	}{
+		{"hash", unsafe.Offsetof(d.hash), unsafe.Sizeof(d.hash)},
+		{"key", unsafe.Offsetof(d.key), unsafe.Sizeof(d.key)},
+		{"n", unsafe.Offsetof(d.n), 1},
+		{"simple", unsafe.Offsetof(d.simple), 1},
+		{"keyShort", unsafe.Offsetof(d.keyShort), unsafe.Sizeof(d.keyShort)},
+	} {
+		if f.off+f.size > 64 {
+			t.Errorf("decision.%s at [%d, %d), want it in the first 64 bytes", f.name, f.off, f.off+f.size)
+		}
+	}
+	if off := unsafe.Offsetof(d.names); off != 64 {
+		t.Errorf("decision.names at %d, want 64", off)
+	}
+	tab, err := New(&RuleSet{Rules: []Rule{{Subject: "a.>", To: []string{"x"}}}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tab.cur.Load()
+	e := c.entryFor("a.b")
+	for i := range 100 {
+		topic := "a." + strings.Repeat("b", i%40)
+		d := c.decide(e, decisionHash(c, topic, ""), topic, "")
+		if p := uintptr(unsafe.Pointer(d)); p%64 != 0 {
+			t.Fatalf("decision %d at %#x, not 64-byte aligned", i, p)
+		}
+		if d.key != topic {
+			t.Fatalf("decision key %q, want %q", d.key, topic)
+		}
+	}
+}
+
+// TestHitComparesKey: a cached decision whose hash equals the event's but
+// whose key differs is not used (the hash is only the index; a collision
+// between two tenants' subjects must not route one's events by the
+// other's rules).
+func TestHitComparesKey(t *testing.T) {
+	tab, err := New(&RuleSet{Rules: []Rule{
+		{Subject: "tenant.a.>", To: []string{"a"}},
+		{Subject: "tenant.b.>", To: []string{"b"}},
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tab.cur.Load()
+	for _, keyLen := range []int{len("tenant.a.x"), 40, 100} { // inline in line 0, in keyLong, on the heap
+		evA := &semevent.Event{Topic: "tenant.a." + strings.Repeat("x", keyLen-len("tenant.a."))}
+		evB := &semevent.Event{Topic: "tenant.b." + strings.Repeat("x", keyLen-len("tenant.b."))}
+		for range 3 {
+			tab.Route(evB, nil) // cache b's decision
+		}
+		hB := decisionHash(c, evB.Topic, "")
+		dB := c.lookup(hB, evB.Topic, "")
+		if dB == nil || !dB.simple {
+			t.Fatalf("key length %d: b's decision not cached as a simple hit: %+v", keyLen, dB)
+		}
+		// Forge a collision: b's decision under a's hash, in both ways of
+		// a's set.
+		hA := decisionHash(c, evA.Topic, "")
+		forged := *dB
+		forged.hash = hA
+		forged.key = strings.Clone(dB.key)
+		set := c.decisions[hA&c.decisionMask&^1:][:2]
+		set[0].Store(&forged)
+		set[1].Store(&forged)
+		if got := tab.Route(evA, nil); !slices.Equal(got, []string{"a"}) {
+			t.Errorf("key length %d: Route(%s) with b's decision under a's hash = %v, want [a]", keyLen, evA.Topic, got)
+		}
+		set[0].Store(nil)
+		set[1].Store(nil)
+	}
+}
+
+// TestStrEqualAndHash: strEqual agrees with == and strHash gives equal
+// strings in different memory the same hash, for every length up to 100
+// and strings that end where their allocation ends (under -race, checkptr
+// reports a read past it).
+func TestStrEqualAndHash(t *testing.T) {
+	own := func(s string) string { // s in an allocation of exactly len(s) bytes
+		b := make([]byte, len(s))
+		copy(b, s)
+		return unsafe.String(unsafe.SliceData(b), len(b))
+	}
+	base := "tenant.t12.fs.file.write.and.some.more.tokens.to.go.past.one.hundred.bytes.of.subject.for.the.loop.x"
+	for n := 0; n <= 100; n++ {
+		a, b := own(base[:n]), own(base[:n])
+		if !strEqual(a, b) {
+			t.Errorf("strEqual(%q, copy) = false", a)
+		}
+		if strHash(a, 42) != strHash(b, 42) {
+			t.Errorf("strHash(%q) differs between two copies", a)
+		}
+		for i := range n { // one byte different, anywhere
+			c := []byte(base[:n])
+			c[i] ^= 1
+			if strEqual(a, string(c)) {
+				t.Errorf("strEqual(%q, %q) = true", a, c)
+			}
+		}
+		if n > 0 && strEqual(a, b[:n-1]) {
+			t.Errorf("strEqual(%q, %q) = true", a, b[:n-1])
+		}
+	}
+}
+
+// FuzzStrEqual: strEqual(a, b) == (a == b), and equal strings hash alike.
+func FuzzStrEqual(f *testing.F) {
+	f.Add("tenant.t1.fs.file.write", "tenant.t1.fs.file.write")
+	f.Add("tenant.t1.fs.file.write", "tenant.t1.fs.file.wrote")
+	f.Add("", "a")
+	f.Add("abcdefgh", "abcdefgi")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := strEqual(a, b), a == b; got != want {
+			t.Errorf("strEqual(%q, %q) = %v, want %v", a, b, got, want)
+		}
+		if a == b && strHash(a, 7) != strHash(b, 7) {
+			t.Errorf("strHash(%q) differs between equal strings", a)
+		}
+	})
+}
+
+// decisionHash is the hash route computes for topic and path.
+func decisionHash(c *compiled, topic, path string) uint64 {
+	h := strHash(topic, c.seed)
+	if path != "" {
+		h = strHash(path, h)
+	}
+	return h
+}
