@@ -119,9 +119,11 @@
 // An observer is a non-voting replica of every shard (dragonboat's
 // non-voting member): add it with [Coordinator.AddObserver]
 // ([coord.AddObserver]) on a member, then start it with Options.Observer
-// and Join. It receives every committed entry, serves Read and Subscribe
-// from its own replica, and is never elected nor counted in a quorum, so
-// its death never stops the cluster. [coord.ShardHealth].Observers lists
+// and Join. It receives every committed entry and serves Read and
+// Subscribe from its own replica (Read stays linearizable: a ReadIndex
+// through the leader first, so it needs a quorum like any Read; Subscribe
+// follows what the observer applied, with no round trip), and it is never
+// elected nor counted in a quorum, so its death never stops the cluster. [coord.ShardHealth].Observers lists
 // a shard's observers (read again whenever this node applies a membership
 // change), Members does not; RemoveNode removes one. With TLS an
 // observer's certificate follows the members' rules. TestObserver runs a
