@@ -72,6 +72,66 @@ type history struct {
 	unknown []porcupine.Operation // appends whose outcome the client never learned
 	acked   map[semevent.ID]coord.Position
 	reads   []coord.Record // every record a read returned
+
+	retriedOK atomic.Int64 // appends that succeeded after a retry on another node
+	already   atomic.Int64 // of those, answered AlreadyCommitted (the first attempt had committed)
+}
+
+// appendRetrying appends through node *k with do and, while that fails,
+// retries the same events (the same IDs) through the next live nodes, up
+// to tries attempts or until stop is set: a client retrying an unknown
+// outcome, which the exactly-once window commits once. failed is called
+// for every failed attempt. It returns the last attempt's answer and when
+// that attempt was called; *k is the node that answered last.
+func appendRetrying(k *int, nodes, tries int, stop *atomic.Bool, up func(int) bool, do func(int) ([]coord.Position, error), failed func()) ([]coord.Position, time.Time, error) {
+	var last time.Time
+	for try := 0; ; {
+		if !up(*k) {
+			*k = (*k + 1) % nodes
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		last = time.Now()
+		pos, err := do(*k)
+		if err == nil {
+			return pos, last, nil
+		}
+		failed()
+		*k = (*k + 1) % nodes
+		if try++; try >= tries || stop.Load() {
+			return nil, last, err
+		}
+	}
+}
+
+// record adds a client's append of in (the events ids, one key) to h: on
+// err as an operation of unknown outcome; else acknowledged at pos, which
+// must be one contiguous batch of in.shard, positions relative to base.
+// retried says whether it took more than one attempt.
+func (h *history) record(op porcupine.Operation, in logInput, pos []coord.Position, base uint64, retried bool, err error) error {
+	if err != nil {
+		h.add(op, true)
+		return nil
+	}
+	for i, p := range pos {
+		if p.Shard != in.shard || p.Index != pos[0].Index+uint64(i) || p.AlreadyCommitted != pos[0].AlreadyCommitted {
+			return fmt.Errorf("append of %d events (one key) answered %+v: not one contiguous batch", len(in.ids), pos)
+		}
+	}
+	if retried {
+		h.retriedOK.Add(1)
+		if pos[0].AlreadyCommitted {
+			h.already.Add(1)
+		}
+	}
+	op.Output = logOutput{value: pos[0].Index - base}
+	h.add(op, false)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, id := range in.ids {
+		h.acked[id] = coord.Position{Shard: pos[i].Shard, Index: pos[i].Index}
+	}
+	return nil
 }
 
 func (h *history) add(op porcupine.Operation, unknown bool) {
@@ -121,25 +181,23 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 					in.ids = append(in.ids, evs[i].ID)
 				}
 				in.shard = coord.ShardOf(semevent.PathKey(evs[0]), testShards)
-				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-				call := time.Now().UnixNano()
-				pos, err := c.Append(ctx, evs...)
-				ret := time.Now().UnixNano()
-				cancel()
-				op := porcupine.Operation{ClientId: w, Input: in, Call: call, Return: ret}
-				if err != nil {
-					appendErrs.Add(1)
-					h.add(op, true)
-					k = (k + 1) % len(cl.nodes) // try another node
-					continue
+				// A failed append is retried, with the same events, on
+				// the other nodes: one operation from the first call to
+				// the last return.
+				call := time.Now()
+				failures := 0
+				pos, _, err := appendRetrying(&k, len(cl.nodes), 10, &stop, func(i int) bool { return !cl.node(i).closed.Load() },
+					func(i int) ([]coord.Position, error) {
+						ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+						defer cancel()
+						return cl.node(i).Append(ctx, evs...)
+					}, func() { appendErrs.Add(1); failures++ })
+				op := porcupine.Operation{ClientId: w, Input: in, Call: call.UnixNano(), Return: time.Now().UnixNano()}
+				if err := h.record(op, in, pos, base[in.shard], failures > 0, err); err != nil {
+					t.Error(err)
+					stop.Store(true)
+					return
 				}
-				op.Output = logOutput{value: pos[0].Index - base[in.shard]}
-				h.add(op, false)
-				h.mu.Lock()
-				for i, ev := range evs {
-					h.acked[ev.ID] = pos[i]
-				}
-				h.mu.Unlock()
 			}
 		})
 	}
@@ -252,8 +310,8 @@ func runFaults(t *testing.T, cl *cluster, faults []string) {
 		}
 	}
 	res, n, summary := checkHistory(t, h, where, base)
-	t.Logf("faults %d %v; %s; %d in the logs; append errors %d, read errors %d; %v",
-		done, faults, summary, total, appendErrs.Load(), readErrs.Load(), time.Since(start).Round(time.Millisecond))
+	t.Logf("faults %d %v; %s; %d in the logs; append errors %d (retried on another node: %d succeeded, %d of them AlreadyCommitted), read errors %d; %v",
+		done, faults, summary, total, appendErrs.Load(), h.retriedOK.Load(), h.already.Load(), readErrs.Load(), time.Since(start).Round(time.Millisecond))
 	if res != porcupine.Ok {
 		t.Fatalf("history of %d operations is not linearizable: %v", n, res)
 	}

@@ -63,7 +63,6 @@ func TestProcessLeaderKills(t *testing.T) {
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	var appendErrs, readErrs atomic.Int64
-	var retriedOK, already atomic.Int64 // retried appends that succeeded; of those, answered AlreadyCommitted
 	for w := range writers {
 		wg.Go(func() {
 			r := rand.New(rand.NewPCG(uint64(w), 7))
@@ -86,58 +85,26 @@ func TestProcessLeaderKills(t *testing.T) {
 				in.shard = coord.ShardOf(semevent.PathKey(evs[0]), shards)
 				// An append whose outcome is unknown (its node died, or
 				// answered with an error) is retried with the same events,
-				// the same IDs, on the next node: the exactly-once window
+				// the same IDs, on the next nodes: the exactly-once window
 				// commits them once. One operation for porcupine, from the
 				// first call to the last return.
 				call := time.Now()
-				var pos []coord.Position
-				var err error
-				var last time.Time // the call of the last attempt
-				for try := 0; ; try++ {
-					if !pc.up(k) {
-						k = (k + 1) % len(pc.cfgs)
-						time.Sleep(time.Millisecond)
-						continue
-					}
+				failures := 0
+				pos, last, err := appendRetrying(&k, len(pc.cfgs), 20, &stop, pc.up, func(i int) ([]coord.Position, error) {
 					ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-					last = time.Now()
-					pos, err = pc.append(ctx, k, evs)
-					cancel()
-					if err == nil {
-						if try > 0 {
-							retriedOK.Add(1)
-						}
-						break
-					}
-					appendErrs.Add(1)
-					k = (k + 1) % len(pc.cfgs)
-					if try >= 20 || stop.Load() {
-						break
-					}
-				}
+					defer cancel()
+					return pc.append(ctx, i, evs)
+				}, func() { appendErrs.Add(1); failures++ })
 				ret := time.Now()
 				op := porcupine.Operation{ClientId: w, Input: in, Call: call.UnixNano(), Return: ret.UnixNano()}
+				if err := h.record(op, in, pos, 0, failures > 0, err); err != nil {
+					t.Error(err)
+					stop.Store(true)
+					return
+				}
 				if err != nil {
-					h.add(op, true)
 					continue
 				}
-				for i, p := range pos {
-					if p.Shard != in.shard || p.Index != pos[0].Index+uint64(i) || p.AlreadyCommitted != pos[0].AlreadyCommitted {
-						t.Errorf("append of %d events (one key) answered %+v: not one contiguous batch", len(evs), pos)
-						stop.Store(true)
-						return
-					}
-				}
-				if pos[0].AlreadyCommitted {
-					already.Add(1)
-				}
-				op.Output = logOutput{value: pos[0].Index}
-				h.add(op, false)
-				h.mu.Lock()
-				for i, ev := range evs {
-					h.acked[ev.ID] = coord.Position{Shard: pos[i].Shard, Index: pos[i].Index}
-				}
-				h.mu.Unlock()
 				if in.shard == 0 { // the shard whose leader is killed
 					smu.Lock()
 					successes = append(successes, success{last, ret})
@@ -307,7 +274,7 @@ func TestProcessLeaderKills(t *testing.T) {
 	res, nops, summary := checkHistory(t, h, where, make([]uint64, shards))
 	med, worst := medianMax(failovers)
 	t.Logf("%d leader SIGKILLs; %s; %d in the logs; append errors %d (retried on another node: %d succeeded, %d of them AlreadyCommitted), read errors %d; durable consumers: every record once on every node (%d redelivered after a kill, dropped by index); %v",
-		kills, summary, total, appendErrs.Load(), retriedOK.Load(), already.Load(), readErrs.Load(), redelivered, time.Since(start).Round(time.Millisecond))
+		kills, summary, total, appendErrs.Load(), h.retriedOK.Load(), h.already.Load(), readErrs.Load(), redelivered, time.Since(start).Round(time.Millisecond))
 	sorted := slices.Clone(failovers)
 	slices.Sort(sorted)
 	for i := range sorted {
