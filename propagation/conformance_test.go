@@ -1,6 +1,7 @@
 package propagation_test
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -9,7 +10,12 @@ import (
 	"github.com/vexfs/semevent/propagation/propagationtest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if cfg := os.Getenv(envClusterNode); cfg != "" { // re-executed by TestClusterProcessKills
+		os.Exit(runClusterNode(cfg))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 func TestBusConformance(t *testing.T) {
 	propagationtest.TestPropagator(t, propagationtest.Features{}, func(t *testing.T) propagation.Propagator {

@@ -120,7 +120,8 @@
 // durable Publish at a deduplicated boundary therefore returns once its
 // twin has come or its window has ended (DedupOptions.Window).
 // Options.Durability sets the default level, [WithDurability] the level
-// of one call; [Replicated] is the third level (see Cluster). Durable publishes allocate (a commit record per event).
+// of one call; [Replicated] is the third level (see Cluster). Durable
+// publishes allocate (a commit record per event).
 //
 // A subscription with [Replay] reads the journal instead of the live
 // stream: it gets the durable events from an offset on, or from a named
@@ -224,8 +225,11 @@
 // subscription with the same consumer resumes with no gap and no
 // duplicate (TestClusterConsumerResumes, TestClusterRaft); after a crash
 // it resumes from the last commit: at least once, the events handled
-// since the last commit (at most 256 per shard, or 100ms' worth) again, each with its position, so a handler that
-// records the last position it applied can skip them.
+// since the last commit (at most 256 per shard, or 100ms' worth) again,
+// each with its position, so a handler that records the last position it
+// applied can skip them (TestClusterProcessKills: node processes SIGKILLed
+// while publishing; every acknowledged event once in every node's
+// consumer, no gap, the same sequence per shard on every node).
 // (TestClusterConsumerTenants: consumer names belong to the tenant, as
 // for the journal.)
 //
