@@ -307,7 +307,7 @@ func TestClusterProcessKills(t *testing.T) {
 	var ref map[[2]uint64]string
 	for _, c := range cfgs {
 		var rs []rec
-		missing := len(acked)
+		var missing int
 		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(50 * time.Millisecond) {
 			rs = read(c)
 			missing = len(acked)
