@@ -24,9 +24,10 @@
 // Events are spread over shards by [Options].Key (default
 // [semevent.PathKey], the tenant and path, placed by [ShardOf]); events
 // with the same key keep their order. The events of one Append that fall
-// in one shard commit together, all or none, contiguous and in order; an
-// [AtomicAppender] ([AppendAtomic]) guarantees it for the whole call by
-// refusing calls whose events span shards.
+// in one shard commit together, all or none, contiguous and in order
+// (coordtest's OneShardContiguous); an [AtomicAppender] ([AppendAtomic])
+// guarantees it for the whole call by refusing calls whose events span
+// shards (coordtest's Atomic).
 //
 // Appends are exactly-once by event ID: each shard remembers the IDs of
 // its last [Options].DedupWindow committed events (default
