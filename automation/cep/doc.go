@@ -66,7 +66,8 @@
 // table, where the patterns of one topic sit next to each other. Absence
 // and Repeat deadlines wait in one FIFO queue per distinct Within (event
 // time never goes back, so they arrive in order), not in a heap entry
-// each. An event that completes no match allocates nothing; each match
+// each. An event that completes no match allocates nothing
+// (TestCEPNoAllocsWithoutMatches); each match
 // allocates its event (one block with its attributes and up to three
 // causing IDs), and the matches of one call share one publish deadline.
 // BenchmarkCEPScalePaired measures a thousand patterns against a naive
