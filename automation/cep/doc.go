@@ -67,9 +67,9 @@
 // and Repeat deadlines wait in one FIFO queue per distinct Within (event
 // time never goes back, so they arrive in order), not in a heap entry
 // each. An event that completes no match allocates nothing
-// (TestCEPNoAllocsWithoutMatches); each match
-// allocates its event (one block with its attributes and up to three
-// causing IDs), and the matches of one call share one publish deadline.
+// (TestCEPNoAllocsWithoutMatches); each match allocates its event (one
+// block with its attributes and up to three causing IDs), and the
+// matches of one call share one publish deadline.
 // BenchmarkCEPScalePaired measures a thousand patterns against a naive
 // map-based matcher in one run.
 //
@@ -77,8 +77,8 @@
 //
 // An [Engine] is safe for concurrent use: Handle serialises on one mutex
 // and publishes matches after releasing it, the publishes of one call
-// bounded by Options.PublishTimeout, so an engine subscribed to the bus it publishes
-// to cannot wait for itself forever. It starts no goroutines.
+// bounded by Options.PublishTimeout, so an engine subscribed to the bus it
+// publishes to cannot wait for itself forever. It starts no goroutines.
 //
 // # Errors
 //
