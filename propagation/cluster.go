@@ -222,11 +222,23 @@ func (cl *cluster) logRefused(rec coord.Record, msg string, err error) {
 // Time, PID) appended to Observed. Every other field, trace context, cause
 // and attributes included, is ev's (slices shared: events are read-only).
 func remoteView(ev *semevent.Event) *semevent.Event {
-	c := *ev
-	c.Observed = append(slices.Clip(ev.Observed), sighting(ev))
+	r := &remoteEvent{ev: *ev}
+	c := &r.ev
+	if len(ev.Observed) < len(r.obs) {
+		c.Observed = append(append(r.obs[:0], ev.Observed...), sighting(ev))
+	} else {
+		c.Observed = append(slices.Clip(ev.Observed), sighting(ev))
+	}
 	c.Boundary = semevent.Remote
 	c.Seen = ev.Seen.With(ev.Boundary).With(semevent.Remote)
-	return &c
+	return c
+}
+
+// remoteEvent holds a remote view and room for its observations, so that
+// a remote event with fewer than four sightings costs one allocation.
+type remoteEvent struct {
+	ev  semevent.Event
+	obs [4]semevent.Observation
 }
 
 func storeMax(a *atomic.Uint64, v uint64) {

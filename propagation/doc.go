@@ -249,7 +249,8 @@
 // own Append.
 //
 // Replicated publishes allocate a commit record per event; every remote
-// event is a copy (one allocation, two with Observed).
+// event is a copy, one allocation with its Observed when it has fewer
+// than four sightings (TestRemoteViewAllocs).
 //
 // # Waiting for delivery
 //
