@@ -80,8 +80,9 @@ func TestRSSReplicated(t *testing.T) {
 		r := row{events: events}
 		for i, n := range nodes {
 			r.stats[i] = n.stat(t)
-			t.Logf("%10d events: node %d RSS %7.1f MB, Go heap objects %7.1f MB, dir %7.1f MB",
-				events, i+1, mb(r.stats[i].rss), mb(r.stats[i].heap), mb(r.stats[i].disk))
+			s := r.stats[i]
+			t.Logf("%10d events: node %d RSS %6.1f MB (anon %6.1f, file %6.1f), Go runtime %6.1f MB (heap objects %6.1f), dir %7.1f MB",
+				events, i+1, mb(s.rss), mb(s.anon), mb(s.file), mb(s.goMem), mb(s.heap), mb(s.disk))
 		}
 		rows = append(rows, r)
 		return r
@@ -152,7 +153,11 @@ func rssEnvInt(t *testing.T, name string, def int) int {
 
 func mb(b int64) float64 { return float64(b) / (1 << 20) }
 
-type rssStats struct{ rss, heap, disk int64 }
+// rssStats is one node's memory and disk: VmRSS, and of it RssAnon and
+// RssFile (file pages mapped, e.g. mmapped segments); the Go runtime's
+// memory not returned to the OS (/memory/classes/total minus
+// heap/released), of which live heap objects; the data directory's size.
+type rssStats struct{ rss, anon, file, goMem, heap, disk int64 }
 
 // rssNode is one node process and its command pipe.
 type rssNode struct {
@@ -259,7 +264,7 @@ func (n *rssNode) stat(t *testing.T) rssStats {
 	n.send(t, "stat")
 	l := n.expect(t, "stat", time.Minute)
 	var s rssStats
-	if _, err := fmt.Sscanf(l, "stat %d %d %d", &s.rss, &s.heap, &s.disk); err != nil && l != "" {
+	if _, err := fmt.Sscanf(l, "stat %d %d %d %d %d %d", &s.rss, &s.anon, &s.file, &s.goMem, &s.heap, &s.disk); err != nil && l != "" {
 		t.Errorf("node %d: stat line %q: %v", n.id, l, err)
 	}
 	return s
@@ -268,8 +273,8 @@ func (n *rssNode) stat(t *testing.T) rssStats {
 // rssChild is a node process: it starts its coordinator, says "ready",
 // and then answers commands on stdin, one per line, until EOF:
 // "append N" (appends N events through this node, 64 appenders of 64
-// events per Append, and says "ok") and "stat" (says "stat RSS HEAP DISK"
-// in bytes: its VmRSS, its Go heap objects and its data directory's size).
+// events per Append, and says "ok") and "stat" (says "stat" and the
+// fields of an rssStats, in bytes).
 func rssChild(t *testing.T) {
 	id, _ := strconv.Atoi(os.Getenv(rssChildEnv))
 	dir := os.Getenv("SEMEVENT_RSS_DIR")
@@ -295,7 +300,9 @@ func rssChild(t *testing.T) {
 			}
 			fmt.Println("rss: ok")
 		case len(f) == 1 && f[0] == "stat":
-			fmt.Printf("rss: stat %d %d %d\n", selfRSS(t), heapObjects(), dirSize(dir))
+			st := procStatus(t)
+			goMem, heap := goMemory()
+			fmt.Printf("rss: stat %d %d %d %d %d %d\n", st["VmRSS"], st["RssAnon"], st["RssFile"], goMem, heap, dirSize(dir))
 		default:
 			t.Fatalf("unknown command %q", sc.Text())
 		}
@@ -340,28 +347,37 @@ func rssAppend(c *Coordinator, n int) error {
 	return nil
 }
 
-func selfRSS(t *testing.T) int64 {
+// procStatus returns the kB fields of /proc/self/status, in bytes.
+func procStatus(t *testing.T) map[string]int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		t.Fatal(err)
 	}
+	m := make(map[string]int64)
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatalf("VmRSS %q: %v", v, err)
+		k, v, ok := strings.Cut(l, ":")
+		if v, isKB := strings.CutSuffix(strings.TrimSpace(v), " kB"); ok && isKB {
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				m[k] = n << 10
 			}
-			return kb << 10
 		}
 	}
-	t.Fatal("no VmRSS in /proc/self/status")
-	return 0
+	if m["VmRSS"] == 0 {
+		t.Fatal("no VmRSS in /proc/self/status")
+	}
+	return m
 }
 
-func heapObjects() int64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+// goMemory returns the memory the Go runtime holds from the OS (mapped
+// and not released) and, of it, the live and unswept heap objects.
+func goMemory() (held, heap int64) {
+	s := []metrics.Sample{
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+	}
 	metrics.Read(s)
-	return int64(s[0].Value.Uint64())
+	return int64(s[0].Value.Uint64() - s[1].Value.Uint64()), int64(s[2].Value.Uint64())
 }
 
 func dirSize(dir string) int64 {
