@@ -2,6 +2,7 @@ package raft
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -87,6 +88,9 @@ func appendRetrying(k *int, nodes, tries int, stop *atomic.Bool, up func(int) bo
 	var last time.Time
 	for try := 0; ; {
 		if !up(*k) {
+			if stop.Load() {
+				return nil, last, errors.New("stopped with the node down")
+			}
 			*k = (*k + 1) % nodes
 			time.Sleep(time.Millisecond)
 			continue

@@ -62,6 +62,10 @@ func TestProcessLeaderKills(t *testing.T) {
 	)
 	var stop atomic.Bool
 	var wg sync.WaitGroup
+	t.Cleanup(func() { // before the nodes are killed, also on failure
+		stop.Store(true)
+		wg.Wait()
+	})
 	var appendErrs, readErrs atomic.Int64
 	for w := range writers {
 		wg.Go(func() {
