@@ -415,11 +415,12 @@ func (cl *cluster) appendGroup(group []envelope, evs []*semevent.Event, atomic b
 }
 
 // outcomeUnknown reports whether a coordinator's error leaves the outcome
-// of an append unknown: coord.ErrOutcomeUnknown, or a coordinator that
-// says less and reports its ctx ending or its closing.
+// of an append unknown: coord.ErrOutcomeUnknown, or the replicator's ctx
+// ending (Close gave up) under a coordinator that says less. A closed
+// coordinator's ErrClosed alone is a refusal: coord/raft wraps
+// ErrOutcomeUnknown when it closed with the proposal in flight.
 func outcomeUnknown(err error) bool {
-	return errors.Is(err, coord.ErrOutcomeUnknown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, coord.ErrClosed)
+	return errors.Is(err, coord.ErrOutcomeUnknown) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func anyCommitted(err error) bool {

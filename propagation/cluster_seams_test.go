@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -517,5 +518,30 @@ func TestClusterFarFutureRemote(t *testing.T) {
 	evs := r2.waitLen(t, 1)
 	if evs[0].Time != future || evs[0].Observed[0].Time != future {
 		t.Errorf("remote event Time %d, Observed %v; want the original time kept", evs[0].Time, evs[0].Observed)
+	}
+}
+
+// TestClusterCoordinatorClosedFirst: with its coordinator closed under
+// it, a bus refuses replicated publishes with the coordinator's error
+// (not an unknown outcome: nothing was proposed) and closes without
+// waiting.
+func TestClusterCoordinatorClosedFirst(t *testing.T) {
+	l, err := coord.NewLocal(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := propagation.New(&propagation.Options{Coordinator: l, Durability: propagation.Replicated, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close(context.Background())
+	err = b.Publish(context.Background(), &semevent.Event{Kind: semevent.KindFileWrite, Path: "/late"})
+	if !errors.Is(err, coord.ErrClosed) || errors.Is(err, propagation.ErrOutcomeUnknown) {
+		t.Errorf("Publish on a closed coordinator = %v, want its ErrClosed, not an unknown outcome", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := b.Close(ctx); err != nil {
+		t.Errorf("Close = %v", err)
 	}
 }
