@@ -101,3 +101,36 @@ func ExampleAppendAtomic() {
 	// <nil> 1 1
 	// true true
 }
+
+// A client whose Append ended without an answer retries with the same
+// event (same ID): the coordinator commits it once and says where.
+func ExamplePosition_alreadyCommitted() {
+	ctx := context.Background()
+	c, _ := coord.NewLocal(nil)
+	defer c.Close(ctx)
+
+	ev := &semevent.Event{Kind: semevent.KindFileWrite, Path: "/data/a"}
+	first, _ := c.Append(ctx, ev) // Append stamps ev's ID
+	retry, _ := c.Append(ctx, ev.Clone())
+	fmt.Printf("%+v\n%+v\n", first[0], retry[0])
+	// Output:
+	// {Shard:0 Index:1 AlreadyCommitted:false}
+	// {Shard:0 Index:1 AlreadyCommitted:true}
+}
+
+// A durable consumer commits the index after the last record it handled,
+// and resumes from there.
+func ExampleCommitOffset() {
+	ctx := context.Background()
+	c, _ := coord.NewLocal(nil)
+	defer c.Close(ctx)
+	c.Append(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/a"}, &semevent.Event{Kind: semevent.KindFileWrite, Path: "/b"})
+
+	recs, _ := c.Read(ctx, 0, 1, 0)
+	coord.CommitOffset(c, 0, "indexer", recs[len(recs)-1].Index+1)
+
+	next, ok, _ := coord.CommittedOffset(c, 0, "indexer")
+	fmt.Println(next, ok)
+	// Output:
+	// 3 true
+}
