@@ -97,6 +97,12 @@ type Options struct {
 	// negative disables it.
 	DedupWindow int
 
+	// MaxConsumers bounds the consumer names whose offsets a shard keeps
+	// on this node (coord.Offsets: one small file each in the shard
+	// journal's consumers/ directory); CommitOffset of one more name fails
+	// with coord.ErrTooManyConsumers. Default coord.DefaultMaxConsumers.
+	MaxConsumers int
+
 	// SegmentSize is the size of each shard journal's segment files.
 	// Default journal.DefaultSegmentSize (64 MiB).
 	SegmentSize int64
@@ -214,6 +220,9 @@ func (o *Options) withDefaults() Options {
 	if c.DedupWindow == 0 {
 		c.DedupWindow = coord.DefaultDedupWindow
 	}
+	if c.MaxConsumers == 0 {
+		c.MaxConsumers = coord.DefaultMaxConsumers
+	}
 	if c.MaxEventSize == 0 {
 		c.MaxEventSize = coord.DefaultMaxEventSize
 	}
@@ -305,6 +314,9 @@ func (o *Options) Validate() error {
 	}
 	if c.DedupWindow > coord.MaxDedupWindow {
 		bad("DedupWindow", "%d, want at most %d", c.DedupWindow, coord.MaxDedupWindow)
+	}
+	if c.MaxConsumers < 0 {
+		bad("MaxConsumers", "%d is negative", c.MaxConsumers)
 	}
 	if c.SegmentSize != 0 && c.SegmentSize < 1024 {
 		bad("SegmentSize", "%d, want at least 1024", c.SegmentSize)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -261,6 +262,11 @@ func (c *Coordinator) CommitOffset(shard int, name string, next uint64) error {
 		return err
 	}
 	j, _, _, _ := s.view()
+	if _, ok, err := j.CommittedOffset(name); err == nil && !ok {
+		if es, err := s.fsys().ReadDir(filepath.Join(j.Dir(), "consumers")); err == nil && len(es) >= c.opts.MaxConsumers {
+			return fmt.Errorf("coord/raft: shard %d: commit offset of %q: %w (MaxConsumers %d)", shard, name, coord.ErrTooManyConsumers, c.opts.MaxConsumers)
+		}
+	}
 	if err := j.CommitOffset(name, max(next, 1)-1); err != nil {
 		return fmt.Errorf("coord/raft: shard %d: commit offset of %q: %w", shard, name, err)
 	}
