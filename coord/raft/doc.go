@@ -54,8 +54,15 @@
 // written once, names the deployment, shard, shard count and node.
 //
 // Memory does not grow with the log: the state machine holds the
-// exactly-once window (DedupWindow IDs per shard) and the journal's
-// buffers. The periodic snapshots of an on-disk state machine hold no data
+// exactly-once window (DedupWindow IDs per shard, about 60 bytes each) and
+// the journal's buffers; the Go heap does not grow with the log
+// (TestRSSReplicated, SEMEVENT_RSS=1: three node processes, 10 M events).
+// dragonboat's log store (pebble) allocates its memtables with C malloc
+// when built with cgo, and glibc's per-thread arenas keep freed memtables
+// resident: measured, the RSS grew 8-17 MB per million events (1.39-1.79×
+// from 1 M to 10 M), and 4-6 MB per million (1.22-1.34×, mostly the Go
+// heap's level when sampled) with MALLOC_ARENA_MAX=2, which nodes should
+// run with (or build with CGO_ENABLED=0). The periodic snapshots of an on-disk state machine hold no data
 // (dragonboat's "dummy" snapshots): every SnapshotEntries entries the
 // journal is fsynced and the Raft log compacted, keeping SnapshotEntries/2
 // entries for followers slightly behind, so the Raft log stays bounded. A
@@ -87,7 +94,9 @@
 // an unknown outcome with the same IDs on any node. An ID older than the
 // window is appended again. Each record names the node that proposed it
 // (coord.Record.Origin). Consumer offsets (coord.Offsets) are kept per
-// node in each shard journal's consumers/ directory.
+// node in each shard journal's consumers/ directory, at most
+// Options.MaxConsumers names per shard (coord.ErrTooManyConsumers past
+// it); a fresh start moves them aside with the old journal.
 //
 // # Failover, atomic batches and unknown outcomes
 //
