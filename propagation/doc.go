@@ -232,6 +232,9 @@
 // consumer, no gap, the same sequence per shard on every node).
 // (TestClusterConsumerTenants: consumer names belong to the tenant, as
 // for the journal.)
+// A shard the coordinator can no longer serve from the consumer's offset
+// (coord/raft's retention: coord.ErrCompacted) ends the replay with that
+// error, reported to Options.OnError; nothing is skipped silently.
 //
 // Stats: Replicated and ReplicationErrors count this bus's replicated
 // publishes by outcome; Boundaries[Remote].Published counts the committed
