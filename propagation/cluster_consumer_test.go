@@ -260,3 +260,48 @@ func TestClusterConsumerCommitsWhenIdle(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// compacted is a coordinator that no longer holds shard 0 before index 10.
+type compacted struct{ coord.Coordinator }
+
+func (c compacted) Subscribe(shard int, from uint64, h coord.Handler) (coord.Subscription, error) {
+	if from < 10 {
+		return nil, fmt.Errorf("shard %d index %d: %w", shard, from, coord.ErrCompacted)
+	}
+	return c.Coordinator.Subscribe(shard, from, h)
+}
+
+func (c compacted) CommitOffset(shard int, name string, next uint64) error {
+	return c.Coordinator.(coord.Offsets).CommitOffset(shard, name, next)
+}
+
+func (c compacted) CommittedOffset(shard int, name string) (uint64, bool, error) {
+	return c.Coordinator.(coord.Offsets).CommittedOffset(shard, name)
+}
+
+// TestClusterConsumerCompacted: a replicated consumer whose offset the
+// coordinator no longer holds stops with the coordinator's
+// coord.ErrCompacted, reported to OnError: nothing is skipped silently.
+func TestClusterConsumerCompacted(t *testing.T) {
+	_, cs := sharedCluster(t, 1, 1)
+	for i := range 12 { // the bus follows from index 13, the consumer from 1
+		if _, err := cs[0].Append(context.Background(), &semevent.Event{Kind: semevent.KindFileWrite, Path: fmt.Sprint("/", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errc := make(chan error, 4)
+	b := newNodeBus(t, compacted{cs[0]}, &propagation.Options{OnError: func(err error) { errc <- err }})
+	sub, err := b.Subscribe(&nodeRecorder{}, &propagation.SubscribeOptions{Replay: &propagation.Replay{Replicated: true, Consumer: "late"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-sub.Done()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, coord.ErrCompacted) {
+			t.Errorf("OnError got %v, want coord.ErrCompacted", err)
+		}
+	default:
+		t.Error("nothing reported to OnError")
+	}
+}

@@ -234,7 +234,8 @@
 // for the journal.)
 // A shard the coordinator can no longer serve from the consumer's offset
 // (coord/raft's retention: coord.ErrCompacted) ends the replay with that
-// error, reported to Options.OnError; nothing is skipped silently.
+// error, reported to Options.OnError; nothing is skipped silently
+// (TestClusterConsumerCompacted).
 //
 // Stats: Replicated and ReplicationErrors count this bus's replicated
 // publishes by outcome; Boundaries[Remote].Published counts the committed
