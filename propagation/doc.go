@@ -179,8 +179,9 @@
 //     shard in commit order, and in the same order on every node.
 //     (TestClusterRouting, TestClusterFiltersAndTenants,
 //     TestClusterAccessControl, TestClusterDedup, TestClusterRaft)
-//   - This node's own events (coord.Record.Origin is this node) are
-//     delivered once, when they come back committed — not at Publish —
+//   - This node's own events (coord.Record.Origin is this node; from a
+//     coordinator that records no origin, the IDs this bus published:
+//     TestClusterUnknownOrigin) are delivered once, when they come back committed — not at Publish —
 //     unchanged. Another node's arrive as a copy with Boundary Remote,
 //     Remote added to Seen and the original sighting (ID, Boundary, Time,
 //     PID) appended to Observed; every other field, trace context, cause
