@@ -217,10 +217,16 @@ func FuzzApply(f *testing.F) {
 		if err != nil {
 			t.Fatalf("well-formed proposal rejected: %v", err)
 		}
+		// The new records have the indexes after before, in order; every
+		// other event points at a record already there (committed
+		// before, or by an earlier attempt of the same proposal).
 		added := 0
 		for _, sl := range slots {
-			if !sl.already {
+			switch {
+			case sl.index == before+uint64(added)+1:
 				added++
+			case sl.index > before || sl.index == 0:
+				t.Fatalf("slot %+v: neither the next new record (%d) nor an old one", sl, before+uint64(added)+1)
 			}
 		}
 		if got := s.jw.NextOffset() - before; got != uint64(added) {
