@@ -23,9 +23,11 @@ func init() {
 		replicatedContender{"hashicorp-bolt", "hashicorp/raft 1.6, 3 nodes in process, loopback TCP transport, raft-boltdb log on disk (fsync per batch), default config; the caller encodes with semevent's codec, the state machine keeps records in memory",
 			func(tb testing.TB, dir string) *cluster { return stamping(newHashicorp(tb, dir, true, true)) }},
 		replicatedContender{"jetstream", "NATS JetStream (nats-server 2.15), 3 servers clustered in process, stream with Replicas: 3 on file storage, default sync (fsync every 2 min: a quorum holds the event in its page cache when acked); js.Publish with a Msg-Id (exactly-once, as semevent's event ID) waits for the ack; the publishers share one connection to the stream leader's server (faster than 8 or 64)",
-			func(tb testing.TB, dir string) *cluster { return newJetStream(tb, dir, false) }},
-		replicatedContender{"jetstream-sync", "the same with SyncAlways: every write fsynced before it is acked, as the Raft logs of the other rows are",
-			func(tb testing.TB, dir string) *cluster { return newJetStream(tb, dir, true) }},
+			func(tb testing.TB, dir string) *cluster { return newJetStream(tb, dir, false, true) }},
+		replicatedContender{"jetstream-nomsgid", "jetstream without Msg-Id: no deduplication, a retried publish may store the event twice (at least once)",
+			func(tb testing.TB, dir string) *cluster { return newJetStream(tb, dir, false, false) }},
+		replicatedContender{"jetstream-sync", "jetstream with SyncAlways: every write fsynced before it is acked, as the Raft logs of the other rows are",
+			func(tb testing.TB, dir string) *cluster { return newJetStream(tb, dir, true, true) }},
 	)
 }
 
@@ -51,10 +53,11 @@ const jsSubject = "fs.events"
 const jsConns = 1
 
 // newJetStream starts three nats-server instances clustered on loopback,
-// with JetStream on file storage under dir, creates a stream with 3
-// replicas, and publishes through connections to the stream leader's
-// server.
-func newJetStream(tb testing.TB, dir string, syncAlways bool) *cluster {
+// with JetStream on file storage under dir (fsyncing every write when
+// syncAlways), creates a stream with 3 replicas, and publishes through
+// connections to the stream leader's server, each event with its ID as
+// Msg-Id (deduplicated by the stream) when msgID.
+func newJetStream(tb testing.TB, dir string, syncAlways, msgID bool) *cluster {
 	const n = 3
 	routePorts := make([]int, n)
 	var routes string
@@ -176,7 +179,12 @@ func newJetStream(tb testing.TB, dir string, syncAlways bool) *cluster {
 			bp := bufs.Get().(*[]byte)
 			*bp = codec.Append((*bp)[:0], ev)
 			pub := pubs[next.Add(1)%jsConns]
-			_, err := pub.Publish(ctx, jsSubject, *bp, jetstream.WithMsgID(ev.ID.String()))
+			var err error
+			if msgID {
+				_, err = pub.Publish(ctx, jsSubject, *bp, jetstream.WithMsgID(ev.ID.String()))
+			} else {
+				_, err = pub.Publish(ctx, jsSubject, *bp)
+			}
 			bufs.Put(bp)
 			return err
 		},
