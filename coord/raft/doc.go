@@ -63,9 +63,12 @@
 // from 1 M to 10 M), and 4-6 MB per million (1.22-1.34×, mostly the Go
 // heap's level when sampled) with MALLOC_ARENA_MAX=2, which nodes should
 // run with (or build with CGO_ENABLED=0). The periodic snapshots of an on-disk state machine hold no data
-// (dragonboat's "dummy" snapshots): every SnapshotEntries entries the
-// journal is fsynced and the Raft log compacted, keeping SnapshotEntries/2
-// entries for followers slightly behind, so the Raft log stays bounded. A
+// (dragonboat's "dummy" snapshots): every SnapshotEntries entries, and
+// whenever a shard applied SnapshotBytes (default 64 MiB) since its last
+// snapshot, the journal is fsynced and the Raft log compacted, keeping
+// SnapshotEntries/2 entries (256 for a size-triggered one) for followers
+// slightly behind, so the Raft log stays bounded in entries and in bytes
+// (TestRaftLogBoundedBySize; Stats.SizeSnapshots counts them). A
 // follower further behind, or a new one, gets a streamed snapshot: the
 // applied index, the exactly-once window and the leader's retained
 // journal records (snapshots never copy a log held in memory). The

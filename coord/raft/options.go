@@ -86,6 +86,13 @@ type Options struct {
 	// further behind gets a streamed snapshot: the records of the
 	// leader's journal (see the package doc, # Storage).
 	SnapshotEntries int
+	// SnapshotBytes also bounds the Raft log by size: once a shard applied
+	// this many proposal bytes since its last snapshot, the node takes one
+	// (keeping SnapshotOverhead entries), however few entries that was
+	// (Append packs concurrent events into entries of up to MaxBatchBytes,
+	// so 4096 entries can hold gigabytes). Default 64 MiB; negative
+	// leaves it to SnapshotEntries.
+	SnapshotBytes int64
 
 	// DedupWindow is how many of each shard's last committed event IDs
 	// the state machine remembers for exactly-once appends (an event
@@ -180,6 +187,10 @@ const (
 	DefaultElectionRTT     = 100
 	DefaultHeartbeatRTT    = 10
 	DefaultSnapshotEntries = 4096
+	DefaultSnapshotBytes   = 64 << 20
+	// snapshotOverhead is how many entries a size-triggered snapshot
+	// keeps in the Raft log for followers slightly behind.
+	snapshotOverhead       = 256
 	DefaultMaxBatchBytes   = 2 << 20
 	DefaultMaxInflight     = 4
 	DefaultProposalTimeout = 15 * time.Second
@@ -219,6 +230,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if c.DedupWindow == 0 {
 		c.DedupWindow = coord.DefaultDedupWindow
+	}
+	if c.SnapshotBytes == 0 {
+		c.SnapshotBytes = DefaultSnapshotBytes
 	}
 	if c.MaxConsumers == 0 {
 		c.MaxConsumers = coord.DefaultMaxConsumers

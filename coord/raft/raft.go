@@ -47,6 +47,8 @@ type Coordinator struct {
 	propEvs atomic.Uint64 // events in them
 	propNs  atomic.Int64  // time spent in committed proposals
 
+	sizeSnapshots atomic.Uint64 // snapshots taken for SnapshotBytes
+
 	mu   sync.Mutex // guards subs
 	subs map[*subscription]struct{}
 }
@@ -122,7 +124,8 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 		}
 		nhc.Expert.TransportFactory = &tlsFactory{self: o.Node, id: id, listen: listen, members: members, refused: peersRefused}
 	}
-	reps, err := shardConfigs(o)
+	snapKick := make(chan int, o.Shards)
+	reps, err := shardConfigs(o, snapKick)
 	if err != nil {
 		return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: err}
 	}
@@ -150,6 +153,10 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 		peersRefused: peersRefused,
 	}
 	c.base, c.stop = context.WithCancel(context.Background())
+	if o.SnapshotBytes > 0 {
+		c.wg.Add(1)
+		go c.snapshotter(snapKick)
+	}
 	fresh := true
 	for i := range o.Shards {
 		c.ws = append(c.ws, &writer{c: c, shard: i, shardID: shardID(i)})
@@ -629,6 +636,9 @@ type Stats struct {
 	// PeersRefused counts, with TLS, connections whose certificate names
 	// no member and messages whose sender the certificate does not name.
 	PeersRefused uint64
+	// SizeSnapshots counts the snapshots taken because a shard applied
+	// SnapshotBytes since its last one (Raft log compaction by size).
+	SizeSnapshots uint64
 }
 
 // Stats returns this node's proposal counters.
@@ -638,6 +648,7 @@ func (c *Coordinator) Stats() Stats {
 		s.HeartbeatsRefused = c.hb.refused.Load()
 	}
 	s.PeersRefused = c.peersRefused.Load()
+	s.SizeSnapshots = c.sizeSnapshots.Load()
 	if s.Proposals > 0 {
 		s.Latency = time.Duration(c.propNs.Load() / int64(s.Proposals))
 	}
@@ -667,4 +678,33 @@ func (c *Coordinator) Close(ctx context.Context) error {
 	subs := slices.Collect(maps.Keys(c.subs))
 	c.mu.Unlock()
 	return coordlog.WaitDone(ctx, subs)
+}
+
+// snapshotter takes a snapshot of each shard that applied SnapshotBytes
+// since its last one (shardSM.Update kicks it), so that the Raft log is
+// compacted by size as well as by SnapshotEntries. The snapshot of an
+// on-disk state machine holds no data: it syncs the journal and lets
+// dragonboat drop the entries before it (keeping snapshotOverhead).
+func (c *Coordinator) snapshotter(kick <-chan int) {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.base.Done():
+			return
+		case shard := <-kick:
+			rs, err := c.nh.RequestSnapshot(shardID(shard), dragonboat.SnapshotOption{OverrideCompactionOverhead: true, CompactionOverhead: snapshotOverhead}, c.opts.ProposalTimeout)
+			if err == nil {
+				select {
+				case <-rs.ResultC():
+					c.sizeSnapshots.Add(1)
+				case <-c.base.Done():
+					return
+				}
+			}
+			if s := c.reps.get(shard); s != nil {
+				s.sinceSnap.Store(0)
+				s.snapAsked.Store(false)
+			}
+		}
+	}
 }

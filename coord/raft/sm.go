@@ -67,7 +67,11 @@ type smConfig struct {
 	id     identity
 	window int
 	jopts  journal.Options
-	log    *slog.Logger
+	// snapBytes and snapKick: past snapBytes applied bytes, Update sends
+	// the shard number on snapKick (see Coordinator.snapshotter).
+	snapBytes int64
+	snapKick  chan<- int
+	log       *slog.Logger
 }
 
 // shardSM is the replicated state machine of one shard, a dragonboat
@@ -92,6 +96,8 @@ type shardSM struct {
 
 	appliedIdx atomic.Uint64 // applied, for Lookup
 	recovered  atomic.Uint64 // snapshots recovered from (tests)
+	sinceSnap  atomic.Int64  // proposal bytes applied since the last size-triggered snapshot
+	snapAsked  atomic.Bool   // a size-triggered snapshot was asked for and has not ended
 
 	mu     sync.Mutex // guards j, gen, notify, closed, fresh
 	j      *journal.Journal
@@ -277,12 +283,21 @@ func (s *shardSM) view() (*journal.Journal, uint64, <-chan struct{}, bool) {
 // nothing. The records are written out (readable, not fsynced) before
 // Update returns; Sync fsyncs them.
 func (s *shardSM) Update(ents []sm.Entry) ([]sm.Entry, error) {
+	var n int64
 	for i := range ents {
 		res, err := s.apply(ents[i].Index, ents[i].Cmd)
 		if err != nil {
 			return nil, err
 		}
 		ents[i].Result = res
+		n += int64(len(ents[i].Cmd))
+	}
+	if s.cfg.snapKick != nil && s.sinceSnap.Add(n) >= s.cfg.snapBytes && s.snapAsked.CompareAndSwap(false, true) {
+		select {
+		case s.cfg.snapKick <- int(s.cfg.id.shard):
+		default:
+			s.snapAsked.Store(false)
+		}
 	}
 	if err := s.jw.Flush(context.Background()); err != nil {
 		return nil, fmt.Errorf("coord/raft: shard %d: %w", s.cfg.id.shard, err)
@@ -503,7 +518,7 @@ func (r *replicas) get(shard int) *shardSM {
 // cluster, shard or node, or a node restarted with another shard count,
 // fails New with a *DirError and is never mixed in, and returns the
 // registry the state machine factories fill.
-func shardConfigs(o Options) (*replicas, error) {
+func shardConfigs(o Options, snapKick chan<- int) (*replicas, error) {
 	fsys := o.journalFS
 	if fsys == nil {
 		fsys = journal.OSFS()
@@ -512,10 +527,12 @@ func shardConfigs(o Options) (*replicas, error) {
 	r := &replicas{sms: make(map[int]*shardSM)}
 	for i := range o.Shards {
 		cfg := smConfig{
-			dir:    filepath.Join(o.Dir, "shards", strconv.Itoa(i)),
-			id:     identity{deployment: o.DeploymentID, shard: uint32(i), shards: uint32(o.Shards), node: o.Node},
-			window: max(o.DedupWindow, 0),
-			log:    log,
+			dir:       filepath.Join(o.Dir, "shards", strconv.Itoa(i)),
+			id:        identity{deployment: o.DeploymentID, shard: uint32(i), shards: uint32(o.Shards), node: o.Node},
+			window:    max(o.DedupWindow, 0),
+			snapBytes: o.SnapshotBytes,
+			snapKick:  snapKick,
+			log:       log,
 			jopts: journal.Options{
 				FS:             fsys,
 				Logger:         o.Logger,

@@ -249,3 +249,42 @@ func TestLaggingReplicaCatchesUp(t *testing.T) {
 		})
 	}
 }
+
+// TestRaftLogBoundedBySize appends far more proposal bytes than
+// SnapshotBytes on a node whose SnapshotEntries alone would not yet
+// snapshot: size-triggered snapshots compact the Raft log, which keeps
+// only the recent entries (with SnapshotBytes disabled it keeps them all).
+func TestRaftLogBoundedBySize(t *testing.T) {
+	for _, bytes := range []int64{64 << 10, -1} {
+		t.Run(fmt.Sprint("SnapshotBytes=", bytes), func(t *testing.T) {
+			c, err := oneNode(t, t.TempDir(), fmt.Sprintf("127.0.0.1:%d", freePort(t)), func(o *Options) { o.SnapshotBytes = bytes })
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close(context.Background())
+			ctx, cancel := context.WithTimeout(context.Background(), coordtest.Timeout)
+			defer cancel()
+			for i := range 3000 {
+				if _, err := c.Append(ctx, &semevent.Event{Kind: semevent.KindFileWrite, Path: fmt.Sprintf("/bounded/%d/%0100d", i, i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			lr, err := c.nh.GetLogReader(shardID(0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var first, last uint64
+			for range 100 { // the last size-triggered snapshot may still be compacting
+				first, last = lr.GetRange()
+				if last-first < 1500 {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Logf("Raft log holds entries %d to %d; %d size-triggered snapshots", first, last, c.Stats().SizeSnapshots)
+			if bounded := last-first < 1500; bounded != (bytes > 0) {
+				t.Fatalf("Raft log holds %d entries (%d to %d) after 3000 appends with SnapshotBytes %d", last-first, first, last, bytes)
+			}
+		})
+	}
+}
