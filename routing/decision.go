@@ -11,19 +11,18 @@ import (
 // whose remaining conditions (content patterns, expr conditions, filters)
 // read other fields and are checked per event. Decisions are immutable.
 //
-// The layout serves the common hit, a decision with at most six names
-// and nothing to check per event: the object is 320 bytes, a size class
-// whose objects start on 64-byte boundaries, so the hash, the key's header
-// and a key of up to 32 bytes share the first cache line and the names
-// follow on the next ones. Such a hit reads those lines and nothing else
-// (TestDecisionLayout).
+// The layout serves the common hit, a decision with at most five names
+// and nothing to check per event, keyed by a topic of up to 32 bytes: the
+// object is 320 bytes, a size class whose objects start on 64-byte
+// boundaries; the hash, the key's length, the flags, the key and the first
+// name fill the first cache line and the next four names the second. Such
+// a hit reads those two lines and nothing else (TestDecisionLayout).
 type decision struct {
 	hash     uint64
-	key      string // topic + "\x00" + path (topic alone when path is empty); in keyShort or keyLong when it fits
-	ntopic   uint32
-	n        uint8 // names and ids held inline
-	simple   bool  // names[:n] is the whole decision: no over, groups or residual
-	_        [2]byte
+	klen     uint16 // the key's length; longKey when the key is in long
+	n        uint8  // names and ids held inline
+	simple   bool   // names[:n] is the whole decision: no over, groups or residual
+	ntopic   uint32 // the topic's length within the key
 	keyShort [32]byte
 
 	names [inlineDests]string // the first destinations' names
@@ -32,8 +31,24 @@ type decision struct {
 	over     []destRef // destinations beyond the inline ones
 	groups   []target  // groups, resolved per event
 	residual []uint32  // rules whose other conditions are checked per event
+	long     string    // the key when longer than keyLong
 
 	keyLong [64]byte
+}
+
+// longKey is decision.klen for a key held in decision.long.
+const longKey = 1<<16 - 1
+
+// key returns d's key: topic + "\x00" + path, or the topic alone when the
+// path is empty.
+func (d *decision) key() string {
+	switch n := int(d.klen); {
+	case n <= len(d.keyShort):
+		return unsafe.String(&d.keyShort[0], n)
+	case n <= len(d.keyLong):
+		return unsafe.String(&d.keyLong[0], n)
+	}
+	return d.long
 }
 
 // inlineDests is how many destinations a decision holds inline.
@@ -48,16 +63,19 @@ type destRef struct {
 // is reports whether d is the decision for topic and path.
 func (d *decision) is(h uint64, topic, path string) bool {
 	if path == "" { // keyed by topic alone
-		return d.hash == h && d.key == topic
+		return d.hash == h && d.key() == topic
 	}
-	return d.hash == h && len(d.key) == len(topic)+1+len(path) && int(d.ntopic) == len(topic) &&
-		d.key[:len(topic)] == topic && d.key[len(topic)+1:] == path
+	key := d.key()
+	return d.hash == h && len(key) == len(topic)+1+len(path) && int(d.ntopic) == len(topic) &&
+		key[:len(topic)] == topic && key[len(topic)+1:] == path
 }
 
-// isTopic reports whether d's key is topic, for a decision keyed by topic
-// alone: strEqual inline, as the key is short and its first bytes share
-// the hash's cache line.
-func (d *decision) isTopic(topic string) bool { return strEqual(d.key, topic) }
+// isShortTopic reports whether d's key is topic and lies in the hash's
+// cache line (keyed by topic alone, at most 32 bytes): the inline hit's
+// check. Longer keys are compared by is.
+func (d *decision) isShortTopic(topic string) bool {
+	return int(d.klen) == len(topic) && strEqual(unsafe.String(&d.keyShort[0], min(len(topic), len(d.keyShort))), topic)
+}
 
 // appendNames appends the inline names of d to dst: a hit's whole work
 // once d is found. The names are copied one by one rather than through
@@ -126,7 +144,11 @@ func (c *compiled) decide(e *entry, h uint64, topic, path string) *decision {
 		buf[len(topic)] = 0
 		copy(buf[len(topic)+1:], path)
 	}
-	d.key = unsafe.String(unsafe.SliceData(buf), n)
+	if n > len(d.keyLong) {
+		d.klen, d.long = longKey, unsafe.String(unsafe.SliceData(buf), n)
+	} else {
+		d.klen = uint16(n)
+	}
 	addTarget := func(t target) {
 		if t < 0 {
 			if !containsTarget(d.groups, t) {

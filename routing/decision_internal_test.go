@@ -22,19 +22,19 @@ func TestDecisionLayout(t *testing.T) {
 	for _, f := range []struct {
 		name      string
 		off, size uintptr
+		line      uintptr // the cache line the field must lie in
 	}{
-		{"hash", unsafe.Offsetof(d.hash), unsafe.Sizeof(d.hash)},
-		{"key", unsafe.Offsetof(d.key), unsafe.Sizeof(d.key)},
-		{"n", unsafe.Offsetof(d.n), 1},
-		{"simple", unsafe.Offsetof(d.simple), 1},
-		{"keyShort", unsafe.Offsetof(d.keyShort), unsafe.Sizeof(d.keyShort)},
+		{"hash", unsafe.Offsetof(d.hash), unsafe.Sizeof(d.hash), 0},
+		{"klen", unsafe.Offsetof(d.klen), unsafe.Sizeof(d.klen), 0},
+		{"n", unsafe.Offsetof(d.n), 1, 0},
+		{"simple", unsafe.Offsetof(d.simple), 1, 0},
+		{"keyShort", unsafe.Offsetof(d.keyShort), unsafe.Sizeof(d.keyShort), 0},
+		{"names[0]", unsafe.Offsetof(d.names), unsafe.Sizeof(d.names[0]), 0},
+		{"names[1:5]", unsafe.Offsetof(d.names) + unsafe.Sizeof(d.names[0]), 4 * unsafe.Sizeof(d.names[0]), 1},
 	} {
-		if f.off+f.size > 64 {
-			t.Errorf("decision.%s at [%d, %d), want it in the first 64 bytes", f.name, f.off, f.off+f.size)
+		if f.off < f.line*64 || f.off+f.size > (f.line+1)*64 {
+			t.Errorf("decision.%s at [%d, %d), want it in cache line %d", f.name, f.off, f.off+f.size, f.line)
 		}
-	}
-	if off := unsafe.Offsetof(d.names); off != 64 {
-		t.Errorf("decision.names at %d, want 64", off)
 	}
 	tab, err := New(&RuleSet{Rules: []Rule{{Subject: "a.>", To: []string{"x"}}}}, nil)
 	if err != nil {
@@ -43,13 +43,24 @@ func TestDecisionLayout(t *testing.T) {
 	c := tab.cur.Load()
 	e := c.entryFor("a.b")
 	for i := range 100 {
-		topic := "a." + strings.Repeat("b", i%40)
-		d := c.decide(e, decisionHash(c, topic, ""), topic, "")
+		topic := "a." + strings.Repeat("b", i)
+		path := ""
+		if i%2 == 1 {
+			path = "/p/" + strings.Repeat("q", i)
+		}
+		d := c.decide(e, decisionHash(c, topic, path), topic, path)
 		if p := uintptr(unsafe.Pointer(d)); p%64 != 0 {
 			t.Fatalf("decision %d at %#x, not 64-byte aligned", i, p)
 		}
-		if d.key != topic {
-			t.Fatalf("decision key %q, want %q", d.key, topic)
+		want := topic
+		if path != "" {
+			want = topic + "\x00" + path
+		}
+		if d.key() != want || !d.is(d.hash, topic, path) || d.is(d.hash, topic+"x", path) {
+			t.Fatalf("decision key %q, want %q", d.key(), want)
+		}
+		if short := path == "" && len(topic) <= 32; d.isShortTopic(topic) != short {
+			t.Fatalf("decision for %q: isShortTopic = %v, want %v", topic, !short, short)
 		}
 	}
 }
@@ -83,7 +94,6 @@ func TestHitComparesKey(t *testing.T) {
 		hA := decisionHash(c, evA.Topic, "")
 		forged := *dB
 		forged.hash = hA
-		forged.key = strings.Clone(dB.key)
 		set := c.decisions[hA&c.decisionMask&^1:][:2]
 		set[0].Store(&forged)
 		set[1].Store(&forged)

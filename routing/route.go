@@ -147,14 +147,14 @@ func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 	if c.decisions == nil {
 		return c.routeIndexes(ev, topic, dst, nil, 0, "")
 	}
-	path := ev.Path // the decision's key besides the topic
-	if c.globs == 0 {
-		path = ""
+	var path string // the decision's key besides the topic, when a rule has a path glob
+	if c.globs != 0 {
+		path = ev.Path
 	}
 	h := strHash(topic, c.seed) // the decision's hash: of the topic, then of the path if any
 	if path != "" {
 		h = strHash(path, h)
-	} else if d := c.decisions[h&c.decisionMask&^1].Load(); d != nil && d.simple && d.hash == h && d.isTopic(topic) {
+	} else if d := c.decisions[h&c.decisionMask&^1].Load(); d != nil && d.simple && d.hash == h && d.isShortTopic(topic) {
 		// The common hit, inline: keyed by topic alone, destinations
 		// already resolved and distinct, nothing to check per event.
 		return d.appendNames(dst)
