@@ -59,10 +59,10 @@
 // (TestRSSReplicated, SEMEVENT_RSS=1: three node processes, 10 M events).
 // dragonboat's log store (pebble) allocates its memtables with C malloc
 // when built with cgo, and glibc's per-thread arenas keep freed memtables
-// resident: measured, the RSS grew 8-17 MB per million events (1.39-1.79×
-// from 1 M to 10 M), and 4-6 MB per million (1.22-1.34×, mostly the Go
-// heap's level when sampled) with MALLOC_ARENA_MAX=2, which nodes should
-// run with (or build with CGO_ENABLED=0). The periodic snapshots of an on-disk state machine hold no data
+// resident: in two runs the RSS grew 8-22 MB per million events
+// (1.4-2.1× from 1 M to 10 M), and 4-6.5 MB per million (1.2-1.5×, mostly
+// the Go heap's level when sampled) with MALLOC_ARENA_MAX=2, which nodes
+// should run with (or build with CGO_ENABLED=0). The periodic snapshots of an on-disk state machine hold no data
 // (dragonboat's "dummy" snapshots): every SnapshotEntries entries, and
 // whenever a shard applied SnapshotBytes (default 64 MiB) since its last
 // snapshot, the journal is fsynced and the Raft log compacted, keeping
