@@ -2,8 +2,10 @@ package cep_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -103,46 +105,89 @@ func scaleStream(n int) []*semevent.Event {
 
 // naiveMatcher: per pattern a map from key to state, the patterns of each
 // topic in a map, absence deadlines in one FIFO (all absences share their
-// Within, so deadlines come in order). It keeps no IDs, only counts.
+// Within, so deadlines come in order). It reports what the engine reports:
+// each match as a semevent.KindPatternMatched event (pattern, key, causing
+// IDs, time, origin) built in one allocation as the engine's are, handed
+// to a publisher — so both sides of the benchmark produce the same output.
 type naiveMatcher struct {
 	specs   []scalePattern
+	names   []string
 	byTopic map[string][]int
-	seq     []map[string][]int64 // pattern → key → starts of partials
-	count   []map[string][]int64 // pattern → key → times buffered
-	absence []map[string]uint64  // pattern → key → the last pending sequence number a Then cancelled
+	seq     []map[string][]naiveRef // pattern → key → partials (start, first ID)
+	count   []map[string][]naiveRef // pattern → key → events buffered
+	absence []map[string]uint64     // pattern → key → the last pending sequence number a Then cancelled
 	pseq    uint64
 	pend    []naivePending
 	repeat  []map[string]*naiveRun
+	pub     semevent.Publisher
 	matches int
+	ids     []semevent.ID
+}
+
+type naiveRef struct {
+	t  int64
+	id semevent.ID
 }
 
 type naivePending struct {
-	at  int64
-	p   int
-	key string
-	gen uint64
+	at   int64
+	p    int
+	key  string
+	gen  uint64
+	id   semevent.ID
+	tent string
+	pid  uint32
 }
 
 type naiveRun struct {
-	start int64
-	n     int
+	start, last int64
+	ids         []semevent.ID
+	tenant      string
+	pid         uint32
 }
 
-func newNaive() *naiveMatcher {
-	m := &naiveMatcher{byTopic: map[string][]int{}}
+func newNaive(pub semevent.Publisher) *naiveMatcher {
+	m := &naiveMatcher{byTopic: map[string][]int{}, pub: pub}
 	for i := range scalePatterns {
 		sp := scaleSpec(i)
 		m.specs = append(m.specs, sp)
+		m.names = append(m.names, "p"+strconv.Itoa(i))
 		m.byTopic[scaleTopic(sp.a)] = append(m.byTopic[scaleTopic(sp.a)], i)
 		if sp.typ == 0 || sp.typ == 2 {
 			m.byTopic[scaleTopic(sp.b)] = append(m.byTopic[scaleTopic(sp.b)], i)
 		}
-		m.seq = append(m.seq, map[string][]int64{})
-		m.count = append(m.count, map[string][]int64{})
+		m.seq = append(m.seq, map[string][]naiveRef{})
+		m.count = append(m.count, map[string][]naiveRef{})
 		m.absence = append(m.absence, map[string]uint64{})
 		m.repeat = append(m.repeat, map[string]*naiveRun{})
 	}
 	return m
+}
+
+// naiveMatch is a match event with room for its attributes and three
+// causing IDs, allocated at once (the engine's layout).
+type naiveMatch struct {
+	ev    semevent.Event
+	attrs [2]semevent.Attr
+	data  [48]byte
+}
+
+// emit reports a match of pattern p on key at time at.
+func (m *naiveMatcher) emit(p int, key string, ids []semevent.ID, at int64, tenant string, pid uint32) {
+	m.matches++
+	nm := &naiveMatch{}
+	data := nm.data[:0]
+	if len(ids) > 3 {
+		data = make([]byte, 0, 16*len(ids))
+	}
+	for _, id := range ids {
+		b := id.Bytes()
+		data = append(data, b[:]...)
+	}
+	nm.attrs = [2]semevent.Attr{{Key: cep.AttrPattern, Value: m.names[p]}, {Key: cep.AttrKey, Value: key}}
+	nm.ev = semevent.Event{Kind: semevent.KindPatternMatched, Boundary: semevent.Userspace, Time: at, Tenant: tenant,
+		Path: key, PID: pid, Cause: ids[len(ids)-1], Attrs: nm.attrs[:], Data: data}
+	_ = m.pub.Publish(context.Background(), &nm.ev)
 }
 
 // advance fires absence deadlines and repeat timeouts before time t.
@@ -151,8 +196,14 @@ func (m *naiveMatcher) advance(t int64) {
 		pd := m.pend[0]
 		m.pend = m.pend[1:]
 		if pd.gen > m.absence[pd.p][pd.key] {
-			m.matches++
+			m.emit(pd.p, pd.key, []semevent.ID{pd.id}, pd.at, pd.tent, pd.pid)
 		}
+	}
+}
+
+func (m *naiveMatcher) closeRun(i int, key string, run *naiveRun) {
+	if len(run.ids) >= m.specs[i].min {
+		m.emit(i, key, run.ids, run.last, run.tenant, run.pid)
 	}
 }
 
@@ -168,8 +219,8 @@ func (m *naiveMatcher) handle(ev *semevent.Event, t int64) {
 			parts := m.seq[i][key]
 			if !isA {
 				for _, s := range parts {
-					if t-s <= sp.within {
-						m.matches++
+					if t-s.t <= sp.within {
+						m.emit(i, key, append(m.ids[:0], s.id, ev.ID), t, ev.Tenant, ev.PID)
 					}
 				}
 				if len(parts) > 0 {
@@ -177,16 +228,21 @@ func (m *naiveMatcher) handle(ev *semevent.Event, t int64) {
 				}
 				continue
 			}
-			m.seq[i][key] = append(parts, t)
+			m.seq[i][key] = append(parts, naiveRef{t, ev.ID})
 		case 1:
 			buf := m.count[i][key]
 			k := 0
-			for k < len(buf) && t-buf[k] > sp.within {
+			for k < len(buf) && t-buf[k].t > sp.within {
 				k++
 			}
-			buf = append(buf[k:], t)
+			buf = append(buf[k:], naiveRef{t, ev.ID})
 			if len(buf) >= sp.min {
-				m.matches++
+				ids := m.ids[:0]
+				for _, r := range buf {
+					ids = append(ids, r.id)
+				}
+				m.ids = ids
+				m.emit(i, key, ids, t, ev.Tenant, ev.PID)
 				delete(m.count[i], key)
 				continue
 			}
@@ -197,22 +253,22 @@ func (m *naiveMatcher) handle(ev *semevent.Event, t int64) {
 				continue
 			}
 			m.pseq++
-			m.pend = append(m.pend, naivePending{at: t + sp.within, p: i, key: key, gen: m.pseq})
+			m.pend = append(m.pend, naivePending{at: t + sp.within, p: i, key: key, gen: m.pseq, id: ev.ID, tent: ev.Tenant, pid: ev.PID})
 		case 3:
 			run := m.repeat[i][key]
 			if run != nil && t-run.start > sp.within {
-				if run.n >= sp.min {
-					m.matches++
-				}
-				run = nil
+				m.closeRun(i, key, run)
+				run.ids = run.ids[:0]
+				run.start = t
 			}
 			if run == nil {
 				run = &naiveRun{start: t}
 				m.repeat[i][key] = run
 			}
-			run.n++
-			if run.n == sp.max {
-				m.matches++
+			run.ids = append(run.ids, ev.ID)
+			run.last, run.tenant, run.pid = t, ev.Tenant, ev.PID
+			if len(run.ids) == sp.max {
+				m.closeRun(i, key, run)
 				delete(m.repeat[i], key)
 			}
 		}
@@ -226,9 +282,7 @@ func (m *naiveMatcher) finish(t int64) {
 	for i, runs := range m.repeat {
 		for key, run := range runs {
 			if run.start+m.specs[i].within < t {
-				if run.n >= m.specs[i].min {
-					m.matches++
-				}
+				m.closeRun(i, key, run)
 				delete(runs, key)
 			}
 		}
@@ -239,17 +293,25 @@ type countingPublisher struct{ n int }
 
 func (c *countingPublisher) Publish(context.Context, *semevent.Event) error { c.n++; return nil }
 
-// TestCEPScaleBaselineAgrees: the engine and the naive matcher find the
-// same number of matches on the benchmark's workload, so the benchmark
-// compares equal work.
+// recordingPublisher keeps a summary of every match event it is given.
+type recordingPublisher struct{ got []string }
+
+func (r *recordingPublisher) Publish(_ context.Context, ev *semevent.Event) error {
+	r.got = append(r.got, fmt.Sprintf("%v %q %q %d %d %x %v %v", ev.Kind, ev.Tenant, ev.Path, ev.PID, ev.Time, ev.Data, ev.Cause, ev.Attrs))
+	return nil
+}
+
+// TestCEPScaleBaselineAgrees: the engine and the naive matcher publish the
+// same match events (pattern, key, causing IDs, time, origin) on the
+// benchmark's workload, so the benchmark compares equal work.
 func TestCEPScaleBaselineAgrees(t *testing.T) {
 	evs := scaleStream(20_000)
-	pub := &countingPublisher{}
+	pub, npub := &recordingPublisher{}, &recordingPublisher{}
 	e, err := cep.New(scaleCEPPatterns(), &cep.Options{Publisher: pub, MaxFuture: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newNaive()
+	m := newNaive(npub)
 	ctx := context.Background()
 	var tm int64
 	for _, ev := range evs {
@@ -265,10 +327,17 @@ func TestCEPScaleBaselineAgrees(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.finish(end)
-	if pub.n != m.matches || pub.n == 0 {
-		t.Fatalf("engine found %d matches, naive %d", pub.n, m.matches)
+	if len(pub.got) == 0 || len(pub.got) != len(npub.got) {
+		t.Fatalf("engine published %d matches, naive %d", len(pub.got), len(npub.got))
 	}
-	t.Logf("%d events, %d matches (%.2f per event)", len(evs), pub.n, float64(pub.n)/float64(len(evs)))
+	slices.Sort(pub.got)
+	slices.Sort(npub.got)
+	for i := range pub.got {
+		if pub.got[i] != npub.got[i] {
+			t.Fatalf("match %d (sorted): engine %s, naive %s", i, pub.got[i], npub.got[i])
+		}
+	}
+	t.Logf("%d events, %d matches (%.2f per event)", len(evs), len(pub.got), float64(len(pub.got))/float64(len(evs)))
 }
 
 // scaleWarm is how many events the benchmarks feed before measuring:
@@ -311,7 +380,7 @@ func BenchmarkCEPScale(b *testing.B) {
 		runtime.KeepAlive(e)
 	})
 	b.Run("naive", func(b *testing.B) {
-		m := newNaive()
+		m := newNaive(&countingPublisher{})
 		var tm int64
 		for i := range scaleWarm {
 			tm += scaleStep
@@ -361,7 +430,7 @@ func BenchmarkCEPScalePaired(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	m := newNaive()
+	m := newNaive(&countingPublisher{})
 	ctx := context.Background()
 	var tm int64
 	for i := range scaleWarm {
