@@ -435,6 +435,7 @@ type cep struct {
 	rng       uint64
 	scratch   []semevent.ID
 	out       []*semevent.Event // matches made under mu, published after
+	slab      []matchEvent      // unused match blocks (see emit)
 	cap       int               // MaxPartialsPerKey
 	maxKeys   int               // MaxKeys
 	stats     Stats
@@ -800,9 +801,16 @@ func (e *Engine) Watermark() int64 {
 // emit records a match; ids are copied.
 func (c *cep) emit(p *cpat, k semevent.Key, ids []semevent.ID, at int64, o origin) {
 	c.stats.Matches++
-	// One allocation per match: the event, its attributes and (for up to
-	// three causes) its data share one block of 384 bytes.
-	m := &matchEvent{}
+	// The event, its attributes and (for up to three causes) its data
+	// share one block of 384 bytes, cut from a slab of matchSlab blocks:
+	// one allocation per matchSlab matches. A block is never reused (the
+	// publisher owns the event it is given), so a slab lives while any of
+	// its matches is referenced.
+	if len(c.slab) == 0 {
+		c.slab = make([]matchEvent, matchSlab)
+	}
+	m := &c.slab[0]
+	c.slab = c.slab[1:]
 	data := m.data[:0]
 	if n := 16 * len(ids); n > len(m.data) {
 		data = make([]byte, 0, n)
@@ -825,6 +833,9 @@ func (c *cep) emit(p *cpat, k semevent.Key, ids []semevent.ID, at int64, o origi
 	}
 	c.out = append(c.out, &m.ev)
 }
+
+// matchSlab is how many match blocks one allocation holds.
+const matchSlab = 16
 
 // matchEvent is a match event with room for its attributes and three
 // causing IDs.

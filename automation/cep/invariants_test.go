@@ -17,6 +17,12 @@ func checkInvariants(e *Engine) error {
 	for _, p := range c.pats {
 		var err error
 		visit := func(pos int, st keyState) {
+			if pos < 0 {
+				if err == nil {
+					err = fmt.Errorf("pattern %s: the holes of its state list do not add up", p.name)
+				}
+				return
+			}
 			h := st.hdr()
 			switch {
 			case err != nil:
@@ -75,10 +81,27 @@ func isSeq(p *cpat) bool {
 	return false
 }
 
-func each[V keyState](l *stateList[V], fn func(int, keyState)) (held int) {
+func each[V interface {
+	comparable
+	keyState
+}](l *stateList[V], fn func(int, keyState)) (held int) {
+	var zero V
+	holes := 0
 	for i, v := range l.all {
+		if v == zero {
+			holes++
+			continue
+		}
 		fn(i, v)
 		held += v.held()
+	}
+	if holes != len(l.holes) || l.n != len(l.all)-holes {
+		fn(-1, zero) // reported as a state at the wrong position
+	}
+	for _, h := range l.holes {
+		if h >= len(l.all) || l.all[h] != zero {
+			fn(-1, zero)
+		}
 	}
 	return held
 }
@@ -86,15 +109,15 @@ func each[V keyState](l *stateList[V], fn func(int, keyState)) (held int) {
 func listLen(p *cpat) int {
 	switch m := p.m.(type) {
 	case *relaxedSeq:
-		return len(m.states.all)
+		return m.states.n
 	case *strictSeq:
-		return len(m.states.all)
+		return m.states.n
 	case *countM:
-		return len(m.states.all)
+		return m.states.n
 	case *absenceM:
-		return len(m.states.all)
+		return m.states.n
 	case *repeatM:
-		return len(m.states.all)
+		return m.states.n
 	}
 	return 0
 }

@@ -228,10 +228,18 @@ func (c *cep) dropEntry(e *keyEntry) {
 }
 
 // stateList is one pattern's states, for the MaxKeys cap and sweeping,
-// and a free list of states to reuse.
-type stateList[V keyState] struct {
-	all  []V
-	free []V
+// and a free list of states to reuse. A deleted state leaves a hole in all
+// that the next add fills: deleting touches no other state (moving the
+// last one into the gap, as a swap-remove does, wrote its position — a
+// cache miss on a cold state at every delete).
+type stateList[V interface {
+	comparable
+	keyState
+}] struct {
+	all   []V   // by position; the zero V is a hole
+	holes []int // the positions of the holes in all
+	n     int   // states filed: len(all) - len(holes)
+	free  []V
 }
 
 // get returns p's state for key r, if any.
@@ -250,15 +258,20 @@ func (l *stateList[V]) get(c *cep, p *cpat, r *keyRef) (V, bool) {
 // Stats.KeysEvicted. It returns the number of partials the eviction
 // dropped, for the matcher's count.
 func (l *stateList[V]) add(c *cep, p *cpat, r *keyRef, fresh func() V) (v V, dropped int) {
-	if len(l.all) >= c.maxKeys {
+	var zero V
+	if l.n >= c.maxKeys {
 		c.stats.KeysEvicted++
+		// all holds no hole here: it grows only when it has none, so
+		// len(all) <= MaxKeys = n. The loop is a guard, not a search.
 		victim := l.all[c.rand()%uint64(len(l.all))]
+		for victim == zero {
+			victim = l.all[c.rand()%uint64(len(l.all))]
+		}
 		dropped = victim.held()
 		l.del(c, p, victim)
 	}
 	if n := len(l.free); n > 0 {
 		v = l.free[n-1]
-		var zero V
 		l.free[n-1] = zero
 		l.free = l.free[:n-1]
 	} else {
@@ -271,8 +284,16 @@ func (l *stateList[V]) add(c *cep, p *cpat, r *keyRef, fresh func() V) (v V, dro
 	}
 	e.insert(p.idx, v)
 	h := v.hdr()
-	h.e, h.pos = e, len(l.all)
-	l.all = append(l.all, v)
+	h.e = e
+	if k := len(l.holes); k > 0 {
+		h.pos = l.holes[k-1]
+		l.holes = l.holes[:k-1]
+		l.all[h.pos] = v
+	} else {
+		h.pos = len(l.all)
+		l.all = append(l.all, v)
+	}
+	l.n++
 	return v, dropped
 }
 
@@ -284,13 +305,15 @@ func (l *stateList[V]) del(c *cep, p *cpat, v V) {
 	if e.n == 0 {
 		c.dropEntry(e)
 	}
-	last := len(l.all) - 1
-	moved := l.all[last]
-	l.all[h.pos] = moved
-	moved.hdr().pos = h.pos
 	var zero V
-	l.all[last] = zero
-	l.all = l.all[:last]
+	l.n--
+	if l.n == 0 {
+		clear(l.all)
+		l.all, l.holes = l.all[:0], l.holes[:0]
+	} else {
+		l.all[h.pos] = zero
+		l.holes = append(l.holes, h.pos)
+	}
 	h.e, h.pos = nil, 0
 	v.release(c)
 	if len(l.free) < maxFree {
@@ -300,8 +323,9 @@ func (l *stateList[V]) del(c *cep, p *cpat, v V) {
 
 // each calls fn for every state; fn may delete the state it is given.
 func (l *stateList[V]) each(fn func(v V)) {
+	var zero V
 	for i := len(l.all) - 1; i >= 0; i-- {
-		if i < len(l.all) {
+		if i < len(l.all) && l.all[i] != zero {
 			fn(l.all[i])
 		}
 	}
