@@ -93,36 +93,79 @@ func (s *Signal) Broadcast() {
 	s.mu.Unlock()
 }
 
-// Spinner bounds a polling loop in time: a consumer that finds no work
-// polls again for a while, yielding the processor between polls, before it
-// parks. Waking a parked goroutine costs microseconds (and tens of them
-// when the waker's processor is busy); a spinning one sees new work within
-// one yield.
+// Spinner bounds a polling loop in time and learns whether polling pays:
+// a consumer that finds no work polls again for a while, yielding the
+// processor between polls, before it parks. Waking a parked goroutine costs
+// microseconds (and tens of them when the waker's processor is busy); a
+// spinning one sees new work within one yield. But a spin that ends without
+// work burns its whole limit and, on a machine with fewer processors than
+// busy goroutines, delays the goroutines that would make the work (each
+// yield queues the spinner behind them). So the Spinner keeps a score of
+// recent waits: a wait whose work came within the limit (seen while
+// spinning, or right after a wake) raises it, one that did not halves it,
+// and the consumer spins only while the score is positive. After a few
+// waits longer than the limit it parks at once, until short waits come
+// back; parked waits keep teaching it, so it needs no probing.
+//
+// The consumer's protocol: Reset when it runs out of work, Spin while it
+// may poll, and Found when work came (after spinning or after a wake).
 type Spinner struct {
 	limit time.Duration
-	start time.Time
+	start int64 // nanotime of Reset
 	n     int
+	score int
 }
+
+// Bounds of Spinner.score.
+const (
+	scoreMax  = 8
+	scoreInit = 2
+)
 
 // NewSpinner returns a Spinner that spins for up to limit; a limit of zero
 // or less never spins.
-func NewSpinner(limit time.Duration) Spinner { return Spinner{limit: limit} }
+func NewSpinner(limit time.Duration) Spinner { return Spinner{limit: limit, score: scoreInit} }
 
-// Reset starts a new spin.
-func (s *Spinner) Reset() { s.n = 0 }
+// Reset starts a new wait.
+func (s *Spinner) Reset() {
+	s.n = 0
+	if s.limit > 0 {
+		s.start = nanotime()
+	}
+}
 
 // Spin yields the processor and reports whether the caller may poll again;
-// false means the limit passed and the caller should park.
+// false means the caller should park: polling has not paid lately, or the
+// limit passed.
 func (s *Spinner) Spin() bool {
-	if s.limit <= 0 {
+	if s.limit <= 0 || s.score <= 0 {
 		return false
 	}
-	if s.n == 0 {
-		s.start = time.Now()
-	} else if s.n&7 == 0 && time.Since(s.start) > s.limit {
-		return false
+	if s.n&7 == 7 && nanotime()-s.start > int64(s.limit) {
+		return false // Found will count the miss
 	}
 	s.n++
 	runtime.Gosched()
 	return true
 }
+
+// Found records that the wait Reset began ended with work: a hit when it
+// came within the limit.
+func (s *Spinner) Found() {
+	if s.limit <= 0 {
+		return
+	}
+	if nanotime()-s.start <= int64(s.limit) {
+		s.score = min(s.score+1, scoreMax)
+	} else {
+		s.score /= 2
+	}
+}
+
+// Spinning reports whether the next wait will poll before parking.
+func (s *Spinner) Spinning() bool { return s.limit > 0 && s.score > 0 }
+
+var epoch = time.Now()
+
+// nanotime reads the monotonic clock.
+func nanotime() int64 { return int64(time.Since(epoch)) }

@@ -89,6 +89,7 @@ func TestSignalWakesEveryWaiter(t *testing.T) {
 
 func TestSpinnerStopsAfterLimit(t *testing.T) {
 	sp := NewSpinner(time.Millisecond)
+	sp.Reset()
 	n := 0
 	for sp.Spin() {
 		n++
@@ -103,5 +104,44 @@ func TestSpinnerStopsAfterLimit(t *testing.T) {
 	off := NewSpinner(0)
 	if off.Spin() {
 		t.Fatal("a zero spinner spun")
+	}
+}
+
+// TestSpinnerLearnsFromWaits feeds the Spinner waits longer and shorter
+// than its limit: after a few long ones it parks at once (the FUSE server's
+// sparse events must not keep a core busy), and short waits, seen after a
+// wake, make it spin again.
+func TestSpinnerLearnsFromWaits(t *testing.T) {
+	sp := NewSpinner(50 * time.Microsecond)
+	longWait := func() {
+		sp.Reset()
+		for sp.Spin() {
+		}
+		time.Sleep(200 * time.Microsecond) // parked; the work comes late
+		sp.Found()
+	}
+	for range 4 {
+		longWait()
+	}
+	if sp.Spinning() {
+		t.Fatalf("after 4 waits of 200µs a 50µs spinner still spins (score %d)", sp.score)
+	}
+	sp.Reset()
+	if sp.Spin() {
+		t.Fatal("Spin polled although the score is 0")
+	}
+	for range 2 { // work arriving at once, seen after the (immediate) park
+		sp.Reset()
+		sp.Found()
+	}
+	if !sp.Spinning() {
+		t.Fatalf("after 2 immediate waits the spinner still parks at once (score %d)", sp.score)
+	}
+	for range 100 {
+		sp.Reset()
+		sp.Found()
+	}
+	if sp.score != scoreMax {
+		t.Fatalf("score %d after 100 hits, want the cap %d", sp.score, scoreMax)
 	}
 }
