@@ -254,6 +254,7 @@ func (w *worker) offer(env envelope) bool {
 func (w *worker) run() {
 	s := w.sub
 	defer w.exit()
+	waited := false // the worker parked and has not found work since
 	for {
 		if s.unsub.Load() {
 			w.finish(&w.drops.unsubscribed)
@@ -264,6 +265,10 @@ func (w *worker) run() {
 			return
 		}
 		env, ok := w.q.tryDequeue()
+		if ok && waited {
+			w.spin.Found() // the first event after a park
+		}
+		waited = false
 		if !ok {
 			w.madeRoom()
 			env, ok = w.spinUntilWork()
@@ -278,9 +283,11 @@ func (w *worker) run() {
 				default:
 				}
 				w.wake.Wait(s.stop, s.bus.drained, nil)
+				waited = true
 				continue
 			}
 			w.wake.Cancel()
+			w.spin.Found()
 		}
 		w.deq.Add(1)
 		if w.freed++; w.freed >= w.roomEvery {
@@ -302,12 +309,14 @@ func (w *worker) madeRoom() {
 }
 
 // spinUntilWork polls the buffer for up to Options.Spin before the worker
-// parks; it gives up early when the subscription or the bus ends.
+// parks, while polling pays (see park.Spinner); it gives up early when the
+// subscription or the bus ends.
 func (w *worker) spinUntilWork() (envelope, bool) {
 	s := w.sub
 	w.spin.Reset()
 	for w.spin.Spin() {
 		if env, ok := w.q.tryDequeue(); ok {
+			w.spin.Found()
 			return env, true
 		}
 		if s.unsub.Load() || s.halted.Load() || s.bus.closed.Load() {
