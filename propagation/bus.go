@@ -44,8 +44,8 @@ type Bus struct {
 	// from start to end.
 	inline bool
 	token  atomic.Bool
-	recent     *recentIDs   // IDs of durable and replicated publishes; nil without a journal or coordinator
-	cl         *cluster     // the coordinator's follower and replicator; nil without one
+	recent *recentIDs // IDs of durable and replicated publishes; nil without a journal or coordinator
+	cl     *cluster   // the coordinator's follower and replicator; nil without one
 
 	closed  atomic.Bool   // set by Close: Publish refuses new events
 	closing chan struct{} // closed when Close starts; wakes blocked publishers
@@ -314,6 +314,14 @@ func (b *Bus) enqueueAt(ctx context.Context, env envelope, bd semevent.Boundary)
 	}
 	if b.dedupAt(bd) {
 		env.ts = b.now()
+	}
+	if b.inline && in.depth() == 0 && b.token.CompareAndSwap(false, true) {
+		// The dispatcher is parked and nothing waits at this boundary:
+		// hand the event straight to the subscriptions.
+		if b.disp.direct(in, env, inc) {
+			return nil
+		}
+		b.token.Store(false) // we take it again, and look, once accepted
 	}
 	if !in.q.TryEnqueue(env) {
 		if err := b.waitEnqueue(ctx, in, env); err != nil {

@@ -184,6 +184,30 @@ func (d *dispatcher) inline() {
 	}
 }
 
+// direct dispatches env, a publish at in that holds the token, without the
+// queue: it counts env accepted and taken at once and offers it. It
+// refuses (false) when events wait at in (they go first) or a Block buffer
+// is full. Publishes from one goroutine keep their order: an earlier one
+// was taken before this one found its queue empty.
+func (d *dispatcher) direct(in *inbound, env envelope, inc uint64) bool {
+	if in.depth() != 0 || d.room() == 0 {
+		return false
+	}
+	b := d.b
+	in.state.Add(acceptOne - inc) // accepted, no longer in flight
+	in.taken.Add(1)
+	d.takeSeq++
+	b.epoch.Add(1)           // odd: dispatching
+	d.accept(env, d.takeSeq) // cannot wait: there is room
+	b.epoch.Add(1)
+	d.serveSyncs()
+	b.token.Store(false)
+	if !d.empty() || d.syncPending() {
+		b.wake.Wake()
+	}
+	return true
+}
+
 // maxTake is dispatcher.limit when nothing bounds a round.
 const maxTake = int(^uint(0) >> 1)
 
@@ -210,6 +234,9 @@ func (d *dispatcher) room() int {
 // whether work (or Close) arrived. Events held for dedup are not work: they
 // wait on a timer.
 func (d *dispatcher) spinUntilWork() bool {
+	if d.b.inline {
+		return false // publishers dispatch while we park
+	}
 	d.spin.Reset()
 	for d.spin.Spin() {
 		if !d.empty() {
@@ -279,6 +306,14 @@ func (d *dispatcher) round() (int, bool) {
 	for i := range b.inbound {
 		in := &b.inbound[i]
 		n := 0
+		if in.depth() == 0 {
+			// Nothing accepted waits (an event still being accepted is
+			// seen next round: its publisher wakes us or dispatches).
+			if d.dedup != nil && d.dedup.opts.Boundaries.Has(semevent.Boundary(i)) {
+				d.stepGrace(i)
+			}
+			continue
+		}
 		b.epoch.Add(1) // odd: dispatching
 		for n < b.opts.Quantum && total+n < d.limit {
 			env, ok := in.q.TryDequeue()
