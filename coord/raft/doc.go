@@ -59,10 +59,10 @@
 // (TestRSSReplicated, SEMEVENT_RSS=1: three node processes, 10 M events).
 // dragonboat's log store (pebble) allocates its memtables with C malloc
 // when built with cgo, and glibc's per-thread arenas keep freed memtables
-// resident: in two runs the RSS grew 8-22 MB per million events
-// (1.4-2.1× from 1 M to 10 M), and 4-6.5 MB per million (1.2-1.5×, mostly
-// the Go heap's level when sampled) with MALLOC_ARENA_MAX=2, which nodes
-// should run with (or build with CGO_ENABLED=0). The periodic snapshots of an on-disk state machine hold no data
+// resident. With the small memtables this package configures (4 × 4 MiB)
+// the RSS grew 4.4-5.8 MB per million events (1.28-1.38× from 1 M to 10 M,
+// 180-189 MB at 10 M); with 4 × 16 MiB it grew 16-22 MB per million, and
+// MALLOC_ARENA_MAX=2 (or CGO_ENABLED=0) kept the C share flat. The periodic snapshots of an on-disk state machine hold no data
 // (dragonboat's "dummy" snapshots): every SnapshotEntries entries, and
 // whenever a shard applied SnapshotBytes (default 64 MiB) since its last
 // snapshot, the journal is fsynced and the Raft log compacted, keeping
