@@ -21,7 +21,7 @@ type decision struct {
 	hash     uint64
 	klen     uint16 // the key's length; longKey when the key is in long
 	n        uint8  // names and ids held inline
-	simple   bool   // names[:n] is the whole decision: no over, groups or residual
+	simple   uint8  // notSimple, or names[:n] is the whole decision (no over, groups or residual): simplePair, simpleTopic
 	ntopic   uint32 // the topic's length within the key
 	keyShort [32]byte
 
@@ -35,6 +35,14 @@ type decision struct {
 
 	keyLong [64]byte
 }
+
+// decision.simple: whether the names are the whole decision, and for
+// the inline hit, whether the decision is keyed by topic alone.
+const (
+	notSimple uint8 = iota
+	simplePair
+	simpleTopic
+)
 
 // longKey is decision.klen for a key held in decision.long.
 const longKey = 1<<16 - 1
@@ -63,7 +71,7 @@ type destRef struct {
 // is reports whether d is the decision for topic and path.
 func (d *decision) is(h uint64, topic, path string) bool {
 	if path == "" { // keyed by topic alone
-		return d.hash == h && d.key() == topic
+		return d.hash == h && int(d.ntopic) == len(topic) && d.key() == topic
 	}
 	key := d.key()
 	return d.hash == h && len(key) == len(topic)+1+len(path) && int(d.ntopic) == len(topic) &&
@@ -71,8 +79,11 @@ func (d *decision) is(h uint64, topic, path string) bool {
 }
 
 // isShortTopic reports whether d's key is topic and lies in the hash's
-// cache line (keyed by topic alone, at most 32 bytes): the inline hit's
-// check. Longer keys are compared by is.
+// cache line, for d keyed by topic alone (simpleTopic: the caller checks)
+// and a key of at most 32 bytes: the inline hit's check. Longer keys are
+// compared by is. Checking simpleTopic first means a topic made of a
+// pair's key bytes ("topic\x00path") never takes the pair's decision
+// (TestTopicKeyNotConfusedWithPairKey); is checks ntopic for the same.
 func (d *decision) isShortTopic(topic string) bool {
 	return int(d.klen) == len(topic) && strEqual(unsafe.String(&d.keyShort[0], min(len(topic), len(d.keyShort))), topic)
 }
@@ -192,7 +203,14 @@ func (c *compiled) decide(e *entry, h uint64, topic, path string) *decision {
 			}
 		})
 	}
-	d.simple = len(d.over) == 0 && len(d.groups) == 0 && len(d.residual) == 0
+	switch {
+	case len(d.over) > 0 || len(d.groups) > 0 || len(d.residual) > 0:
+		d.simple = notSimple
+	case path == "":
+		d.simple = simpleTopic
+	default:
+		d.simple = simplePair
+	}
 	return d
 }
 

@@ -86,7 +86,7 @@ func TestHitComparesKey(t *testing.T) {
 		}
 		hB := decisionHash(c, evB.Topic, "")
 		dB := c.lookup(hB, evB.Topic, "")
-		if dB == nil || !dB.simple {
+		if dB == nil || dB.simple != simpleTopic {
 			t.Fatalf("key length %d: b's decision not cached as a simple hit: %+v", keyLen, dB)
 		}
 		// Forge a collision: b's decision under a's hash, in both ways of
@@ -160,4 +160,47 @@ func decisionHash(c *compiled, topic, path string) uint64 {
 		h = strHash(path, h)
 	}
 	return h
+}
+
+// TestTopicKeyNotConfusedWithPairKey: in a rule set with a path glob,
+// decisions are keyed by topic + "\x00" + path; an event whose topic is
+// those same bytes and whose path is empty must not take that decision
+// (its topic is not the subject the glob rule asked for).
+func TestTopicKeyNotConfusedWithPairKey(t *testing.T) {
+	tab, err := New(&RuleSet{Rules: []Rule{
+		{Subject: "tenant.a.>", Path: "/secret/**", To: []string{"secret"}},
+		{To: []string{"all"}},
+	}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair := &semevent.Event{Topic: "tenant.a.x", Path: "/secret/k"}
+	for range 3 {
+		if got := tab.Route(pair, nil); !slices.Equal(sortedCopy(got), []string{"all", "secret"}) {
+			t.Fatalf("Route(%s, %s) = %v, want [all secret]", pair.Topic, pair.Path, got)
+		}
+	}
+	// The two keys' hashes differ; forge a collision to reach the key
+	// compare: the pair's decision under the forged topic's hash.
+	c := tab.cur.Load()
+	d := c.lookup(decisionHash(c, pair.Topic, pair.Path), pair.Topic, pair.Path)
+	if d == nil {
+		t.Fatal("the pair's decision is not cached")
+	}
+	forged := &semevent.Event{Topic: "tenant.a.x\x00/secret/k"}
+	h := decisionHash(c, forged.Topic, "")
+	dup := *d
+	dup.hash = h
+	set := c.decisions[h&c.decisionMask&^1:][:2]
+	set[0].Store(&dup)
+	set[1].Store(&dup)
+	if got := tab.Route(forged, nil); !slices.Equal(got, []string{"all"}) {
+		t.Fatalf("Route(%q, no path) = %v, want [all]", forged.Topic, got)
+	}
+}
+
+func sortedCopy(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }

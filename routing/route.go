@@ -154,13 +154,13 @@ func (c *compiled) route(ev *semevent.Event, dst []string) []string {
 	h := strHash(topic, c.seed) // the decision's hash: of the topic, then of the path if any
 	if path != "" {
 		h = strHash(path, h)
-	} else if d := c.decisions[h&c.decisionMask&^1].Load(); d != nil && d.simple && d.hash == h && d.isShortTopic(topic) {
+	} else if d := c.decisions[h&c.decisionMask&^1].Load(); d != nil && d.simple == simpleTopic && d.hash == h && d.isShortTopic(topic) {
 		// The common hit, inline: keyed by topic alone, destinations
 		// already resolved and distinct, nothing to check per event.
 		return d.appendNames(dst)
 	}
 	d := c.lookup(h, topic, path)
-	if d != nil && d.simple {
+	if d != nil && d.simple != notSimple {
 		return d.appendNames(dst)
 	}
 	return c.routeIndexes(ev, topic, dst, d, h, path)
