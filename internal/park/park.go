@@ -101,8 +101,8 @@ func (s *Signal) Broadcast() {
 // work burns its whole limit and, on a machine with fewer processors than
 // busy goroutines, delays the goroutines that would make the work (each
 // yield queues the spinner behind them). So the Spinner keeps a score of
-// recent waits: a wait whose work came within the limit (seen while
-// spinning, or right after a wake) raises it, one that did not halves it,
+// recent waits: a wait whose work came within a quarter of the limit (seen
+// while spinning, or right after a wake) raises it, one that did not halves it,
 // and the consumer spins only while the score is positive. After a few
 // waits longer than the limit it parks at once, until short waits come
 // back; parked waits keep teaching it, so it needs no probing.
@@ -115,6 +115,13 @@ type Spinner struct {
 	n     int
 	score int
 }
+
+// hitFraction: a wait counts as a hit when its work came within
+// limit/hitFraction. Spinning through a gap burns the whole gap, parking
+// costs a wake (a few microseconds of processor on both sides), so polling
+// saves processor time only when gaps are much shorter than the limit; the
+// full limit is still polled, to catch a late one.
+const hitFraction = 4
 
 // Bounds of Spinner.score.
 const (
@@ -150,12 +157,12 @@ func (s *Spinner) Spin() bool {
 }
 
 // Found records that the wait Reset began ended with work: a hit when it
-// came within the limit.
+// came within limit/hitFraction.
 func (s *Spinner) Found() {
 	if s.limit <= 0 {
 		return
 	}
-	if nanotime()-s.start <= int64(s.limit) {
+	if nanotime()-s.start <= int64(s.limit)/hitFraction {
 		s.score = min(s.score+1, scoreMax)
 	} else {
 		s.score /= 2
