@@ -2,8 +2,13 @@
 // users would pick instead, on the same workloads: in-process propagation
 // (buffered channels, watermill's gochannel, NATS embedded in process,
 // EventBus), subject routing (the NATS sublist), conditions (expr,
-// cel-go, a hand-written closure) and 3-node consensus (coord/raft against
-// hashicorp/raft in memory, on loopback TCP and with a boltdb log).
+// cel-go, a hand-written closure), 3-node consensus (coord/raft against
+// hashicorp/raft in memory, on loopback TCP and with a boltdb log) and
+// replicated publish (64 publishers each waiting for its commit on 3
+// replicas with their logs on disk: coord/raft's Append and the bus's
+// Replicated Publish against hashicorp/raft with raft-boltdb and NATS
+// JetStream with a 3-replica stream on file storage, three nats-server
+// instances clustered in process).
 //
 // It is its own Go module, so that none of these peers enters semevent's
 // dependency graph. The benchmarks live in the _test.go files; the tests
