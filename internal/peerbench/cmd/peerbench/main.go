@@ -474,7 +474,11 @@ func render(r *results, machine string, count int) string {
 			if l.lost {
 				by = "**" + by + "**"
 			}
-			fmt.Fprintf(&sum, "- %s: %s is %s than %s.\n", l.workload, l.ref, by, l.row)
+			if strings.HasPrefix(by, "same") {
+				fmt.Fprintf(&sum, "- %s: %s is level with %s (within 5%%).\n", l.workload, l.ref, l.row)
+			} else {
+				fmt.Fprintf(&sum, "- %s: %s is %s than %s.\n", l.workload, l.ref, by, l.row)
+			}
 		}
 	}
 	sum.WriteString("\n")
