@@ -101,6 +101,7 @@ func main() {
 		}
 	}
 	output.Write(runLocal(*count, *only))
+	output.Write(runMemory(*only))
 	if *raw != "" {
 		if err := os.WriteFile(*raw, output.Bytes(), 0o644); err != nil {
 			log.Fatal(err)
@@ -451,6 +452,7 @@ func render(r *results, machine string, count int) string {
 		cols: []column{eventsPS, p50, p99, {"CPU/event", "cpu-ns/event", nanos}, allocs, bytesEv},
 	})...)
 	renderReplicatedGoals(&b, r)
+	renderMemory(&b, r)
 
 	losses = append(losses, renderLocal(&b, r)...)
 
