@@ -47,7 +47,6 @@ func BenchmarkChannelBaseline(b *testing.B) {
 		close(done)
 	}()
 	b.ReportAllocs()
-	cpu0 := cpuSeconds(b)
 	b.ResetTimer()
 	for range b.N {
 		ch <- ev
@@ -56,7 +55,6 @@ func BenchmarkChannelBaseline(b *testing.B) {
 	<-done
 	b.StopTimer()
 	reportRate(b, float64(got.Load()), "events/s")
-	reportCPU(b, cpu0, b.N)
 }
 
 // BenchmarkChannelFanout is the channel floor for 1→4: the producer sends
@@ -79,7 +77,6 @@ func BenchmarkChannelFanout(b *testing.B) {
 		}(chans[i])
 	}
 	b.ReportAllocs()
-	cpu0 := cpuSeconds(b)
 	b.ResetTimer()
 	for range b.N {
 		for _, ch := range chans {
@@ -92,7 +89,6 @@ func BenchmarkChannelFanout(b *testing.B) {
 	wg.Wait()
 	b.StopTimer()
 	reportRate(b, float64(b.N), "events/s")
-	reportCPU(b, cpu0, b.N)
 	reportRate(b, float64(got.Load()), "deliveries/s")
 }
 
@@ -127,7 +123,6 @@ func BenchmarkBus(b *testing.B) {
 			per := b.N / c.pubs
 			ctx := context.Background()
 			b.ReportAllocs()
-			cpu0 := cpuSeconds(b)
 			b.ResetTimer()
 			var pw sync.WaitGroup
 			for range c.pubs {
@@ -149,7 +144,6 @@ func BenchmarkBus(b *testing.B) {
 			b.StopTimer()
 			reportRate(b, float64(per*c.pubs), "events/s")
 			reportRate(b, float64(got.Load()), "deliveries/s")
-			reportCPU(b, cpu0, per*c.pubs)
 			if err := bus.Close(ctx); err != nil {
 				b.Fatal(err)
 			}
@@ -212,15 +206,6 @@ func BenchmarkBusLatency(b *testing.B) {
 	b.ReportMetric(float64(lat.P99), "p99-ns")
 	b.ReportMetric(float64(lat.Max), "max-ns")
 	b.ReportMetric(0, "ns/op")
-}
-
-// reportCPU reports the process's CPU time (every goroutine's, user and
-// system) per event since cpu0: on a machine shared with other work, the
-// rates swing with the load, the CPU an event costs much less.
-func reportCPU(b *testing.B, cpu0 float64, events int) {
-	if events > 0 {
-		b.ReportMetric((cpuSeconds(b)-cpu0)*1e9/float64(events), "cpu-ns/event")
-	}
 }
 
 func reportRate(b *testing.B, n float64, unit string) {

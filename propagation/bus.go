@@ -31,21 +31,8 @@ type Bus struct {
 	ids        *semevent.IDGenerator
 	inbound    [semevent.NumBoundaries]inbound
 	wake       *park.Parker // the dispatcher sleeps on it
-	disp       *dispatcher
-
-	// inline is set when a publisher may dispatch in place of a parked
-	// dispatcher (no dedup, journal, coordinator or router: see
-	// Bus.dispatchInline). token is then the right to dispatch: the
-	// dispatcher goroutine holds it while awake and lets go of it only
-	// while it parks; a publisher that wins it dispatches the queues, then
-	// lets go and hands what is left to the dispatcher. Whoever lets go of
-	// token re-checks the queues afterwards, so a publisher that loses the
-	// race need not wake anybody. Without inline the dispatcher holds it
-	// from start to end.
-	inline bool
-	token  atomic.Bool
-	recent *recentIDs // IDs of durable and replicated publishes; nil without a journal or coordinator
-	cl     *cluster   // the coordinator's follower and replicator; nil without one
+	recent     *recentIDs   // IDs of durable and replicated publishes; nil without a journal or coordinator
+	cl         *cluster     // the coordinator's follower and replicator; nil without one
 
 	closed  atomic.Bool   // set by Close: Publish refuses new events
 	closing chan struct{} // closed when Close starts; wakes blocked publishers
@@ -216,10 +203,7 @@ func New(opts *Options) (*Bus, error) {
 			return nil, err
 		}
 	}
-	b.inline = o.Dedup == nil && o.Journal == nil && cl == nil && o.Router == nil
 	d := newDispatcher(b)
-	b.disp = d
-	b.token.Store(true) // the dispatcher's until it parks
 	go d.run()
 	if cl != nil {
 		if err := cl.start(b); err != nil {
@@ -315,14 +299,6 @@ func (b *Bus) enqueueAt(ctx context.Context, env envelope, bd semevent.Boundary)
 	if b.dedupAt(bd) {
 		env.ts = b.now()
 	}
-	if b.inline && in.depth() == 0 && b.token.CompareAndSwap(false, true) {
-		// The dispatcher is parked and nothing waits at this boundary:
-		// hand the event straight to the subscriptions.
-		if b.disp.direct(in, env, inc) {
-			return nil
-		}
-		b.token.Store(false) // we take it again, and look, once accepted
-	}
 	if !in.q.TryEnqueue(env) {
 		if err := b.waitEnqueue(ctx, in, env); err != nil {
 			in.state.Add(-inc)
@@ -331,11 +307,7 @@ func (b *Bus) enqueueAt(ctx context.Context, env envelope, bd semevent.Boundary)
 		}
 	}
 	in.state.Add(acceptOne - inc) // accepted, no longer in flight
-	if !b.inline {
-		b.wake.Wake()
-	} else if b.token.CompareAndSwap(false, true) {
-		b.disp.inline() // the dispatcher is parked: dispatch in its place
-	}
+	b.wake.Wake()
 	return nil
 }
 

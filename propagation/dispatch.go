@@ -45,7 +45,6 @@ type dispatcher struct {
 	ctx       context.Context   // for journal appends; ended when Close gives up
 	end       context.CancelFunc
 
-	limit         int    // most events a round takes; maxTake but in inline
 	takeSeq       uint64 // events taken so far
 	routerVersion uint64
 	syncs         []*syncRequest // requests being served; dispatcher only
@@ -61,7 +60,7 @@ type grace struct {
 }
 
 func newDispatcher(b *Bus) *dispatcher {
-	d := &dispatcher{b: b, spin: park.NewSpinner(b.opts.Spin), limit: maxTake}
+	d := &dispatcher{b: b, spin: park.NewSpinner(b.opts.Spin)}
 	if b.opts.Dedup != nil {
 		d.dedup = newDeduper(b.opts.Dedup)
 	}
@@ -117,133 +116,23 @@ func (d *dispatcher) run() {
 			continue
 		}
 		b.wake.Prepare()
-		if b.inline {
-			b.token.Store(false) // publishers may dispatch while we sleep
-		}
 		if !d.empty() || d.graceCanProgress() || d.syncPending() {
 			b.wake.Cancel()
-			d.spin.Found()
-			d.retake()
 			continue
 		}
 		b.parked.Store(true)
 		b.wake.Wait(b.draining, b.aborting, timer)
 		b.parked.Store(false)
-		d.retake()
-		if !d.empty() {
-			d.spin.Found()
-		}
 	}
-}
-
-// retake takes the dispatching token back after a park (see Bus.inline).
-// While a publisher holds it, the dispatcher sleeps again: the publisher
-// wakes it when it leaves work behind, and Close and Sync wake it too.
-func (d *dispatcher) retake() {
-	b := d.b
-	if !b.inline {
-		return
-	}
-	for !b.token.CompareAndSwap(false, true) {
-		b.wake.Prepare()
-		if !b.token.Load() {
-			b.wake.Cancel()
-			continue
-		}
-		select {
-		case <-b.draining:
-			// Close began: it cannot be slept through, and the publisher's
-			// round is short (it never waits for room).
-			b.wake.Cancel()
-			runtime.Gosched()
-			continue
-		default:
-		}
-		b.wake.Wait(b.draining, b.aborting, nil)
-	}
-}
-
-// inline dispatches on a publisher's goroutine while the dispatcher is
-// parked: the publisher won the token in enqueueAt. It takes at most as
-// many events as every blocking subscription buffer has room for, so that
-// it never waits (a publisher's ctx bounds only its wait for queue room),
-// serves Sync calls, lets go of the token and then, if events are left
-// (the buffers were full, or other publishers came meanwhile) or a Sync
-// waits, wakes the dispatcher, which takes over and blocks as it would.
-func (d *dispatcher) inline() {
-	b := d.b
-	if n := d.room(); n > 0 {
-		d.limit = n
-		d.round() // false only when Close gave up: the dispatcher sees it too
-		d.limit = maxTake
-		d.serveSyncs()
-	}
-	b.token.Store(false)
-	if !d.empty() || d.syncPending() {
-		b.wake.Wake()
-	}
-}
-
-// direct dispatches env, a publish at in that holds the token, without the
-// queue: it counts env accepted and taken at once and offers it. It
-// refuses (false) when events wait at in (they go first) or a Block buffer
-// is full. Publishes from one goroutine keep their order: an earlier one
-// was taken before this one found its queue empty.
-func (d *dispatcher) direct(in *inbound, env envelope, inc uint64) bool {
-	if in.depth() != 0 || d.room() == 0 {
-		return false
-	}
-	b := d.b
-	in.state.Add(acceptOne - inc) // accepted, no longer in flight
-	in.taken.Add(1)
-	d.takeSeq++
-	b.epoch.Add(1)           // odd: dispatching
-	d.accept(env, d.takeSeq) // cannot wait: there is room
-	b.epoch.Add(1)
-	d.serveSyncs()
-	b.token.Store(false)
-	if !d.empty() || d.syncPending() {
-		b.wake.Wake()
-	}
-	return true
-}
-
-// maxTake is dispatcher.limit when nothing bounds a round.
-const maxTake = int(^uint(0) >> 1)
-
-// room returns how many events the dispatcher can offer without waiting:
-// the least free space among the Block subscriptions' buffers (each event
-// goes to one worker per subscription), at most one quantum. Only the
-// token's holder adds to buffers, and a worker counts an event taken after
-// taking it, so the count is never more than the room there is.
-func (d *dispatcher) room() int {
-	n := d.b.opts.Quantum
-	for _, s := range d.b.subs.Load().list {
-		if s.opts.Policy != Block {
-			continue
-		}
-		for _, w := range s.workers {
-			n = min(n, s.opts.Buffer-int(w.enq.Load()-w.deq.Load()))
-		}
-	}
-	return n
 }
 
 // spinUntilWork polls the queues for up to Options.Spin before the
-// dispatcher parks, while polling pays (see park.Spinner), and reports
-// whether work (or Close) arrived. Events held for dedup are not work: they
-// wait on a timer.
+// dispatcher parks, and reports whether work (or Close) arrived. Events
+// held for dedup are not work: they wait on a timer.
 func (d *dispatcher) spinUntilWork() bool {
-	if d.b.inline {
-		return false // publishers dispatch while we park
-	}
 	d.spin.Reset()
 	for d.spin.Spin() {
-		if !d.empty() {
-			d.spin.Found()
-			return true
-		}
-		if d.b.closed.Load() {
+		if !d.empty() || d.b.closed.Load() {
 			return true
 		}
 	}
@@ -306,16 +195,8 @@ func (d *dispatcher) round() (int, bool) {
 	for i := range b.inbound {
 		in := &b.inbound[i]
 		n := 0
-		if in.depth() == 0 {
-			// Nothing accepted waits (an event still being accepted is
-			// seen next round: its publisher wakes us or dispatches).
-			if d.dedup != nil && d.dedup.opts.Boundaries.Has(semevent.Boundary(i)) {
-				d.stepGrace(i)
-			}
-			continue
-		}
 		b.epoch.Add(1) // odd: dispatching
-		for n < b.opts.Quantum && total+n < d.limit {
+		for n < b.opts.Quantum {
 			env, ok := in.q.TryDequeue()
 			if !ok {
 				break

@@ -29,25 +29,6 @@
 // runs each subscription's tenant check and filter and puts the event in
 // the buffer of one of the subscription's workers, which call the handler.
 //
-// While the dispatcher is parked, on a bus without deduplication, journal,
-// coordinator or router, a publisher does its work in its place: it takes
-// the right to dispatch (which the dispatcher gives up only while parked),
-// runs the filters, puts the event in the worker's buffer and gives the
-// right back; with nothing else queued, the event skips the inbound queue.
-// It takes no more than every Block subscription's buffer has room for, so
-// Publish never waits for a subscription; what is left, and any backlog,
-// wake the dispatcher, which takes over. Filters and access checks are
-// still called by one goroutine at a time. This saves a goroutine hop on
-// the idle and lightly loaded path (TestPublisherDispatchesWhileDispatcherParked,
-// TestInlineDispatchKeepsBackpressure).
-//
-// The dispatcher and the workers poll for a while (Options.Spin) before
-// they park, but only while polling pays: each keeps a score of its recent
-// waits and parks at once after a few waits longer than the spin, as when
-// a FUSE server's events come every few hundred microseconds (see
-// internal/park's Spinner, TestSpinnerLearnsFromWaits and
-// BenchmarkBusSparseCPU).
-//
 // Events travel by pointer and are never copied: the publisher hands the
 // event over and must not modify it after Publish; handlers share it and
 // must treat it as read-only (see [semevent.Event.Clone]). Publish assigns

@@ -35,13 +35,8 @@ type subscription struct {
 	once    sync.Once     // guards closing halt
 	live    atomic.Int32  // workers still running
 	done    chan struct{} // closed when the last worker exits
-	// matched is written per event by the dispatcher; the padding keeps it
-	// off the cache line of unsub and halted, which every worker reads per
-	// event (sharing the line cost ~6 % of the CPU of BenchmarkBus/1x1).
-	_       [64]byte
-	matched atomic.Uint64
-	_       [56]byte
-	checker EventChecker // nil without an Authorizer; used by the dispatcher (or the replay goroutine)
+	matched atomic.Uint64 // written by the dispatcher
+	checker EventChecker  // nil without an Authorizer; used by the dispatcher (or the replay goroutine)
 
 	unrouted         atomic.Bool // no router rule names s
 	reportedUnrouted atomic.Bool // OnError was told so
@@ -259,7 +254,6 @@ func (w *worker) offer(env envelope) bool {
 func (w *worker) run() {
 	s := w.sub
 	defer w.exit()
-	waited := false // the worker parked and has not found work since
 	for {
 		if s.unsub.Load() {
 			w.finish(&w.drops.unsubscribed)
@@ -270,10 +264,6 @@ func (w *worker) run() {
 			return
 		}
 		env, ok := w.q.tryDequeue()
-		if ok && waited {
-			w.spin.Found() // the first event after a park
-		}
-		waited = false
 		if !ok {
 			w.madeRoom()
 			env, ok = w.spinUntilWork()
@@ -288,11 +278,9 @@ func (w *worker) run() {
 				default:
 				}
 				w.wake.Wait(s.stop, s.bus.drained, nil)
-				waited = true
 				continue
 			}
 			w.wake.Cancel()
-			w.spin.Found()
 		}
 		w.deq.Add(1)
 		if w.freed++; w.freed >= w.roomEvery {
@@ -314,14 +302,12 @@ func (w *worker) madeRoom() {
 }
 
 // spinUntilWork polls the buffer for up to Options.Spin before the worker
-// parks, while polling pays (see park.Spinner); it gives up early when the
-// subscription or the bus ends.
+// parks; it gives up early when the subscription or the bus ends.
 func (w *worker) spinUntilWork() (envelope, bool) {
 	s := w.sub
 	w.spin.Reset()
 	for w.spin.Spin() {
 		if env, ok := w.q.tryDequeue(); ok {
-			w.spin.Found()
 			return env, true
 		}
 		if s.unsub.Load() || s.halted.Load() || s.bus.closed.Load() {
