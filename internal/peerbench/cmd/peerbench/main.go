@@ -135,6 +135,14 @@ func (r *results) overlay(o *results) *results {
 		}
 	}
 	r.failed = append(r.failed, o.failed...)
+	// Name every run, so that no table is read as measured under another
+	// run's load.
+	if o.machine != "" && o.machine != r.machine {
+		if !strings.HasPrefix(r.machine, "several runs") {
+			r.machine = "several runs, a later run's benchmarks replacing an earlier one's: " + r.machine
+		}
+		r.machine += "; then " + o.machine
+	}
 	return r
 }
 
