@@ -39,7 +39,9 @@ type Options struct {
 	// Spin is how long the dispatcher and each worker keep polling for
 	// work, yielding the processor between polls, before they park. Waking
 	// a parked goroutine costs microseconds; a spinning one picks up an
-	// event within one yield. Default 20µs; negative never spins.
+	// event within one yield. Each polls only while that pays: after a few
+	// waits longer than a quarter of Spin it parks at once, until short
+	// waits come back. Default 20µs; negative never spins.
 	Spin time.Duration
 
 	// Router, when set, decides which subscriptions get each event of the
