@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/binary"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -135,7 +134,7 @@ func (p *proxy) udpLoop() {
 		if err != nil {
 			return
 		}
-		if p.cut.Load() || (n == 20 && p.net.isolated(binary.BigEndian.Uint64(buf[12:20]))) {
+		if bt, ok := parseBeat(buf[:n]); p.cut.Load() || ok && p.net.isolated(bt.node) {
 			continue
 		}
 		p.udp.WriteTo(buf[:n], ta)

@@ -20,6 +20,36 @@
 // shard's journal, then the Raft log after it. A node added later starts
 // with Join and is added with [Coordinator.AddNode] on a member.
 //
+// # Starting with the cluster's configuration
+//
+// A node started fresh (an empty Dir, without Join) must be given the
+// running cluster's Shards and Members. Each node's UDP heartbeat carries
+// a fingerprint of its shard count and of shard 0's members (id and
+// address), and says whether the node runs (its New returned). A fresh
+// node's New fails with a *coord.NodeError wrapping coord.ErrMembership,
+// naming the running member, its shard count and member count, as soon
+// as a running member's beat disagrees with its Options — fewer or more
+// shards, another member list, or another address of its own — instead
+// of running on part of the cluster's shards or waiting StartTimeout for
+// a quorum it could never join. A running node answers a beat that
+// disagrees with its own at the sender's address (at most once per
+// Heartbeat per address), so a node the members do not know hears it too.
+// Once its leaders are known, a fresh node waits up to 5 heartbeats for a
+// member's beat to agree. Nodes that start together check nothing against
+// each other until one runs; with Heartbeat negative there is no check
+// (TestFreshNodeWithOtherConfigRefused, TestFreshNodeLateWithSameConfig).
+// A node restarted from its Dir is checked against its shard directories
+// instead (see # Errors).
+//
+// Raft messages travel on a transport of this package: length-prefixed
+// dragonboat messages over TCP, with mutual TLS when Options.TLS is set
+// (see # Mutual TLS). A message batch whose source address is not its
+// sender's member address — a node started on another address than the
+// members know — is dropped and counted ([Stats].PeersRefused); it used
+// to make dragonboat panic on every member it reached
+// (TestPeerOnOtherAddressDropped). Nodes of a version that used
+// dragonboat's own TCP transport cannot talk to these.
+//
 // Append packs the events of concurrent calls for one shard into one
 // proposal (group commit, up to MaxBatchBytes, MaxInflight proposals in
 // flight per shard) and returns once they are committed on a quorum. When
@@ -207,9 +237,10 @@
 // interrupted by it), coord.ErrNoQuorum when a shard has no leader before
 // ProposalTimeout or the caller's context ends, *coord.SizeError,
 // *coord.ShardError, *coord.NodeError wrapping coord.ErrDuplicateNode,
-// coord.ErrUnknownNode or, for a node started with members that are not
-// the cluster's (or without a quorum within StartTimeout),
-// coord.ErrMembership or coord.ErrNoQuorum. An Append that fails part way
+// coord.ErrUnknownNode or, for a node started with members or a shard
+// count that are not the cluster's, coord.ErrMembership (see # Starting
+// with the cluster's configuration), or coord.ErrNoQuorum without a
+// quorum within StartTimeout. An Append that fails part way
 // returns a *coord.AppendError saying which events are known committed,
 // wrapping coord.ErrOutcomeUnknown when the others may still commit;
 // AppendAtomic's events in several shards are a *coord.CrossShardError

@@ -2,31 +2,127 @@ package raft
 
 import (
 	"encoding/binary"
+	"fmt"
+	"hash/fnv"
 	"maps"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vexfs/semevent/coord"
 )
 
 // heartbeats sends a small UDP datagram to every member every
 // Options.Heartbeat, on the port of the member's Raft address, and feeds
-// the ones it receives to the failure detector. A datagram is the magic
-// "SEhb", the deployment id and the sender's node id; it authenticates
-// nothing (with mutual TLS too), so a forged one can at worst make a dead
-// node look alive to Health — Raft itself is not affected. Beats are
-// accepted only from the shard's current members (refreshed every
-// interval): others are dropped and counted (Stats.HeartbeatsRefused), so
-// datagrams with random node ids do not grow the detector.
+// the ones it receives to the failure detector. A datagram (a [beat]) is
+// the magic "SEhb", the deployment id, the sender's node id and a
+// fingerprint of its configuration: the shard count and shard 0's voting
+// members as the sender knows them. It authenticates nothing (with mutual
+// TLS too), so a forged one can at worst make a dead node look alive to
+// Health, or fail a fresh node's New with ErrMembership — Raft itself is
+// not affected. Beats are accepted only from the shard's current members
+// (refreshed every interval): others are dropped and counted
+// (Stats.HeartbeatsRefused), so datagrams with random node ids do not grow
+// the detector.
+//
+// A fresh node checks the fingerprints in New (see checkBeats): a running
+// node's beat that disagrees with the node's Options fails New with
+// coord.ErrMembership. So that a node the running members do not know of
+// (another member list, another address) hears it too, a running node
+// answers a beat whose fingerprint differs from its own with its own beat,
+// to the sender's address, at most once per interval per address
+// (maxReplies addresses per interval) and never larger than the beat it
+// answers.
 type heartbeats struct {
 	c       *Coordinator
 	conn    *net.UDPConn
 	done    chan struct{}
 	wg      sync.WaitGroup
 	refused atomic.Uint64
+
+	want  uint64        // the fingerprint of this node's Options
+	cur   atomic.Uint64 // the fingerprint of what this node runs, refreshed every interval
+	ready atomic.Bool   // New has returned: the node runs, its beats say so
+	// heard and odd are what a fresh node's New checks: whether a
+	// member's beat agreed with Options, and the first running member's
+	// beat that did not.
+	heard atomic.Bool
+	odd   atomic.Pointer[beat]
 }
 
-const hbMagic = "SEhb"
+const (
+	hbMagic = "SEhb"
+	// beatV1Size is the datagram of older versions, without the
+	// fingerprint: still accepted, never checked.
+	beatV1Size = 20
+	beatSize   = 33
+	// maxReplies caps the addresses answered per interval.
+	maxReplies = 256
+	beatReady  = 1 // flag: the sender runs (its New returned)
+)
+
+// beat is one heartbeat datagram:
+//
+//	"SEhb" | deployment u64 | node u64 | flags u8 | shards u16 | voters u16 | fingerprint u64
+//
+// big-endian; the last four fields are absent from a 20-byte beat of an
+// older version (v1). Flags other than beatReady are ignored.
+type beat struct {
+	deployment, node uint64
+	v1               bool
+	ready            bool
+	shards, voters   uint16
+	fingerprint      uint64
+}
+
+// parseBeat decodes a datagram; ok is false for anything that is not a
+// beat.
+func parseBeat(b []byte) (bt beat, ok bool) {
+	if len(b) != beatV1Size && len(b) != beatSize || string(b[:4]) != hbMagic {
+		return beat{}, false
+	}
+	bt.deployment = binary.BigEndian.Uint64(b[4:])
+	bt.node = binary.BigEndian.Uint64(b[12:])
+	if len(b) == beatV1Size {
+		bt.v1 = true
+		return bt, true
+	}
+	bt.ready = b[20]&beatReady != 0
+	bt.shards = binary.BigEndian.Uint16(b[21:])
+	bt.voters = binary.BigEndian.Uint16(b[23:])
+	bt.fingerprint = binary.BigEndian.Uint64(b[25:])
+	return bt, true
+}
+
+func (bt beat) append(b []byte) []byte {
+	b = append(b, hbMagic...)
+	b = binary.BigEndian.AppendUint64(b, bt.deployment)
+	b = binary.BigEndian.AppendUint64(b, bt.node)
+	if bt.v1 {
+		return b
+	}
+	var flags byte
+	if bt.ready {
+		flags |= beatReady
+	}
+	b = append(b, flags)
+	b = binary.BigEndian.AppendUint16(b, bt.shards)
+	b = binary.BigEndian.AppendUint16(b, bt.voters)
+	return binary.BigEndian.AppendUint64(b, bt.fingerprint)
+}
+
+// fingerprint hashes a shard count and a voting membership (FNV-1a over
+// the shard count and the members sorted by id, each "id=address").
+func fingerprint(shards int, members map[uint64]string) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "shards=%d", shards)
+	for _, id := range slices.Sorted(maps.Keys(members)) {
+		fmt.Fprintf(h, ";%d=%s", id, members[id])
+	}
+	return h.Sum64()
+}
 
 func startHeartbeats(c *Coordinator) (*heartbeats, error) {
 	addr := c.opts.ListenAddr
@@ -41,28 +137,40 @@ func startHeartbeats(c *Coordinator) (*heartbeats, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &heartbeats{c: c, conn: conn, done: make(chan struct{})}
+	h := &heartbeats{c: c, conn: conn, done: make(chan struct{}), want: fingerprint(c.opts.Shards, c.opts.Members)}
+	h.cur.Store(fingerprint(c.opts.Shards, c.shardMembers()))
 	h.wg.Add(2)
 	go h.send()
 	go h.receive()
 	return h, nil
 }
 
+// own returns this node's beat as it stands.
+func (h *heartbeats) own() beat {
+	return beat{
+		deployment:  h.c.opts.DeploymentID,
+		node:        h.c.opts.Node,
+		ready:       h.ready.Load(),
+		shards:      uint16(min(h.c.opts.Shards, 1<<16-1)),
+		voters:      uint16(min(len(h.c.shardMembers()), 1<<16-1)),
+		fingerprint: h.cur.Load(),
+	}
+}
+
 func (h *heartbeats) send() {
 	defer h.wg.Done()
-	var msg [20]byte
-	copy(msg[:], hbMagic)
-	binary.BigEndian.PutUint64(msg[4:], h.c.opts.DeploymentID)
-	binary.BigEndian.PutUint64(msg[12:], h.c.opts.Node)
 	t := time.NewTicker(h.c.opts.Heartbeat)
 	defer t.Stop()
 	resolved := make(map[string]*net.UDPAddr)
+	msg := make([]byte, 0, beatSize)
 	for {
 		select {
 		case <-h.done:
 			return
 		case <-t.C:
 		}
+		h.cur.Store(fingerprint(h.c.opts.Shards, h.c.shardMembers()))
+		msg = h.own().append(msg[:0])
 		peers := h.peers()
 		h.c.members.set(peers)
 		for id, a := range peers {
@@ -77,7 +185,7 @@ func (h *heartbeats) send() {
 				}
 				resolved[a] = ua
 			}
-			h.conn.WriteToUDP(msg[:], ua) // best effort: a lost beat is what the detector measures
+			h.conn.WriteToUDP(msg, ua) // best effort: a lost beat is what the detector measures
 		}
 	}
 }
@@ -98,8 +206,11 @@ func (h *heartbeats) peers() map[uint64]string {
 func (h *heartbeats) receive() {
 	defer h.wg.Done()
 	buf := make([]byte, 64)
+	reply := make([]byte, 0, beatSize)
+	replied := make(map[string]struct{})
+	repliedSince := time.Now()
 	for {
-		n, _, err := h.conn.ReadFromUDP(buf)
+		n, from, err := h.conn.ReadFromUDP(buf)
 		if err != nil {
 			select {
 			case <-h.done:
@@ -108,16 +219,46 @@ func (h *heartbeats) receive() {
 				continue
 			}
 		}
-		if n != 20 || string(buf[:4]) != hbMagic || binary.BigEndian.Uint64(buf[4:]) != h.c.opts.DeploymentID {
+		bt, ok := parseBeat(buf[:n])
+		if !ok || bt.deployment != h.c.opts.DeploymentID || bt.node == h.c.opts.Node {
 			continue
 		}
-		id := binary.BigEndian.Uint64(buf[12:])
-		if _, ok := h.c.members.get()[id]; !ok {
+		if !bt.v1 && h.ready.Load() && bt.fingerprint != h.cur.Load() {
+			if now := time.Now(); now.Sub(repliedSince) >= h.c.opts.Heartbeat {
+				clear(replied)
+				repliedSince = now
+			}
+			if _, done := replied[from.String()]; !done && len(replied) < maxReplies {
+				replied[from.String()] = struct{}{}
+				reply = h.own().append(reply[:0])
+				h.conn.WriteToUDP(reply, from)
+			}
+		}
+		if _, ok := h.c.members.get()[bt.node]; !ok {
 			h.refused.Add(1)
 			continue
 		}
-		h.c.det.Heartbeat(id, time.Now())
+		h.c.det.Heartbeat(bt.node, time.Now())
+		switch {
+		case bt.v1 || h.ready.Load():
+		case bt.fingerprint == h.want:
+			h.heard.Store(true)
+		case bt.ready:
+			h.odd.CompareAndSwap(nil, &bt)
+		}
 	}
+}
+
+// checkBeats is what a fresh node's New asks of the heartbeats: an error
+// wrapping coord.ErrMembership once a running member's beat disagrees with
+// Options (another shard count or member list), and whether a member's
+// beat has agreed.
+func (h *heartbeats) checkBeats() (agreed bool, err error) {
+	if bt := h.odd.Load(); bt != nil {
+		return false, fmt.Errorf("%w: node %d runs %d shards with %d members (fingerprint %016x), this node was started with Shards %d and Members %v (fingerprint %016x)",
+			coord.ErrMembership, bt.node, bt.shards, bt.voters, bt.fingerprint, h.c.opts.Shards, h.c.opts.Members, h.want)
+	}
+	return h.heard.Load(), nil
 }
 
 func (h *heartbeats) close() {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/vexfs/semevent/internal/logx"
 	"maps"
 	"slices"
 	"sync"
@@ -115,6 +116,11 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 	obs := newObserverSet(o.Shards)
 	nhc.SystemEventListener = obs
 	members, peersRefused := newMemberSet(o.Members), new(atomic.Uint64)
+	listen := o.ListenAddr
+	if listen == "" {
+		listen = o.Addr
+	}
+	tf := &peerFactory{self: o.Node, listen: listen, members: members, refused: peersRefused, log: logx.For(o.Logger, "coord/raft")}
 	if o.TLS != nil {
 		// Check the files first: a certificate peers would refuse fails
 		// here, naming the cause, rather than as ErrNoQuorum later.
@@ -122,12 +128,9 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 		if err != nil {
 			return nil, &coord.NodeError{Op: "start", Node: o.Node, Err: err}
 		}
-		listen := o.ListenAddr
-		if listen == "" {
-			listen = o.Addr
-		}
-		nhc.Expert.TransportFactory = &tlsFactory{self: o.Node, id: id, listen: listen, members: members, refused: peersRefused}
+		tf.id = id
 	}
+	nhc.Expert.TransportFactory = tf
 	snapKick := make(chan int, o.Shards)
 	reps, err := shardConfigs(o, snapKick)
 	if err != nil {
@@ -223,6 +226,9 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 			c.members.set(m)
 		}
 	}
+	if c.hb != nil {
+		c.hb.ready.Store(true)
+	}
 	return c, nil
 }
 
@@ -238,13 +244,27 @@ func (c *Coordinator) shardMembers() map[uint64]string {
 	return c.opts.Members
 }
 
+// beatWait is how many heartbeat intervals a fresh node waits, once it
+// knows its leaders, for a member's beat to confirm its Options.
+const beatWait = 5
+
 // waitReady waits for every shard's state machine and leader and, on a
-// fresh start, checks that the cluster's membership is Members.
+// fresh start, checks that the cluster's membership is Members and its
+// shard count Shards: a running member's heartbeat that disagrees fails
+// it with coord.ErrMembership at once, even while this node waits for a
+// leader it would never get; once the leaders are known it waits up to
+// beatWait heartbeats for a member's beat that agrees.
 func (c *Coordinator) waitReady(fresh bool) error {
 	ctx, cancel := context.WithTimeout(c.base, c.opts.StartTimeout)
 	defer cancel()
+	check := fresh && !c.opts.Join && c.hb != nil && len(c.opts.Members) > 1
 	for i := range c.opts.Shards {
 		for {
+			if check {
+				if _, err := c.hb.checkBeats(); err != nil {
+					return err
+				}
+			}
 			_, _, ok, _ := c.nh.GetLeaderID(shardID(i))
 			if ok && c.reps.get(i) != nil {
 				break
@@ -269,7 +289,15 @@ func (c *Coordinator) waitReady(fresh bool) error {
 			return fmt.Errorf("%w: shard %d has members %v, this node was started with %v", coord.ErrMembership, i, m.Nodes, want)
 		}
 	}
-	return nil
+	if !check {
+		return nil
+	}
+	for deadline := time.Now().Add(beatWait * c.opts.Heartbeat); ; {
+		agreed, err := c.hb.checkBeats()
+		if err != nil || agreed || time.Now().After(deadline) || !sleepCtx(ctx, 5*time.Millisecond) {
+			return err
+		}
+	}
 }
 
 func mapsEqual(a, b map[uint64]string) bool {
@@ -638,7 +666,9 @@ type Stats struct {
 	// id is not a member of the cluster.
 	HeartbeatsRefused uint64
 	// PeersRefused counts, with TLS, connections whose certificate names
-	// no member and messages whose sender the certificate does not name.
+	// no member and messages whose sender the certificate does not name;
+	// and, with or without TLS, message batches dropped because their
+	// source address is not their sender's member address.
 	PeersRefused uint64
 	// SizeSnapshots counts the snapshots taken because a shard applied
 	// SnapshotBytes since its last one (Raft log compaction by size).

@@ -209,7 +209,7 @@ func peerIdentity(t *testing.T, pinned bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr := &tlsTransport{id: id3, dialTime: 5 * time.Second}
+	tr := &peerTransport{id: id3, dialTime: 5 * time.Second}
 	before = node1.Stats().PeersRefused
 	c, err := tr.dial(context.Background(), target)
 	if err != nil {
@@ -305,7 +305,7 @@ func TestJoinOverTLS(t *testing.T) {
 	if got := c4.members.get(); len(got) != 4 {
 		t.Fatalf("the joined node knows members %v, want 4", got)
 	}
-	if tr := (&tlsTransport{self: 4, members: c4.members}); tr.learning() {
+	if tr := (&peerTransport{self: 4, members: c4.members}); tr.learning() {
 		t.Fatal("the joined node still accepts any certificate of the CA")
 	}
 	// It can be written to and read from like the others.

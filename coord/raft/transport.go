@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"sync"
@@ -53,19 +54,29 @@ func (s *memberSet) update(id uint64, addr string) {
 	s.p.Store(&m)
 }
 
-// tlsTransport is the Raft transport used with Options.TLS: dragonboat's
-// messages and snapshot chunks over mutual TLS, with the peer's identity
-// bound to its certificate. A connection is accepted only from a
-// certificate of the cluster CA that names (by a DNS or IP SAN) the host
-// of some member's address, and every message and chunk on it must come
-// from (From) a member whose host the certificate names; anything else
-// closes the connection and is counted (Stats.PeersRefused). When dialling
-// a member, the member's certificate must name the host of its address.
+// peerTransport is the Raft transport between nodes: dragonboat's
+// messages and snapshot chunks as length-prefixed frames over TCP, with
+// mutual TLS when Options.TLS is set (id != nil).
+//
+// Every message batch names its sender's Raft address (SourceAddress),
+// which dragonboat records for each sender; an address that is not a
+// host:port, or that differs from the address of a member the batch
+// speaks for, made dragonboat panic (a node restarted on another address
+// crashed the members it wrote to). Such a batch is dropped here and
+// counted (Stats.PeersRefused).
+//
+// With TLS, the peer's identity is bound to its certificate. A connection
+// is accepted only from a certificate of the cluster CA that names (by a
+// DNS or IP SAN) the host of some member's address, and every message and
+// chunk on it must come from (From) a member whose host the certificate
+// names; anything else closes the connection and is counted
+// (Stats.PeersRefused). When dialling a member, the member's certificate
+// must name the host of its address.
 //
 // Members that share a host share an identity unless their certificates
 // carry node URIs (see NodeURI); a pinned member's certificate must also
 // name a member at the address dialled.
-type tlsTransport struct {
+type peerTransport struct {
 	self     uint64
 	id       *tlsIdentity
 	listen   string
@@ -74,6 +85,7 @@ type tlsTransport struct {
 	handler  raftio.MessageHandler
 	chunks   raftio.ChunkHandler
 	refused  *atomic.Uint64
+	log      *slog.Logger
 	ln       net.Listener
 	mu       sync.Mutex // guards conns and closed
 	conns    map[net.Conn]struct{}
@@ -82,24 +94,23 @@ type tlsTransport struct {
 	dialTime time.Duration
 }
 
-// tlsFactory makes the tlsTransport for dragonboat's NodeHost.
-type tlsFactory struct {
+// peerFactory makes the peerTransport for dragonboat's NodeHost; id is
+// nil without TLS.
+type peerFactory struct {
 	self    uint64
 	id      *tlsIdentity
 	listen  string
 	members *memberSet
 	refused *atomic.Uint64
+	log     *slog.Logger
 }
 
-func (f *tlsFactory) Create(nhc config.NodeHostConfig, h raftio.MessageHandler, ch raftio.ChunkHandler) raftio.ITransport {
-	return &tlsTransport{self: f.self, id: f.id, listen: f.listen, members: f.members, deploy: nhc.DeploymentID, handler: h, chunks: ch,
-		refused: f.refused, conns: make(map[net.Conn]struct{}), dialTime: 5 * time.Second}
+func (f *peerFactory) Create(nhc config.NodeHostConfig, h raftio.MessageHandler, ch raftio.ChunkHandler) raftio.ITransport {
+	return &peerTransport{self: f.self, id: f.id, listen: f.listen, members: f.members, deploy: nhc.DeploymentID, handler: h, chunks: ch,
+		refused: f.refused, log: f.log, conns: make(map[net.Conn]struct{}), dialTime: 5 * time.Second}
 }
 
-func (f *tlsFactory) Validate(addr string) bool {
-	_, _, err := net.SplitHostPort(addr)
-	return err == nil
-}
+func (f *peerFactory) Validate(addr string) bool { return validAddr(addr) }
 
 const (
 	frameBatch = 1
@@ -111,9 +122,14 @@ const (
 
 var errPeerIdentity = errors.New("raft: peer certificate does not name the member it speaks for")
 
-func (t *tlsTransport) Name() string { return "semevent-mtls" }
+func (t *peerTransport) Name() string {
+	if t.id == nil {
+		return "semevent-tcp"
+	}
+	return "semevent-mtls"
+}
 
-func (t *tlsTransport) serverConfig() *tls.Config {
+func (t *peerTransport) serverConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{t.id.cert},
@@ -136,8 +152,14 @@ func (t *tlsTransport) serverConfig() *tls.Config {
 	}
 }
 
-func (t *tlsTransport) Start() error {
-	ln, err := tls.Listen("tcp", t.listen, t.serverConfig())
+func (t *peerTransport) Start() error {
+	var ln net.Listener
+	var err error
+	if t.id == nil {
+		ln, err = net.Listen("tcp", t.listen)
+	} else {
+		ln, err = tls.Listen("tcp", t.listen, t.serverConfig())
+	}
 	if err != nil {
 		return err
 	}
@@ -147,7 +169,7 @@ func (t *tlsTransport) Start() error {
 	return nil
 }
 
-func (t *tlsTransport) accept() {
+func (t *peerTransport) accept() {
 	defer t.wg.Done()
 	for {
 		c, err := t.ln.Accept()
@@ -165,13 +187,13 @@ func (t *tlsTransport) accept() {
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			t.serve(c.(*tls.Conn))
+			t.serve(c)
 			t.untrack(c)
 		}()
 	}
 }
 
-func (t *tlsTransport) track(c net.Conn) bool {
+func (t *peerTransport) track(c net.Conn) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
@@ -181,35 +203,39 @@ func (t *tlsTransport) track(c net.Conn) bool {
 	return true
 }
 
-func (t *tlsTransport) untrack(c net.Conn) {
+func (t *peerTransport) untrack(c net.Conn) {
 	t.mu.Lock()
 	delete(t.conns, c)
 	t.mu.Unlock()
 	c.Close()
 }
 
-// serve reads frames from one peer until it fails, refusing any message
-// or chunk the peer's certificate does not speak for.
-func (t *tlsTransport) serve(c *tls.Conn) {
-	c.SetDeadline(time.Now().Add(t.dialTime))
-	if err := c.Handshake(); err != nil {
-		return
-	}
-	c.SetDeadline(time.Time{})
-	leaf := c.ConnectionState().PeerCertificates[0]
-	allowed := names(leaf, t.members.get())
-	speaksFor := func(from uint64) bool {
-		if !allowed[from] {
-			allowed = names(leaf, t.members.get()) // membership may have grown
+// serve reads frames from one peer until it fails, refusing (with TLS)
+// any message or chunk the peer's certificate does not speak for, and
+// dropping batches whose source address disagrees with the membership.
+func (t *peerTransport) serve(c net.Conn) {
+	speaksFor := func(uint64) bool { return true }
+	if tc, ok := c.(*tls.Conn); ok {
+		tc.SetDeadline(time.Now().Add(t.dialTime))
+		if err := tc.Handshake(); err != nil {
+			return
 		}
-		if !allowed[from] && t.learning() {
+		tc.SetDeadline(time.Time{})
+		leaf := tc.ConnectionState().PeerCertificates[0]
+		allowed := names(leaf, t.members.get())
+		speaksFor = func(from uint64) bool {
+			if !allowed[from] {
+				allowed = names(leaf, t.members.get()) // membership may have grown
+			}
+			if !allowed[from] && t.learning() {
+				return true
+			}
+			if !allowed[from] {
+				t.refused.Add(1)
+				return false
+			}
 			return true
 		}
-		if !allowed[from] {
-			t.refused.Add(1)
-			return false
-		}
-		return true
 	}
 	readFrames(c, func(kind byte, p []byte) bool {
 		b, ch, err := decodeFrame(kind, p)
@@ -222,12 +248,46 @@ func (t *tlsTransport) serve(c *tls.Conn) {
 					return false
 				}
 			}
-			t.handler(*b)
+			if t.sourceOK(b) {
+				t.handler(*b)
+			}
 			return true
 		default:
 			return speaksFor(ch.From) && t.chunks(*ch)
 		}
 	})
+}
+
+// sourceOK reports whether b's source address is one dragonboat can
+// record for every sender in it: a host:port, and the address of each
+// sender this node knows as a member or observer. Anything else is
+// counted and logged (the first time, then at every power of two).
+func (t *peerTransport) sourceOK(b *pb.MessageBatch) bool {
+	if b.SourceAddress == "" {
+		return true
+	}
+	members := t.members.get()
+	for i := range b.Requests {
+		from := b.Requests[i].From
+		if from == 0 {
+			continue
+		}
+		known, ok := members[from]
+		if validAddr(b.SourceAddress) && (!ok || known == b.SourceAddress) {
+			continue
+		}
+		if n := t.refused.Add(1); n&(n-1) == 0 && t.log != nil {
+			t.log.Warn("raft: message batch dropped: its source address is not the sender's member address",
+				"from", from, "source", b.SourceAddress, "member_address", known, "refused", n)
+		}
+		return false
+	}
+	return true
+}
+
+func validAddr(addr string) bool {
+	_, _, err := net.SplitHostPort(addr)
+	return err == nil
 }
 
 var errBadFrame = errors.New("raft: bad transport frame")
@@ -295,7 +355,7 @@ func readFrames(r io.Reader, fn func(kind byte, p []byte) bool) {
 // it must accept first (any certificate of the cluster CA). Identities are
 // bound as soon as the membership is known (the heartbeat loop refreshes
 // it every Heartbeat).
-func (t *tlsTransport) learning() bool {
+func (t *peerTransport) learning() bool {
 	for id := range t.members.get() {
 		if id != t.self {
 			return false
@@ -304,7 +364,7 @@ func (t *tlsTransport) learning() bool {
 	return true
 }
 
-func (t *tlsTransport) Close() error {
+func (t *peerTransport) Close() error {
 	t.mu.Lock()
 	t.closed = true
 	for c := range t.conns {
@@ -321,10 +381,18 @@ func (t *tlsTransport) Close() error {
 
 // dial connects to target, checking that its certificate names target's
 // host.
-func (t *tlsTransport) dial(ctx context.Context, target string) (*tlsConn, error) {
+func (t *peerTransport) dial(ctx context.Context, target string) (*peerConn, error) {
 	host, _, err := net.SplitHostPort(target)
 	if err != nil {
 		return nil, err
+	}
+	if t.id == nil {
+		d := net.Dialer{Timeout: t.dialTime}
+		c, err := d.DialContext(ctx, "tcp", target)
+		if err != nil {
+			return nil, fmt.Errorf("raft: dial %s: %w", target, err)
+		}
+		return &peerConn{c: c}, nil
 	}
 	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: t.dialTime}, Config: &tls.Config{
 		MinVersion:   tls.VersionTLS12,
@@ -352,19 +420,19 @@ func (t *tlsTransport) dial(ctx context.Context, target string) (*tlsConn, error
 	if err != nil {
 		return nil, fmt.Errorf("raft: dial %s: %w", target, err)
 	}
-	return &tlsConn{c: c}, nil
+	return &peerConn{c: c}, nil
 }
 
-func (t *tlsTransport) GetConnection(ctx context.Context, target string) (raftio.IConnection, error) {
+func (t *peerTransport) GetConnection(ctx context.Context, target string) (raftio.IConnection, error) {
 	return t.dial(ctx, target)
 }
 
-func (t *tlsTransport) GetSnapshotConnection(ctx context.Context, target string) (raftio.ISnapshotConnection, error) {
+func (t *peerTransport) GetSnapshotConnection(ctx context.Context, target string) (raftio.ISnapshotConnection, error) {
 	return t.dial(ctx, target)
 }
 
-// tlsConn sends frames to one peer.
-type tlsConn struct {
+// peerConn sends frames to one peer.
+type peerConn struct {
 	mu  sync.Mutex // guards buf and writes on c
 	c   net.Conn
 	buf []byte
@@ -375,7 +443,7 @@ type marshaler interface {
 	MarshalTo([]byte) (int, error)
 }
 
-func (c *tlsConn) send(kind byte, m marshaler) error {
+func (c *peerConn) send(kind byte, m marshaler) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := m.Size()
@@ -399,6 +467,6 @@ func (c *tlsConn) send(kind byte, m marshaler) error {
 	return err
 }
 
-func (c *tlsConn) SendMessageBatch(b pb.MessageBatch) error { return c.send(frameBatch, &b) }
-func (c *tlsConn) SendChunk(ch pb.Chunk) error              { return c.send(frameChunk, &ch) }
-func (c *tlsConn) Close()                                   { c.c.Close() }
+func (c *peerConn) SendMessageBatch(b pb.MessageBatch) error { return c.send(frameBatch, &b) }
+func (c *peerConn) SendChunk(ch pb.Chunk) error              { return c.send(frameChunk, &ch) }
+func (c *peerConn) Close()                                   { c.c.Close() }
