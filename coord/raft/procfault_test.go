@@ -45,10 +45,12 @@ func procKills(t *testing.T) int {
 // the client never learned is in them whole or not at all, and the
 // history is linearizable (porcupine). It also measures failover: the
 // time from each SIGKILL to the first successful append to shard 0 called
-// after it (logged, never asserted on). SEMEVENT_RAFT_TRACE=1 also logs,
+// after it (logged, never asserted on). Between kills it waits for
+// perKill more acknowledged events. SEMEVENT_RAFT_TRACE=1 also logs,
 // per kill, when a new leader became known and every node's Stats.
 func TestProcessLeaderKills(t *testing.T) {
-	const shards, writers = 2, 4
+	// perKill: acknowledged events between kills (at least).
+	const shards, writers, perKill = 2, 4, 2000
 	kills := procKills(t)
 	pc := newProcCluster(t, 3, shards)
 	start := time.Now()
@@ -178,6 +180,9 @@ func TestProcessLeaderKills(t *testing.T) {
 				t.Fatalf("kill %d: no leader of shard 0 known for 30s", n+1)
 			}
 		}
+		h.mu.Lock()
+		ackedAtKill := len(h.acked)
+		h.mu.Unlock()
 		t0 := time.Now()
 		if os.Getenv("SEMEVENT_RAFT_TRACE") != "" {
 			fmt.Fprintf(os.Stderr, "%s KILL node %d\n", t0.Format("15:04:05.000"), l+1)
@@ -225,6 +230,16 @@ func TestProcessLeaderKills(t *testing.T) {
 			cancel()
 			if err != nil {
 				t.Logf("kill %d: catch-up read on node %d: %v", n+1, l+1, err)
+			}
+		}
+		// Load between kills, so that a run crosses several snapshots and
+		// log compactions (a kill cycle takes well under a second now).
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			h.mu.Lock()
+			n := len(h.acked)
+			h.mu.Unlock()
+			if n >= ackedAtKill+perKill {
+				break
 			}
 		}
 	}

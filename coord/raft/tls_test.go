@@ -211,7 +211,7 @@ func peerIdentity(t *testing.T, pinned bool) {
 	}
 	tr := &peerTransport{id: id3, dialTime: 5 * time.Second}
 	before = node1.Stats().PeersRefused
-	c, err := tr.dial(context.Background(), target)
+	c, err := tr.dial(context.Background(), target, false)
 	if err != nil {
 		t.Fatal(err)
 	}
