@@ -50,7 +50,7 @@ func procKills(t *testing.T) int {
 // per kill, when a new leader became known and every node's Stats.
 func TestProcessLeaderKills(t *testing.T) {
 	// perKill: acknowledged events between kills (at least).
-	const shards, writers, perKill = 2, 4, 2000
+	const shards, writers, perKill = 2, 4, 1000
 	kills := procKills(t)
 	pc := newProcCluster(t, 3, shards)
 	start := time.Now()
