@@ -86,6 +86,7 @@ type peerTransport struct {
 	chunks   raftio.ChunkHandler
 	refused  *atomic.Uint64
 	log      *slog.Logger
+	now      func() time.Time // the clock of redial pauses; nil is time.Now
 	ln       net.Listener
 	mu       sync.Mutex // guards conns and closed
 	conns    map[net.Conn]struct{}
@@ -390,6 +391,7 @@ func (t *peerTransport) dial(ctx context.Context, target string, lossy bool) (*p
 			return nil, err
 		}
 		c.mu.Lock()
+		c.failed(c.now())
 		c.unreachable(err)
 		c.mu.Unlock()
 		return c, nil
@@ -464,27 +466,52 @@ func (t *peerTransport) GetSnapshotConnection(ctx context.Context, target string
 // read ends only when the connection does) and dials again before
 // sending on a dead one, or once after a write fails, sending the same
 // frame on the new one: a connection to a peer that restarted looks fine
-// until written to, and its first write was lost or failed.
+// until written to, and its first write was lost or failed. A connection
+// that lived a second or more is dialled again at once; after a failed
+// dial, or a connection its peer closed sooner (a peer refusing this
+// node's certificate closes every connection at once), dials pause
+// 10 ms, doubling up to 100 ms while they go on failing, and batches are
+// dropped meanwhile.
 type peerConn struct {
 	t      *peerTransport
 	target string
 	lossy  bool
-	mu     sync.Mutex // guards buf, down and writes
+	mu     sync.Mutex // guards buf, down, pause, next and writes
 	c      atomic.Pointer[liveConn]
 	closed atomic.Bool
 	buf    []byte
-	down   bool // the last send could not reach the peer
+	down   bool          // the last send could not reach the peer
+	pause  time.Duration // between dials while they fail
+	next   time.Time     // no dial before
 }
 
-// liveConn is a connection and whether its peer has closed it.
+// Redial pauses.
+const (
+	minRedialPause = 10 * time.Millisecond
+	maxRedialPause = 100 * time.Millisecond
+	longLived      = time.Second
+)
+
+var errRedialPause = errors.New("raft: peer unreachable: dial paused")
+
+// liveConn is a connection, when it was dialled and whether its peer has
+// closed it.
 type liveConn struct {
 	net.Conn
-	dead atomic.Bool
+	since time.Time
+	dead  atomic.Bool
+}
+
+func (c *peerConn) now() time.Time {
+	if c.t.now != nil {
+		return c.t.now()
+	}
+	return time.Now()
 }
 
 // use makes nc the connection frames go to and watches it.
 func (c *peerConn) use(nc net.Conn) {
-	lc := &liveConn{Conn: nc}
+	lc := &liveConn{Conn: nc, since: c.now()}
 	c.c.Store(lc)
 	go func() {
 		io.Copy(io.Discard, nc)
@@ -495,18 +522,35 @@ func (c *peerConn) use(nc net.Conn) {
 	}
 }
 
+// failed pauses dials after a failure; c.mu is held.
+func (c *peerConn) failed(now time.Time) {
+	c.pause = min(max(2*c.pause, minRedialPause), maxRedialPause)
+	c.next = now.Add(c.pause)
+}
+
 // redial replaces the connection; c.mu is held.
 func (c *peerConn) redial() error {
+	now := c.now()
 	if lc := c.c.Load(); lc != nil {
 		lc.Close()
+		c.c.Store(nil)
+		if c.lossy && now.Sub(lc.since) < longLived {
+			c.failed(now)
+		} else {
+			c.pause, c.next = 0, time.Time{}
+		}
 	}
 	if c.closed.Load() {
 		return net.ErrClosed
+	}
+	if c.lossy && now.Before(c.next) {
+		return errRedialPause
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), c.t.dialTime)
 	defer cancel()
 	nc, err := c.t.dialConn(ctx, c.target)
 	if err != nil {
+		c.failed(c.now())
 		return err
 	}
 	c.use(nc)

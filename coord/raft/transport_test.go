@@ -35,12 +35,15 @@ func newTestTransport(t *testing.T, listen string, got chan<- pb.MessageBatch) *
 // 8 to 12 of 20 elections took 0.5-1.8 s instead of ~0.15 s. A Raft
 // message connection now drops what it cannot deliver without failing,
 // notices its peer closing it, and dials again before the next send: the
-// batch sent after the restart reaches the new process.
+// batch sent after the restart reaches the new process. The redial
+// pauses run on a fake clock.
 func TestPeerConnRedialsAfterPeerRestart(t *testing.T) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	got := make(chan pb.MessageBatch, 4)
 	srv := newTestTransport(t, addr, got)
 	cli := newTestTransport(t, "", nil)
+	var clock atomic.Int64 // the redial pauses' clock, in ns
+	cli.now = func() time.Time { return time.Unix(0, clock.Load()) }
 	defer cli.Close()
 	conn, err := cli.GetConnection(context.Background(), addr)
 	if err != nil {
@@ -49,6 +52,12 @@ func TestPeerConnRedialsAfterPeerRestart(t *testing.T) {
 	defer conn.Close()
 	batch := func(term uint64) pb.MessageBatch {
 		return pb.MessageBatch{Requests: []pb.Message{{Type: pb.Heartbeat, From: 1, To: 2, ShardID: 1, Term: term}}}
+	}
+	drop := func(term uint64) {
+		t.Helper()
+		if err := conn.SendMessageBatch(batch(term)); err != nil {
+			t.Fatalf("send term %d = %v, want the batch dropped: a failure trips dragonboat's breaker", term, err)
+		}
 	}
 	send := func(term uint64) {
 		t.Helper()
@@ -65,29 +74,82 @@ func TestPeerConnRedialsAfterPeerRestart(t *testing.T) {
 		}
 	}
 	send(1)
-	srv.Close() // the peer dies: its listener and connections close
+	clock.Add(int64(2 * time.Second)) // a connection that lived: no pause before dialling again
+	srv.Close()                       // the peer dies: its listener and connections close
 	for deadline := time.Now().Add(10 * time.Second); !conn.(*peerConn).c.Load().dead.Load(); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the connection did not notice its peer closing it")
 		}
 	}
-	// While it is down, batches are dropped, not failed: a failure would
-	// trip dragonboat's breaker.
-	if err := conn.SendMessageBatch(batch(2)); err != nil {
-		t.Fatalf("send to a dead peer = %v, want the batch dropped", err)
-	}
+	drop(2)                              // the dial fails: dropped, and dials pause 10 ms
 	srv = newTestTransport(t, addr, got) // the peer restarts on its address
 	defer srv.Close()
-	send(3)
+	drop(3) // within the pause: not even dialled
+	clock.Add(int64(minRedialPause))
 	send(4)
+	send(5)
 	select {
 	case b := <-got:
-		t.Fatalf("received %+v: the batch sent while the peer was down was kept", b)
+		t.Fatalf("received %+v: a batch sent while the peer was down was kept", b)
 	default:
 	}
 	// Snapshot connections still fail, so that a transfer is reported.
 	srv.Close()
 	if _, err := cli.GetSnapshotConnection(context.Background(), addr); err == nil {
 		t.Fatal("GetSnapshotConnection to a dead peer succeeded")
+	}
+}
+
+// A peer that closes every connection at once (as one refusing this
+// node's certificate does) is dialled again only after a pause, not for
+// every batch.
+func TestPeerConnPausesOnShortLivedConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	cli := newTestTransport(t, "", nil)
+	var clock atomic.Int64
+	cli.now = func() time.Time { return time.Unix(0, clock.Load()) }
+	defer cli.Close()
+	conn, err := cli.GetConnection(context.Background(), ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	waitDead := func() {
+		for deadline := time.Now().Add(10 * time.Second); !conn.(*peerConn).c.Load().dead.Load(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the connection did not notice its peer closing it")
+			}
+		}
+	}
+	waitDead()
+	for range 50 {
+		if err := conn.SendMessageBatch(pb.MessageBatch{Requests: []pb.Message{{Type: pb.Heartbeat, From: 1, To: 2}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("%d connections for 50 batches to a peer closing each at once, want the first only", n)
+	}
+	clock.Add(int64(minRedialPause))
+	conn.SendMessageBatch(pb.MessageBatch{Requests: []pb.Message{{Type: pb.Heartbeat, From: 1, To: 2}}})
+	for deadline := time.Now().Add(10 * time.Second); accepted.Load() < 2 && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+	}
+	if n := accepted.Load(); n != 2 {
+		t.Fatalf("%d connections after the pause, want 2", n)
 	}
 }
