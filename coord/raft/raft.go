@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/vexfs/semevent/internal/logx"
 	"maps"
 	"slices"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"github.com/vexfs/semevent/coord"
 	"github.com/vexfs/semevent/internal/codec"
 	"github.com/vexfs/semevent/internal/coordlog"
+	"github.com/vexfs/semevent/internal/logx"
 )
 
 // Coordinator is one node of a Raft cluster: a [coord.Coordinator] whose
