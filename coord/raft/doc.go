@@ -84,15 +84,19 @@
 // written once, names the deployment, shard, shard count and node.
 //
 // Memory does not grow with the log: the state machine holds the
-// exactly-once window (DedupWindow IDs per shard, about 60 bytes each) and
-// the journal's buffers; the Go heap does not grow with the log
+// exactly-once window (DedupWindow IDs per shard, at most 48 bytes each)
+// and the journal's buffers; the Go heap does not grow with the log
 // (TestRSSReplicated, SEMEVENT_RSS=1: three node processes, 10 M events).
 // dragonboat's log store (pebble) allocates its memtables with C malloc
 // when built with cgo, and glibc's per-thread arenas keep freed memtables
-// resident. With the small memtables this package configures (4 × 4 MiB)
-// the RSS grew 4.4-5.8 MB per million events (1.28-1.38× from 1 M to 10 M,
-// 180-189 MB at 10 M); with 4 × 16 MiB it grew 16-22 MB per million, and
-// MALLOC_ARENA_MAX=2 (or CGO_ENABLED=0) kept the C share flat. The periodic snapshots of an on-disk state machine hold no data
+// resident: with the small memtables this package configures (4 × 4 MiB)
+// the RSS of a node grew 1.19-1.40× from 1 M to 10 M events (131-146 MB
+// at 10 M) across runs, and 16-22 MB per million with 4 × 16 MiB. Built
+// with CGO_ENABLED=0 (pebble then allocates in Go) a node used 77-90 MB
+// at 1 M and 78-114 MB at 10 M (0.99-1.48× between runs), less in every
+// run: build long-running nodes that way.
+//
+// The periodic snapshots of an on-disk state machine hold no data
 // (dragonboat's "dummy" snapshots): every SnapshotEntries entries, and
 // whenever a shard applied SnapshotBytes (default 64 MiB) since its last
 // snapshot, the journal is fsynced and the Raft log compacted, keeping
