@@ -25,19 +25,25 @@
 // A node started fresh (an empty Dir, without Join) must be given the
 // running cluster's Shards and Members. Each node's UDP heartbeat carries
 // a fingerprint of its shard count and of shard 0's members (id and
-// address), and says whether the node runs (its New returned). A fresh
-// node's New fails with a *coord.NodeError wrapping coord.ErrMembership,
-// naming the running member, its shard count and member count, as soon
-// as a running member's beat disagrees with its Options — fewer or more
-// shards, another member list, or another address of its own — instead
-// of running on part of the cluster's shards or waiting StartTimeout for
-// a quorum it could never join. A running node answers a beat that
-// disagrees with its own at the sender's address (at most once per
-// Heartbeat per address), so a node the members do not know hears it too.
-// Once its leaders are known, a fresh node waits up to 5 heartbeats for a
-// member's beat to agree. Nodes that start together check nothing against
-// each other until one runs; with Heartbeat negative there is no check
-// (TestFreshNodeWithOtherConfigRefused, TestFreshNodeLateWithSameConfig).
+// address), and says whether the node runs (its New returned and it knows
+// shard 0's membership as applied). A fresh node's New fails with a
+// *coord.NodeError wrapping coord.ErrMembership, naming the running node,
+// its shard count and member count, as soon as two beats in a row from a
+// running node of the deployment disagree with its Options — fewer or
+// more shards, another member list, or another address of its own —
+// instead of running on part of the cluster's shards or waiting
+// StartTimeout for a quorum it could never join. A running node answers a
+// beat that disagrees with its own at the sender's address (at most once
+// per Heartbeat per address), so a node the members do not know hears it
+// too. Once its leaders are known, a fresh node waits up to 10 heartbeats
+// for a beat that agrees. Nodes that start together check nothing
+// against each other until one runs; with Heartbeat negative there is no
+// check (TestFreshNodeWithOtherConfigRefused,
+// TestFreshNodeLateWithSameConfig). Heartbeats are not authenticated, so
+// a forged beat can fail a fresh node's New this way. Nodes of an earlier
+// version accept only their own, shorter beats: while a TLS cluster is
+// upgraded node by node, their Health shows the upgraded nodes as
+// suspected.
 // A node restarted from its Dir is checked against its shard directories
 // instead (see # Errors).
 //
@@ -83,18 +89,19 @@
 // that appended nothing and the exactly-once window; an IDENTITY file,
 // written once, names the deployment, shard, shard count and node.
 //
-// Memory does not grow with the log: the state machine holds the
-// exactly-once window (DedupWindow IDs per shard, at most 48 bytes each)
-// and the journal's buffers; the Go heap does not grow with the log
-// (TestRSSReplicated, SEMEVENT_RSS=1: three node processes, 10 M events).
-// dragonboat's log store (pebble) allocates its memtables with C malloc
-// when built with cgo, and glibc's per-thread arenas keep freed memtables
-// resident: with the small memtables this package configures (4 × 4 MiB)
-// the RSS of a node grew 1.19-1.40× from 1 M to 10 M events (131-146 MB
-// at 10 M) across runs, and 16-22 MB per million with 4 × 16 MiB. Built
-// with CGO_ENABLED=0 (pebble then allocates in Go) a node used 77-90 MB
-// at 1 M and 78-114 MB at 10 M (0.99-1.48× between runs), less in every
-// run: build long-running nodes that way.
+// Memory does not grow with the log as it did when the state machine
+// held it: the state machine holds the exactly-once window (DedupWindow
+// IDs per shard, 32 bytes each and at most 16 more of index) and the
+// journal's buffers. Measured by TestRSSReplicated (SEMEVENT_RSS=1: three
+// node processes, 10 M events), the RSS of a node grew 1.19-1.40× from
+// 1 M to 10 M events across runs (131-146 MB at 10 M). Part of that is C
+// memory: dragonboat's log store (pebble) allocates its memtables with C
+// malloc when built with cgo, and glibc's per-thread arenas keep freed
+// ones resident (16-22 MB per million events with 4 × 16 MiB memtables;
+// this package configures 4 × 4 MiB). Built with CGO_ENABLED=0 a node
+// used less at every milestone, 77-90 MB at 1 M and 77-114 MB at 10 M,
+// but the ratio still ranged 0.99-1.48× between two runs. Long-running
+// nodes use less memory built that way.
 //
 // The periodic snapshots of an on-disk state machine hold no data
 // (dragonboat's "dummy" snapshots): every SnapshotEntries entries, and

@@ -27,14 +27,21 @@ import (
 // (Stats.HeartbeatsRefused), so datagrams with random node ids do not grow
 // the detector.
 //
-// A fresh node checks the fingerprints in New (see checkBeats): a running
-// node's beat that disagrees with the node's Options fails New with
-// coord.ErrMembership. So that a node the running members do not know of
-// (another member list, another address) hears it too, a running node
-// answers a beat whose fingerprint differs from its own with its own beat,
-// to the sender's address, at most once per interval per address
-// (maxReplies addresses per interval) and never larger than the beat it
-// answers.
+// A fresh node checks the fingerprints in New (see checkBeats): two beats
+// in a row from one running node that disagree with the node's Options
+// fail New with coord.ErrMembership — from any node of the deployment,
+// member or not (a member list may name none of the running nodes). A
+// node says it runs once its New returned and it knows shard 0's
+// membership as applied (not its Options.Members). So that a node the
+// running members do not know of (another member list, another address)
+// hears them too, a running node answers a beat whose fingerprint differs
+// from its own with its own beat, to the sender's address, at most once
+// per interval per address (maxReplies addresses per interval) and never
+// larger than the beat it answers.
+//
+// Nodes of an earlier version accept only 20-byte beats: while a cluster
+// is upgraded node by node, their Health shows the upgraded nodes as
+// suspected (Raft is not affected).
 type heartbeats struct {
 	c       *Coordinator
 	conn    *net.UDPConn
@@ -44,12 +51,23 @@ type heartbeats struct {
 
 	want  uint64        // the fingerprint of this node's Options
 	cur   atomic.Uint64 // the fingerprint of what this node runs, refreshed every interval
-	ready atomic.Bool   // New has returned: the node runs, its beats say so
+	known atomic.Bool   // cur is of shard 0's applied membership
+	ready atomic.Bool   // New has returned: the node runs
 	// heard and odd are what a fresh node's New checks: whether a
-	// member's beat agreed with Options, and the first running member's
-	// beat that did not.
+	// node's beat agreed with Options, and a running node's beat that did
+	// not, twice in a row.
 	heard atomic.Bool
 	odd   atomic.Pointer[beat]
+	// strikes counts, per running node, its disagreeing beats in a row
+	// (the receiver's own; at most maxSuspects nodes, then reset).
+	strikes map[uint64]strike
+}
+
+// strike is a node's last disagreeing fingerprint and how many beats in a
+// row carried it.
+type strike struct {
+	fingerprint uint64
+	n           int
 }
 
 const (
@@ -60,7 +78,9 @@ const (
 	beatSize   = 33
 	// maxReplies caps the addresses answered per interval.
 	maxReplies = 256
-	beatReady  = 1 // flag: the sender runs (its New returned)
+	// maxSuspects caps the nodes a starting node counts strikes for.
+	maxSuspects = 64
+	beatReady   = 1 // flag: the sender runs (its New returned)
 )
 
 // beat is one heartbeat datagram:
@@ -138,11 +158,19 @@ func startHeartbeats(c *Coordinator) (*heartbeats, error) {
 		return nil, err
 	}
 	h := &heartbeats{c: c, conn: conn, done: make(chan struct{}), want: fingerprint(c.opts.Shards, c.opts.Members)}
-	h.cur.Store(fingerprint(c.opts.Shards, c.shardMembers()))
+	h.refresh()
 	h.wg.Add(2)
 	go h.send()
 	go h.receive()
 	return h, nil
+}
+
+// refresh takes the fingerprint of the membership as this node knows it
+// now.
+func (h *heartbeats) refresh() {
+	m, known := h.c.shardMembersKnown()
+	h.cur.Store(fingerprint(h.c.opts.Shards, m))
+	h.known.Store(known)
 }
 
 // own returns this node's beat as it stands.
@@ -150,7 +178,7 @@ func (h *heartbeats) own() beat {
 	return beat{
 		deployment:  h.c.opts.DeploymentID,
 		node:        h.c.opts.Node,
-		ready:       h.ready.Load(),
+		ready:       h.ready.Load() && h.known.Load(),
 		shards:      uint16(min(h.c.opts.Shards, 1<<16-1)),
 		voters:      uint16(min(len(h.c.shardMembers()), 1<<16-1)),
 		fingerprint: h.cur.Load(),
@@ -169,7 +197,7 @@ func (h *heartbeats) send() {
 			return
 		case <-t.C:
 		}
-		h.cur.Store(fingerprint(h.c.opts.Shards, h.c.shardMembers()))
+		h.refresh()
 		msg = h.own().append(msg[:0])
 		peers := h.peers()
 		h.c.members.set(peers)
@@ -234,24 +262,44 @@ func (h *heartbeats) receive() {
 				h.conn.WriteToUDP(reply, from)
 			}
 		}
+		if !bt.v1 && !h.ready.Load() {
+			h.check(bt)
+		}
 		if _, ok := h.c.members.get()[bt.node]; !ok {
 			h.refused.Add(1)
 			continue
 		}
 		h.c.det.Heartbeat(bt.node, time.Now())
-		switch {
-		case bt.v1 || h.ready.Load():
-		case bt.fingerprint == h.want:
-			h.heard.Store(true)
-		case bt.ready:
+	}
+}
+
+// check weighs a beat against this starting node's Options: one that
+// agrees is heard; a running node's that disagrees twice in a row (the
+// same node, the same fingerprint) is odd.
+func (h *heartbeats) check(bt beat) {
+	if h.strikes == nil || len(h.strikes) >= maxSuspects {
+		h.strikes = make(map[uint64]strike)
+	}
+	switch {
+	case bt.fingerprint == h.want:
+		h.heard.Store(true)
+		delete(h.strikes, bt.node)
+	case bt.ready:
+		st := h.strikes[bt.node]
+		if st.fingerprint != bt.fingerprint {
+			st = strike{fingerprint: bt.fingerprint}
+		}
+		st.n++
+		h.strikes[bt.node] = st
+		if st.n >= 2 {
 			h.odd.CompareAndSwap(nil, &bt)
 		}
 	}
 }
 
 // checkBeats is what a fresh node's New asks of the heartbeats: an error
-// wrapping coord.ErrMembership once a running member's beat disagrees with
-// Options (another shard count or member list), and whether a member's
+// wrapping coord.ErrMembership once a running node's beats disagree with
+// Options (another shard count or member list), and whether a node's
 // beat has agreed.
 func (h *heartbeats) checkBeats() (agreed bool, err error) {
 	if bt := h.odd.Load(); bt != nil {

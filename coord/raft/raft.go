@@ -227,6 +227,7 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 		}
 	}
 	if c.hb != nil {
+		c.hb.refresh() // the membership waitReady checked, not a beat old
 		c.hb.ready.Store(true)
 	}
 	return c, nil
@@ -235,18 +236,25 @@ func start(o Options, unroute func()) (*Coordinator, error) {
 // shardMembers returns the members of shard 0 as this node knows them,
 // or Options.Members before it knows any.
 func (c *Coordinator) shardMembers() map[uint64]string {
+	m, _ := c.shardMembersKnown()
+	return m
+}
+
+// shardMembersKnown is shardMembers, and whether they are shard 0's as
+// this node applied them rather than Options.Members.
+func (c *Coordinator) shardMembersKnown() (map[uint64]string, bool) {
 	info := c.nh.GetNodeHostInfo(dragonboat.NodeHostInfoOption{SkipLogInfo: true})
 	for _, si := range info.ShardInfoList {
-		if si.ShardID == shardID(0) && len(si.Replicas) > 0 {
-			return si.Replicas
+		if si.ShardID == shardID(0) && !si.Pending && len(si.Replicas) > 0 {
+			return si.Replicas, true
 		}
 	}
-	return c.opts.Members
+	return c.opts.Members, false
 }
 
 // beatWait is how many heartbeat intervals a fresh node waits, once it
 // knows its leaders, for a member's beat to confirm its Options.
-const beatWait = 5
+const beatWait = 10
 
 // waitReady waits for every shard's state machine and leader and, on a
 // fresh start, checks that the cluster's membership is Members and its

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"maps"
@@ -77,22 +78,25 @@ func (s *memberSet) update(id uint64, addr string) {
 // carry node URIs (see NodeURI); a pinned member's certificate must also
 // name a member at the address dialled.
 type peerTransport struct {
-	self     uint64
-	id       *tlsIdentity
-	listen   string
-	members  *memberSet
-	deploy   uint64
-	handler  raftio.MessageHandler
-	chunks   raftio.ChunkHandler
-	refused  *atomic.Uint64
-	log      *slog.Logger
-	now      func() time.Time // the clock of redial pauses; nil is time.Now
-	ln       net.Listener
-	mu       sync.Mutex // guards conns and closed
-	conns    map[net.Conn]struct{}
-	closed   bool
-	wg       sync.WaitGroup
-	dialTime time.Duration
+	self    uint64
+	id      *tlsIdentity
+	listen  string
+	members *memberSet
+	deploy  uint64
+	handler raftio.MessageHandler
+	chunks  raftio.ChunkHandler
+	refused *atomic.Uint64
+	log     *slog.Logger
+	now     func() time.Time // the clock of redial pauses; nil is time.Now
+	idle    time.Duration    // peerIdle when 0
+	// dialConnHook, in tests, runs before each dial with its context.
+	dialConnHook func(ctx context.Context)
+	ln           net.Listener
+	mu           sync.Mutex // guards conns and closed
+	conns        map[net.Conn]struct{}
+	closed       bool
+	wg           sync.WaitGroup
+	dialTime     time.Duration
 }
 
 // peerFactory makes the peerTransport for dragonboat's NodeHost; id is
@@ -116,6 +120,10 @@ func (f *peerFactory) Validate(addr string) bool { return validAddr(addr) }
 const (
 	frameBatch = 1
 	frameChunk = 2
+	// Checked frames (plain TCP, which has no MAC) start their payload
+	// with the CRC-32C of the rest, big-endian; TLS frames need none.
+	frameBatchChecked = 3
+	frameChunkChecked = 4
 	// maxFrame bounds one message batch or chunk (dragonboat's batches
 	// stay under 64 MiB, its chunks at 2 MiB).
 	maxFrame = 128 << 20
@@ -238,7 +246,7 @@ func (t *peerTransport) serve(c net.Conn) {
 			return true
 		}
 	}
-	readFrames(c, func(kind byte, p []byte) bool {
+	readFrames(idleReader{c, t.idleTimeout()}, func(kind byte, p []byte) bool {
 		b, ch, err := decodeFrame(kind, p)
 		switch {
 		case err != nil:
@@ -286,6 +294,30 @@ func (t *peerTransport) sourceOK(b *pb.MessageBatch) bool {
 	return true
 }
 
+// peerIdle is how long a peer's connection may stay silent before it is
+// closed: a follower may send another nothing for long, and it dials
+// again at its next message; a connection that never sends holds no
+// goroutine for ever.
+const peerIdle = 5 * time.Minute
+
+func (t *peerTransport) idleTimeout() time.Duration {
+	if t.idle > 0 {
+		return t.idle
+	}
+	return peerIdle
+}
+
+// idleReader sets the read deadline before every read.
+type idleReader struct {
+	c    net.Conn
+	idle time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	r.c.SetReadDeadline(time.Now().Add(r.idle))
+	return r.c.Read(p)
+}
+
 func validAddr(addr string) bool {
 	_, _, err := net.SplitHostPort(addr)
 	return err == nil
@@ -301,6 +333,12 @@ func decodeFrame(kind byte, p []byte) (b *pb.MessageBatch, ch *pb.Chunk, err err
 			b, ch, err = nil, nil, errBadFrame
 		}
 	}()
+	if kind == frameBatchChecked || kind == frameChunkChecked {
+		if len(p) < 4 || binary.BigEndian.Uint32(p) != crc32.Checksum(p[4:], castagnoli) {
+			return nil, nil, fmt.Errorf("%w: checksum mismatch", errBadFrame)
+		}
+		kind, p = kind-2, p[4:]
+	}
 	switch kind {
 	case frameBatch:
 		b = &pb.MessageBatch{}
@@ -384,7 +422,7 @@ func (t *peerTransport) Close() error {
 // certificate names target's host). A lossy one (Raft messages) never
 // fails for want of the peer: see peerConn.
 func (t *peerTransport) dial(ctx context.Context, target string, lossy bool) (*peerConn, error) {
-	c := &peerConn{t: t, target: target, lossy: lossy}
+	c := &peerConn{t: t, ctx: ctx, target: target, lossy: lossy}
 	nc, err := t.dialConn(ctx, target)
 	if err != nil {
 		if !lossy {
@@ -404,6 +442,9 @@ func (t *peerTransport) dialConn(ctx context.Context, target string) (net.Conn, 
 	host, _, err := net.SplitHostPort(target)
 	if err != nil {
 		return nil, err
+	}
+	if t.dialConnHook != nil {
+		t.dialConnHook(ctx)
 	}
 	var c net.Conn
 	if t.id == nil {
@@ -454,15 +495,21 @@ func (t *peerTransport) GetSnapshotConnection(ctx context.Context, target string
 // drops everything for it until its circuit breaker lets it dial again,
 // 0.25-1.5 s later. A peer that died and restarted in the meantime was
 // therefore cut off for up to 1.5 s after it came back, and an election
-// that needed its vote waited as long: 8 to 12 of 20 elections in
+// that needed its vote waited as long: 4 to 11 of 20 elections in
 // TestProcessLeaderKills took 0.5-1.8 s instead of ~0.15 s. So a peerConn
 // for Raft messages is lossy, as the network is to Raft: a send to a peer
 // that cannot be reached drops the batch and succeeds (Raft retransmits),
 // logging at debug level once per outage, and the next send dials again,
 // so messages flow as soon as the peer answers. Snapshot connections
-// still fail, so that a snapshot transfer is reported failed.
+// still fail, and are never dialled again: a send on a dead one fails, so
+// that dragonboat reports the transfer failed (a receiver that refuses a
+// chunk closes the connection) and starts another.
 //
-// A peerConn also watches its connection (peers never write back, so a
+// On plain TCP every frame carries a CRC-32C of its payload, checked by
+// the receiver, which closes the connection on a mismatch (dragonboat's
+// own TCP transport checked one too); TLS authenticates its records.
+//
+// A Raft message peerConn also watches its connection (peers never write back, so a
 // read ends only when the connection does) and dials again before
 // sending on a dead one, or once after a write fails, sending the same
 // frame on the new one: a connection to a peer that restarted looks fine
@@ -474,6 +521,7 @@ func (t *peerTransport) GetSnapshotConnection(ctx context.Context, target string
 // dropped meanwhile.
 type peerConn struct {
 	t      *peerTransport
+	ctx    context.Context // dragonboat's: ends when its transport closes
 	target string
 	lossy  bool
 	mu     sync.Mutex // guards buf, down, pause, next and writes
@@ -546,7 +594,7 @@ func (c *peerConn) redial() error {
 	if c.lossy && now.Before(c.next) {
 		return errRedialPause
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), c.t.dialTime)
+	ctx, cancel := context.WithTimeout(c.ctx, c.t.dialTime)
 	defer cancel()
 	nc, err := c.t.dialConn(ctx, c.target)
 	if err != nil {
@@ -581,24 +629,38 @@ type marshaler interface {
 func (c *peerConn) send(kind byte, m marshaler) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	n := m.Size()
-	if n > maxFrame {
+	n, head := m.Size(), 5
+	if c.t.id == nil {
+		kind, head = kind+2, 9 // checked: a CRC-32C before the payload
+	}
+	if head-5+n > maxFrame {
 		return fmt.Errorf("raft: message of %d bytes exceeds %d", n, maxFrame)
 	}
-	if cap(c.buf) < 5+n {
-		c.buf = make([]byte, 5+n)
+	if cap(c.buf) < head+n {
+		c.buf = make([]byte, head+n)
 	}
-	b := c.buf[:5+n]
+	b := c.buf[:head+n]
 	b[0] = kind
-	binary.BigEndian.PutUint32(b[1:], uint32(n))
-	if _, err := m.MarshalTo(b[5:]); err != nil {
+	binary.BigEndian.PutUint32(b[1:], uint32(head-5+n))
+	if _, err := m.MarshalTo(b[head:]); err != nil {
 		return err
+	}
+	if head > 5 {
+		binary.BigEndian.PutUint32(b[5:], crc32.Checksum(b[head:], castagnoli))
 	}
 	defer func() {
 		if cap(c.buf) > 4<<20 {
 			c.buf = nil // do not keep a large one-off buffer
 		}
 	}()
+	if !c.lossy {
+		// A snapshot connection fails as it is, so that dragonboat reports
+		// the transfer failed (a receiver refusing a chunk closes it).
+		if lc := c.c.Load(); lc == nil || lc.dead.Load() {
+			return fmt.Errorf("raft: snapshot connection to %s: %w", c.target, net.ErrClosed)
+		}
+		return c.write(b)
+	}
 	if lc := c.c.Load(); lc == nil || lc.dead.Load() {
 		if err := c.redial(); err != nil {
 			return c.unreachable(err)

@@ -21,8 +21,9 @@ const MaxWindow = 1 << 24
 // count-based, so replicas that apply the same log hold the same window:
 // deterministic, as a replicated state machine must be. The newest n IDs
 // are kept; adding the (n+1)th forgets the oldest (Evicted counts them).
-// It costs at most 48 bytes per remembered ID: the ring of entries (32)
-// and an open-addressing index of 4-byte slots, at most half full.
+// A full window of n IDs costs 32n bytes of ring (grown to n exactly) and
+// at most 16n bytes of index: 4-byte slots, at most half full, and at
+// least 1024 of them.
 //
 // A Window is not safe for concurrent use.
 type Window struct {
@@ -102,6 +103,11 @@ func (w *Window) AddTagged(id semevent.ID, index, tag uint64) {
 	e := WindowEntry{ID: id, Index: index, Tag: tag}
 	var pos int
 	if len(w.ring) < w.n {
+		if len(w.ring) == cap(w.ring) { // grow, but never past n
+			ring := make([]WindowEntry, len(w.ring), min(max(2*cap(w.ring), 64), w.n))
+			copy(ring, w.ring)
+			w.ring = ring
+		}
 		pos = len(w.ring)
 		w.ring = append(w.ring, e)
 	} else {

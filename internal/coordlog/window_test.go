@@ -108,8 +108,9 @@ func TestWindowMatchesMapModel(t *testing.T) {
 		ids = append(ids, id)
 		w.Add(id, uint64(i+1))
 	}
-	if w.used != n || len(w.slots) > 4*n {
-		t.Fatalf("index holds %d of %d slots for a window of %d", w.used, len(w.slots), n)
+	if w.used != n || len(w.slots) > 4*n || cap(w.ring) != n {
+		t.Fatalf("index holds %d of %d slots, ring %d of %d, for a window of %d: want %d, at most %d, and a ring of exactly %d",
+			w.used, len(w.slots), len(w.ring), cap(w.ring), n, n, 4*n, n)
 	}
 	for i, id := range ids {
 		idx, ok := w.Lookup(id)
