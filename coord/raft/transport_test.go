@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lni/dragonboat/v4/raftio"
 	pb "github.com/lni/dragonboat/v4/raftpb"
 )
 
@@ -30,6 +31,16 @@ func newTestTransport(t *testing.T, listen string, got chan<- pb.MessageBatch) *
 		}
 	}
 	return tr
+}
+
+// waitDead waits until conn has seen its peer close its connection.
+func waitDead(t *testing.T, conn raftio.IConnection) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !conn.(*peerConn).c.Load().dead.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection did not notice its peer closing it")
+		}
+	}
 }
 
 // Found measuring failover (TestProcessLeaderKills): a connection dialled
@@ -81,11 +92,7 @@ func TestPeerConnRedialsAfterPeerRestart(t *testing.T) {
 	send(1)
 	clock.Add(int64(2 * time.Second)) // a connection that lived: no pause before dialling again
 	srv.Close()                       // the peer dies: its listener and connections close
-	for deadline := time.Now().Add(10 * time.Second); !conn.(*peerConn).c.Load().dead.Load(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the connection did not notice its peer closing it")
-		}
-	}
+	waitDead(t, conn)
 	drop(2)                              // the dial fails: dropped, and dials pause 10 ms
 	srv = newTestTransport(t, addr, got) // the peer restarts on its address
 	defer srv.Close()
@@ -134,14 +141,7 @@ func TestPeerConnPausesOnShortLivedConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	waitDead := func() {
-		for deadline := time.Now().Add(10 * time.Second); !conn.(*peerConn).c.Load().dead.Load(); time.Sleep(time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("the connection did not notice its peer closing it")
-			}
-		}
-	}
-	waitDead()
+	waitDead(t, conn)
 	for range 50 {
 		if err := conn.SendMessageBatch(pb.MessageBatch{Requests: []pb.Message{{Type: pb.Heartbeat, From: 1, To: 2}}}); err != nil {
 			t.Fatal(err)
@@ -207,11 +207,7 @@ func TestPeerConnRedialEndsWithItsContext(t *testing.T) {
 	defer conn.Close()
 	cli.dialConnHook = func(ctx context.Context) { <-ctx.Done() } // from now on, a peer that never answers
 	srv.Close()
-	for deadline := time.Now().Add(10 * time.Second); !conn.(*peerConn).c.Load().dead.Load(); time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the connection did not notice its peer closing it")
-		}
-	}
+	waitDead(t, conn)
 	done := make(chan error, 1)
 	go func() {
 		done <- conn.SendMessageBatch(pb.MessageBatch{Requests: []pb.Message{{Type: pb.Heartbeat, From: 1, To: 2}}})
