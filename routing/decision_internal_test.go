@@ -3,6 +3,7 @@ package routing
 import (
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"unsafe"
 
@@ -91,12 +92,7 @@ func TestHitComparesKey(t *testing.T) {
 		}
 		// Forge a collision: b's decision under a's hash, in both ways of
 		// a's set.
-		hA := decisionHash(c, evA.Topic, "")
-		forged := *dB
-		forged.hash = hA
-		set := c.decisions[hA&c.decisionMask&^1:][:2]
-		set[0].Store(&forged)
-		set[1].Store(&forged)
+		set := forgeDecision(c, dB, evA.Topic)
 		if got := tab.Route(evA, nil); !slices.Equal(got, []string{"a"}) {
 			t.Errorf("key length %d: Route(%s) with b's decision under a's hash = %v, want [a]", keyLen, evA.Topic, got)
 		}
@@ -154,6 +150,17 @@ func FuzzStrEqual(f *testing.F) {
 }
 
 // decisionHash is the hash route computes for topic and path.
+// forgeDecision stores a copy of d under topic's hash (no path), in both
+// ways of its set, and returns the set: a forged hash collision.
+func forgeDecision(c *compiled, d *decision, topic string) []atomic.Pointer[decision] {
+	forged := *d
+	forged.hash = decisionHash(c, topic, "")
+	set := c.decisions[forged.hash&c.decisionMask&^1:][:2]
+	set[0].Store(&forged)
+	set[1].Store(&forged)
+	return set
+}
+
 func decisionHash(c *compiled, topic, path string) uint64 {
 	h := strHash(topic, c.seed)
 	if path != "" {
@@ -188,12 +195,7 @@ func TestTopicKeyNotConfusedWithPairKey(t *testing.T) {
 		t.Fatal("the pair's decision is not cached")
 	}
 	forged := &semevent.Event{Topic: "tenant.a.x\x00/secret/k"}
-	h := decisionHash(c, forged.Topic, "")
-	dup := *d
-	dup.hash = h
-	set := c.decisions[h&c.decisionMask&^1:][:2]
-	set[0].Store(&dup)
-	set[1].Store(&dup)
+	forgeDecision(c, d, forged.Topic)
 	if got := tab.Route(forged, nil); !slices.Equal(got, []string{"all"}) {
 		t.Fatalf("Route(%q, no path) = %v, want [all]", forged.Topic, got)
 	}

@@ -52,7 +52,9 @@ type heartbeats struct {
 	want  uint64        // the fingerprint of this node's Options
 	cur   atomic.Uint64 // the fingerprint of what this node runs, refreshed every interval
 	known atomic.Bool   // cur is of shard 0's applied membership
-	ready atomic.Bool   // New has returned: the node runs
+	// voters is how many members cur covers.
+	voters atomic.Uint32
+	ready  atomic.Bool // New has returned: the node runs
 	// heard and odd are what a fresh node's New checks: whether a
 	// node's beat agreed with Options, and a running node's beat that did
 	// not, twice in a row.
@@ -170,6 +172,7 @@ func startHeartbeats(c *Coordinator) (*heartbeats, error) {
 func (h *heartbeats) refresh() {
 	m, known := h.c.shardMembersKnown()
 	h.cur.Store(fingerprint(h.c.opts.Shards, m))
+	h.voters.Store(uint32(min(len(m), 1<<16-1)))
 	h.known.Store(known)
 }
 
@@ -180,7 +183,7 @@ func (h *heartbeats) own() beat {
 		node:        h.c.opts.Node,
 		ready:       h.ready.Load() && h.known.Load(),
 		shards:      uint16(min(h.c.opts.Shards, 1<<16-1)),
-		voters:      uint16(min(len(h.c.shardMembers()), 1<<16-1)),
+		voters:      uint16(h.voters.Load()),
 		fingerprint: h.cur.Load(),
 	}
 }
