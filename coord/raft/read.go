@@ -68,6 +68,11 @@ func (s *shardSM) read(shard int, from uint64, max int) ([]coord.Record, error) 
 	if from-1 >= j.NextOffset() {
 		return nil, nil
 	}
+	// An entry is applied record by record, and a full buffer makes some
+	// of them readable before the rest: a read returns the entries applied
+	// when it starts, never part of one (part of an atomic append;
+	// TestReadNeverSplitsAnEntry).
+	applied := s.appliedIdx.Load()
 	r, err := j.NewReader(from - 1)
 	if err != nil {
 		if errors.Is(err, journal.ErrOutOfRange) {
@@ -86,7 +91,11 @@ func (s *shardSM) read(shard int, from uint64, max int) ([]coord.Record, error) 
 		if err != nil {
 			return recs, fmt.Errorf("coord/raft: read shard %d index %d: %w", shard, r.Offset()+1, err)
 		}
-		recs = append(recs, coord.Record{Position: coord.Position{Shard: shard, Index: off + 1}, Event: ev, Origin: parseMeta(r.Meta()).origin})
+		m := parseMeta(r.Meta())
+		if m.index > applied {
+			break
+		}
+		recs = append(recs, coord.Record{Position: coord.Position{Shard: shard, Index: off + 1}, Event: ev, Origin: m.origin})
 	}
 	return recs, nil
 }
